@@ -1,0 +1,100 @@
+/**
+ * The one error class of the runtime and its machine-readable codes
+ * (SPEC section 7).
+ *
+ * @module
+ */
+
+/**
+ * What went wrong, as a stable string to branch on.
+ *
+ * - `E_NOT_FOUND`: the entry file does not exist, is not a file, or there is
+ *   nothing to roll back to.
+ * - `E_OUTSIDE_ROOTS`: a file of the generation resolves outside `roots`.
+ * - `E_PERMISSION`: the host lacks read permission for a file of the generation.
+ * - `E_INTEGRITY`: the generation's digest differs from the `integrity` pin.
+ * - `E_IMPORT`: syntax error, top-level throw, unresolved or unsupported import.
+ * - `E_SYMBOL`: the handle symbol is not exported.
+ * - `E_CONTRACT`: the handle does not match the contract.
+ * - `E_INIT`: the handle factory threw or rejected.
+ * - `E_TIMEOUT`: loading took longer than `loadTimeout`.
+ * - `E_CLOSED`: the hot-swap reference is closed.
+ * - `E_UNSUPPORTED`: the requested mode needs a runtime feature that is missing.
+ * - `E_WORKER`: the worker running the generation crashed or was terminated.
+ */
+export type HotswapErrorCode =
+  | "E_NOT_FOUND"
+  | "E_OUTSIDE_ROOTS"
+  | "E_PERMISSION"
+  | "E_INTEGRITY"
+  | "E_IMPORT"
+  | "E_SYMBOL"
+  | "E_CONTRACT"
+  | "E_INIT"
+  | "E_TIMEOUT"
+  | "E_CLOSED"
+  | "E_UNSUPPORTED"
+  | "E_WORKER";
+
+/** Options of {@linkcode HotswapError} beyond the standard `cause`. */
+export interface HotswapErrorOptions extends ErrorOptions {
+  /** The file the failure is about, as an absolute path. */
+  path?: string | undefined;
+  /** The generation that stays active after the failure, if any. */
+  activeGeneration?: number | undefined;
+}
+
+/**
+ * A failure a caller is expected to handle: a swap that was refused, a call
+ * on a closed reference, a worker that crashed. Branch on `code`.
+ *
+ * @example Branch on the code
+ * ```ts
+ * import { HotswapError } from "@hotswap/runtime";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const error = new HotswapError("E_NOT_FOUND", "Cannot load \"x.ts\": no such file", { path: "/x.ts" });
+ * strictEqual(error.code, "E_NOT_FOUND");
+ * strictEqual(error.path, "/x.ts");
+ * ```
+ */
+export class HotswapError extends Error {
+  /** What went wrong, machine-readable. */
+  readonly code: HotswapErrorCode;
+  /** The file involved, as an absolute path, when there is one. */
+  readonly path: string | undefined;
+  /** The generation that kept serving after this failure, when there is one. */
+  readonly activeGeneration: number | undefined;
+
+  /**
+   * Creates an error; the message says what failed, then what to do.
+   *
+   * @param code The machine-readable code.
+   * @param message What failed, the state, and the fix.
+   * @param options `cause`, `path` and `activeGeneration`.
+   */
+  constructor(
+    code: HotswapErrorCode,
+    message: string,
+    options?: HotswapErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "HotswapError";
+    this.code = code;
+    this.path = options?.path;
+    this.activeGeneration = options?.activeGeneration;
+  }
+}
+
+/** Renders any thrown value as one short line for an error message. */
+export function describeThrown(value: unknown): string {
+  try {
+    if (value instanceof Error) {
+      const first = String(value.message).split("\n", 1)[0] ?? "";
+      return `${value.name}: ${first}`;
+    }
+    return `${typeof value} ${String(value)}`;
+  } catch {
+    return `a ${typeof value} that cannot be printed`;
+  }
+}

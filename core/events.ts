@@ -1,0 +1,52 @@
+/**
+ * The events a {@linkcode Hotswap} dispatches, with their details.
+ *
+ * @module
+ */
+
+import type { HotswapError } from "./errors.ts";
+import type { RetireReport } from "./generation.ts";
+
+/** Detail of a `swap` event: a new generation was committed. */
+export interface SwapEventDetail {
+  /** The generation that served until now. */
+  readonly from: number;
+  /** The generation that serves from now on. */
+  readonly to: number;
+  /** The new generation's digest. */
+  readonly digest: string;
+  /** The new generation's entry file. */
+  readonly path: string;
+  /** Whether it came from `swap()` or `rollback()`. */
+  readonly via: "swap" | "rollback";
+}
+
+/** Detail of a `reject` event: a swap failed and nothing changed. */
+export interface RejectEventDetail {
+  /** The entry file of the refused generation. */
+  readonly path: string;
+  /** Why it was refused. */
+  readonly error: HotswapError;
+}
+
+/** Detail of a `drain-timeout` event: calls still ran on an old generation at `drainTimeout`. */
+export interface DrainTimeoutEventDetail {
+  /** The generation that did not drain. */
+  readonly generation: number;
+  /** Calls still in flight on it. */
+  readonly inflight: number;
+  /** The timeout that passed, in milliseconds. */
+  readonly drainTimeout: number;
+}
+
+/** Event names of a {@linkcode Hotswap} and the events they carry. */
+export interface HotswapEventMap {
+  /** A generation was committed. */
+  swap: CustomEvent<SwapEventDetail>;
+  /** An old generation was drained (or timed out), disposed and unloaded. */
+  retire: CustomEvent<RetireReport>;
+  /** A swap failed; the current generation is unchanged. */
+  reject: CustomEvent<RejectEventDetail>;
+  /** An old generation still had calls running at `drainTimeout`. */
+  "drain-timeout": CustomEvent<DrainTimeoutEventDetail>;
+}

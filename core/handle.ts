@@ -1,0 +1,170 @@
+/**
+ * From an imported module namespace to a verified handle: look up the handle
+ * symbol, run the factory, check the contract, and pick up the optional
+ * `handoff` and `dispose` exports. Used inline and inside workers, so it
+ * imports nothing host-only.
+ *
+ * @module
+ */
+
+import { type Contract, ContractError } from "./contract.ts";
+import { describeThrown, HotswapError } from "./errors.ts";
+import type { GenerationContext } from "./generation.ts";
+
+/** The optional lifecycle exports of a generation module. */
+export interface ModuleHooks {
+  /** Returns state for the next generation. */
+  readonly handoff: (() => unknown) | undefined;
+  /** Runs after drain, before unload. */
+  readonly dispose: (() => unknown) | undefined;
+}
+
+/** A verified handle and its module's hooks. */
+export interface ResolvedHandle<T> {
+  /** The handle, checked against the contract. */
+  readonly handle: T;
+  /** The module's lifecycle exports. */
+  readonly hooks: ModuleHooks;
+}
+
+/**
+ * Finds, builds and verifies the handle exported by a module namespace.
+ *
+ * @param namespace The entry module's namespace.
+ * @param contract The host's contract.
+ * @param context What a factory receives.
+ * @param path The entry file, for messages.
+ * @throws {HotswapError} `E_SYMBOL`, `E_INIT` or `E_CONTRACT` (a {@linkcode ContractError}).
+ */
+export async function resolveHandle<T>(
+  namespace: Record<string, unknown>,
+  contract: Contract<T>,
+  context: GenerationContext,
+  path: string,
+): Promise<ResolvedHandle<T>> {
+  const hooks = {
+    handoff: readHook(namespace, "handoff", path),
+    dispose: readHook(namespace, "dispose", path),
+  };
+  const exported = readExport(namespace, contract, path);
+  let value: unknown = exported;
+  if (typeof exported === "function") {
+    try {
+      value = await exported(context);
+    } catch (error) {
+      throw new HotswapError(
+        "E_INIT",
+        `Cannot initialise "${path}": its factory "${contract.symbol}" threw ${
+          describeThrown(error)
+        }; fix the factory so it returns a ${contract.name} handle`,
+        { path, cause: error },
+      );
+    }
+  }
+  const problems = contract.check(value);
+  if (problems.length > 0) {
+    throw new ContractError(
+      `Cannot accept "${path}": its "${contract.symbol}" does not match contract ${contract.name}@${contract.version}: ${
+        problems.join("; ")
+      }; make the handle match the contract`,
+      problems,
+      { path },
+    );
+  }
+  return { handle: value as T, hooks };
+}
+
+function readExport<T>(namespace: Record<string, unknown>, contract: Contract<T>, path: string): unknown {
+  const symbol = contract.symbol;
+  let value: unknown;
+  try {
+    value = symbol in namespace ? namespace[symbol] : undefined;
+  } catch (error) {
+    // An export still in its temporal dead zone throws on access.
+    throw new HotswapError(
+      "E_SYMBOL",
+      `Cannot read export "${symbol}" of "${path}": ${describeThrown(error)}; initialise it at the top level`,
+      { path, cause: error },
+    );
+  }
+  if (value === undefined) {
+    const found = Object.keys(namespace);
+    throw new HotswapError(
+      "E_SYMBOL",
+      `Cannot find export "${symbol}" in "${path}" (contract ${contract.name}@${contract.version}): exports found: ${
+        found.length ? found.map((name) => `"${name}"`).join(", ") : "none"
+      }; export the handle, or a factory returning it, as "${symbol}"`,
+      { path },
+    );
+  }
+  return value;
+}
+
+function readHook(
+  namespace: Record<string, unknown>,
+  name: "handoff" | "dispose",
+  path: string,
+): (() => unknown) | undefined {
+  const hook = namespace[name];
+  if (hook === undefined) return undefined;
+  if (typeof hook !== "function") {
+    throw new HotswapError(
+      "E_SYMBOL",
+      `Cannot use export "${name}" of "${path}": it is a ${typeof hook}, not a function; export "${name}" as a function or remove it`,
+      { path },
+    );
+  }
+  return hook as () => unknown;
+}
+
+/**
+ * Calls a lifecycle hook; a missing hook resolves to `undefined`, a throw
+ * becomes a rejection.
+ */
+export async function callHook(hook: (() => unknown) | undefined): Promise<unknown> {
+  return hook === undefined ? undefined : await hook();
+}
+
+/**
+ * Explains a failed `import()` of a minted snapshot, naming the file at fault
+ * instead of its `blob:` URL.
+ *
+ * @param error What `import()` rejected with.
+ * @param files Minted URL to file path.
+ * @param entry The generation's entry, blamed when no file is named.
+ */
+export function importError(error: unknown, files: ReadonlyMap<string, string>, entry: string): HotswapError {
+  let reason = describeThrown(error);
+  let detail = reason;
+  try {
+    if (error instanceof Error) detail += `\n${String(error.stack ?? "")}`;
+  } catch { /* an exotic error: the message alone will do */ }
+  // Blame the file whose URL appears first: the innermost module at fault.
+  let path = entry;
+  let first = Infinity;
+  for (const [url, file] of files) {
+    const at = detail.indexOf(url);
+    if (at !== -1 && at < first) [path, first] = [file, at];
+  }
+  for (const [url, file] of files) {
+    reason = reason.replaceAll(url, file);
+    detail = detail.replaceAll(url, file);
+  }
+  const location = new RegExp(`${escapeRegExp(path)}:\\d+:\\d+`).exec(detail)?.[0];
+  const parse = /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported/i.test(reason);
+  return new HotswapError(
+    "E_IMPORT",
+    `Cannot import "${path}"${path === entry ? "" : ` (a dependency of "${entry}")`}: ${reason}${
+      location && !reason.includes(location) ? ` at ${location}` : ""
+    }; ${
+      parse
+        ? "fix the module so it parses and its imports resolve"
+        : "fix the error its top-level code throws"
+    }`,
+    { path, cause: error },
+  );
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

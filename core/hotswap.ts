@@ -1,0 +1,599 @@
+/**
+ * The hot-swap reference: a versioned pointer to the current generation,
+ * swapped in one step after the new generation is loaded and verified, with
+ * old generations drained before they are disposed (SPEC section 5).
+ *
+ * @module
+ */
+
+import type { Contract } from "./contract.ts";
+import { ContractError } from "./contract.ts";
+import { describeThrown, HotswapError } from "./errors.ts";
+import type {
+  DrainTimeoutEventDetail,
+  HotswapEventMap,
+  RejectEventDetail,
+  SwapEventDetail,
+} from "./events.ts";
+import { Generation, type RetireReport } from "./generation.ts";
+import { type Loader, loadInline } from "./inline_loader.ts";
+import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
+import { readSnapshot, type Snapshot } from "./snapshot.ts";
+import { loadInWorker, type WorkerPermissions } from "./worker_loader.ts";
+
+/** Where generations run: in the host's isolate, or each in its own Worker. */
+export type Isolation = "inline" | "worker";
+
+/** Options of {@linkcode registerHotswap}. */
+export interface HotswapOptions {
+  /** Directories every file of a generation must resolve into (default: the loaded entry's directory). */
+  roots?: readonly PathLike[];
+  /** `"inline"` (default) or `"worker"`. */
+  isolation?: Isolation;
+  /** Worker mode only: the generation's Deno permissions (default: read of its own files only). */
+  permissions?: WorkerPermissions;
+  /** Pin of the first generation's digest, `sha256-<base64>`. */
+  integrity?: string;
+  /** Milliseconds an old generation may take to drain, and again to dispose (default 30,000). */
+  drainTimeout?: number;
+  /** Milliseconds a load (import, factory, verification) may take (default 10,000). */
+  loadTimeout?: number;
+  /** Cap on the bytes of one generation's files (default 16 MiB). */
+  maxSnapshotBytes?: number;
+  /** How many snapshots `rollback()` can step back through (default 16). */
+  rollbackDepth?: number;
+}
+
+/** Options of {@linkcode Hotswap.swap}. */
+export interface SwapOptions {
+  /** Pin of the new generation's digest; a mismatch is `E_INTEGRITY`. */
+  integrity?: string;
+}
+
+/** What a committed swap resolves to. */
+export interface SwapResult {
+  /** The new generation's number. */
+  readonly generation: number;
+  /** The new generation's digest. */
+  readonly digest: string;
+  /** Settles once the old generation is drained, disposed and unloaded; never rejects. */
+  readonly retired: Promise<RetireReport>;
+}
+
+/** A generation as {@linkcode Hotswap.info} and {@linkcode Hotswap.history} describe it. */
+export interface GenerationInfo {
+  /** Its number. */
+  readonly generation: number;
+  /** Its digest. */
+  readonly digest: string;
+  /** Its entry file. */
+  readonly path: string;
+  /** Every file of its graph. */
+  readonly files: readonly string[];
+  /** Where it runs. */
+  readonly isolation: Isolation;
+  /** How it came: first load, swap or rollback. */
+  readonly via: "register" | "swap" | "rollback";
+  /** When it was committed (epoch ms). */
+  readonly committedAt: number;
+  /** When it finished retiring (epoch ms), once it has. */
+  readonly retiredAt?: number;
+  /** Whether it drained before `drainTimeout`, once retired. */
+  readonly drained?: boolean;
+}
+
+/** Per-generation counters in {@linkcode HotswapStats}. */
+export interface GenerationStats {
+  /** The generation's number. */
+  readonly generation: number;
+  /** Serving, draining or retired. */
+  readonly state: Generation<unknown>["state"];
+  /** Calls running on it now. */
+  readonly inflight: number;
+  /** Calls ever started on it. */
+  readonly calls: number;
+}
+
+/** Counters of a {@linkcode Hotswap}. */
+export interface HotswapStats {
+  /** Calls started through `with()`. */
+  readonly calls: number;
+  /** Generations committed after the first (swaps and rollbacks). */
+  readonly swaps: number;
+  /** Swaps refused. */
+  readonly rejects: number;
+  /** Rollbacks committed. */
+  readonly rollbacks: number;
+  /** Generations still live: the current one and any draining. */
+  readonly generations: readonly GenerationStats[];
+}
+
+const DEFAULT_DRAIN_TIMEOUT = 30_000;
+const DEFAULT_LOAD_TIMEOUT = 10_000;
+const DEFAULT_ROLLBACK_DEPTH = 16;
+const HISTORY_LIMIT = 100;
+
+interface ResolvedOptions {
+  readonly roots: readonly PathLike[] | undefined;
+  readonly isolation: Isolation;
+  readonly permissions: WorkerPermissions | undefined;
+  readonly drainTimeout: number;
+  readonly loadTimeout: number;
+  readonly maxSnapshotBytes: number | undefined;
+  readonly rollbackDepth: number;
+}
+
+/**
+ * A versioned reference to the current generation of a module graph.
+ * Create it with {@linkcode registerHotswap}.
+ *
+ * @typeParam T The handle type of the contract.
+ */
+export class Hotswap<T> extends EventTarget {
+  readonly #contract: Contract<T>;
+  readonly #options: ResolvedOptions;
+  readonly #loader: Loader;
+  /** Serves `with()`; `undefined` once closed. Kept apart from `#current` so `with()` checks one field. */
+  #serving: Generation<T> | undefined;
+  /** The last committed generation, also after close. */
+  #current: Generation<T> | undefined;
+  /** Generations committed and not yet retired (the current one and any draining). */
+  readonly #live = new Set<Generation<T>>();
+  readonly #retiring = new Set<Promise<RetireReport>>();
+  /** Snapshots to roll back through; the current generation's is last. */
+  readonly #snapshots: Snapshot[] = [];
+  readonly #history: GenerationInfo[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  #retiredCalls = 0;
+  #swaps = 0;
+  #rejects = 0;
+  #rollbacks = 0;
+
+  /** Use {@linkcode registerHotswap}, which also loads the first generation. */
+  private constructor(contract: Contract<T>, options: ResolvedOptions) {
+    super();
+    this.#contract = contract;
+    this.#options = options;
+    this.#loader = options.isolation === "worker"
+      ? (request) => loadInWorker(request, options.permissions)
+      : loadInline;
+  }
+
+  /** @internal Creates the reference and commits generation 1. */
+  static async create<T>(
+    contract: Contract<T>,
+    path: PathLike,
+    options: HotswapOptions,
+  ): Promise<Hotswap<T>> {
+    const hot = new Hotswap(contract, resolveOptions(options));
+    await hot.#load(toAbsolutePath(path), options.integrity, "register");
+    return hot;
+  }
+
+  /**
+   * Runs `fn` with the current handle. The generation is captured before `fn`
+   * runs and counts the call as in flight until `fn` returns or, if it returns
+   * a promise, until that settles. A synchronous result stays synchronous.
+   *
+   * @typeParam R What `fn` returns.
+   * @param fn Receives the handle.
+   * @returns What `fn` returns, unchanged.
+   * @throws {HotswapError} `E_CLOSED` after `close()`; otherwise whatever `fn` throws.
+   */
+  with<R>(fn: (handle: T) => R): R {
+    const generation = this.#serving;
+    if (generation === undefined) throw this.#closedError("call with()");
+    generation.inflight++;
+    generation.calls++;
+    let result: R;
+    try {
+      result = fn(generation.handle);
+    } catch (error) {
+      generation.release();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      // Observe settlement beside the caller: the caller awaits the very same
+      // promise (no extra hop), and this branch swallows nothing it returns.
+      result.then(generation.release, generation.release);
+      return result;
+    }
+    if (isThenable(result)) {
+      // A foreign thenable: adopt it once so its `then` is not called twice.
+      const adopted = Promise.resolve(result);
+      adopted.then(generation.release, generation.release);
+      return adopted as R;
+    }
+    generation.release();
+    return result;
+  }
+
+  /**
+   * Loads, verifies and initialises the generation at `path` while the
+   * current one keeps serving, then makes it current in one step. Swaps run
+   * one at a time, in call order.
+   *
+   * @param path The new generation's entry file.
+   * @param options `integrity` pin.
+   * @returns The new generation's number and digest, and `retired`.
+   * @throws {HotswapError} With the failure's code; the current generation stays as it was.
+   */
+  swap(path: PathLike, options: SwapOptions = {}): Promise<SwapResult> {
+    return this.#enqueue(() => this.#load(toAbsolutePath(path), options.integrity, "swap"), path);
+  }
+
+  /**
+   * Commits the previous generation's snapshot again, as a new generation
+   * (next number, the previous digest), from memory: nothing is re-read.
+   *
+   * @returns The new generation's number and digest, and `retired`.
+   * @throws {HotswapError} `E_NOT_FOUND` when there is nothing to go back to.
+   */
+  rollback(): Promise<SwapResult> {
+    return this.#enqueue(() => {
+      const target = this.#snapshots.at(-2);
+      if (target === undefined) {
+        throw new HotswapError(
+          "E_NOT_FOUND",
+          `Cannot roll back: generation ${this.generation} has no earlier snapshot to return to (${this.#snapshots.length} kept, rollbackDepth ${this.#options.rollbackDepth}); swap to a module instead`,
+          { activeGeneration: this.generation },
+        );
+      }
+      return this.#load(target, undefined, "rollback");
+    }, undefined);
+  }
+
+  /**
+   * Refuses new calls and swaps, waits for queued swaps, drains the current
+   * generation (up to `drainTimeout`), disposes and unloads it. Idempotent.
+   *
+   * @returns Resolves once every generation is retired.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Closes, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The current generation's number (the last one, after close). */
+  get generation(): number {
+    return this.#current?.number ?? 0;
+  }
+
+  /** The current generation's digest. */
+  get digest(): string {
+    return this.#current?.digest ?? "";
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Committed generations, oldest first (the last 100). */
+  get history(): readonly GenerationInfo[] {
+    return this.#history.map((entry) => ({ ...entry }));
+  }
+
+  /**
+   * Describes the current generation.
+   *
+   * @returns Its number, digest, files, isolation and when it was committed.
+   */
+  info(): GenerationInfo {
+    return { ...this.#history.at(-1)! };
+  }
+
+  /**
+   * Counts calls, swaps, rejects and per-generation in-flight calls.
+   *
+   * @returns A snapshot of the counters.
+   */
+  stats(): HotswapStats {
+    let calls = this.#retiredCalls;
+    const generations: GenerationStats[] = [];
+    for (const generation of this.#live) {
+      calls += generation.calls;
+      generations.push({
+        generation: generation.number,
+        state: generation.state,
+        inflight: generation.inflight,
+        calls: generation.calls,
+      });
+    }
+    return { calls, swaps: this.#swaps, rejects: this.#rejects, rollbacks: this.#rollbacks, generations };
+  }
+
+  /** Typed `addEventListener`; see {@linkcode HotswapEventMap}. */
+  override addEventListener<K extends keyof HotswapEventMap>(
+    type: K,
+    listener: (this: Hotswap<T>, event: HotswapEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Untyped fallback of `addEventListener`. */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  /** Typed `removeEventListener`; see {@linkcode HotswapEventMap}. */
+  override removeEventListener<K extends keyof HotswapEventMap>(
+    type: K,
+    listener: (this: Hotswap<T>, event: HotswapEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /** Untyped fallback of `removeEventListener`. */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+  }
+
+  #enqueue(task: () => Promise<SwapResult>, path: PathLike | undefined): Promise<SwapResult> {
+    const run = this.#queue.then(async () => {
+      if (this.closed) throw this.#closedError(path === undefined ? "roll back" : `swap to "${path}"`);
+      try {
+        return await task();
+      } catch (error) {
+        throw this.#reject(error, path);
+      }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Loads a generation from a path (read from disk) or a kept snapshot, then commits it. */
+  async #load(
+    source: string | Snapshot,
+    integrity: string | undefined,
+    via: GenerationInfo["via"],
+  ): Promise<SwapResult> {
+    const snapshot = typeof source === "string"
+      ? await readSnapshot(source, {
+        roots: await Roots.resolve(this.#options.roots, source),
+        ...(this.#options.maxSnapshotBytes === undefined ? {} : { maxBytes: this.#options.maxSnapshotBytes }),
+      })
+      : source;
+    checkIntegrity(snapshot, integrity);
+    const outgoing = this.#current;
+    const number = (outgoing?.number ?? 0) + 1;
+    const previous = outgoing === undefined ? undefined : await this.#handoff(outgoing, snapshot);
+    const controller = new AbortController();
+    let runtime;
+    try {
+      runtime = await this.#loader({
+        contract: this.#contract,
+        snapshot,
+        context: { generation: number, digest: snapshot.digest, previous, signal: controller.signal },
+        loadTimeout: this.#options.loadTimeout,
+      });
+    } catch (error) {
+      controller.abort(error);
+      throw error;
+    }
+    const incoming = new Generation(number, snapshot, runtime, controller);
+    if (this.closed) {
+      // close() came while this generation loaded: it must never serve.
+      await incoming.retire(0, () => {});
+      throw this.#closedError(`commit "${snapshot.entry}"`);
+    }
+    this.#commit(incoming, via);
+    // Only the first load (registration) has no outgoing generation, and it returns no result.
+    const retired = outgoing === undefined ? undefined! : this.#retire(outgoing);
+    return { generation: number, digest: snapshot.digest, retired };
+  }
+
+  #commit(incoming: Generation<T>, via: GenerationInfo["via"]): void {
+    const outgoing = this.#current;
+    this.#current = incoming;
+    this.#serving = incoming;
+    this.#live.add(incoming);
+    if (via === "rollback") {
+      this.#snapshots.pop();
+      this.#rollbacks++;
+    } else {
+      this.#snapshots.push(incoming.snapshot);
+      if (this.#snapshots.length > this.#options.rollbackDepth) this.#snapshots.shift();
+    }
+    this.#history.push({
+      generation: incoming.number,
+      digest: incoming.digest,
+      path: incoming.snapshot.entry,
+      files: incoming.snapshot.files,
+      isolation: this.#options.isolation,
+      via,
+      committedAt: incoming.loadedAt,
+    });
+    if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
+    if (outgoing === undefined) return;
+    this.#swaps++;
+    this.#emit<SwapEventDetail>("swap", {
+      from: outgoing.number,
+      to: incoming.number,
+      digest: incoming.digest,
+      path: incoming.snapshot.entry,
+      via: via === "rollback" ? "rollback" : "swap",
+    });
+  }
+
+  #retire(generation: Generation<T>): Promise<RetireReport> {
+    const retired = generation.retire(this.#options.drainTimeout, () => {
+      this.#emit<DrainTimeoutEventDetail>("drain-timeout", {
+        generation: generation.number,
+        inflight: generation.inflight,
+        drainTimeout: this.#options.drainTimeout,
+      });
+    }).then((report) => {
+      this.#live.delete(generation);
+      this.#retiredCalls += generation.calls;
+      const entry = this.#history.find((info) => info.generation === generation.number);
+      if (entry !== undefined) {
+        Object.assign(entry, { retiredAt: Date.now(), drained: report.drained });
+      }
+      this.#emit("retire", report);
+      return report;
+    });
+    this.#retiring.add(retired);
+    const forget = () => this.#retiring.delete(retired);
+    retired.then(forget, forget);
+    return retired;
+  }
+
+  async #handoff(outgoing: Generation<T>, snapshot: Snapshot): Promise<unknown> {
+    try {
+      return await outgoing.handoff();
+    } catch (error) {
+      throw new HotswapError(
+        "E_INIT",
+        `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" threw ${
+          describeThrown(error)
+        }; fix handoff() in the running generation's module`,
+        { path: outgoing.snapshot.entry, cause: error },
+      );
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#serving = undefined;
+    await this.#queue;
+    const current = this.#current;
+    if (current !== undefined && this.#live.has(current)) await this.#retire(current);
+    await Promise.all(this.#retiring);
+  }
+
+  /** Counts and announces a refused swap, and says which generation stays. */
+  #reject(error: unknown, path: PathLike | undefined): HotswapError {
+    const active = this.#current?.number;
+    const failure = annotate(error, active);
+    if (failure.code !== "E_CLOSED") {
+      this.#rejects++;
+      this.#emit<RejectEventDetail>("reject", { path: failure.path ?? String(path ?? ""), error: failure });
+    }
+    return failure;
+  }
+
+  #closedError(action: string): HotswapError {
+    return new HotswapError(
+      "E_CLOSED",
+      `Cannot ${action}: this hot-swap reference for ${this.#contract.name} is closed; register a new one with registerHotswap()`,
+      { activeGeneration: undefined },
+    );
+  }
+
+  #emit<D>(type: keyof HotswapEventMap, detail: D): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/**
+ * Loads the first generation of `path`, verified against `contract`, and
+ * returns the reference that serves it and swaps in later ones.
+ *
+ * @typeParam T The handle type of the contract.
+ * @param contract The contract every generation must meet.
+ * @param path The first generation's entry file (relative to the working directory, or a `file:` URL).
+ * @param options Roots, isolation, permissions, integrity pin and timeouts.
+ * @returns The reference, serving generation 1.
+ * @throws {HotswapError} When the first generation cannot be loaded.
+ * @throws {TypeError} When an option is malformed.
+ */
+export function registerHotswap<T>(
+  contract: Contract<T>,
+  path: PathLike,
+  options: HotswapOptions = {},
+): Promise<Hotswap<T>> {
+  return Hotswap.create(contract, path, options);
+}
+
+function resolveOptions(options: HotswapOptions): ResolvedOptions {
+  const isolation = options.isolation ?? "inline";
+  if (isolation !== "inline" && isolation !== "worker") {
+    throw new TypeError(
+      `Cannot register: isolation ${JSON.stringify(isolation)} is not "inline" or "worker"`,
+    );
+  }
+  if (options.roots !== undefined && !Array.isArray(options.roots)) {
+    throw new TypeError("Cannot register: roots must be an array of directories");
+  }
+  if (options.permissions !== undefined && isolation !== "worker") {
+    throw new TypeError(
+      'Cannot register: permissions apply to isolation "worker" only; inline code has the host\'s',
+    );
+  }
+  return {
+    roots: options.roots,
+    isolation,
+    permissions: options.permissions,
+    drainTimeout: positive("drainTimeout", options.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
+    loadTimeout: positive("loadTimeout", options.loadTimeout, DEFAULT_LOAD_TIMEOUT),
+    maxSnapshotBytes: options.maxSnapshotBytes === undefined
+      ? undefined
+      : positive("maxSnapshotBytes", options.maxSnapshotBytes, 0),
+    rollbackDepth: positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH) + 1,
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Cannot register: ${name} must be a finite number of at least 0, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function checkIntegrity(snapshot: Snapshot, integrity: string | undefined): void {
+  if (integrity === undefined || integrity === snapshot.digest) return;
+  if (typeof integrity !== "string") {
+    throw new TypeError(
+      `Cannot check integrity: pin must be a "sha256-<base64>" string, got ${typeof integrity}`,
+    );
+  }
+  const form = /^sha256-[A-Za-z0-9+/]{43}=$/.test(integrity)
+    ? ""
+    : ' (and is not of the form "sha256-<base64>")';
+  throw new HotswapError(
+    "E_INTEGRITY",
+    `Cannot accept "${snapshot.entry}": its digest is ${snapshot.digest} but the integrity pin is ${integrity}${form}; the files changed since they were pinned: review them and pin the new digest`,
+    { path: snapshot.entry },
+  );
+}
+
+/** Re-creates a failure as a HotswapError that names the generation still serving. */
+function annotate(error: unknown, active: number | undefined): HotswapError {
+  const failure = error instanceof HotswapError
+    ? error
+    : new HotswapError("E_IMPORT", `Cannot load: ${describeThrown(error)}`, { cause: error });
+  if (active === undefined || failure.code === "E_CLOSED") return failure;
+  const message = `${failure.message} (generation ${active} stays active)`;
+  const options = { path: failure.path, cause: failure.cause, activeGeneration: active };
+  return failure instanceof ContractError
+    ? new ContractError(message, failure.problems, options)
+    : new HotswapError(failure.code, message, options);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}

@@ -1,0 +1,67 @@
+/**
+ * Hot-swap runtime for Deno: load new generations of a module graph while
+ * the program keeps serving. Each generation is read once into an in-memory
+ * snapshot (every file of its graph, hashed), checked against roots and a
+ * contract, and swapped in atomically; calls already running finish on the
+ * old generation, which is then drained, disposed and unloaded.
+ *
+ * ```ts
+ * import { defineContract, registerHotswap } from "@hotswap/runtime";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * interface Greeter { greet(name: string): string }
+ * const greeter = defineContract<Greeter>({
+ *   name: "Greeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" },
+ * });
+ *
+ * const dir = await Deno.makeTempDir();
+ * const entry = `${dir}/greeter.ts`;
+ * await Deno.writeTextFile(entry, `export const hs_greeter = { greet: (n: string) => "hello " + n };`);
+ * await using hot = await registerHotswap(greeter, entry);
+ * strictEqual(hot.with((h) => h.greet("ada")), "hello ada");
+ *
+ * await Deno.writeTextFile(entry, `export const hs_greeter = { greet: (n: string) => "hi " + n };`);
+ * const { generation, retired } = await hot.swap(entry);
+ * strictEqual(generation, 2);
+ * strictEqual(hot.with((h) => h.greet("ada")), "hi ada");
+ * strictEqual((await retired).drained, true);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  Contract,
+  CONTRACT_BRAND,
+  type ContractBrand,
+  type ContractDefinition,
+  ContractError,
+  defineContract,
+  implement,
+  type Shape,
+  type ShapeDefinition,
+  type ShapeKind,
+  type ShapeMember,
+} from "./core/contract.ts";
+export { HotswapError, type HotswapErrorCode, type HotswapErrorOptions } from "./core/errors.ts";
+export type {
+  DrainTimeoutEventDetail,
+  HotswapEventMap,
+  RejectEventDetail,
+  SwapEventDetail,
+} from "./core/events.ts";
+export type { GenerationContext, GenerationState, RetireReport } from "./core/generation.ts";
+export {
+  type GenerationInfo,
+  type GenerationStats,
+  Hotswap,
+  type HotswapOptions,
+  type HotswapStats,
+  type Isolation,
+  registerHotswap,
+  type SwapOptions,
+  type SwapResult,
+} from "./core/hotswap.ts";
+export type { PathLike } from "./core/roots.ts";
+export type { WorkerPermissions } from "./core/worker_loader.ts";
