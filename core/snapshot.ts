@@ -258,23 +258,19 @@ class GraphReader {
         { path: realPath, cause: error },
       );
     }
-    const imports = mediaType === "application/json" ? [] : await this.#imports(realPath, source);
+    const imports = mediaType === "application/json" ? [] : await this.#imports(realPath, source, mediaType);
     const childDigests = [...new Set(imports.map((local) => local.module))]
       .map((index) => this.modules[index]!.digest);
     const digest = await digestOf(bytes, childDigests);
     return { path: realPath, source, mediaType, imports, digest };
   }
 
-  async #imports(realPath: string, source: string): Promise<LocalImport[]> {
+  async #imports(realPath: string, source: string, mediaType: string): Promise<LocalImport[]> {
     let records;
     try {
       [records] = lexModule(source, realPath);
     } catch (error) {
-      throw new HotswapError(
-        "E_IMPORT",
-        `Cannot parse "${realPath}": ${describeThrown(error)}; fix the syntax error`,
-        { path: realPath, cause: error },
-      );
+      throw await syntaxError(realPath, source, mediaType, error);
     }
     const base = pathToFileURL(realPath);
     const imports: LocalImport[] = [];
@@ -334,6 +330,41 @@ function notFound(path: string, importer: Importer | undefined, error: unknown):
     `Cannot load "${importer.path}": its import "${importer.specifier}" resolves to "${path}", ${reason}; fix the import or add the file`,
     { path: importer.path, cause: error },
   );
+}
+
+/** Never resolves: an import of it stops Deno after parsing, before any evaluation. */
+const PARSE_ONLY = `import "hotswap-parse-only:";`;
+
+/**
+ * Explains a source the import lexer could not read, with Deno's own parser:
+ * the lexer's positions are unreliable for unbalanced brackets. The probe
+ * module's first import cannot resolve, so nothing in it is ever evaluated.
+ */
+async function syntaxError(
+  path: string,
+  source: string,
+  mediaType: string,
+  lexerError: unknown,
+): Promise<HotswapError> {
+  const url = URL.createObjectURL(new Blob([PARSE_ONLY + source], { type: mediaType }));
+  let reason = describeThrown(lexerError).replace(/^Error: Parse error .*/, "unbalanced brackets or quotes");
+  try {
+    await import(url);
+  } catch (error) {
+    const text = error instanceof Error ? error.message : "";
+    if (/SyntaxError|Expected|expected|Unexpected|Unterminated/.test(text)) {
+      const at = new RegExp(`${url}:(\\d+):(\\d+)`).exec(text);
+      const line = Number(at?.[1] ?? 0);
+      const column = Number(at?.[2] ?? 0) - (line === 1 ? PARSE_ONLY.length : 0);
+      reason = `${text.split("\n", 1)[0]}${at ? ` at ${path}:${line}:${column}` : ""}`;
+    }
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  return new HotswapError("E_IMPORT", `Cannot parse "${path}": ${reason}; fix the syntax error`, {
+    path,
+    cause: lexerError,
+  });
 }
 
 /** SRI digest of a module: its bytes, then the raw digests of its local imports. */

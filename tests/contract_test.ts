@@ -1,0 +1,117 @@
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { CONTRACT_BRAND, ContractError, defineContract, HotswapError, implement } from "../mod.ts";
+
+interface Settings {
+  name: string;
+  port: number;
+  debug?: boolean;
+  tags: string[];
+  limits: { rps: number; burst?: number };
+  handler(request: string): string;
+  extra: unknown;
+}
+
+const settings = defineContract<Settings>({
+  name: "Settings",
+  version: "2.3.0",
+  symbol: "hs_settings",
+  shape: {
+    name: "string",
+    port: "number",
+    debug: "boolean?",
+    tags: "array",
+    limits: { rps: "number", burst: "number?" },
+    handler: "function",
+    extra: "unknown",
+  },
+});
+
+const good: Settings = {
+  name: "api",
+  port: 80,
+  tags: ["a"],
+  limits: { rps: 10 },
+  handler: (r) => r,
+  extra: null,
+};
+
+Deno.test("Contract.verify() returns the same value when it fits", () => {
+  strictEqual(settings.verify(good), good);
+});
+
+Deno.test("Contract.verify() lists every mismatch, not just the first", () => {
+  const bad = { name: 1, port: "80", debug: "yes", tags: {}, limits: { rps: "x", burst: 1 } };
+  try {
+    settings.verify(bad);
+    throw new Error("verify accepted a bad value");
+  } catch (error) {
+    ok(error instanceof ContractError);
+    ok(error instanceof HotswapError);
+    strictEqual(error.code, "E_CONTRACT");
+    deepStrictEqual(error.problems, [
+      "name: expected string, got number",
+      "port: expected number, got string",
+      "debug: expected boolean, got string",
+      "tags: expected array, got object",
+      "limits.rps: expected number, got string",
+      "handler: expected function, got undefined (missing)",
+    ]);
+  }
+});
+
+Deno.test("Contract.verify() accepts inherited methods, as class instances have", () => {
+  class Impl {
+    name = "api";
+    port = 1;
+    tags = [];
+    limits = { rps: 1 };
+    extra = 0;
+    handler(r: string): string {
+      return r;
+    }
+  }
+  ok(settings.verify(new Impl()));
+});
+
+Deno.test("Contract.verify() reports a getter that throws and a revoked Proxy instead of crashing", () => {
+  const getter = { ...good, get port(): number {
+    throw new Error("boom");
+  } };
+  throws(() => settings.verify(getter), (error: ContractError) => {
+    deepStrictEqual(error.problems, ["port: reading it threw Error: boom"]);
+    return true;
+  });
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  throws(() => settings.verify(proxy), { code: "E_CONTRACT" });
+  throws(() => settings.verify(null), (error: ContractError) => error.problems[0] === "(handle): expected object, got null");
+});
+
+Deno.test("implement() brands a handle; a newer-major or lower-minor brand is rejected", () => {
+  strictEqual(settings.verify(implement(settings, { ...good })).name, "api");
+  const brand = (version: string) => ({ ...good, [CONTRACT_BRAND]: { name: "Settings", version } });
+  ok(settings.verify(brand("2.3.0")));
+  ok(settings.verify(brand("2.9.1")));
+  throws(() => settings.verify(brand("3.0.0")), /major version differs/);
+  throws(() => settings.verify(brand("1.9.0")), /major version differs/);
+  throws(() => settings.verify(brand("2.2.9")), /older than host's 2.3/);
+  throws(() => settings.verify({ ...good, [CONTRACT_BRAND]: { name: "Other", version: "2.3.0" } }), /built for contract "Other"/);
+});
+
+Deno.test("defineContract() rejects a malformed version, symbol or kind with a TypeError", () => {
+  throws(() => defineContract<{ a: string }>({ name: "A", version: "1", symbol: "hs_a", shape: { a: "string" } }), TypeError);
+  throws(() => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "not valid", shape: { a: "string" } }), TypeError);
+  throws(
+    // @ts-expect-error "text" is not a shape kind
+    () => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "text" } }),
+    TypeError,
+  );
+});
+
+Deno.test("defineContract() shape is checked against the type at compile time", () => {
+  // @ts-expect-error member "b" of the type is missing from the shape
+  defineContract<{ a: string; b: number }>({ name: "AB", version: "1.0.0", symbol: "hs_ab", shape: { a: "string" } });
+  // @ts-expect-error "a" is a string, not a number
+  defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "number" } });
+  defineContract<{ a?: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "string?" } });
+});

@@ -1,0 +1,252 @@
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { defineContract, type HotswapError, registerHotswap, type RetireReport } from "../mod.ts";
+import { echo, echoModule, Fixture, flushMicrotasks } from "./_fixtures.ts";
+
+/** A generation whose `run` blocks on a gate the test holds, to keep calls in flight. */
+const GATED = (label: string) =>
+  `export const gates: Array<() => void> = [];
+export const hs_echo = {
+  label: ${JSON.stringify(label)},
+  run: (input: unknown) => new Promise((resolve) => gates.push(() => resolve([${JSON.stringify(label)}, input]))),
+};
+(globalThis as Record<string, unknown>).__gates_${label} = gates;`;
+
+function gates(label: string): Array<() => void> {
+  return (globalThis as unknown as Record<string, Array<() => void>>)[`__gates_${label}`]!;
+}
+
+Deno.test("Hotswap.with() keeps a synchronous result synchronous", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await registerHotswap(echo, await fixture.write({ "gen.ts": echoModule("v1") }));
+  const result = hot.with((handle) => handle.run(7));
+  ok(!(result instanceof Promise));
+  deepStrictEqual(result, ["v1", 7]);
+  strictEqual(hot.stats().generations[0]!.inflight, 0);
+});
+
+Deno.test("Hotswap.with() releases the call when fn throws or its promise rejects", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await registerHotswap(echo, await fixture.write({ "gen.ts": echoModule("v1") }));
+  throws(() =>
+    hot.with(() => {
+      throw new Error("sync");
+    }), /sync/);
+  await rejects(hot.with(() => Promise.reject(new Error("async"))), /async/);
+  strictEqual(hot.stats().generations[0]!.inflight, 0);
+  strictEqual(hot.stats().calls, 2);
+});
+
+Deno.test("Hotswap.swap() lets a call in flight finish on the old handle while new calls get the new one", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": GATED("old1") });
+  await using hot = await registerHotswap(echo, entry);
+  const inFlight = hot.with((handle) => handle.run("a"));
+  await fixture.write({ "gen.ts": echoModule("new1") });
+  const { generation, retired } = await hot.swap(entry);
+  strictEqual(generation, 2);
+  deepStrictEqual(hot.with((handle) => handle.run("b")), ["new1", "b"]);
+
+  let retiredYet = false;
+  retired.then(() => retiredYet = true);
+  await flushMicrotasks();
+  strictEqual(retiredYet, false, "retired must wait for the old call");
+  deepStrictEqual(hot.stats().generations.map((g) => [g.generation, g.state, g.inflight]), [
+    [1, "draining", 1],
+    [2, "active", 0],
+  ]);
+
+  gates("old1")[0]!();
+  deepStrictEqual(await inFlight, ["old1", "a"]);
+  const report = await retired;
+  strictEqual(report.generation, 1);
+  strictEqual(report.drained, true);
+  ok(report.waitedMs >= 0);
+});
+
+Deno.test("Hotswap retired resolves with drained false after drainTimeout when a call never finishes", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": GATED("stuck1") });
+  await using hot = await registerHotswap(echo, entry, { drainTimeout: 50 });
+  const timeouts: unknown[] = [];
+  hot.addEventListener("drain-timeout", (event) => timeouts.push(event.detail));
+  const never = hot.with((handle) => handle.run("x"));
+  await fixture.write({ "gen.ts": echoModule("v2") });
+  const { retired } = await hot.swap(entry);
+  const report = await retired;
+  strictEqual(report.drained, false);
+  ok(report.waitedMs >= 45, `waited ${report.waitedMs} ms`);
+  deepStrictEqual(timeouts, [{ generation: 1, inflight: 1, drainTimeout: 50 }]);
+  gates("stuck1")[0]!(); // let the abandoned call settle so the test leaves nothing pending
+  await never;
+});
+
+Deno.test("Hotswap.swap() fired five times without awaiting commits in order, one generation number each", async () => {
+  await using fixture = await Fixture.create();
+  const entries: string[] = [];
+  for (let i = 2; i <= 6; i++) entries.push(await fixture.write({ [`gen${i}.ts`]: echoModule(`v${i}`) }));
+  await using hot = await registerHotswap(echo, await fixture.write({ "gen1.ts": echoModule("v1") }));
+  const order: number[] = [];
+  hot.addEventListener("swap", (event) => order.push(event.detail.to));
+  const results = await Promise.all(entries.map((entry) => hot.swap(entry)));
+  deepStrictEqual(results.map((r) => r.generation), [2, 3, 4, 5, 6]);
+  deepStrictEqual(order, [2, 3, 4, 5, 6]);
+  deepStrictEqual(hot.with((handle) => handle.run(0)), ["v6", 0]);
+  deepStrictEqual(hot.history.map((h) => [h.generation, h.path]), [[1, fixture.path("gen1.ts")], ...entries.map((e, i) => [i + 2, e])]);
+  await Promise.all(results.map((r) => r.retired));
+});
+
+Deno.test("handoff() state reaches the next factory and dispose() runs after the drain", async () => {
+  await using fixture = await Fixture.create();
+  const log: string[] = [];
+  (globalThis as Record<string, unknown>).__handoffLog = log;
+  const source = (label: string) =>
+    `const log = (globalThis as any).__handoffLog as string[];
+let count = 0;
+export function hs_echo(ctx: { generation: number; previous: unknown }) {
+  count = typeof ctx.previous === "number" ? ctx.previous : 0;
+  log.push("factory ${label} gen " + ctx.generation + " previous " + String(ctx.previous));
+  return { label: "${label}", run: (input: unknown) => {
+    count++;
+    return input === "slow" ? new Promise((r) => setTimeout(() => { log.push("slow call done ${label}"); r(count); }, 20)) : count;
+  } };
+}
+export function handoff() { log.push("handoff ${label}"); return count; }
+export async function dispose() { log.push("dispose ${label}"); }`;
+  const entry = await fixture.write({ "gen.ts": source("a") });
+  await using hot = await registerHotswap(echo, entry);
+  hot.with((h) => h.run(1));
+  hot.with((h) => h.run(1));
+  const slow = hot.with((h) => h.run("slow"));
+  await fixture.write({ "gen.ts": source("b") });
+  const { retired } = await hot.swap(entry);
+  strictEqual(hot.with((h) => h.run(1)), 4);
+  await retired;
+  strictEqual(await slow, 3);
+  deepStrictEqual(log, [
+    "factory a gen 1 previous undefined",
+    "handoff a",
+    "factory b gen 2 previous 3",
+    "slow call done a",
+    "dispose a",
+  ]);
+  delete (globalThis as Record<string, unknown>).__handoffLog;
+});
+
+Deno.test("Hotswap.swap() of the same entry runs an edited dependency (the module cache is bypassed)", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "Handles.ts": `import { myFunction } from "./MyCode.ts";\nexport const hs_echo = { label: "h", run: myFunction };`,
+    "MyCode.ts": `export function myFunction(i: number) { return "Adding to 10: " + (10 + i); }`,
+  });
+  await using hot = await registerHotswap(echo, entry);
+  strictEqual(hot.with((h) => h.run(7)), "Adding to 10: 17");
+  const before = hot.digest;
+  await fixture.write({ "MyCode.ts": `export function myFunction(i: number) { return "Adding to 20: " + (20 + i); }` });
+  const { digest } = await hot.swap(entry);
+  strictEqual(hot.with((h) => h.run(7)), "Adding to 20: 27");
+  ok(digest !== before, "an edit of a dependency changes the digest");
+});
+
+Deno.test("A loaded generation is not changed by later edits on disk", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "Handles.ts": `export const hs_echo = { label: "h", run: () => import("./lazy.ts").then((m) => m.value) };`,
+    "lazy.ts": `export const value = "as loaded";`,
+  });
+  await using hot = await registerHotswap(echo, entry);
+  await fixture.write({ "lazy.ts": `export const value = "edited later";` });
+  strictEqual(await hot.with((h) => h.run(0)), "as loaded");
+});
+
+Deno.test("Hotswap.rollback() recommits the previous snapshot from memory as the next generation", async () => {
+  await using fixture = await Fixture.create();
+  const first = await fixture.write({ "a.ts": echoModule("A") });
+  const second = await fixture.write({ "b.ts": echoModule("B") });
+  await using hot = await registerHotswap(echo, first);
+  const digestA = hot.digest;
+  await rejects(hot.rollback(), (error: HotswapError) => error.code === "E_NOT_FOUND");
+  strictEqual(hot.generation, 1);
+  await hot.swap(second);
+  await Deno.remove(first); // rollback must not re-read the file
+  const result = await hot.rollback();
+  strictEqual(result.generation, 3);
+  strictEqual(result.digest, digestA);
+  strictEqual(hot.digest, digestA);
+  deepStrictEqual(hot.with((h) => h.run(1)), ["A", 1]);
+  strictEqual(hot.info().via, "rollback");
+  strictEqual(hot.stats().rollbacks, 1);
+  await rejects(hot.rollback(), (error: HotswapError) => error.code === "E_NOT_FOUND");
+  strictEqual(hot.generation, 3);
+});
+
+Deno.test("Hotswap.close() drains, disposes, then refuses with() and swap() with E_CLOSED", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": GATED("closing1") });
+  const hot = await registerHotswap(echo, entry);
+  const retires: RetireReport[] = [];
+  hot.addEventListener("retire", (event) => retires.push(event.detail));
+  const inFlight = hot.with((h) => h.run(1));
+  const closed = hot.close();
+  throws(() => hot.with((h) => h.run(2)), (error: HotswapError) => error.code === "E_CLOSED");
+  await rejects(hot.swap(entry), (error: HotswapError) => error.code === "E_CLOSED");
+  await flushMicrotasks();
+  strictEqual(retires.length, 0, "close waits for the call in flight");
+  gates("closing1")[0]!();
+  await inFlight;
+  await closed;
+  strictEqual(retires[0]!.drained, true);
+  strictEqual(hot.close(), closed, "close() is idempotent");
+});
+
+Deno.test("await using closes the reference", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": echoModule("v1") });
+  let escaped;
+  {
+    await using hot = await registerHotswap(echo, entry);
+    escaped = hot;
+  }
+  strictEqual(escaped.closed, true);
+  throws(() => escaped.with((h) => h.label), (error: HotswapError) => error.code === "E_CLOSED");
+});
+
+Deno.test("Hotswap.stats() and events count calls, swaps and rejects", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": echoModule("v1") });
+  await using hot = await registerHotswap(echo, entry);
+  const seen: string[] = [];
+  for (const type of ["swap", "retire", "reject"] as const) hot.addEventListener(type, () => seen.push(type));
+  hot.with((h) => h.run(1));
+  const { retired } = await hot.swap(entry);
+  await retired;
+  await rejects(hot.swap(fixture.path("missing.ts")));
+  hot.with((h) => h.run(1));
+  const stats = hot.stats();
+  strictEqual(stats.calls, 2);
+  strictEqual(stats.swaps, 1);
+  strictEqual(stats.rejects, 1);
+  deepStrictEqual(seen, ["swap", "retire", "reject"]);
+});
+
+Deno.test("A handle factory may be async and receives generation, digest and an abort signal", async () => {
+  await using fixture = await Fixture.create();
+  const contract = defineContract<{ info: string; aborted(): boolean }>({
+    name: "Ctx",
+    version: "1.0.0",
+    symbol: "hs_ctx",
+    shape: { info: "string", aborted: "function" },
+  });
+  const entry = await fixture.write({
+    "gen.ts": `export async function hs_ctx(ctx: { generation: number; digest: string; signal: AbortSignal }) {
+      await Promise.resolve();
+      return { info: ctx.generation + " " + ctx.digest, aborted: () => ctx.signal.aborted };
+    }`,
+  });
+  await using hot = await registerHotswap(contract, entry);
+  strictEqual(hot.with((h) => h.info), `1 ${hot.digest}`);
+  const first = hot.with((h) => h);
+  const { retired } = await hot.swap(entry);
+  await retired;
+  strictEqual(first.aborted(), true, "the retired generation's signal is aborted");
+  strictEqual(hot.with((h) => h.aborted()), false);
+});
