@@ -370,7 +370,7 @@ export class Hotswap<T> extends EventTarget {
   ): Promise<SwapResult> {
     const snapshot = typeof source === "string"
       ? await readSnapshot(source, {
-        roots: await Roots.resolve(this.#options.roots, source),
+        roots: Roots.resolve(this.#options.roots, source),
         ...(this.#options.maxSnapshotBytes === undefined ? {} : { maxBytes: this.#options.maxSnapshotBytes }),
       })
       : source;

@@ -52,13 +52,13 @@ export class Roots {
    *
    * @throws {HotswapError} `E_PERMISSION` when a root is not readable, `E_NOT_FOUND` when missing.
    */
-  static async resolve(roots: readonly PathLike[] | undefined, entry: string): Promise<Roots> {
+  static resolve(roots: readonly PathLike[] | undefined, entry: string): Roots {
     const lexical = roots === undefined || roots.length === 0 ? [dirname(entry)] : roots.map(toAbsolutePath);
     const real: string[] = [];
     for (const root of lexical) {
       assertReadable(root, lexical, root);
       try {
-        real.push(await Deno.realPath(root));
+        real.push(Deno.realPathSync(root));
       } catch (error) {
         throw new HotswapError(
           "E_NOT_FOUND",

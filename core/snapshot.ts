@@ -2,6 +2,11 @@
  * Snapshots: a generation's whole local module graph read once, checked
  * against roots and permissions, hashed, and kept in memory (SPEC 6.1-6.3).
  *
+ * Files are read with the synchronous APIs on purpose: on Deno 2.9 each
+ * async file operation costs about 50-70 us (a thread-pool round trip)
+ * against 3-5 us synchronously for a small module, so a whole graph is read
+ * faster, and blocks the event loop for less time in total, synchronously.
+ *
  * Deno caches modules by URL, so re-importing an entry (even with a new query
  * string) re-runs nothing below it. A snapshot therefore never imports the
  * files themselves: {@linkcode Snapshot.mint} rewrites every local import to a
@@ -13,6 +18,8 @@
  */
 
 import { init as initLexer, parse as lexModule } from "es-module-lexer";
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeThrown, HotswapError } from "./errors.ts";
@@ -143,7 +150,12 @@ export async function readSnapshot(entry: string, options: ReadSnapshotOptions):
   lexerReady ??= initLexer();
   await lexerReady;
   const reader = new GraphReader(options.roots, options.maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES);
-  await reader.visit(entry, undefined);
+  try {
+    reader.visit(entry, undefined);
+  } catch (error) {
+    if (error instanceof Unparsable) throw await syntaxError(error);
+    throw error;
+  }
   return new Snapshot(entry, reader.modules, reader.bytes);
 }
 
@@ -162,14 +174,14 @@ class GraphReader {
     this.#maxBytes = maxBytes;
   }
 
-  async visit(path: string, importer: Importer | undefined): Promise<number> {
-    const realPath = await this.#locate(path, importer);
+  visit(path: string, importer: Importer | undefined): number {
+    const realPath = this.#locate(path, importer);
     const known = this.#indexByPath.get(realPath);
     if (known !== undefined) return known;
     if (this.#stack.includes(realPath)) throw this.#cycleError(realPath, importer);
     this.#stack.push(realPath);
-    const bytes = await this.#read(path, realPath, importer);
-    const module = await this.#build(realPath, bytes);
+    const bytes = this.#read(path, realPath, importer);
+    const module = this.#build(realPath, bytes);
     this.#stack.pop();
     this.modules.push(module);
     this.#indexByPath.set(realPath, this.modules.length - 1);
@@ -177,7 +189,7 @@ class GraphReader {
   }
 
   /** Checks roots and permission, resolves symlinks, checks it is a file. */
-  async #locate(path: string, importer: Importer | undefined): Promise<string> {
+  #locate(path: string, importer: Importer | undefined): string {
     const roots = this.#roots;
     const what = importer ? `"${importer.specifier}" imported by "${importer.path}"` : `"${path}"`;
     if (roots.lexicalRootOf(path) === undefined) {
@@ -190,7 +202,7 @@ class GraphReader {
     assertReadable(path, roots.lexical, path);
     let realPath: string;
     try {
-      realPath = await Deno.realPath(path);
+      realPath = Deno.realPathSync(path);
     } catch (error) {
       throw notFound(path, importer, error);
     }
@@ -205,14 +217,17 @@ class GraphReader {
     return realPath;
   }
 
-  async #read(
+  #read(
     path: string,
     realPath: string,
     importer: Importer | undefined,
-  ): Promise<Uint8Array<ArrayBuffer>> {
-    const info = await Deno.stat(realPath).catch((error) => {
+  ): Uint8Array {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(realPath);
+    } catch (error) {
       throw notFound(path, importer, error);
-    });
+    }
     if (!info.isFile) {
       throw new HotswapError(
         importer ? "E_IMPORT" : "E_NOT_FOUND",
@@ -231,12 +246,12 @@ class GraphReader {
         { path },
       );
     }
-    const bytes = await Deno.readFile(realPath);
+    const bytes = Deno.readFileSync(realPath);
     this.bytes += bytes.byteLength;
     return bytes;
   }
 
-  async #build(realPath: string, bytes: Uint8Array<ArrayBuffer>): Promise<SnapshotModule> {
+  #build(realPath: string, bytes: Uint8Array): SnapshotModule {
     const extension = extname(realPath).toLowerCase();
     const mediaType = MEDIA_TYPES[extension];
     if (mediaType === undefined) {
@@ -258,19 +273,19 @@ class GraphReader {
         { path: realPath, cause: error },
       );
     }
-    const imports = mediaType === "application/json" ? [] : await this.#imports(realPath, source, mediaType);
+    const imports = mediaType === "application/json" ? [] : this.#imports(realPath, source, mediaType);
     const childDigests = [...new Set(imports.map((local) => local.module))]
       .map((index) => this.modules[index]!.digest);
-    const digest = await digestOf(bytes, childDigests);
+    const digest = digestOf(bytes, childDigests);
     return { path: realPath, source, mediaType, imports, digest };
   }
 
-  async #imports(realPath: string, source: string, mediaType: string): Promise<LocalImport[]> {
+  #imports(realPath: string, source: string, mediaType: string): LocalImport[] {
     let records;
     try {
       [records] = lexModule(source, realPath);
     } catch (error) {
-      throw await syntaxError(realPath, source, mediaType, error);
+      throw new Unparsable(realPath, source, mediaType, error);
     }
     const base = pathToFileURL(realPath);
     const imports: LocalImport[] = [];
@@ -280,7 +295,7 @@ class GraphReader {
       const specifier = record.specifier;
       if (specifier === undefined || !isLocalSpecifier(specifier)) continue;
       const child = fileURLToPath(new URL(specifier, base));
-      const module = await this.visit(child, { path: realPath, specifier });
+      const module = this.visit(child, { path: realPath, specifier });
       imports.push({
         start: record.start,
         end: record.end,
@@ -332,6 +347,16 @@ function notFound(path: string, importer: Importer | undefined, error: unknown):
   );
 }
 
+/** A module the import lexer could not read; explained asynchronously by {@linkcode syntaxError}. */
+class Unparsable {
+  constructor(
+    readonly path: string,
+    readonly source: string,
+    readonly mediaType: string,
+    readonly lexerError: unknown,
+  ) {}
+}
+
 /** Never resolves: an import of it stops Deno after parsing, before any evaluation. */
 const PARSE_ONLY = `import "hotswap-parse-only:";`;
 
@@ -340,12 +365,7 @@ const PARSE_ONLY = `import "hotswap-parse-only:";`;
  * the lexer's positions are unreliable for unbalanced brackets. The probe
  * module's first import cannot resolve, so nothing in it is ever evaluated.
  */
-async function syntaxError(
-  path: string,
-  source: string,
-  mediaType: string,
-  lexerError: unknown,
-): Promise<HotswapError> {
+async function syntaxError({ path, source, mediaType, lexerError }: Unparsable): Promise<HotswapError> {
   const url = URL.createObjectURL(new Blob([PARSE_ONLY + source], { type: mediaType }));
   let reason = describeThrown(lexerError).replace(/^Error: Parse error .*/, "unbalanced brackets or quotes");
   try {
@@ -368,23 +388,10 @@ async function syntaxError(
 }
 
 /** SRI digest of a module: its bytes, then the raw digests of its local imports. */
-async function digestOf(
-  bytes: Uint8Array<ArrayBuffer>,
-  childDigests: readonly string[],
-): Promise<string> {
-  let data = bytes;
-  if (childDigests.length > 0) {
-    data = new Uint8Array(bytes.byteLength + 32 * childDigests.length);
-    data.set(bytes);
-    childDigests.forEach((digest, i) => {
-      data.set(
-        Uint8Array.from(atob(digest.slice("sha256-".length)), (c) => c.charCodeAt(0)),
-        bytes.byteLength + 32 * i,
-      );
-    });
-  }
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return `sha256-${btoa(String.fromCharCode(...hash))}`;
+function digestOf(bytes: Uint8Array, childDigests: readonly string[]): string {
+  const hash = createHash("sha256").update(bytes);
+  for (const digest of childDigests) hash.update(Buffer.from(digest.slice("sha256-".length), "base64"));
+  return `sha256-${hash.digest("base64")}`;
 }
 
 function formatBytes(bytes: number): string {

@@ -1,0 +1,43 @@
+/**
+ * Swap commit latency, inline: from `swap()` to the new generation serving,
+ * for the seed's sample generation (so/Handles.ts + so/MyCode.ts) and for a
+ * generation of 200 modules. Every iteration reads, hashes, imports and
+ * verifies the whole graph anew.
+ *
+ * Run: deno task bench
+ */
+
+import { registerHotswap } from "../../mod.ts";
+import { soHandles } from "../../types/mod.ts";
+
+const sample = new URL("../../so/Handles.ts", import.meta.url);
+const hot = await registerHotswap(soHandles, sample);
+
+const dir = await Deno.makeTempDir({ prefix: "hotswap_bench_" });
+const MODULES = 200;
+for (let i = 0; i < MODULES - 1; i++) {
+  const next = i + 1 < MODULES - 1 ? `import { f${i + 1} } from "./m${i + 1}.ts";\n` : "";
+  const call = i + 1 < MODULES - 1 ? ` + f${i + 1}(n)` : "";
+  await Deno.writeTextFile(
+    `${dir}/m${i}.ts`,
+    `${next}/** Module ${i} of a long chain. */\nexport function f${i}(n: number): number {\n  return (n * ${i}) % 7${call};\n}\n`,
+  );
+}
+const big = `${dir}/Handles.ts`;
+await Deno.writeTextFile(
+  big,
+  `import { f0 } from "./m0.ts";\nexport const hs_soHandles = { someData: "200 modules", someFn: (i: number) => { f0(i); } };\n`,
+);
+const hotBig = await registerHotswap(soHandles, big);
+
+Deno.bench("swap sample generation (2 modules)", { group: "swap inline" }, async () => {
+  await hot.swap(sample);
+});
+
+Deno.bench("swap 200-module generation", { group: "swap inline" }, async () => {
+  await hotBig.swap(big);
+});
+
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(dir, { recursive: true });
+});
