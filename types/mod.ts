@@ -24,3 +24,5 @@ export const soHandles: Contract<SOHandles> = defineContract<SOHandles>({
   symbol: "hs_soHandles",
   shape: { someData: "string", someFn: "function" },
 });
+
+export { type AppRequest, type AppResponse, type HttpApp, httpApp } from "./app.ts";
