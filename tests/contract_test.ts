@@ -74,9 +74,12 @@ Deno.test("Contract.verify() accepts inherited methods, as class instances have"
 });
 
 Deno.test("Contract.verify() reports a getter that throws and a revoked Proxy instead of crashing", () => {
-  const getter = { ...good, get port(): number {
-    throw new Error("boom");
-  } };
+  const getter = {
+    ...good,
+    get port(): number {
+      throw new Error("boom");
+    },
+  };
   throws(() => settings.verify(getter), (error: ContractError) => {
     deepStrictEqual(error.problems, ["port: reading it threw Error: boom"]);
     return true;
@@ -84,7 +87,10 @@ Deno.test("Contract.verify() reports a getter that throws and a revoked Proxy in
   const { proxy, revoke } = Proxy.revocable({}, {});
   revoke();
   throws(() => settings.verify(proxy), { code: "E_CONTRACT" });
-  throws(() => settings.verify(null), (error: ContractError) => error.problems[0] === "(handle): expected object, got null");
+  throws(
+    () => settings.verify(null),
+    (error: ContractError) => error.problems[0] === "(handle): expected object, got null",
+  );
 });
 
 Deno.test("implement() brands a handle; a newer-major or lower-minor brand is rejected", () => {
@@ -95,22 +101,43 @@ Deno.test("implement() brands a handle; a newer-major or lower-minor brand is re
   throws(() => settings.verify(brand("3.0.0")), /major version differs/);
   throws(() => settings.verify(brand("1.9.0")), /major version differs/);
   throws(() => settings.verify(brand("2.2.9")), /older than host's 2.3/);
-  throws(() => settings.verify({ ...good, [CONTRACT_BRAND]: { name: "Other", version: "2.3.0" } }), /built for contract "Other"/);
+  throws(
+    () => settings.verify({ ...good, [CONTRACT_BRAND]: { name: "Other", version: "2.3.0" } }),
+    /built for contract "Other"/,
+  );
 });
 
 Deno.test("defineContract() rejects a malformed version, symbol or kind with a TypeError", () => {
-  throws(() => defineContract<{ a: string }>({ name: "A", version: "1", symbol: "hs_a", shape: { a: "string" } }), TypeError);
-  throws(() => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "not valid", shape: { a: "string" } }), TypeError);
+  throws(
+    () => defineContract<{ a: string }>({ name: "A", version: "1", symbol: "hs_a", shape: { a: "string" } }),
+    TypeError,
+  );
+  throws(
+    () =>
+      defineContract<{ a: string }>({
+        name: "A",
+        version: "1.0.0",
+        symbol: "not valid",
+        shape: { a: "string" },
+      }),
+    TypeError,
+  );
   throws(
     // @ts-expect-error "text" is not a shape kind
-    () => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "text" } }),
+    () =>
+      defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "text" } }),
     TypeError,
   );
 });
 
 Deno.test("defineContract() shape is checked against the type at compile time", () => {
   // @ts-expect-error member "b" of the type is missing from the shape
-  defineContract<{ a: string; b: number }>({ name: "AB", version: "1.0.0", symbol: "hs_ab", shape: { a: "string" } });
+  defineContract<{ a: string; b: number }>({
+    name: "AB",
+    version: "1.0.0",
+    symbol: "hs_ab",
+    shape: { a: "string" },
+  });
   // @ts-expect-error "a" is a string, not a number
   defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "number" } });
   defineContract<{ a?: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "string?" } });

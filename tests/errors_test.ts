@@ -65,7 +65,10 @@ Deno.test("E_OUTSIDE_ROOTS: a ../ import and a symlink that leave roots", async 
   ok(error.message.includes(escaping), "names the importing file too");
   await Deno.symlink(fixture.path("secret.ts"), fixture.path("gens/link.ts"));
   const linking = await fixture.write({ "gens/linking.ts": `import "./link.ts";\n${echoModule("bad")}` });
-  await expectRefused(hot, linking, "E_OUTSIDE_ROOTS", { names: fixture.path("secret.ts"), fix: /is a symlink to/ });
+  await expectRefused(hot, linking, "E_OUTSIDE_ROOTS", {
+    names: fixture.path("secret.ts"),
+    fix: /is a symlink to/,
+  });
   await expectRefused(hot, fixture.path("outside.ts"), "E_OUTSIDE_ROOTS", { fix: /outside the roots/ });
 });
 
@@ -96,23 +99,36 @@ Deno.test("E_IMPORT: a syntax error, a top-level throw and an unresolved import"
   await using hot = await setup(fixture);
   const syntax = await fixture.write({ "syntax.ts": `export const hs_echo = { label: "x", run: ( };` });
   await expectRefused(hot, syntax, "E_IMPORT", { fix: /fix the/ });
-  const thrower = await fixture.write({ "throws.ts": `throw new Error("top-level boom");\n${echoModule("x")}` });
-  const error = await expectRefused(hot, thrower, "E_IMPORT", { fix: /top-level boom.*fix the error its top-level code throws/ });
+  const thrower = await fixture.write({
+    "throws.ts": `throw new Error("top-level boom");\n${echoModule("x")}`,
+  });
+  const error = await expectRefused(hot, thrower, "E_IMPORT", {
+    fix: /top-level boom.*fix the error its top-level code throws/,
+  });
   ok(error.cause instanceof Error);
   const dep = await fixture.write({
     "dep_throws.ts": `import "./boom_dep.ts";\n${echoModule("x")}`,
     "boom_dep.ts": `throw new Error("dependency boom");`,
   });
   await expectRefused(hot, dep, "E_IMPORT", { names: fixture.path("boom_dep.ts"), fix: /dependency boom/ });
-  const unresolved = await fixture.write({ "unresolved.ts": `import { x } from "./missing_dep.ts";\n${echoModule("x")}` });
-  await expectRefused(hot, unresolved, "E_IMPORT", { names: fixture.path("missing_dep.ts"), fix: /fix the import or add the file/ });
+  const unresolved = await fixture.write({
+    "unresolved.ts": `import { x } from "./missing_dep.ts";\n${echoModule("x")}`,
+  });
+  await expectRefused(hot, unresolved, "E_IMPORT", {
+    names: fixture.path("missing_dep.ts"),
+    fix: /fix the import or add the file/,
+  });
 });
 
 Deno.test("E_SYMBOL: the handle symbol is missing, and the message lists the exports found", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
-  const path = await fixture.write({ "nosymbol.ts": `export const hs_ecco = {};\nexport function helper() {}` });
-  await expectRefused(hot, path, "E_SYMBOL", { fix: /exports found: "helper", "hs_ecco"; export the handle.* as "hs_echo"/ });
+  const path = await fixture.write({
+    "nosymbol.ts": `export const hs_ecco = {};\nexport function helper() {}`,
+  });
+  await expectRefused(hot, path, "E_SYMBOL", {
+    fix: /exports found: "helper", "hs_ecco"; export the handle.* as "hs_echo"/,
+  });
 });
 
 Deno.test("E_CONTRACT: the handle does not match the shape, every problem listed", async () => {
@@ -121,16 +137,22 @@ Deno.test("E_CONTRACT: the handle does not match the shape, every problem listed
   const path = await fixture.write({ "shape.ts": `export const hs_echo = { label: 42 };` });
   const error = await expectRefused(hot, path, "E_CONTRACT", { fix: /make the handle match the contract/ });
   ok(error instanceof ContractError);
-  deepStrictEqual(error.problems, ["label: expected string, got number", "run: expected function, got undefined (missing)"]);
+  deepStrictEqual(error.problems, [
+    "label: expected string, got number",
+    "run: expected function, got undefined (missing)",
+  ]);
 });
 
 Deno.test("E_INIT: the factory throws or rejects", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
-  const sync = await fixture.write({ "init.ts": `export function hs_echo() { throw new Error("no config"); }` });
+  const sync = await fixture.write({
+    "init.ts": `export function hs_echo() { throw new Error("no config"); }`,
+  });
   await expectRefused(hot, sync, "E_INIT", { fix: /threw Error: no config; fix the factory/ });
   const late = await fixture.write({
-    "late.ts": `export function hs_echo() { return { then(_: unknown, reject: (e: Error) => void) { setTimeout(() => reject(new Error("late")), 5); } }; }`,
+    "late.ts":
+      `export function hs_echo() { return { then(_: unknown, reject: (e: Error) => void) { setTimeout(() => reject(new Error("late")), 5); } }; }`,
   });
   await expectRefused(hot, late, "E_INIT", { fix: /late/ });
 });
@@ -138,7 +160,9 @@ Deno.test("E_INIT: the factory throws or rejects", async () => {
 Deno.test("E_TIMEOUT: a factory that never settles is abandoned after loadTimeout", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture, { loadTimeout: 50 });
-  const path = await fixture.write({ "never.ts": `export function hs_echo() { return new Promise(() => {}); }` });
+  const path = await fixture.write({
+    "never.ts": `export function hs_echo() { return new Promise(() => {}); }`,
+  });
   await expectRefused(hot, path, "E_TIMEOUT", { fix: /longer than loadTimeout \(50 ms\)/ });
 });
 

@@ -7,7 +7,9 @@ const GATED = (label: string) =>
   `export const gates: Array<() => void> = [];
 export const hs_echo = {
   label: ${JSON.stringify(label)},
-  run: (input: unknown) => new Promise((resolve) => gates.push(() => resolve([${JSON.stringify(label)}, input]))),
+  run: (input: unknown) => new Promise((resolve) => gates.push(() => resolve([${
+    JSON.stringify(label)
+  }, input]))),
 };
 (globalThis as Record<string, unknown>).__gates_${label} = gates;`;
 
@@ -91,7 +93,10 @@ Deno.test("Hotswap.swap() fired five times without awaiting commits in order, on
   deepStrictEqual(results.map((r) => r.generation), [2, 3, 4, 5, 6]);
   deepStrictEqual(order, [2, 3, 4, 5, 6]);
   deepStrictEqual(hot.with((handle) => handle.run(0)), ["v6", 0]);
-  deepStrictEqual(hot.history.map((h) => [h.generation, h.path]), [[1, fixture.path("gen1.ts")], ...entries.map((e, i) => [i + 2, e])]);
+  deepStrictEqual(hot.history.map((h) => [h.generation, h.path]), [
+    [1, fixture.path("gen1.ts")],
+    ...entries.map((e, i) => [i + 2, e]),
+  ]);
   await Promise.all(results.map((r) => r.retired));
 });
 
@@ -135,13 +140,16 @@ export async function dispose() { log.push("dispose ${label}"); }`;
 Deno.test("Hotswap.swap() of the same entry runs an edited dependency (the module cache is bypassed)", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({
-    "Handles.ts": `import { myFunction } from "./MyCode.ts";\nexport const hs_echo = { label: "h", run: myFunction };`,
+    "Handles.ts":
+      `import { myFunction } from "./MyCode.ts";\nexport const hs_echo = { label: "h", run: myFunction };`,
     "MyCode.ts": `export function myFunction(i: number) { return "Adding to 10: " + (10 + i); }`,
   });
   await using hot = await registerHotswap(echo, entry);
   strictEqual(hot.with((h) => h.run(7)), "Adding to 10: 17");
   const before = hot.digest;
-  await fixture.write({ "MyCode.ts": `export function myFunction(i: number) { return "Adding to 20: " + (20 + i); }` });
+  await fixture.write({
+    "MyCode.ts": `export function myFunction(i: number) { return "Adding to 20: " + (20 + i); }`,
+  });
   const { digest } = await hot.swap(entry);
   strictEqual(hot.with((h) => h.run(7)), "Adding to 20: 27");
   ok(digest !== before, "an edit of a dependency changes the digest");
@@ -150,7 +158,8 @@ Deno.test("Hotswap.swap() of the same entry runs an edited dependency (the modul
 Deno.test("A loaded generation is not changed by later edits on disk", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({
-    "Handles.ts": `export const hs_echo = { label: "h", run: () => import("./lazy.ts").then((m) => m.value) };`,
+    "Handles.ts":
+      `export const hs_echo = { label: "h", run: () => import("./lazy.ts").then((m) => m.value) };`,
     "lazy.ts": `export const value = "as loaded";`,
   });
   await using hot = await registerHotswap(echo, entry);
@@ -237,7 +246,8 @@ Deno.test("A handle factory may be async and receives generation, digest and an 
     shape: { info: "string", aborted: "function" },
   });
   const entry = await fixture.write({
-    "gen.ts": `export async function hs_ctx(ctx: { generation: number; digest: string; signal: AbortSignal }) {
+    "gen.ts":
+      `export async function hs_ctx(ctx: { generation: number; digest: string; signal: AbortSignal }) {
       await Promise.resolve();
       return { info: ctx.generation + " " + ctx.digest, aborted: () => ctx.signal.aborted };
     }`,

@@ -16,7 +16,10 @@ interface Step {
   result?: unknown;
 }
 
-async function runHost(flags: string[], args: string[]): Promise<{ steps: Step[]; code: number; stderr: string }> {
+async function runHost(
+  flags: string[],
+  args: string[],
+): Promise<{ steps: Step[]; code: number; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, HOST, ...args],
     stdin: "null",
@@ -25,7 +28,9 @@ async function runHost(flags: string[], args: string[]): Promise<{ steps: Step[]
     env: { NO_COLOR: "1" },
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);
-  const steps = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Step);
+  const steps = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line) as Step
+  );
   return { steps, code: output.code, stderr: new TextDecoder().decode(output.stderr) };
 }
 
@@ -34,11 +39,16 @@ Deno.test("A host with --allow-read of some directories loads and swaps inside t
   await using other = await Fixture.create();
   const first = await allowed.write({ "gens/one.ts": echoModule("one") });
   const second = await allowed.write({
-    "gens/two.ts": `import { label } from "./lib/label.ts";\nexport const hs_echo = { label, run: (i: unknown) => [label, i] };`,
+    "gens/two.ts":
+      `import { label } from "./lib/label.ts";\nexport const hs_echo = { label, run: (i: unknown) => [label, i] };`,
     "gens/lib/label.ts": `export const label = "two";`,
   });
   const outside = await other.write({ "gen.ts": echoModule("outside") });
-  const { steps, code, stderr } = await runHost([`--allow-read=${allowed.path("gens")}`], [first, second, outside]);
+  const { steps, code, stderr } = await runHost([`--allow-read=${allowed.path("gens")}`], [
+    first,
+    second,
+    outside,
+  ]);
   strictEqual(code, 0, stderr);
   deepStrictEqual(steps.map((s) => [s.generation, s.code ?? "ok", s.result]), [
     [1, "ok", ["one", 1]],
@@ -55,7 +65,13 @@ Deno.test("Inline loading needs no write, net, env or run permission", async () 
     "gen.ts": `import { helper } from "./helper.ts";\nexport const hs_echo = { label: "x", run: helper };`,
     "helper.ts": `export const helper = (i: unknown) => ["x", i];`,
   });
-  const { steps, code, stderr } = await runHost([`--allow-read=${fixture.dir}`, "--deny-write", "--deny-net", "--deny-env", "--deny-run"], [
+  const { steps, code, stderr } = await runHost([
+    `--allow-read=${fixture.dir}`,
+    "--deny-write",
+    "--deny-net",
+    "--deny-env",
+    "--deny-run",
+  ], [
     entry,
     entry,
   ]);
@@ -67,7 +83,12 @@ Deno.test("E_TIMEOUT: a generation stuck in top-level await is reported, and the
   await using fixture = await Fixture.create();
   const good = await fixture.write({ "good.ts": echoModule("good") });
   const stuck = await fixture.write({ "stuck.ts": `await new Promise(() => {});\n${echoModule("stuck")}` });
-  const { steps, code, stderr } = await runHost([`--allow-read=${fixture.dir}`], ["--load-timeout", "100", good, stuck]);
+  const { steps, code, stderr } = await runHost([`--allow-read=${fixture.dir}`], [
+    "--load-timeout",
+    "100",
+    good,
+    stuck,
+  ]);
   strictEqual(code, 0, stderr);
   strictEqual(steps[1]!.code, "E_TIMEOUT");
   match(steps[1]!.message!, new RegExp(`${stuck}.*loadTimeout \\(100 ms\\).*top-level await`));
