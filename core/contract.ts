@@ -24,28 +24,41 @@ export type ShapeMember = ShapeKind | `${ShapeKind}?` | ShapeDefinition;
 
 /** A runtime shape: member name to what the member must be. */
 export interface ShapeDefinition {
+  /** What the member of this name must be. */
   readonly [member: string]: ShapeMember;
 }
 
-// deno-lint-ignore no-explicit-any -- matching any function signature needs `any` parameters
-type AnyFunction = (...args: any[]) => unknown;
-
-/** The kinds (and nested shapes) that describe a value of type `V`. */
-type KindOf<V> = unknown extends V ? "unknown"
+/**
+ * The kind that describes a value of type `V` in a shape.
+ *
+ * @typeParam V A member's type.
+ */
+export type KindOf<V> = unknown extends V ? "unknown"
   : V extends string ? "string"
   : V extends number ? "number"
   : V extends boolean ? "boolean"
   : V extends bigint ? "bigint"
-  : V extends AnyFunction ? "function"
+  : V extends (...args: never[]) => unknown ? "function"
   : V extends readonly unknown[] ? "array"
   : V extends object ? "object"
   : never;
 
-type NestedShapeOf<V> = V extends AnyFunction | readonly unknown[] ? never
+/**
+ * The nested shape that may describe an object member of type `V`.
+ *
+ * @typeParam V A member's type.
+ */
+export type NestedShapeOf<V> = V extends ((...args: never[]) => unknown) | readonly unknown[] ? never
   : V extends object ? Shape<V>
   : never;
 
-type IsOptional<T, K extends keyof T> = object extends Pick<T, K> ? true
+/**
+ * Whether member `K` of `T` is optional.
+ *
+ * @typeParam T The handle type.
+ * @typeParam K A member of it.
+ */
+export type IsOptional<T, K extends keyof T> = object extends Pick<T, K> ? true
   : false;
 
 /**
@@ -275,7 +288,6 @@ export function implement<T>(contract: Contract<T>, value: T): T {
 export class ContractError extends HotswapError {
   /** Every mismatch: member path, expected kind, actual kind. */
   readonly problems: readonly string[];
-  declare readonly code: "E_CONTRACT";
 
   /**
    * Creates a contract error.

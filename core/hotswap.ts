@@ -15,7 +15,7 @@ import type {
   RejectEventDetail,
   SwapEventDetail,
 } from "./events.ts";
-import { Generation, type RetireReport } from "./generation.ts";
+import { Generation, type GenerationState, type RetireReport } from "./generation.ts";
 import { type Loader, loadInline } from "./inline_loader.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { readSnapshot, type Snapshot } from "./snapshot.ts";
@@ -87,7 +87,7 @@ export interface GenerationStats {
   /** The generation's number. */
   readonly generation: number;
   /** Serving, draining or retired. */
-  readonly state: Generation<unknown>["state"];
+  readonly state: GenerationState;
   /** Calls running on it now. */
   readonly inflight: number;
   /** Calls ever started on it. */

@@ -122,20 +122,20 @@ Deno.test("defineContract() rejects a malformed version, symbol or kind with a T
       }),
     TypeError,
   );
+  const badKind = { a: "text" };
   throws(
     // @ts-expect-error "text" is not a shape kind
-    () =>
-      defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "text" } }),
+    () => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: badKind }),
     TypeError,
   );
 });
 
 Deno.test("defineContract() shape is checked against the type at compile time", () => {
-  // @ts-expect-error member "b" of the type is missing from the shape
   defineContract<{ a: string; b: number }>({
     name: "AB",
     version: "1.0.0",
     symbol: "hs_ab",
+    // @ts-expect-error member "b" of the type is missing from the shape
     shape: { a: "string" },
   });
   // @ts-expect-error "a" is a string, not a number
