@@ -1,0 +1,173 @@
+/**
+ * Command-line plumbing shared by demo/main.ts and demo/server.ts: flag
+ * values, stdin lines, signals, and a reload that coalesces bursts.
+ *
+ * @module
+ */
+
+import type { Isolation } from "../mod.ts";
+
+/** Exit code for a bad command line, as most Unix tools use. */
+export const EXIT_USAGE = 2;
+
+/**
+ * Prints a command-line mistake and where to find the flags, then exits
+ * with code 2.
+ *
+ * @param message What is wrong with the command line.
+ * @param program How to ask for help, such as `demo/main.ts --help`.
+ */
+export function usageError(message: string, program: string): never {
+  console.error(`${message}\nRun ${program} --help to see every flag.`);
+  Deno.exit(EXIT_USAGE);
+}
+
+/**
+ * Reads `--isolation`.
+ *
+ * @param value The flag's value, if given.
+ * @returns The isolation mode.
+ * @throws {RangeError} When it is neither `inline` nor `worker`.
+ */
+export function parseIsolation(value: string | undefined): Isolation {
+  if (value === undefined || value === "inline" || value === "worker") return value ?? "inline";
+  throw new RangeError(`--isolation must be "inline" or "worker", got "${value}"`);
+}
+
+/**
+ * Reads an integer flag within bounds.
+ *
+ * @param flag The flag's name, for the message.
+ * @param value The flag's value, if given.
+ * @param fallback The value when the flag is absent.
+ * @param min The smallest accepted value.
+ * @param max The largest accepted value.
+ * @returns The integer.
+ * @throws {RangeError} When it is not an integer within `[min, max]`.
+ */
+export function parseInteger(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new RangeError(`--${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return number;
+}
+
+/**
+ * Splits a byte stream into lines (without their `\n` or `\r\n`); the last
+ * line is yielded even without a final newline.
+ *
+ * @param stream Bytes, such as `Deno.stdin.readable`.
+ * @returns The lines, as they arrive.
+ */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) !== -1) {
+      yield buffered.slice(0, newline).replace(/\r$/, "");
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered !== "") yield buffered.replace(/\r$/, "");
+}
+
+/**
+ * Listens to the given signals, skipping the ones this OS cannot deliver
+ * (Windows has no SIGHUP or SIGTERM listeners).
+ *
+ * @param signals The signals.
+ * @param handler Called with the signal's name.
+ * @returns Removes the listeners.
+ */
+export function onSignals(
+  signals: readonly Deno.Signal[],
+  handler: (signal: Deno.Signal) => void,
+): () => void {
+  const usable = Deno.build.os === "windows"
+    ? signals.filter((signal) => signal === "SIGINT" || signal === "SIGBREAK")
+    : signals;
+  const listeners = usable.map((signal) => {
+    const listener = () => handler(signal);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
+}
+
+/**
+ * Runs a task one at a time; requests that arrive while it runs fold into
+ * one more run afterwards. Three SIGHUPs during a slow load mean "load the
+ * latest once more", not three loads of the same files.
+ */
+export class Coalescer {
+  readonly #task: () => Promise<void>;
+  #running: Promise<void> | undefined;
+  #again = false;
+
+  /** @param task The work; it must handle its own errors (a rejection is reported, never dropped). */
+  constructor(task: () => Promise<void>) {
+    this.#task = task;
+  }
+
+  /** Runs the task now, or once more after the run in progress. */
+  request(): void {
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#loop();
+  }
+
+  /**
+   * Waits until no run is in progress or queued.
+   *
+   * @returns Resolves once idle.
+   */
+  async idle(): Promise<void> {
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        await this.#task();
+      } catch (error) {
+        reportError(error);
+      }
+    } while (this.#again);
+    this.#running = undefined;
+  }
+}
+
+/**
+ * Waits `ms` milliseconds, or less if `signal` aborts first. Never rejects:
+ * callers check the signal afterwards.
+ *
+ * @param ms How long to wait.
+ * @param signal Ends the wait early.
+ * @returns Resolves when the time is up or the signal aborted.
+ */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const done = () => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", done);
+    resolve();
+  };
+  const timer = setTimeout(done, ms);
+  signal.addEventListener("abort", done, { once: true });
+  return promise;
+}

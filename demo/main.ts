@@ -1,0 +1,209 @@
+/**
+ * The seed's demo, as GHC.Hotswap's: every interval it prints the current
+ * generation's data and calls its function; it reads module paths from
+ * stdin and swaps to each one while the loop keeps running.
+ *
+ *     deno task demo                       # = deno run --allow-read=so demo/main.ts so/Handles.ts
+ *     deno run --allow-read=so demo/main.ts --help
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
+import { type SOHandles, soHandles } from "../types/mod.ts";
+import { type GraphWatcher, watchGraph } from "../core/watch.ts";
+import { onSignals, parseInteger, parseIsolation, pause, readLines, usageError } from "./_cli.ts";
+import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
+
+const USAGE = `Usage: deno run --allow-read=<dirs> demo/main.ts [options] <module>
+
+Loads <module>, a generation exporting hs_soHandles (such as so/Handles.ts),
+prints its data every interval and calls its someFn(7). Type the path of
+another generation and press Enter to swap to it while the loop runs; a
+broken one is refused and the current generation keeps running.
+End of input (Ctrl-D) or Ctrl-C closes gracefully: calls drain, exit 0.
+
+Options:
+  --interval <ms>      milliseconds between ticks (default 1000)
+  --isolation <mode>   inline (default) or worker; worker needs
+                       --unstable-worker-options
+  --root <dir>         a directory generations may load from; repeatable
+                       (default: each module's own directory)
+  --watch              swap again when a file of the current generation changes
+  -h, --help           show this help
+
+Permissions: the demo only reads generation files. \`deno task demo\` grants
+--allow-read=so. To swap to modules elsewhere, grant their directory too:
+  deno run --allow-read=so,/tmp/my-copy demo/main.ts so/Handles.ts
+A path outside the grant is refused with E_PERMISSION, naming the flag to add.`;
+
+interface DemoOptions {
+  readonly path: string;
+  readonly interval: number;
+  readonly isolation: Isolation;
+  readonly roots: readonly string[] | undefined;
+  readonly watch: boolean;
+}
+
+function parseOptions(args: string[]): DemoOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        interval: { type: "string" },
+        isolation: { type: "string" },
+        root: { type: "string", multiple: true },
+        watch: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    usageError(error instanceof Error ? error.message : String(error), "demo/main.ts");
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  if (positionals.length !== 1) {
+    usageError(
+      positionals.length === 0
+        ? "Missing <module>: name the first generation, such as so/Handles.ts"
+        : `Expected one <module>, got ${positionals.length}: ${positionals.join(" ")}`,
+      "demo/main.ts",
+    );
+  }
+  try {
+    return {
+      path: positionals[0]!,
+      interval: parseInteger("interval", values.interval, 1000, 1, 86_400_000),
+      isolation: parseIsolation(values.isolation),
+      roots: values.root,
+      watch: values.watch,
+    };
+  } catch (error) {
+    usageError(error instanceof Error ? error.message : String(error), "demo/main.ts");
+  }
+}
+
+async function main(args: string[]): Promise<never> {
+  const options = parseOptions(args);
+  const out = new Output(shouldColor(Deno.stdout));
+  // Failures that end the program go to stderr; a refused swap is ordinary output.
+  const fatal = new Output(shouldColor(Deno.stderr), console.error);
+
+  let hot: Hotswap<SOHandles>;
+  try {
+    hot = await registerHotswap(soHandles, options.path, {
+      isolation: options.isolation,
+      ...(options.roots === undefined ? {} : { roots: options.roots }),
+    });
+  } catch (error) {
+    fatal.failed(error);
+    Deno.exit(1);
+  }
+  hot.addEventListener("retire", (event) => out.retired(event.detail));
+
+  const info = hot.info();
+  out.line(
+    "demo",
+    "info",
+    displayPath(info.path),
+    `gen ${info.generation}`,
+    out.paint("info", shortDigest(info.digest)),
+    `${info.isolation}, every ${options.interval} ms${options.watch ? ", watching" : ""}`,
+  );
+  out.text("Type a module path and Enter to swap; Ctrl-D or Ctrl-C to stop.", "dim");
+
+  const stop = new AbortController();
+
+  async function tick(): Promise<void> {
+    try {
+      await hot.with(async (handle) => {
+        // Read inside with(): the generation is the one this call was captured on.
+        out.line(`gen ${hot.generation}`, "info", out.paint("dim", shortDigest(hot.digest)), handle.someData);
+        // In worker isolation a function member returns a promise; inline it returns nothing.
+        await handle.someFn(7);
+      });
+    } catch (error) {
+      // A generation whose someFn throws must not stop the loop: say so and tick on.
+      out.failed(error, "tick");
+    }
+  }
+
+  async function ticks(): Promise<void> {
+    while (!stop.signal.aborted) {
+      await tick();
+      await pause(options.interval, stop.signal);
+    }
+  }
+
+  async function swapTo(path: string, via: string): Promise<void> {
+    const started = performance.now();
+    try {
+      const result = await hot.swap(path);
+      out.swapped(result, hot.info().path, performance.now() - started, via);
+    } catch (error) {
+      out.failed(error, via);
+    }
+  }
+
+  let watcher: GraphWatcher<SOHandles> | undefined;
+  if (options.watch) {
+    try {
+      watcher = watchGraph(hot, {
+        onSwap: (outcome) => {
+          const via = `watch: ${outcome.changed.map(displayPath).join(", ")}`;
+          if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, via);
+          else out.failed(outcome.error, via);
+        },
+        onError: (error) => out.failed(error, "watch"),
+      });
+    } catch (error) {
+      fatal.failed(error, "watch");
+      await hot.close();
+      Deno.exit(1);
+    }
+  }
+
+  const ticking = ticks();
+  let closing: Promise<never> | undefined;
+
+  function shutdown(reason: string): Promise<never> {
+    closing ??= (async () => {
+      out.line("stop", "dim", `${reason}: letting calls on generation ${hot.generation} drain`);
+      stop.abort();
+      await ticking;
+      await watcher?.close();
+      await hot.close();
+      out.line("closed", "dim", "bye");
+      // Exit explicitly: a generation's never-settling top-level await would
+      // otherwise end the process with code 1 once the event loop idles (SPEC 10).
+      Deno.exit(0);
+    })();
+    return closing;
+  }
+
+  onSignals(["SIGINT", "SIGTERM"], (signal) => {
+    if (closing !== undefined) {
+      out.line("stop", "warn", `${signal} again: exiting without waiting for the drain`);
+      Deno.exit(130);
+    }
+    shutdown(signal).catch(reportError);
+  });
+
+  out.text("Next module to use:");
+  for await (const line of readLines(Deno.stdin.readable)) {
+    const path = line.trim();
+    if (closing !== undefined) break;
+    if (path !== "") await swapTo(path, "stdin");
+    out.text("Next module to use:");
+  }
+  return await shutdown("end of input");
+}
+
+if (import.meta.main) await main(Deno.args);
