@@ -170,7 +170,7 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  const ticking = ticks();
+  let ticking: Promise<void> = Promise.resolve();
   let closing: Promise<never> | undefined;
 
   function shutdown(reason: string): Promise<never> {
@@ -188,6 +188,7 @@ async function main(args: string[]): Promise<never> {
     return closing;
   }
 
+  // Listen before the first tick prints: whoever sees output may already send Ctrl-C.
   onSignals(["SIGINT", "SIGTERM"], (signal) => {
     if (closing !== undefined) {
       out.line("stop", "warn", `${signal} again: exiting without waiting for the drain`);
@@ -196,6 +197,7 @@ async function main(args: string[]): Promise<never> {
     shutdown(signal).catch(reportError);
   });
 
+  ticking = ticks();
   out.text("Next module to use:");
   for await (const line of readLines(Deno.stdin.readable)) {
     const path = line.trim();

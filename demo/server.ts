@@ -169,31 +169,6 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: HOSTNAME,
-      port: options.port,
-      onListen: ({ hostname, port }) => {
-        const info = hot.info();
-        out.line(
-          "serve",
-          "info",
-          `http://${hostname}:${port}/`,
-          displayPath(info.path),
-          `gen ${info.generation}`,
-          out.paint("info", shortDigest(info.digest)),
-          `${info.isolation}${options.watch ? ", watching" : ""}, pid ${Deno.pid}`,
-        );
-      },
-    }, handler);
-  } catch (error) {
-    const hint = error instanceof Deno.errors.AddrInUse ? `; pick another with --port` : "";
-    fatal.failed(new Error(`Cannot listen on ${HOSTNAME}:${options.port}: ${String(error)}${hint}`));
-    await hot.close();
-    Deno.exit(1);
-  }
-
   async function swapTo(path: string, via: string): Promise<void> {
     const started = performance.now();
     try {
@@ -221,12 +196,12 @@ async function main(args: string[]): Promise<never> {
       });
     } catch (error) {
       fatal.failed(error, "watch");
-      await server.shutdown();
       await hot.close();
       Deno.exit(1);
     }
   }
 
+  // Watch and listen before the server prints its address: whoever reads it may edit or signal at once.
   const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
   let stopping = false;
   onSignals(["SIGINT", "SIGTERM"], (signal) => {
@@ -237,6 +212,31 @@ async function main(args: string[]): Promise<never> {
     stopping = true;
     stop(signal);
   });
+
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: HOSTNAME,
+      port: options.port,
+      onListen: ({ hostname, port }) => {
+        const info = hot.info();
+        out.line(
+          "serve",
+          "info",
+          `http://${hostname}:${port}/`,
+          displayPath(info.path),
+          `gen ${info.generation}`,
+          out.paint("info", shortDigest(info.digest)),
+          `${info.isolation}${options.watch ? ", watching" : ""}, pid ${Deno.pid}`,
+        );
+      },
+    }, handler);
+  } catch (error) {
+    const hint = error instanceof Deno.errors.AddrInUse ? `; pick another with --port` : "";
+    fatal.failed(new Error(`Cannot listen on ${HOSTNAME}:${options.port}: ${String(error)}${hint}`));
+    await hot.close();
+    Deno.exit(1);
+  }
 
   const signal = await stopped;
   const inflight = hot.stats().generations.reduce((sum, generation) => sum + generation.inflight, 0);

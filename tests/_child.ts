@@ -1,0 +1,225 @@
+/**
+ * A Deno subprocess for end-to-end tests: its output is read line by line as
+ * it arrives, and tests await the line they expect (bounded by a timeout)
+ * instead of sleeping.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { readLines } from "../demo/_cli.ts";
+
+/** The repository root, where `deno task` would run the demos. */
+export const REPO: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** One line of output and the stream it came from. */
+export interface Line {
+  /** `out` for stdout, `err` for stderr. */
+  readonly stream: "out" | "err";
+  /** The text, without its newline. */
+  readonly text: string;
+}
+
+/** Options of {@linkcode Child.spawn}. */
+export interface SpawnOptions {
+  /** Working directory (default: the repository root). */
+  cwd?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/** A running `deno` subprocess with piped stdio. Dispose it to kill and reap it. */
+export class Child implements AsyncDisposable {
+  /** Every line seen so far, stdout and stderr interleaved as they arrived. */
+  readonly lines: Line[] = [];
+  readonly #process: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #pumps: Promise<void>;
+  #stdinClosed = false;
+  #outputEnded = false;
+  /** Wakes every pending wait when a line arrives or the output ends. */
+  readonly #waiters = new Set<() => void>();
+  /** Where the next {@linkcode Child.waitFor} starts looking. */
+  #cursor = 0;
+
+  private constructor(process: Deno.ChildProcess) {
+    this.#process = process;
+    this.#stdin = process.stdin.getWriter();
+    this.#pumps = Promise.all([this.#pump(process.stdout, "out"), this.#pump(process.stderr, "err")]).then(
+      () => {
+        this.#outputEnded = true;
+        this.#notify();
+      },
+    );
+  }
+
+  /**
+   * Runs `deno <args>`.
+   *
+   * @param args Arguments after the `deno` executable.
+   * @param options Working directory and environment.
+   * @returns The running child.
+   */
+  static spawn(args: string[], options: SpawnOptions = {}): Child {
+    const process = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: options.cwd ?? REPO,
+      ...(options.env === undefined ? {} : { env: options.env }),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new Child(process);
+  }
+
+  /** The child's process id. */
+  get pid(): number {
+    return this.#process.pid;
+  }
+
+  /** Settles with the exit status. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#process.status;
+  }
+
+  /** The lines of one stream, as text. */
+  text(stream: Line["stream"]): string[] {
+    return this.lines.filter((line) => line.stream === stream).map((line) => line.text);
+  }
+
+  /**
+   * Waits for the next line (after the last one matched) that matches, and
+   * moves the cursor past it, so successive waits read the output in order.
+   *
+   * @param pattern What the line must match.
+   * @param timeout Milliseconds to wait before failing with the output so far.
+   * @returns The line's regexp match.
+   */
+  waitFor(pattern: RegExp, timeout = 10_000): Promise<RegExpMatchArray> {
+    return this.#await(pattern, timeout, true);
+  }
+
+  /**
+   * Waits for any line, earlier or later, that matches; the cursor stays.
+   * For lines whose order against others is not part of the contract, such
+   * as a retirement that completes asynchronously after a swap.
+   *
+   * @param pattern What the line must match.
+   * @param timeout Milliseconds to wait before failing with the output so far.
+   * @returns The line's regexp match.
+   */
+  waitForAnywhere(pattern: RegExp, timeout = 10_000): Promise<RegExpMatchArray> {
+    return this.#await(pattern, timeout, false);
+  }
+
+  async #await(pattern: RegExp, timeout: number, ordered: boolean): Promise<RegExpMatchArray> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeout);
+    });
+    try {
+      let index = ordered ? this.#cursor : 0;
+      for (;;) {
+        for (; index < this.lines.length; index++) {
+          const match = this.lines[index]!.text.match(pattern);
+          if (match !== null) {
+            if (ordered) this.#cursor = index + 1;
+            return match;
+          }
+        }
+        if (this.#outputEnded) throw this.#failure(`exited before printing a line matching ${pattern}`);
+        const arrived = Promise.withResolvers<void>();
+        this.#waiters.add(arrived.resolve);
+        const outcome = await Promise.race([arrived.promise, expired]);
+        this.#waiters.delete(arrived.resolve);
+        if (outcome === "timeout") {
+          throw this.#failure(`printed no line matching ${pattern} within ${timeout} ms`);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Writes text to the child's stdin.
+   *
+   * @param text What to write.
+   */
+  async write(text: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(text));
+  }
+
+  /** Closes the child's stdin (end of input). */
+  async closeStdin(): Promise<void> {
+    if (this.#stdinClosed) return;
+    this.#stdinClosed = true;
+    await this.#stdin.close().catch(() => {
+      // The child may have exited and closed its end already: nothing left to close.
+    });
+  }
+
+  /**
+   * Sends a signal.
+   *
+   * @param signal The signal.
+   */
+  kill(signal: Deno.Signal): void {
+    this.#process.kill(signal);
+  }
+
+  /** Kills the child if it still runs, then reaps it and its pipes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.closeStdin();
+    try {
+      this.#process.kill("SIGKILL");
+    } catch {
+      // It has exited already: there is nothing to kill, only to reap.
+    }
+    await this.#process.status;
+    await this.#pumps;
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, name: Line["stream"]): Promise<void> {
+    for await (const text of readLines(stream)) {
+      this.lines.push({ stream: name, text });
+      this.#notify();
+    }
+  }
+
+  #notify(): void {
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+
+  #failure(what: string): Error {
+    const tail = this.lines.slice(-30).map((line) => `  ${line.stream}| ${line.text}`).join("\n");
+    return new Error(`Child ${this.pid} ${what}; its last output:\n${tail}`);
+  }
+}
+
+/**
+ * Copies files into a directory.
+ *
+ * @param files Source paths relative to the repository root.
+ * @param dir The destination directory (created).
+ */
+export async function copyInto(files: readonly string[], dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const file of files) {
+    await Deno.copyFile(`${REPO}${file}`, `${dir}/${file.split("/").at(-1)}`);
+  }
+}
+
+/**
+ * Replaces a file atomically (write a sibling, rename it over), as editors
+ * do, so a reader never sees it half written.
+ *
+ * @param path The file.
+ * @param text Its new content.
+ */
+export async function replaceFile(path: string, text: string): Promise<void> {
+  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(temporary, text);
+  await Deno.rename(temporary, path);
+}

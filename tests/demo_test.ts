@@ -1,0 +1,189 @@
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { Child, copyInto, replaceFile, REPO } from "./_child.ts";
+
+const SEED = ["so/Handles.ts", "so/MyCode.ts"];
+/** A tick line: label, digest prefix, someData. */
+const TICK = (generation: number) =>
+  new RegExp(`^gen ${generation} +sha256-\\S{8}  I live in a shared object$`);
+
+const EDITED_CODE = `export function myFunction(i: number): void {
+  console.log(\`Adding to 100: \${100 + i}\`);
+}
+`;
+const BROKEN_CODE = `export function myFunction(i: number): void {
+  console.log(i +;
+}
+`;
+
+/** The demo as `deno task demo` runs it, with the read grant widened to `grants`. */
+function demo(grants: readonly string[], args: readonly string[]): Child {
+  return Child.spawn([
+    "run",
+    `--allow-read=${[`${REPO}so`, ...grants].join(",")}`,
+    "demo/main.ts",
+    "--interval",
+    "50",
+    ...args,
+  ]);
+}
+
+Deno.test("demo: swaps to an edited copy from stdin, reports refused swaps while it keeps running, exits 0 at EOF", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_demo_" }));
+  try {
+    await copyInto(SEED, `${tmp}/edited`);
+    await Deno.writeTextFile(`${tmp}/edited/MyCode.ts`, EDITED_CODE);
+    await copyInto(SEED, `${tmp}/broken`);
+    await Deno.writeTextFile(`${tmp}/broken/MyCode.ts`, BROKEN_CODE);
+    // A valid copy the demo is not allowed to read: refused, with the flag that would allow it.
+    await copyInto(SEED, `${tmp}/outside`);
+
+    await using child = demo([`${tmp}/edited`, `${tmp}/broken`], ["so/Handles.ts"]);
+    await child.waitFor(TICK(1));
+    await child.waitFor(/^Adding to 10: 17$/);
+    await child.waitFor(/^Next module to use:$/);
+
+    await child.write(`${tmp}/edited/Handles.ts\n`);
+    await child.waitFor(
+      /^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+\/edited\/Handles\.ts {2}\d+ ms {2}\(stdin\)$/,
+    );
+    await child.waitFor(TICK(2));
+    await child.waitFor(/^Adding to 100: 107$/);
+    await child.waitForAnywhere(/^retire +gen 1 {2}drained after \d+ ms$/);
+
+    // Each refusal names its code; the ticks that follow prove generation 2 runs on.
+    const refusals: Array<[string, RegExp]> = [
+      [
+        `${tmp}/edited/Missing.ts`,
+        /^error +E_NOT_FOUND {2}Cannot load .*Missing\.ts.*\(generation 2 stays active\) {2}\(stdin\)$/,
+      ],
+      [
+        `${tmp}/broken/Handles.ts`,
+        /^error +E_IMPORT {2}.*broken\/MyCode\.ts.*\(generation 2 stays active\) {2}\(stdin\)$/,
+      ],
+      [
+        `${tmp}/outside/Handles.ts`,
+        new RegExp(`^error +E_PERMISSION  .*--allow-read=${tmp}/outside .*\\(stdin\\)$`),
+      ],
+    ];
+    for (const [path, refusal] of refusals) {
+      await child.write(`${path}\n`);
+      await child.waitFor(refusal);
+      await child.waitFor(TICK(2));
+      await child.waitFor(/^Adding to 100: 107$/);
+    }
+
+    await child.closeStdin();
+    await child.waitFor(/^stop +end of input: letting calls on generation 2 drain$/);
+    await child.waitFor(/^retire +gen 2 {2}drained after \d+ ms$/);
+    await child.waitFor(/^closed +bye$/);
+    strictEqual((await child.status).code, 0);
+    deepStrictEqual(child.text("err"), []);
+    // stdout is a pipe here, not a terminal: no colour codes.
+    ok(child.lines.every((line) => !line.text.includes("\x1b")));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("demo: SIGINT closes gracefully and exits 0", { ignore: Deno.build.os === "windows" }, async () => {
+  await using child = demo([], ["so/Handles.ts"]);
+  await child.waitFor(TICK(1));
+  child.kill("SIGINT");
+  await child.waitFor(/^stop +SIGINT: letting calls on generation 1 drain$/);
+  await child.waitFor(/^closed +bye$/);
+  strictEqual((await child.status).code, 0);
+});
+
+Deno.test("demo: --watch swaps when a file of the generation changes and survives a broken save", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_demo_" }));
+  try {
+    await copyInto(SEED, tmp);
+    await using child = demo([tmp], ["--watch", `${tmp}/Handles.ts`]);
+    await child.waitFor(/^demo +\S+Handles\.ts {2}gen 1 {2}sha256-\S{8} {2}inline, every 50 ms, watching$/);
+    await child.waitFor(/^Adding to 10: 17$/);
+
+    await replaceFile(`${tmp}/MyCode.ts`, EDITED_CODE);
+    await child.waitFor(/^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+Handles\.ts {2}\(watch: \S+MyCode\.ts\)$/);
+    await child.waitFor(/^Adding to 100: 107$/);
+
+    await replaceFile(`${tmp}/MyCode.ts`, BROKEN_CODE);
+    await child.waitFor(/^error +E_IMPORT {2}.*\(generation 2 stays active\) {2}\(watch: \S+MyCode\.ts\)$/);
+    await child.waitFor(TICK(2));
+    await child.waitFor(/^Adding to 100: 107$/);
+
+    await child.closeStdin();
+    strictEqual((await child.status).code, 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("demo: --root confines where generations may load from", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_demo_" }));
+  try {
+    await copyInto(SEED, `${tmp}/elsewhere`);
+    await using child = demo([tmp], ["--root", `${REPO}so`, "so/Handles.ts"]);
+    await child.waitFor(TICK(1));
+    await child.write(`${tmp}/elsewhere/Handles.ts\n`);
+    await child.waitFor(/^error +E_OUTSIDE_ROOTS {2}.*\(generation 1 stays active\) {2}\(stdin\)$/);
+    await child.waitFor(TICK(1));
+    await child.closeStdin();
+    strictEqual((await child.status).code, 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("demo: --help lists every flag and exits 0", async () => {
+  await using child = demo([], ["--help"]);
+  strictEqual((await child.status).code, 0);
+  const help = child.text("out").join("\n");
+  for (const flag of ["--interval <ms>", "--isolation <mode>", "--root <dir>", "--watch", "--help"]) {
+    ok(help.includes(flag), `--help does not mention ${flag}`);
+  }
+  match(help, /--allow-read=so/);
+});
+
+Deno.test("demo: a bad command line exits 2 and says what is wrong", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["--interval", "0", "so/Handles.ts"], /--interval must be a whole number from 1/],
+    [["--isolation", "thread", "so/Handles.ts"], /--isolation must be "inline" or "worker"/],
+    [["--bogus", "so/Handles.ts"], /Unknown option '--bogus'/],
+    [[], /Missing <module>/],
+  ];
+  for (const [args, message] of cases) {
+    await using child = demo([], args);
+    strictEqual((await child.status).code, 2, args.join(" "));
+    match(child.text("err").join("\n"), message);
+  }
+});
+
+Deno.test("demo: a first module that cannot load exits 1 with its code", async () => {
+  await using child = demo([], ["so/Nope.ts"]);
+  strictEqual((await child.status).code, 1);
+  match(child.text("err").join("\n"), /^error +E_NOT_FOUND {2}Cannot load "\S+so\/Nope\.ts": no such file/);
+});
+
+Deno.test("demo: --isolation worker reaches the runtime", async () => {
+  await using child = Child.spawn([
+    "run",
+    "--unstable-worker-options",
+    `--allow-read=${REPO}so`,
+    "demo/main.ts",
+    "--interval",
+    "50",
+    "--isolation",
+    "worker",
+    "so/Handles.ts",
+  ]);
+  // TODO(#4): once worker isolation lands, keep only the first branch.
+  const first = await child.waitFor(/^demo .* worker, every 50 ms$|^error +E_UNSUPPORTED /);
+  if (first[0].startsWith("demo")) {
+    await child.waitFor(TICK(1));
+    await child.waitFor(/^Adding to 10: 17$/);
+    await child.closeStdin();
+    strictEqual((await child.status).code, 0);
+  } else {
+    strictEqual((await child.status).code, 1);
+  }
+});
