@@ -77,9 +77,11 @@ export class Child implements AsyncDisposable {
     return this.#process.pid;
   }
 
-  /** Settles with the exit status. */
+  /** Settles with the exit status once the child has exited and all its output is read. */
   get status(): Promise<Deno.CommandStatus> {
-    return this.#process.status;
+    // The process can be reaped before its last lines are through the pipes:
+    // a test reading `lines` right after the status must see all of them.
+    return this.#pumps.then(() => this.#process.status);
   }
 
   /** The lines of one stream, as text. */

@@ -1,0 +1,245 @@
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { Child, copyInto, replaceFile } from "./_child.ts";
+
+const APP = ["so/app.ts", "so/app_logic.ts"];
+const ignore = Deno.build.os === "windows"; // SIGHUP and SIGTERM cannot be sent there
+
+/** so/app_logic.ts with another version string: a real edit of the generation. */
+function logic(version: string): string {
+  return `export const VERSION = ${JSON.stringify(version)};
+export function greet(generation: number, served: number): string {
+  return \`Hello from \${VERSION}, generation \${generation} (request #\${served})\\n\`;
+}
+`;
+}
+
+interface Served {
+  readonly child: Child;
+  readonly base: string;
+  readonly dir: string;
+}
+
+/** Copies the app into a temp dir and serves it on a free port; removes the dir afterwards. */
+async function withServer(args: readonly string[], body: (server: Served) => Promise<void>): Promise<void> {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
+  try {
+    await copyInto(APP, dir);
+    await using child = Child.spawn([
+      "run",
+      `--allow-read=${dir}`,
+      "--allow-net=127.0.0.1",
+      "demo/server.ts",
+      "--port",
+      "0",
+      ...args,
+      `${dir}/app.ts`,
+    ]);
+    const [, base] = await child.waitFor(/^serve +(http:\/\/127\.0\.0\.1:\d+\/) /);
+    await body({ child, base: base!, dir });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Fetches and reads the whole body, so no response stream is left open. */
+async function get(url: string): Promise<{ status: number; generation: number; body: string }> {
+  const response = await fetch(url);
+  const body = await response.text();
+  return { status: response.status, generation: Number(response.headers.get("x-hotswap-generation")), body };
+}
+
+/** In-flight calls on `generation`, from the server's own status route. */
+async function inflightOn(base: string, generation: number): Promise<number> {
+  const status = await (await fetch(`${base}_hotswap`)).json() as {
+    stats: { generations: { generation: number; inflight: number }[] };
+  };
+  return status.stats.generations.find((entry) => entry.generation === generation)?.inflight ?? 0;
+}
+
+/** Polls the status route (each poll is a round trip, not a sleep) until a call runs on `generation`. */
+async function untilInflight(base: string, generation: number): Promise<void> {
+  for (let poll = 0; poll < 1_000; poll++) {
+    if (await inflightOn(base, generation) > 0) return;
+  }
+  throw new Error(`No request became in flight on generation ${generation}`);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+Deno.test(
+  "server: 2,000+ requests over 4 clients while the app is edited and SIGHUP sent every 150 ms, none fails",
+  {
+    ignore,
+  },
+  async () => {
+    await withServer([], async ({ child, base, dir }) => {
+      const TARGET_REQUESTS = 2_000;
+      const TARGET_GENERATIONS = 6; // the first one and at least 5 changes
+      const deadline = Date.now() + 15_000;
+      let done = false;
+      let requests = 0;
+      const failures: string[] = [];
+      const seen = new Set<number>();
+
+      async function client(id: number): Promise<void> {
+        let last = 0;
+        while (!done && Date.now() < deadline) {
+          try {
+            const { status, generation, body } = await get(base);
+            const bodyGeneration = Number(body.match(/generation (\d+)/)?.[1]);
+            if (status !== 200) failures.push(`client ${id}: status ${status}: ${body.trim()}`);
+            else if (generation !== bodyGeneration) {
+              failures.push(`client ${id}: header says generation ${generation}, body ${bodyGeneration}`);
+            } else if (generation < last) {
+              // Each client waits for its response before asking again, so it can never go back.
+              failures.push(`client ${id}: generation went back from ${last} to ${generation}`);
+            }
+            last = Math.max(last, generation);
+            seen.add(generation);
+          } catch (error) {
+            failures.push(`client ${id}: ${String(error)}`);
+          }
+          requests++;
+          if (requests >= TARGET_REQUESTS && seen.size >= TARGET_GENERATIONS) done = true;
+        }
+      }
+
+      async function editor(): Promise<number> {
+        let edits = 0;
+        while (!done && Date.now() < deadline) {
+          await pause(150);
+          await replaceFile(`${dir}/app_logic.ts`, logic(`v${++edits + 1}`));
+          child.kill("SIGHUP");
+        }
+        return edits;
+      }
+
+      const [edits] = await Promise.all([editor(), client(1), client(2), client(3), client(4)]);
+      console.log(
+        `${requests} requests, ${failures.length} failed, ${seen.size} generations served, ${edits} edits + SIGHUPs`,
+      );
+      deepStrictEqual(failures, []);
+      ok(requests >= TARGET_REQUESTS, `only ${requests} requests before the deadline`);
+      ok(seen.size >= TARGET_GENERATIONS, `the serving generation changed ${seen.size - 1} times, not 5`);
+
+      child.kill("SIGTERM");
+      await child.waitFor(/^closed +bye$/);
+      strictEqual((await child.status).code, 0);
+      // Edits were written atomically, so every reload committed: no refusal, no error line.
+      deepStrictEqual(child.text("out").filter((line) => line.startsWith("error")), []);
+      deepStrictEqual(child.text("err"), []);
+    });
+  },
+);
+
+Deno.test(
+  "server: a slow request in flight at a swap completes on the old generation",
+  { ignore },
+  async () => {
+    await withServer([], async ({ child, base, dir }) => {
+      const started = performance.now();
+      const slow = get(`${base}slow?ms=300`);
+      await untilInflight(base, 1);
+
+      await replaceFile(`${dir}/app_logic.ts`, logic("v2"));
+      child.kill("SIGHUP");
+      await child.waitFor(/^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+app\.ts {2}\d+ ms {2}\(SIGHUP\)$/);
+
+      // New requests already run on generation 2 while the slow one holds generation 1.
+      const fresh = await get(base);
+      strictEqual(fresh.generation, 2);
+      match(fresh.body, /^Hello from v2, generation 2/);
+      strictEqual(await inflightOn(base, 1), 1);
+
+      const old = await slow;
+      strictEqual(old.status, 200);
+      strictEqual(old.generation, 1);
+      deepStrictEqual(JSON.parse(old.body).version, "v1");
+      ok(performance.now() - started >= 300);
+      await child.waitForAnywhere(/^retire +gen 1 {2}drained after \d+ ms$/);
+
+      child.kill("SIGTERM");
+      strictEqual((await child.status).code, 0);
+    });
+  },
+);
+
+Deno.test("server: SIGTERM finishes the requests in flight, then exits 0", { ignore }, async () => {
+  await withServer([], async ({ child, base }) => {
+    const slow = get(`${base}slow?ms=300`);
+    await untilInflight(base, 1);
+    child.kill("SIGTERM");
+    await child.waitFor(/^stop +SIGTERM: no new connections; finishing 1 request\(s\) in flight$/);
+    const answer = await slow;
+    strictEqual(answer.status, 200);
+    strictEqual(answer.generation, 1);
+    await child.waitFor(/^closed +bye$/);
+    strictEqual((await child.status).code, 0);
+  });
+});
+
+Deno.test(
+  "server: a broken edit is refused on SIGHUP and the old generation keeps serving",
+  { ignore },
+  async () => {
+    await withServer([], async ({ child, base, dir }) => {
+      await replaceFile(`${dir}/app_logic.ts`, "export const VERSION = ;\n");
+      child.kill("SIGHUP");
+      await child.waitFor(
+        /^error +E_IMPORT {2}.*app_logic\.ts.*\(generation 1 stays active\) {2}\(SIGHUP\)$/,
+      );
+      const answer = await get(base);
+      strictEqual(answer.status, 200);
+      strictEqual(answer.generation, 1);
+      match(answer.body, /^Hello from v1, generation 1/);
+      child.kill("SIGTERM");
+      strictEqual((await child.status).code, 0);
+    });
+  },
+);
+
+Deno.test("server: --watch swaps when a file of the app changes", { ignore }, async () => {
+  await withServer(["--watch"], async ({ child, base, dir }) => {
+    await replaceFile(`${dir}/app_logic.ts`, logic("watched"));
+    await child.waitFor(/^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+app\.ts {2}\(watch: \S+app_logic\.ts\)$/);
+    const answer = await get(base);
+    strictEqual(answer.generation, 2);
+    match(answer.body, /^Hello from watched, generation 2 \(request #1\)/);
+    child.kill("SIGTERM");
+    strictEqual((await child.status).code, 0);
+  });
+});
+
+Deno.test(
+  "server: the request count travels to the next generation through handoff()",
+  { ignore },
+  async () => {
+    await withServer([], async ({ child, base }) => {
+      await get(base);
+      await get(base);
+      child.kill("SIGHUP");
+      await child.waitFor(/^swap +gen 1 → 2 /);
+      match((await get(base)).body, /generation 2 \(request #3\)/);
+      child.kill("SIGTERM");
+      strictEqual((await child.status).code, 0);
+    });
+  },
+);
+
+Deno.test("server: --help lists every flag; a bad port exits 2", async () => {
+  {
+    await using child = Child.spawn(["run", "demo/server.ts", "--help"]);
+    strictEqual((await child.status).code, 0);
+    const help = child.text("out").join("\n");
+    for (const flag of ["--port <n>", "--isolation <mode>", "--root <dir>", "--watch", "--help", "SIGHUP"]) {
+      ok(help.includes(flag), `--help does not mention ${flag}`);
+    }
+  }
+  {
+    await using child = Child.spawn(["run", "demo/server.ts", "--port", "70000"]);
+    strictEqual((await child.status).code, 2);
+    match(child.text("err").join("\n"), /--port must be a whole number from 0 to 65535/);
+  }
+});
