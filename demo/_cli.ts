@@ -115,7 +115,11 @@ export class Coalescer {
   #running: Promise<void> | undefined;
   #again = false;
 
-  /** @param task The work; it must handle its own errors (a rejection is reported, never dropped). */
+  /**
+   * Wraps a task.
+   *
+   * @param task The work; it should handle its own errors (a rejection is reported, never dropped).
+   */
   constructor(task: () => Promise<void>) {
     this.#task = task;
   }

@@ -63,6 +63,8 @@ export class Output {
   readonly #write: (line: string) => void;
 
   /**
+   * Creates a printer.
+   *
    * @param color Whether to use ANSI colours.
    * @param write Where a finished line goes (default `console.log`, which the
    *   generations' own output also uses, so the two never reorder).
