@@ -267,7 +267,7 @@ function printTable(summaries: Summary[]): void {
   for (const row of rows) console.log(line(row));
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -282,7 +282,7 @@ if (import.meta.main) {
   const results: RunnerResult[] = [];
   for (const name of runners) {
     console.log(`running ${name}…`);
-    results.push(await runOne(name, await freePort()));
+    results.push(await runOne(name, freePort()));
   }
   printTable(results.map(summarise));
   if (values.json) {
