@@ -105,6 +105,34 @@ export function onSignals(
   };
 }
 
+/** Milliseconds within which a second stop signal counts as the same keypress. */
+const ECHO_WINDOW_MS = 1_000;
+
+/**
+ * Tells what a stop signal (SIGINT, SIGTERM) means: the first one stops
+ * gracefully; a later one insists on exiting at once. A repeat within a
+ * second is the same Ctrl-C delivered twice: under `deno task` the terminal
+ * signals the whole process group and the task runner forwards its own copy
+ * to the program, a few milliseconds apart.
+ */
+export class StopSignals {
+  #first: number | undefined;
+
+  /**
+   * Classifies one more stop signal.
+   *
+   * @returns `"stop"` for the first, `"echo"` for a repeat within a second, `"force"` afterwards.
+   */
+  next(): "stop" | "echo" | "force" {
+    const now = performance.now();
+    if (this.#first === undefined) {
+      this.#first = now;
+      return "stop";
+    }
+    return now - this.#first < ECHO_WINDOW_MS ? "echo" : "force";
+  }
+}
+
 /**
  * Runs a task one at a time; requests that arrive while it runs fold into
  * one more run afterwards. Three SIGHUPs during a slow load mean "load the

@@ -13,7 +13,15 @@ import { parseArgs } from "node:util";
 import { type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
 import { type SOHandles, soHandles } from "../types/mod.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
-import { onSignals, parseInteger, parseIsolation, pause, readLines, usageError } from "./_cli.ts";
+import {
+  onSignals,
+  parseInteger,
+  parseIsolation,
+  pause,
+  readLines,
+  StopSignals,
+  usageError,
+} from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
 const USAGE = `Usage: deno run --allow-read=<dirs> demo/main.ts [options] <module>
@@ -189,12 +197,14 @@ async function main(args: string[]): Promise<never> {
   }
 
   // Listen before the first tick prints: whoever sees output may already send Ctrl-C.
+  const stops = new StopSignals();
   onSignals(["SIGINT", "SIGTERM"], (signal) => {
-    if (closing !== undefined) {
+    const meaning = stops.next();
+    if (meaning === "force") {
       out.line("stop", "warn", `${signal} again: exiting without waiting for the drain`);
       Deno.exit(130);
     }
-    shutdown(signal).catch(reportError);
+    if (meaning === "stop") shutdown(signal).catch(reportError);
   });
 
   ticking = ticks();

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { type Hotswap, HotswapError, type Isolation, registerHotswap } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
-import { Coalescer, onSignals, parseInteger, parseIsolation, usageError } from "./_cli.ts";
+import { Coalescer, onSignals, parseInteger, parseIsolation, StopSignals, usageError } from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
 const USAGE = `Usage: deno run --allow-read=<dirs> --allow-net=127.0.0.1 demo/server.ts [options] [module]
@@ -203,14 +203,14 @@ async function main(args: string[]): Promise<never> {
 
   // Watch and listen before the server prints its address: whoever reads it may edit or signal at once.
   const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
-  let stopping = false;
+  const stops = new StopSignals();
   onSignals(["SIGINT", "SIGTERM"], (signal) => {
-    if (stopping) {
+    const meaning = stops.next();
+    if (meaning === "force") {
       out.line("stop", "warn", `${signal} again: exiting without waiting`);
       Deno.exit(130);
     }
-    stopping = true;
-    stop(signal);
+    if (meaning === "stop") stop(signal);
   });
 
   let server: Deno.HttpServer<Deno.NetAddr>;

@@ -94,6 +94,19 @@ Deno.test("demo: SIGINT closes gracefully and exits 0", { ignore: Deno.build.os 
   strictEqual((await child.status).code, 0);
 });
 
+Deno.test("demo: one Ctrl-C delivered twice (as under deno task) still drains and exits 0", {
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  await using child = demo([], ["so/Handles.ts"]);
+  await child.waitFor(TICK(1));
+  // The terminal signals the process group and `deno task` forwards its own copy.
+  child.kill("SIGINT");
+  child.kill("SIGINT");
+  await child.waitFor(/^closed +bye$/);
+  strictEqual((await child.status).code, 0);
+  ok(!child.text("out").some((line) => line.includes("exiting without waiting")));
+});
+
 Deno.test("demo: --watch swaps when a file of the generation changes and survives a broken save", async () => {
   const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_demo_" }));
   try {
