@@ -67,4 +67,5 @@ export {
   type SwapResult,
 } from "./core/hotswap.ts";
 export type { PathLike } from "./core/roots.ts";
+export { GraphWatcher, watchGraph, type WatchOptions, type WatchOutcome } from "./core/watch.ts";
 export type { WorkerPermissions } from "./core/worker_loader.ts";

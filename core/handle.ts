@@ -134,7 +134,8 @@ export async function callHook(hook: (() => unknown) | undefined): Promise<unkno
  * @param entry The generation's entry, blamed when no file is named.
  */
 export function importError(error: unknown, files: ReadonlyMap<string, string>, entry: string): HotswapError {
-  let reason = describeThrown(error);
+  // Deno wraps a parse failure as "TypeError: SyntaxError: …"; the inner name says it all.
+  let reason = describeThrown(error).replace(/^TypeError: (SyntaxError: )/, "$1");
   let detail = reason;
   try {
     if (error instanceof Error) detail += `\n${String(error.stack ?? "")}`;

@@ -301,8 +301,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
  *
  * @example Swap when a file of the graph changes
  * ```ts
- * import { defineContract, registerHotswap } from "@hotswap/runtime";
- * import { watchGraph, type WatchOutcome } from "./watch.ts";
+ * import { defineContract, registerHotswap, watchGraph, type WatchOutcome } from "@hotswap/runtime";
  * import { strictEqual } from "node:assert/strict";
  *
  * const contract = defineContract<{ answer: number }>({
