@@ -1,31 +1,620 @@
 /**
  * Worker isolation: each generation runs in its own Deno Worker with only
- * the permissions it is granted (SPEC 6.4).
+ * the permissions it is granted, and retiring it terminates the worker, so
+ * its memory comes back (SPEC 6.4).
+ *
+ * The host sees a handle rebuilt from the worker's description of it:
+ * function members become functions returning promises, data members are
+ * copied once at load. Calls travel through a shared-memory ring
+ * (`_rpc_channel.ts`) when their arguments and results are small plain data,
+ * and by `postMessage` otherwise. A warm standby worker per permission set
+ * is kept while generations use it, so a swap does not wait for a worker to
+ * start.
  *
  * @module
  */
 
-import { HotswapError } from "./errors.ts";
+import { fileURLToPath } from "node:url";
+import type { Contract } from "./contract.ts";
+import { ContractError } from "./contract.ts";
+import { within } from "./deadline.ts";
+import { describeThrown, HotswapError } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import type { LoadRequest } from "./inline_loader.ts";
-
-/** Deno permissions a worker generation runs with. */
-export type WorkerPermissions = Deno.PermissionOptionsObject;
+import type { MintedSnapshot, Snapshot } from "./snapshot.ts";
+import {
+  type HostMessage,
+  type MemberDescriptor,
+  rebuildError,
+  type SerializedError,
+  type WorkerMessage,
+} from "./_protocol.ts";
+import { createChannelBuffer, NO_PAYLOAD, OP_MESSAGE, RingReader, RingWriter } from "./_rpc_channel.ts";
+import { checkWorkerOptionsFlag } from "./_worker_flag.ts";
 
 /**
- * Loads a generation in a dedicated Worker.
- *
- * @throws {HotswapError} `E_UNSUPPORTED` until worker isolation lands.
+ * Deno permissions a worker generation runs with. Every kind left out is
+ * denied (Deno itself would let an omitted kind inherit the host's).
  */
-export function loadInWorker<T>(
+export type WorkerPermissions = Deno.PermissionOptionsObject;
+
+const WORKER_MAIN = new URL("./_worker_main.ts", import.meta.url);
+
+/**
+ * Response checks the host makes before it sleeps: a worker answering a
+ * small call within a few microseconds is caught without a thread wake-up.
+ * Kept short because it blocks the host's event loop while it lasts.
+ */
+const HOST_SPIN_CHECKS = 1_000;
+
+/** Permission kinds a worker is denied unless `permissions` grants them. */
+const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as const;
+
+let liveWorkers = 0;
+
+/**
+ * How many generation workers (standbys included) this process runs now.
+ * Internal: tests use it to prove no worker is leaked.
+ *
+ * @returns Workers created and not yet terminated or dead.
+ */
+export function liveWorkerCount(): number {
+  return liveWorkers;
+}
+
+/**
+ * Loads a generation in a dedicated Worker whose permissions are exactly
+ * `permissions` (default: none; the snapshot itself is imported from
+ * `blob:` URLs, which need no read permission).
+ *
+ * @typeParam T The handle type.
+ * @param request The snapshot, contract, context and load timeout.
+ * @param permissions What the generation may do; kinds left out are denied.
+ * @returns The runtime whose handle forwards calls to the worker.
+ * @throws {HotswapError} `E_UNSUPPORTED` without `--unstable-worker-options`;
+ *   `E_PERMISSION` when the host cannot start the worker or grant the
+ *   permissions; `E_IMPORT`, `E_SYMBOL`, `E_INIT`, `E_CONTRACT` or `E_TIMEOUT`
+ *   as inline loading does; `E_WORKER` when the worker dies while loading.
+ */
+export async function loadInWorker<T>(
   request: LoadRequest<T>,
-  _permissions: WorkerPermissions | undefined,
+  permissions: WorkerPermissions | undefined,
 ): Promise<GenerationRuntime<T>> {
-  return Promise.reject(
-    new HotswapError(
+  const { snapshot, context } = request;
+  const flag = await checkWorkerOptionsFlag();
+  if (!flag.enabled) {
+    throw new HotswapError(
       "E_UNSUPPORTED",
-      `Cannot load "${request.snapshot.entry}" in a worker: worker isolation is not implemented yet; use isolation "inline"`,
-      { path: request.snapshot.entry },
-    ),
+      `Cannot run "${snapshot.entry}" in a worker: giving a worker its own permissions needs Deno's --unstable-worker-options flag (without it Deno ends the process), and ${flag.evidence}; run deno with --unstable-worker-options, or add "unstable": ["worker-options"] to deno.json`,
+      { path: snapshot.entry },
+    );
+  }
+  assertWorkerEntryReadable(snapshot.entry);
+  const granted = grantedPermissions(permissions);
+  const pool = WorkerPool.for(granted);
+  const minted = snapshot.mint();
+  let host: WorkerHost | undefined;
+  let abandoned = false;
+  const load = async (): Promise<Loaded> => {
+    const taken = await pool.take(snapshot.entry);
+    // The deadline may have passed while the worker started: it must not live on.
+    if (abandoned) {
+      taken.terminate(loadAbandoned(snapshot));
+      throw loadAbandoned(snapshot);
+    }
+    host = taken;
+    return await taken.load(request, minted);
+  };
+  const outcome = await within(load(), request.loadTimeout);
+  if (outcome.status !== "fulfilled") {
+    abandoned = true;
+    const failure = outcome.status === "rejected" ? loadFailure(outcome.reason, snapshot) : new HotswapError(
+      "E_TIMEOUT",
+      `Cannot load "${snapshot.entry}" in a worker: starting the worker, import, factory and verification took longer than loadTimeout (${request.loadTimeout} ms); the worker was terminated; look for a top-level await, a loop, or a factory that never settles`,
+      { path: snapshot.entry },
+    );
+    (host as WorkerHost | undefined)?.terminate(failure);
+    minted.revoke();
+    pool.release();
+    throw failure;
+  }
+  const worker = host!;
+  const { handle: description, hooks } = outcome.value;
+  const handle = buildHandle(description, worker) as T;
+  const problems = request.contract.check(handle);
+  if (problems.length > 0) {
+    worker.terminate(loadAbandoned(snapshot));
+    minted.revoke();
+    pool.release();
+    throw new ContractError(
+      `Cannot accept "${snapshot.entry}": its handle, as rebuilt in the host, does not match contract ${request.contract.name}@${request.contract.version}: ${
+        problems.join("; ")
+      }; make the handle match the contract`,
+      problems,
+      { path: snapshot.entry },
+    );
+  }
+  pool.refill();
+  const forwardAbort = () => {
+    const reason: unknown = context.signal.reason;
+    worker.abort(reason instanceof Error ? reason.message : String(reason));
+  };
+  context.signal.addEventListener("abort", forwardAbort, { once: true });
+  let unloaded = false;
+  return {
+    handle,
+    handoff: () => {
+      // A dead worker has no state left to hand over; refusing would make it impossible to swap out.
+      if (!hooks.handoff || worker.dead) return Promise.resolve(undefined);
+      return worker.hook("handoff", request.loadTimeout, snapshot);
+    },
+    dispose: async () => {
+      if (hooks.dispose && !worker.dead) await worker.hook("dispose", undefined, snapshot);
+    },
+    unload: () => {
+      if (unloaded) return;
+      unloaded = true;
+      context.signal.removeEventListener("abort", forwardAbort);
+      worker.terminate(
+        new HotswapError(
+          "E_WORKER",
+          `Cannot finish a call on generation ${context.generation} ("${snapshot.entry}"): its worker was terminated when the generation was unloaded; return the call's promise from with() so the drain waits for it, or raise drainTimeout`,
+          { path: snapshot.entry },
+        ),
+      );
+      minted.revoke();
+      pool.release();
+    },
+  };
+}
+
+/** What the worker reports once the handle is verified. */
+type Loaded = Extract<WorkerMessage, { t: "loaded" }>;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+/**
+ * One worker and its channel: call bookkeeping, ordering of messages among
+ * ring records, and turning every way a worker can end into rejections.
+ */
+class WorkerHost {
+  readonly #worker: Worker;
+  readonly #requests: RingWriter;
+  readonly #responses: RingReader;
+  readonly #pending = new Map<number, Pending>();
+  /** Records waiting for room in the request ring, in call order; `bytes` undefined for a marker. */
+  readonly #overflow: { id: number; op: number; bytes: Uint8Array | undefined }[] = [];
+  readonly #ready = Promise.withResolvers<void>();
+  #nextId = 1;
+  #pumping = false;
+  #dead: HotswapError | undefined;
+  /** The entry of the generation it runs, for messages; empty while a standby. */
+  #entry = "";
+
+  private constructor(worker: Worker, buffer: SharedArrayBuffer) {
+    this.#worker = worker;
+    this.#requests = new RingWriter(buffer, "request");
+    this.#responses = new RingReader(buffer, "response");
+    // Observed here so a worker that dies before anyone awaits it is no unhandled rejection.
+    this.#ready.promise.catch(() => {});
+    worker.onmessage = (event: MessageEvent<WorkerMessage>) => this.#receive(event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      // Without preventDefault Deno rethrows a worker's uncaught error in the host and ends it.
+      event.preventDefault();
+      this.#die(this.#crashError(event.message));
+    };
+    worker.onmessageerror = () => {
+      this.#die(new HotswapError("E_WORKER", `${this.#what()} sent a message the host cannot read`));
+    };
+    worker.postMessage({ t: "init", buffer } satisfies HostMessage);
+  }
+
+  /**
+   * Starts a worker with exactly `permissions`.
+   *
+   * @throws {HotswapError} `E_PERMISSION` when the host cannot grant them.
+   */
+  static spawn(permissions: Deno.PermissionOptionsObject, entry: string): WorkerHost {
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_MAIN, {
+        type: "module",
+        name: "hotswap generation",
+        deno: { permissions },
+      });
+    } catch (error) {
+      throw new HotswapError(
+        "E_PERMISSION",
+        `Cannot start a worker for "${entry}" with permissions ${JSON.stringify(permissions)}: ${
+          describeThrown(error)
+        }; a worker can only receive permissions the host has: grant them to the host or narrow "permissions"`,
+        { path: entry, cause: error },
+      );
+    }
+    liveWorkers++;
+    return new WorkerHost(worker, createChannelBuffer());
+  }
+
+  /** Resolves once the worker listens; rejects if it dies first. */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  /** Whether the worker was terminated or died. */
+  get dead(): boolean {
+    return this.#dead !== undefined;
+  }
+
+  /** Imports the snapshot in the worker and resolves the handle there. */
+  load<T>(request: LoadRequest<T>, minted: MintedSnapshot): Promise<Loaded> {
+    const { contract, snapshot, context } = request;
+    this.#entry = snapshot.entry;
+    return this.#send((id) => ({
+      t: "load",
+      id,
+      url: minted.url,
+      entry: snapshot.entry,
+      files: [...minted.files],
+      contract: contractFields(contract),
+      generation: context.generation,
+      digest: context.digest,
+      previous: context.previous,
+    })) as Promise<Loaded>;
+  }
+
+  /**
+   * Calls the handle function with index `member`.
+   *
+   * @returns The function's result, or its error rebuilt.
+   */
+  call(member: number, args: unknown[]): Promise<unknown> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    const id = this.#id();
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.set(id, { resolve, reject });
+    if (this.#overflow.length === 0 && this.#requests.write(id, member, args)) {
+      this.#pump();
+      return promise;
+    }
+    const bytes = this.#requests.encode(args);
+    if (bytes !== undefined) {
+      this.#queue(id, member, bytes);
+    } else {
+      try {
+        this.#worker.postMessage({ t: "call", id, member, args } satisfies HostMessage);
+      } catch (error) {
+        // Arguments that cannot be cloned: fail like postMessage, before anything is sent.
+        this.#pending.delete(id);
+        return Promise.reject(error);
+      }
+      this.#queue(id, OP_MESSAGE, undefined);
+    }
+    this.#pump();
+    return promise;
+  }
+
+  /** Runs the module's `handoff` or `dispose` export in the worker, at most `timeout` ms. */
+  async hook(name: "handoff" | "dispose", timeout: number | undefined, snapshot: Snapshot): Promise<unknown> {
+    const answer = this.#send((id) => ({ t: "hook", id, name }));
+    if (timeout === undefined) return await answer;
+    const outcome = await within(answer, timeout);
+    if (outcome.status === "fulfilled") return outcome.value;
+    if (outcome.status === "rejected") throw outcome.reason;
+    throw new HotswapError(
+      "E_TIMEOUT",
+      `Cannot hand state over from "${snapshot.entry}": its handoff() gave no answer within loadTimeout (${timeout} ms), so its worker is busy or stuck; the generation keeps its state and stays active`,
+      { path: snapshot.entry },
+    );
+  }
+
+  /** Aborts the generation's signal in the worker. */
+  abort(reason: string): void {
+    if (this.#dead !== undefined) return;
+    this.#send((id) => ({ t: "abort", id, reason })).catch(() => {});
+  }
+
+  /** Terminates the worker; pending calls reject with `reason`. Idempotent. */
+  terminate(reason: HotswapError): void {
+    this.#die(reason);
+  }
+
+  /** Posts a control message in order among the calls; settles with the worker's answer. */
+  #send(build: (id: number) => HostMessage): Promise<unknown> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    const id = this.#id();
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.set(id, { resolve, reject });
+    try {
+      this.#worker.postMessage(build(id));
+    } catch (error) {
+      this.#pending.delete(id);
+      return Promise.reject(
+        new HotswapError(
+          "E_INIT",
+          `Cannot send to the worker of "${this.#entry}": ${
+            describeThrown(error)
+          }; handoff() must return plain data (structured-cloneable)`,
+          { path: this.#entry, cause: error },
+        ),
+      );
+    }
+    this.#queue(id, OP_MESSAGE, undefined);
+    this.#pump();
+    return promise;
+  }
+
+  #id(): number {
+    const id = this.#nextId;
+    this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
+    return id;
+  }
+
+  #queue(id: number, op: number, bytes: Uint8Array | undefined): void {
+    if (this.#overflow.length === 0 && this.#requests.writeEncoded(id, op, bytes)) return;
+    this.#overflow.push({ id, op, bytes });
+  }
+
+  #flush(): void {
+    const overflow = this.#overflow;
+    let sent = 0;
+    while (sent < overflow.length) {
+      const record = overflow[sent]!;
+      if (!this.#requests.writeEncoded(record.id, record.op, record.bytes)) break;
+      sent++;
+    }
+    if (sent > 0) overflow.splice(0, sent);
+  }
+
+  /** Starts the response loop unless it runs; deferred so a burst of calls is written first. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    queueMicrotask(() => {
+      this.#pumpLoop().catch((error) => {
+        this.#die(
+          new HotswapError("E_WORKER", `${this.#what()}: the response loop failed: ${describeThrown(error)}`),
+        );
+      });
+    });
+  }
+
+  async #pumpLoop(): Promise<void> {
+    const ring = this.#responses;
+    try {
+      while (this.#pending.size > 0 && this.#dead === undefined) {
+        if (this.#overflow.length > 0) this.#flush();
+        if (ring.available) {
+          this.#drain(ring);
+          continue;
+        }
+        if (ring.spin(HOST_SPIN_CHECKS)) continue;
+        // With records waiting for room, wake every millisecond to see whether the worker made some.
+        const sleep = ring.sleep(this.#overflow.length > 0 ? 1 : undefined);
+        if (sleep !== undefined) await sleep;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #drain(ring: RingReader): void {
+    while (ring.available) {
+      const id = ring.id();
+      const value = ring.payload();
+      ring.advance();
+      const pending = this.#pending.get(id);
+      if (pending === undefined) continue;
+      this.#pending.delete(id);
+      pending.resolve(value === NO_PAYLOAD ? undefined : value);
+    }
+  }
+
+  #receive(message: WorkerMessage): void {
+    switch (message.t) {
+      case "ready":
+        this.#ready.resolve();
+        return;
+      case "loaded":
+        this.#settle(message.id, message, undefined);
+        return;
+      case "result":
+        this.#settle(message.id, message.value, undefined);
+        return;
+      case "error":
+        this.#settle(message.id, undefined, message.error);
+        return;
+      case "exit":
+        this.#die(
+          new HotswapError(
+            "E_WORKER",
+            `${this.#what()} ended itself with ${message.how}; calls still running there are lost; swap in a generation that does not end its worker`,
+            { path: this.#entry || undefined },
+          ),
+        );
+        return;
+    }
+  }
+
+  #settle(id: number, value: unknown, error: SerializedError | undefined): void {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return;
+    this.#pending.delete(id);
+    if (error === undefined) pending.resolve(value);
+    else pending.reject(rebuildError(error));
+  }
+
+  #die(reason: HotswapError): void {
+    if (this.#dead !== undefined) return;
+    this.#dead = reason;
+    this.#worker.terminate();
+    liveWorkers--;
+    this.#ready.reject(reason);
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#overflow.length = 0;
+    for (const call of pending) call.reject(reason);
+    // The response loop may sleep on the ring: wake it so it sees the end.
+    this.#responses.wake();
+  }
+
+  #crashError(message: string): HotswapError {
+    const path = this.#entry || undefined;
+    if (this.#entry === "" && /Requires read access/.test(message)) {
+      return new HotswapError(
+        "E_PERMISSION",
+        `Cannot start a generation worker: ${message}; grant the host read access to the runtime's own files (--allow-read=${
+          fileURLToPath(new URL(".", WORKER_MAIN))
+        })`,
+        { path },
+      );
+    }
+    return new HotswapError(
+      "E_WORKER",
+      `${this.#what()} crashed: ${message}; calls running there were rejected, and later calls are too until a swap or rollback replaces it`,
+      { path },
+    );
+  }
+
+  #what(): string {
+    return this.#entry === "" ? "A standby generation worker" : `The worker of "${this.#entry}"`;
+  }
+}
+
+/**
+ * Interchangeable idle workers with one permission set. Process-wide
+ * because the loader interface has no close hook of its own: a pool lives
+ * exactly while generations using its permissions do (counted by
+ * `for`/`release`), so unloading the last one terminates its standby.
+ */
+class WorkerPool {
+  static readonly #pools = new Map<string, WorkerPool>();
+  readonly #key: string;
+  readonly #permissions: Deno.PermissionOptionsObject;
+  #users = 0;
+  /** The warm worker, possibly still starting; terminated at once by the last release. */
+  #standby: WorkerHost | undefined;
+
+  private constructor(key: string, permissions: Deno.PermissionOptionsObject) {
+    this.#key = key;
+    this.#permissions = permissions;
+  }
+
+  /** The pool for a permission set, counting one more generation that uses it. */
+  static for(permissions: Deno.PermissionOptionsObject): WorkerPool {
+    const key = JSON.stringify(permissions);
+    let pool = WorkerPool.#pools.get(key);
+    if (pool === undefined) {
+      pool = new WorkerPool(key, permissions);
+      WorkerPool.#pools.set(key, pool);
+    }
+    pool.#users++;
+    return pool;
+  }
+
+  /** A ready worker: the standby if it starts, else a new one. */
+  async take(entry: string): Promise<WorkerHost> {
+    const standby = this.#standby;
+    this.#standby = undefined;
+    if (standby !== undefined) {
+      try {
+        await standby.ready;
+        return standby;
+      } catch {
+        // It died while idle (nothing ran in it): start a fresh one below.
+      }
+    }
+    const host = WorkerHost.spawn(this.#permissions, entry);
+    await host.ready;
+    return host;
+  }
+
+  /** Starts a standby for the next load, if generations still use this pool and none is warm. */
+  refill(): void {
+    if (this.#users === 0 || this.#standby !== undefined) return;
+    try {
+      this.#standby = WorkerHost.spawn(this.#permissions, "");
+    } catch {
+      // The load that took the last worker had the same permissions, so this is rare; the next load reports it.
+    }
+  }
+
+  /** One generation less; the last one terminates the standby. */
+  release(): void {
+    if (--this.#users > 0) return;
+    WorkerPool.#pools.delete(this.#key);
+    this.#standby?.terminate(
+      new HotswapError("E_CLOSED", "The standby worker was stopped: no generation uses it"),
+    );
+    this.#standby = undefined;
+  }
+}
+
+/** Rebuilds the handle in the host from the worker's description. */
+function buildHandle(descriptor: MemberDescriptor, host: WorkerHost): unknown {
+  switch (descriptor.kind) {
+    case "value":
+      return descriptor.value;
+    case "function": {
+      const member = descriptor.index;
+      return (...args: unknown[]): Promise<unknown> => host.call(member, args);
+    }
+    case "object": {
+      const object: Record<string, unknown> = {};
+      for (const [key, member] of Object.entries(descriptor.members)) {
+        const value = buildHandle(member, host);
+        if (typeof value === "function") Object.defineProperty(value, "name", { value: key });
+        // defineProperty, as "__proto__" must stay an own property.
+        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+      }
+      return object;
+    }
+  }
+}
+
+/** The full permission set of a worker: kinds left out are denied, never inherited. */
+function grantedPermissions(permissions: WorkerPermissions | undefined): Deno.PermissionOptionsObject {
+  if (permissions !== undefined && (typeof permissions !== "object" || permissions === null)) {
+    throw new TypeError(
+      `Cannot start a worker: permissions must be an object such as { net: ["127.0.0.1"] }, got ${
+        JSON.stringify(permissions)
+      }`,
+    );
+  }
+  const granted: Record<string, unknown> = {};
+  for (const kind of KINDS) granted[kind] = permissions?.[kind] ?? false;
+  return granted as Deno.PermissionOptionsObject;
+}
+
+/** The worker's own code must be readable by the host, or the worker dies before it starts. */
+function assertWorkerEntryReadable(entry: string): void {
+  if (WORKER_MAIN.protocol !== "file:") return;
+  const directory = fileURLToPath(new URL(".", WORKER_MAIN));
+  if (Deno.permissions.querySync({ name: "read", path: directory }).state === "granted") return;
+  throw new HotswapError(
+    "E_PERMISSION",
+    `Cannot run "${entry}" in a worker: the host cannot read the runtime's worker code in "${directory}"; add --allow-read=${directory}`,
+    { path: entry },
   );
+}
+
+function contractFields<T>(contract: Contract<T>): Extract<HostMessage, { t: "load" }>["contract"] {
+  return { name: contract.name, version: contract.version, symbol: contract.symbol, shape: contract.shape };
+}
+
+function loadFailure(reason: unknown, snapshot: Snapshot): HotswapError {
+  if (reason instanceof HotswapError) return reason;
+  return new HotswapError(
+    "E_INIT",
+    `Cannot initialise "${snapshot.entry}" in its worker: ${describeThrown(reason)}; fix the module's handle`,
+    { path: snapshot.entry, cause: reason },
+  );
+}
+
+function loadAbandoned(snapshot: Snapshot): HotswapError {
+  return new HotswapError("E_WORKER", `The load of "${snapshot.entry}" was abandoned`, {
+    path: snapshot.entry,
+  });
 }

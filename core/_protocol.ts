@@ -1,0 +1,176 @@
+/**
+ * Messages between the host and a generation worker, and how values that do
+ * not survive structured cloning (errors, the handle's functions) cross the
+ * boundary. Imported on both sides, so it imports nothing host-only.
+ *
+ * @module
+ */
+
+import { ContractError } from "./contract.ts";
+import { HotswapError, type HotswapErrorCode } from "./errors.ts";
+
+/** The contract's serialisable fields; the worker rebuilds the `Contract` from them. */
+export interface ContractFields {
+  readonly name: string;
+  readonly version: string;
+  readonly symbol: string;
+  readonly shape: unknown;
+}
+
+/**
+ * An error as it crosses the boundary. A custom `Error` subclass posted from
+ * a Worker arrives as a plain `Error` with `code` gone, so the fields are
+ * sent explicitly and the receiver rebuilds the error.
+ */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  readonly code: HotswapErrorCode | undefined;
+  readonly path: string | undefined;
+  readonly problems: readonly string[] | undefined;
+}
+
+/** How a handle member is rebuilt in the host. */
+export type MemberDescriptor =
+  | { readonly kind: "function"; readonly index: number }
+  | { readonly kind: "object"; readonly members: Readonly<Record<string, MemberDescriptor>> }
+  | { readonly kind: "value"; readonly value: unknown };
+
+/** Host to worker. Every message after `init` has a ring marker that fixes its order among calls. */
+export type HostMessage =
+  | { readonly t: "init"; readonly buffer: SharedArrayBuffer }
+  | {
+    readonly t: "load";
+    readonly id: number;
+    readonly url: string;
+    readonly entry: string;
+    readonly files: readonly (readonly [string, string])[];
+    readonly contract: ContractFields;
+    readonly generation: number;
+    readonly digest: string;
+    readonly previous: unknown;
+  }
+  | { readonly t: "call"; readonly id: number; readonly member: number; readonly args: readonly unknown[] }
+  | { readonly t: "hook"; readonly id: number; readonly name: "handoff" | "dispose" }
+  | { readonly t: "abort"; readonly id: number; readonly reason: string };
+
+/** Worker to host. */
+export type WorkerMessage =
+  | { readonly t: "ready" }
+  | {
+    readonly t: "loaded";
+    readonly id: number;
+    readonly handle: MemberDescriptor;
+    readonly hooks: { readonly handoff: boolean; readonly dispose: boolean };
+  }
+  | { readonly t: "result"; readonly id: number; readonly value: unknown }
+  | { readonly t: "error"; readonly id: number; readonly error: SerializedError }
+  | { readonly t: "exit"; readonly how: string };
+
+const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
+  "E_NOT_FOUND",
+  "E_OUTSIDE_ROOTS",
+  "E_PERMISSION",
+  "E_INTEGRITY",
+  "E_IMPORT",
+  "E_SYMBOL",
+  "E_CONTRACT",
+  "E_INIT",
+  "E_TIMEOUT",
+  "E_CLOSED",
+  "E_UNSUPPORTED",
+  "E_WORKER",
+]);
+
+/**
+ * Flattens any thrown value into fields that survive `postMessage`,
+ * writing file paths where the message names a minted `blob:` URL.
+ *
+ * @param error What was thrown.
+ * @param files Minted URL to file path, to make messages point at real files.
+ */
+export function serializeError(
+  error: unknown,
+  files: ReadonlyMap<string, string> = new Map(),
+): SerializedError {
+  const unblob = (text: string): string => {
+    for (const [url, path] of files) text = text.replaceAll(url, path);
+    return text;
+  };
+  try {
+    if (error instanceof Error) {
+      const code = (error as { code?: unknown }).code;
+      const path = (error as { path?: unknown }).path;
+      const problems = (error as { problems?: unknown }).problems;
+      return {
+        name: String(error.name),
+        message: unblob(String(error.message)),
+        stack: typeof error.stack === "string" ? unblob(error.stack) : undefined,
+        code: typeof code === "string" && CODES.has(code) ? code as HotswapErrorCode : undefined,
+        path: typeof path === "string" ? path : undefined,
+        problems: Array.isArray(problems) ? problems.map(String) : undefined,
+      };
+    }
+    return {
+      name: "Error",
+      message: `a ${typeof error} was thrown: ${unblob(String(error))}`,
+      stack: undefined,
+      code: undefined,
+      path: undefined,
+      problems: undefined,
+    };
+  } catch {
+    return {
+      name: "Error",
+      message: `a ${typeof error} that cannot be printed was thrown`,
+      stack: undefined,
+      code: undefined,
+      path: undefined,
+      problems: undefined,
+    };
+  }
+}
+
+type ErrorClass = new (message: string) => Error;
+
+const BUILTIN_ERRORS: Readonly<Record<string, ErrorClass>> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+/**
+ * Rebuilds an error sent by {@linkcode serializeError}: a `HotswapError` (or
+ * `ContractError`) when it carries a code, an instance of the matching
+ * built-in or `Deno.errors` class when its name is one (so `instanceof
+ * Deno.errors.NotCapable` holds on the host), else an `Error` with the name.
+ *
+ * @param fields The sent fields.
+ */
+export function rebuildError(fields: SerializedError): Error {
+  let error: Error;
+  if (fields.code === "E_CONTRACT") {
+    error = new ContractError(fields.message, fields.problems ?? [], { path: fields.path });
+  } else if (fields.code !== undefined) {
+    error = new HotswapError(fields.code, fields.message, { path: fields.path });
+  } else {
+    const denoErrors = (globalThis as { Deno?: { errors?: Record<string, unknown> } }).Deno?.errors ?? {};
+    const named = Object.hasOwn(BUILTIN_ERRORS, fields.name)
+      ? BUILTIN_ERRORS[fields.name]
+      : Object.hasOwn(denoErrors, fields.name)
+      ? denoErrors[fields.name] as ErrorClass
+      : undefined;
+    error = named === undefined ? new Error(fields.message) : new named(fields.message);
+    if (error.name !== fields.name) error.name = fields.name;
+  }
+  if (fields.stack !== undefined) {
+    // Keep the worker's stack: it says where in the generation the error arose.
+    Object.defineProperty(error, "stack", { value: fields.stack, writable: true, configurable: true });
+  }
+  return error;
+}

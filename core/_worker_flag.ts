@@ -1,0 +1,192 @@
+/**
+ * Whether this Deno process may create a Worker with its own permissions.
+ *
+ * On Deno 2.9 that needs `--unstable-worker-options` (or
+ * `"unstable": ["worker-options"]` in the config), and creating such a Worker
+ * without it does not throw: it ends the whole process with exit code 70. So
+ * the flag must be known before the first Worker, yet Deno shows a program
+ * neither its flags (`Deno.args` holds only script arguments,
+ * `process.execArgv` is empty) nor its unstable features. What can be read
+ * without prompting:
+ *
+ * 1. the command line in `/proc/self/cmdline`, which Deno lets a program read
+ *    only with all permissions;
+ * 2. the same file of this process read by a `deno eval` child, when the host
+ *    may already run `Deno.execPath()` (about 25 ms, once per process);
+ * 3. the config file Deno would have discovered (`deno.json`/`deno.jsonc`
+ *    from the working directory up), when the host may read it.
+ *
+ * The command line decides when it can be read; otherwise the config does.
+ * When neither can be read the answer is "not confirmed", and worker
+ * isolation refuses rather than risk ending the process.
+ *
+ * @module
+ */
+
+import { dirname, join, resolve } from "node:path";
+
+const FLAG = "--unstable-worker-options";
+const FEATURE = "worker-options";
+
+/** What the check found. */
+export interface FlagCheck {
+  /** Whether workers may be given their own permissions. */
+  readonly enabled: boolean;
+  /** How that was decided, for messages: what was read, or what could not be. */
+  readonly evidence: string;
+}
+
+let cached: Promise<FlagCheck> | undefined;
+
+/** Checks once per process whether `--unstable-worker-options` is in effect. */
+export function checkWorkerOptionsFlag(): Promise<FlagCheck> {
+  cached ??= detect();
+  return cached;
+}
+
+async function detect(): Promise<FlagCheck> {
+  const argv = readOwnCommandLine() ?? await probeCommandLine();
+  if (argv !== undefined) return fromCommandLine(argv);
+  const config = await discoverConfig();
+  if (config === undefined) {
+    return {
+      enabled: false,
+      evidence:
+        "the runtime cannot confirm it, as Deno does not show a program its flags: neither the command line (readable with -A, or via a deno eval probe with --allow-run) nor a deno.json (readable with --allow-read) could be read",
+    };
+  }
+  return fromConfig(config);
+}
+
+function fromCommandLine(argv: readonly string[]): Promise<FlagCheck> | FlagCheck {
+  // Arguments after "--" belong to the script.
+  const end = argv.indexOf("--");
+  const flags = end === -1 ? argv : argv.slice(0, end);
+  if (flags.includes(FLAG)) return { enabled: true, evidence: `the command line has ${FLAG}` };
+  if (flags.includes("--no-config")) {
+    return { enabled: false, evidence: `the command line has neither ${FLAG} nor a config (--no-config)` };
+  }
+  const named = configArgument(flags);
+  return (named === undefined ? discoverConfig() : readConfig(resolve(named))).then((config) =>
+    config === undefined
+      ? { enabled: false, evidence: `the command line has no ${FLAG} and no readable config enables it` }
+      : fromConfig(config)
+  );
+}
+
+function fromConfig(config: { path: string; unstable: readonly string[] }): FlagCheck {
+  return config.unstable.includes(FEATURE)
+    ? { enabled: true, evidence: `${config.path} has "unstable": ["${FEATURE}"]` }
+    : { enabled: false, evidence: `neither the command line as far as known nor ${config.path} enables it` };
+}
+
+function configArgument(flags: readonly string[]): string | undefined {
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    if (flag === "--config" || flag === "-c") return flags[i + 1];
+    if (flag.startsWith("--config=")) return flag.slice("--config=".length);
+  }
+  return undefined;
+}
+
+/** Reads `/proc/self/cmdline` when Deno allows it without a prompt (all permissions granted). */
+function readOwnCommandLine(): string[] | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  const names = ["read", "write", "net", "env", "run", "ffi", "sys"] as const;
+  if (!names.every((name) => Deno.permissions.querySync({ name }).state === "granted")) return undefined;
+  try {
+    return splitCommandLine(Deno.readTextFileSync("/proc/self/cmdline"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Asks a `deno eval` child (which has all permissions) for this process's command line. */
+async function probeCommandLine(): Promise<string[] | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  const deno = Deno.execPath();
+  if (Deno.permissions.querySync({ name: "run", command: deno }).state !== "granted") return undefined;
+  const script = `const pid = Number(Deno.args[0]);
+try { console.log(JSON.stringify(Deno.readTextFileSync("/proc/" + pid + "/cmdline").split("\\0").slice(0, -1))); }
+catch { const out = new Deno.Command("ps", { args: ["-o", "command=", "-p", String(pid)] }).outputSync();
+  console.log(JSON.stringify(new TextDecoder().decode(out.stdout).trim().split(/\\s+/))); }`;
+  try {
+    const { success, stdout } = await new Deno.Command(deno, {
+      args: ["eval", "--no-config", "--quiet", script, String(Deno.pid)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!success) return undefined;
+    const argv: unknown = JSON.parse(new TextDecoder().decode(stdout));
+    return Array.isArray(argv) && argv.length > 0 ? argv.map(String) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function splitCommandLine(text: string): string[] {
+  const argv = text.split("\0");
+  if (argv.at(-1) === "") argv.pop();
+  return argv;
+}
+
+/** Finds the config Deno discovers: the nearest deno.json or deno.jsonc from the working directory up. */
+async function discoverConfig(): Promise<{ path: string; unstable: readonly string[] } | undefined> {
+  let directory: string;
+  try {
+    directory = Deno.cwd();
+  } catch {
+    return undefined;
+  }
+  for (;;) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      const config = await readConfig(join(directory, name));
+      if (config !== undefined) return config;
+    }
+    const parent = dirname(directory);
+    if (parent === directory) return undefined;
+    directory = parent;
+  }
+}
+
+async function readConfig(path: string): Promise<{ path: string; unstable: readonly string[] } | undefined> {
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const config: unknown = JSON.parse(stripJsonc(text));
+    const unstable = (config as { unstable?: unknown } | null)?.unstable;
+    return { path, unstable: Array.isArray(unstable) ? unstable.map(String) : [] };
+  } catch {
+    // Deno itself refuses a config it cannot parse; treat it as not enabling anything.
+    return { path, unstable: [] };
+  }
+}
+
+/** Removes JSONC comments and trailing commas, leaving strings untouched. */
+function stripJsonc(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (char === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (char === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (char === "/" && text[i + 1] === "*") {
+      const close = text.indexOf("*/", i + 2);
+      i = close === -1 ? text.length : close + 1;
+    } else {
+      out += char;
+    }
+  }
+  return out.replace(/,(\s*[}\]])/g, "$1");
+}
