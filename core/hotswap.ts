@@ -193,17 +193,24 @@ export class Hotswap<T> extends EventTarget {
       generation.release();
       throw error;
     }
-    if (result instanceof Promise) {
-      // Observe settlement beside the caller: the caller awaits the very same
-      // promise (no extra hop), and this branch swallows nothing it returns.
-      result.then(generation.release, generation.release);
-      return result;
-    }
-    if (isThenable(result)) {
-      // A foreign thenable: adopt it once so its `then` is not called twice.
-      const adopted = Promise.resolve(result);
-      adopted.then(generation.release, generation.release);
-      return adopted as R;
+    try {
+      if (result instanceof Promise) {
+        // Observe settlement beside the caller: the caller awaits the very same
+        // promise (no extra hop), and this branch swallows nothing it returns.
+        // The intrinsic `then`, not `result.then`: an own `then` on the promise
+        // could throw or never call back, and the call would never be released.
+        Promise.prototype.then.call(result, generation.release, generation.release);
+        return result;
+      }
+      if (isThenable(result)) {
+        // A foreign thenable: adopt it once so its `then` is not called twice.
+        const adopted = Promise.resolve(result);
+        adopted.then(generation.release, generation.release);
+        return adopted as R;
+      }
+    } catch {
+      // Inspecting the result threw (a Proxy trap, a `then` getter, a hostile
+      // species): it cannot be observed, so it is handed back as a plain value.
     }
     generation.release();
     return result;
