@@ -8,6 +8,7 @@
 
 import type { Contract } from "./contract.ts";
 import { ContractError } from "./contract.ts";
+import { within } from "./deadline.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type {
   DrainTimeoutEventDetail,
@@ -466,18 +467,25 @@ export class Hotswap<T> extends EventTarget {
     return retired;
   }
 
+  /** Asks the outgoing generation for its state, bounded by `loadTimeout` so a stuck handoff() cannot block the swap queue. */
   async #handoff(outgoing: Generation<T>, snapshot: Snapshot): Promise<unknown> {
-    try {
-      return await outgoing.handoff();
-    } catch (error) {
+    const loadTimeout = this.#options.loadTimeout;
+    const outcome = await within((async () => await outgoing.handoff())(), loadTimeout);
+    if (outcome.status === "fulfilled") return outcome.value;
+    if (outcome.status === "timeout") {
       throw new HotswapError(
-        "E_INIT",
-        `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" threw ${
-          describeThrown(error)
-        }; fix handoff() in the running generation's module`,
-        { path: outgoing.snapshot.entry, cause: error },
+        "E_TIMEOUT",
+        `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" did not settle within loadTimeout (${loadTimeout} ms); make handoff() return its state promptly`,
+        { path: outgoing.snapshot.entry },
       );
     }
+    throw new HotswapError(
+      "E_INIT",
+      `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" threw ${
+        describeThrown(outcome.reason)
+      }; fix handoff() in the running generation's module`,
+      { path: outgoing.snapshot.entry, cause: outcome.reason },
+    );
   }
 
   async #shutdown(): Promise<void> {
