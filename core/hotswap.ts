@@ -402,7 +402,7 @@ export class Hotswap<T> extends EventTarget {
     const incoming = new Generation(number, snapshot, runtime, controller);
     if (this.closed) {
       // close() came while this generation loaded: it must never serve.
-      await incoming.retire(0, () => {});
+      await incoming.retire(this.#options.drainTimeout, () => {});
       throw this.#closedError(`commit "${snapshot.entry}"`);
     }
     this.#commit(incoming, via);
