@@ -229,11 +229,14 @@ class GraphReader {
       throw notFound(path, importer, error);
     }
     if (!info.isFile) {
+      // Never read a FIFO, socket or device: a read could block the host forever.
       throw new HotswapError(
         importer ? "E_IMPORT" : "E_NOT_FOUND",
-        `Cannot load "${path}"${
-          importer ? ` (imported by "${importer.path}")` : ""
-        }: it is a directory, not a module file; name the file, such as "${path}/mod.ts"`,
+        `Cannot load "${path}"${importer ? ` (imported by "${importer.path}")` : ""}: ${
+          info.isDirectory
+            ? `it is a directory, not a module file; name the file, such as "${path}/mod.ts"`
+            : "it is not a regular file (a FIFO, socket or device); name a module file"
+        }`,
         { path },
       );
     }
