@@ -154,6 +154,7 @@ export async function readSnapshot(entry: string, options: ReadSnapshotOptions):
     reader.visit(entry, undefined);
   } catch (error) {
     if (error instanceof Unparsable) throw await syntaxError(error);
+    if (isStackOverflow(error)) throw reader.tooDeep(entry, error);
     throw error;
   }
   return new Snapshot(entry, reader.modules, reader.bytes);
@@ -288,6 +289,7 @@ class GraphReader {
     try {
       [records] = lexModule(source, realPath);
     } catch (error) {
+      if (isStackOverflow(error)) throw error;
       throw new Unparsable(realPath, source, mediaType, error);
     }
     const base = pathToFileURL(realPath);
@@ -307,6 +309,19 @@ class GraphReader {
       });
     }
     return imports.sort((a, b) => a.start - b.start);
+  }
+
+  /**
+   * Explains a stack overflow of the depth-first walk. The files on the path
+   * it had walked are still on `#stack`: an overflow unwinds without popping.
+   */
+  tooDeep(entry: string, error: unknown): HotswapError {
+    const deepest = this.#stack.at(-1) ?? entry;
+    return new HotswapError(
+      "E_IMPORT",
+      `Cannot load "${entry}": its import graph is too deep to read (a chain of ${this.#stack.length} modules when the stack ran out, down to "${deepest}"); flatten the chain so a module imports its dependencies side by side`,
+      { path: entry, cause: error },
+    );
   }
 
   #cycleError(realPath: string, importer: Importer | undefined): HotswapError {
@@ -331,6 +346,10 @@ interface Importer {
 function isLocalSpecifier(specifier: string): boolean {
   return specifier.startsWith("./") || specifier.startsWith("../") ||
     specifier.startsWith("/") || specifier.startsWith("file:");
+}
+
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
 }
 
 function notFound(path: string, importer: Importer | undefined, error: unknown): HotswapError {
