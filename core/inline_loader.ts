@@ -36,10 +36,23 @@ export type Loader = <T>(request: LoadRequest<T>) => Promise<GenerationRuntime<T
 export async function loadInline<T>(request: LoadRequest<T>): Promise<GenerationRuntime<T>> {
   const { contract, snapshot, context } = request;
   const minted = snapshot.mint();
+  // A module namespace that exports `then` is a thenable, and import() adopts
+  // it: the import hangs or resolves to whatever `then` passes on. Importing
+  // the entry through a module that re-exports its namespace as one binding
+  // hands the namespace over untouched.
+  const wrapper = URL.createObjectURL(
+    new Blob([`import * as namespace from ${JSON.stringify(minted.url)};\nexport { namespace };`], {
+      type: "text/javascript",
+    }),
+  );
+  const revoke = () => {
+    minted.revoke();
+    URL.revokeObjectURL(wrapper);
+  };
   const load = async () => {
     let namespace: Record<string, unknown>;
     try {
-      namespace = await import(minted.url);
+      ({ namespace } = await import(wrapper));
     } catch (error) {
       throw importError(error, minted.files, snapshot.entry);
     }
@@ -47,7 +60,7 @@ export async function loadInline<T>(request: LoadRequest<T>): Promise<Generation
   };
   const outcome = await within(load(), request.loadTimeout);
   if (outcome.status !== "fulfilled") {
-    minted.revoke();
+    revoke();
     if (outcome.status === "rejected") throw outcome.reason;
     throw new HotswapError(
       "E_TIMEOUT",
@@ -62,6 +75,6 @@ export async function loadInline<T>(request: LoadRequest<T>): Promise<Generation
     dispose: async () => {
       await callHook(hooks.dispose);
     },
-    unload: () => minted.revoke(),
+    unload: revoke,
   };
 }
