@@ -49,6 +49,7 @@ export async function loadInline<T>(request: LoadRequest<T>): Promise<Generation
     minted.revoke();
     URL.revokeObjectURL(wrapper);
   };
+  let abandoned = false;
   const load = async () => {
     let namespace: Record<string, unknown>;
     try {
@@ -56,10 +57,14 @@ export async function loadInline<T>(request: LoadRequest<T>): Promise<Generation
     } catch (error) {
       throw importError(error, minted.files, snapshot.entry);
     }
+    // The deadline passed while the top level ran: the swap is already
+    // refused, so the factory of this generation must not run at all.
+    if (abandoned) throw new Error("abandoned after loadTimeout");
     return await resolveHandle(namespace, contract, context, snapshot.entry);
   };
   const outcome = await within(load(), request.loadTimeout);
   if (outcome.status !== "fulfilled") {
+    abandoned = true;
     revoke();
     if (outcome.status === "rejected") throw outcome.reason;
     throw new HotswapError(
