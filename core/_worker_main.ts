@@ -174,15 +174,8 @@ function succeed(id: number, value: unknown): void {
   try {
     scope.postMessage({ t: "result", id, value });
   } catch (error) {
-    fail(
-      id,
-      new HotswapError(
-        "E_WORKER",
-        `Cannot return the result to the host: ${
-          error instanceof Error ? error.message : String(error)
-        }; return plain data (structured-cloneable values)`,
-      ),
-    );
+    // A result that cannot be cloned rejects the call with the DataCloneError.
+    fail(id, error);
   }
 }
 

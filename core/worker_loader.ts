@@ -63,6 +63,17 @@ export function liveWorkerCount(): number {
 }
 
 /**
+ * Resolves once every standby worker being started is ready (or failed).
+ * Internal: benchmarks use it to time a swap the way a server sees one,
+ * with its standby warm.
+ *
+ * @returns Settles when no standby is still starting.
+ */
+export function standbysReady(): Promise<void> {
+  return WorkerPool.standbysReady();
+}
+
+/**
  * Loads a generation in a dedicated Worker whose permissions are exactly
  * `permissions` (default: none; the snapshot itself is imported from
  * `blob:` URLs, which need no read permission).
@@ -116,6 +127,8 @@ export async function loadInWorker<T>(
     (host as WorkerHost | undefined)?.terminate(failure);
     minted.revoke();
     pool.release();
+    // The failed load used up the standby; the generation still serving may swap again.
+    pool.refillSoon();
     throw failure;
   }
   const worker = host!;
@@ -134,7 +147,7 @@ export async function loadInWorker<T>(
       { path: snapshot.entry },
     );
   }
-  pool.refill();
+  pool.refillSoon();
   const forwardAbort = () => {
     const reason: unknown = context.signal.reason;
     worker.abort(reason instanceof Error ? reason.message : String(reason));
@@ -496,6 +509,7 @@ class WorkerPool {
   #users = 0;
   /** The warm worker, possibly still starting; terminated at once by the last release. */
   #standby: WorkerHost | undefined;
+  #refill: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(key: string, permissions: Deno.PermissionOptionsObject) {
     this.#key = key;
@@ -512,6 +526,14 @@ class WorkerPool {
     }
     pool.#users++;
     return pool;
+  }
+
+  /** Settles once every pool's standby, started or about to be, is ready or dead. */
+  static async standbysReady(): Promise<void> {
+    // A refill runs one task after the load that asked for it.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    const starting = [...WorkerPool.#pools.values()].map((pool) => pool.#standby?.ready.catch(() => {}));
+    await Promise.all(starting);
   }
 
   /** A ready worker: the standby if it starts, else a new one. */
@@ -531,20 +553,31 @@ class WorkerPool {
     return host;
   }
 
-  /** Starts a standby for the next load, if generations still use this pool and none is warm. */
-  refill(): void {
-    if (this.#users === 0 || this.#standby !== undefined) return;
-    try {
-      this.#standby = WorkerHost.spawn(this.#permissions, "");
-    } catch {
-      // The load that took the last worker had the same permissions, so this is rare; the next load reports it.
-    }
+  /**
+   * Starts a standby for the next load, after the current task: Deno's
+   * `Worker` constructor blocks the calling thread until the new isolate
+   * exists (6-9 ms measured here), which must not delay the swap that
+   * is committing now.
+   */
+  refillSoon(): void {
+    if (this.#users === 0 || this.#refill !== undefined) return;
+    this.#refill = setTimeout(() => {
+      this.#refill = undefined;
+      if (this.#users === 0 || this.#standby !== undefined) return;
+      try {
+        this.#standby = WorkerHost.spawn(this.#permissions, "");
+      } catch {
+        // The load that took the last worker had the same permissions, so this is rare; the next load reports it.
+      }
+    }, 0);
   }
 
   /** One generation less; the last one terminates the standby. */
   release(): void {
     if (--this.#users > 0) return;
     WorkerPool.#pools.delete(this.#key);
+    clearTimeout(this.#refill);
+    this.#refill = undefined;
     this.#standby?.terminate(
       new HotswapError("E_CLOSED", "The standby worker was stopped: no generation uses it"),
     );
