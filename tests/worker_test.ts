@@ -1,0 +1,504 @@
+/**
+ * Worker isolation (SPEC 6.4, issue #4): least-privilege generations,
+ * faults that end in the right code with no worker left behind, and the
+ * call channel's fidelity to structured cloning.
+ *
+ * Every test ends with no generation worker alive: `liveWorkerCount()`
+ * counts the workers the runtime started and has not terminated, standbys
+ * included.
+ *
+ * @module
+ */
+
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type Contract,
+  defineContract,
+  type Hotswap,
+  HotswapError,
+  type HotswapOptions,
+  registerHotswap,
+} from "../mod.ts";
+import { liveWorkerCount, standbysReady } from "../core/worker_loader.ts";
+import { Fixture } from "./_fixtures.ts";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+
+/** A handle as worker mode serves it: every function returns a promise. */
+interface Probe {
+  label: string;
+  counter: number;
+  nested: { twice(n: number): Promise<number>; tag: string };
+  echo(value: unknown): Promise<unknown>;
+  bump(): Promise<number>;
+  push(value: unknown): Promise<void>;
+  list(): Promise<unknown[]>;
+  fail(kind: string): Promise<never>;
+  hang(): Promise<never>;
+  crash(): Promise<never>;
+  quit(): Promise<never>;
+  returnFunction(): Promise<unknown>;
+  readHostname(): Promise<string>;
+  fetchText(url: string): Promise<string>;
+  readEnv(name: string): Promise<string | undefined>;
+  writeFile(path: string): Promise<string>;
+  spawn(command: string): Promise<boolean>;
+}
+
+const probe: Contract<Probe> = defineContract<Probe>({
+  name: "Probe",
+  version: "1.0.0",
+  symbol: "hs_probe",
+  shape: {
+    label: "string",
+    counter: "number",
+    nested: { twice: "function", tag: "string" },
+    echo: "function",
+    bump: "function",
+    push: "function",
+    list: "function",
+    fail: "function",
+    hang: "function",
+    crash: "function",
+    quit: "function",
+    returnFunction: "function",
+    readHostname: "function",
+    fetchText: "function",
+    readEnv: "function",
+    writeFile: "function",
+    spawn: "function",
+  },
+});
+
+/** A generation exercising every path; `extra` is appended at the top level. */
+function probeModule(label: string, extra = ""): string {
+  return `
+class CustomError extends Error { override name = "CustomError"; }
+const log: unknown[] = [];
+export const hs_probe = {
+  label: ${JSON.stringify(label)},
+  counter: 0,
+  nested: { tag: "n", twice(n: number) { return n * 2; } },
+  echo: (value: unknown) => value,
+  bump() { return ++this.counter; },
+  push(value: unknown) { log.push(value); },
+  list: () => log,
+  fail(kind: string) {
+    if (kind === "type") throw new TypeError("bad type");
+    if (kind === "custom") throw new CustomError("custom failure");
+    return Promise.reject(new RangeError("async range"));
+  },
+  hang: () => new Promise(() => {}),
+  crash() {
+    // An uncaught error in a timer ends a worker: Deno's default, kept on purpose.
+    setTimeout(() => { throw new Error("boom"); }, 0);
+    return new Promise(() => {});
+  },
+  quit() { Deno.exit(3); },
+  returnFunction: () => () => 1,
+  readHostname: () => Deno.readTextFile("/etc/hostname"),
+  fetchText: async (url: string) => await (await fetch(url)).text(),
+  readEnv: (name: string) => Deno.env.get(name),
+  async writeFile(path: string) { await Deno.writeTextFile(path, "written"); return "written"; },
+  async spawn(command: string) {
+    const { success } = await new Deno.Command(command, { args: ["--version"], stdout: "null", stderr: "null" }).output();
+    return success;
+  },
+};
+${extra}`;
+}
+
+/** Registers a worker-mode generation from `source` in a fresh fixture. */
+async function workerHot(
+  fixture: Fixture,
+  source: string,
+  options: HotswapOptions = {},
+): Promise<Hotswap<Probe>> {
+  const entry = await fixture.write({ "probe.ts": source });
+  return await registerHotswap(probe, entry, { isolation: "worker", ...options });
+}
+
+/** Asserts a rejection is a HotswapError with `code`. */
+async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await rejects(promise, (error: unknown) => {
+    ok(error instanceof HotswapError, `expected a HotswapError, got ${String(error)}`);
+    strictEqual(error.code, code, error.message);
+    if (message) match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("worker mode: function members return promises, data members are copied once", async () => {
+  await using fixture = await Fixture.create();
+  {
+    await using hot = await workerHot(fixture, probeModule("v1"));
+    strictEqual(hot.with((h) => h.label), "v1");
+    strictEqual(await hot.with((h) => h.nested.twice(21)), 42);
+    strictEqual(hot.with((h) => h.nested.tag), "n");
+    // `this` is the generation's own object: bump() counts there, the host's copy stays.
+    strictEqual(await hot.with((h) => h.bump()), 1);
+    strictEqual(await hot.with((h) => h.bump()), 2);
+    strictEqual(hot.with((h) => h.counter), 0);
+    ok(hot.with((h) => h.echo(1)) instanceof Promise);
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a class instance handle keeps its methods and getters", async () => {
+  await using fixture = await Fixture.create();
+  const greeter = defineContract<{ greeting: string; greet(name: string): Promise<string> }>({
+    name: "Greeter",
+    version: "1.0.0",
+    symbol: "hs_greeter",
+    shape: { greeting: "string", greet: "function" },
+  });
+  const entry = await fixture.write({
+    "greeter.ts": `class Greeter {
+  #word = "hello";
+  get greeting() { return this.#word; }
+  greet(name: string) { return this.#word + " " + name; }
+}
+export const hs_greeter = new Greeter();`,
+  });
+  {
+    await using hot = await registerHotswap(greeter, entry, { isolation: "worker" });
+    strictEqual(hot.with((h) => h.greeting), "hello");
+    strictEqual(await hot.with((h) => h.greet("ada")), "hello ada");
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: values cross the channel as structured cloning would carry them", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  let deep: unknown = "bottom";
+  for (let i = 0; i < 12; i++) deep = { deep };
+  const values: unknown[] = [
+    undefined,
+    null,
+    true,
+    0,
+    -0,
+    NaN,
+    -1.5e300,
+    12345678901234567890n,
+    "",
+    "ünïcødé ✓",
+    "\ud800 lone surrogate",
+    [1, "two", [3, { four: 4 }]],
+    { a: 1, b: undefined, c: [null] },
+    JSON.parse('{"__proto__": {"polluted": true}}'),
+    Object.assign(Object.create(null), { bare: 1 }),
+    // These do not fit the ring's codec and travel by postMessage.
+    [1, , 3],
+    Object.assign([1, 2], { extra: true }),
+    new Map([[1, { two: 2 }]]),
+    new Set(["x"]),
+    new Date(0),
+    new Uint8Array([1, 2, 3]),
+    "x".repeat(10_000),
+    deep,
+  ];
+  for (const value of values) {
+    const back = await hot.with((h) => h.echo(value));
+    deepStrictEqual(back, structuredClone(value));
+    // deepStrictEqual treats -0 and 0 alike; Object.is does not.
+    if (typeof value !== "object") {
+      ok(Object.is(back, value), `${String(value)} came back as ${String(back)}`);
+    }
+  }
+  const polluted = await hot.with((h) => h.echo(JSON.parse('{"__proto__": 1}'))) as Record<string, unknown>;
+  ok(Object.hasOwn(polluted, "__proto__"));
+  strictEqual(Object.getPrototypeOf(polluted), Object.prototype);
+});
+
+Deno.test("worker mode: calls run in call order whichever way their arguments travel", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  const sent: unknown[] = [];
+  const calls: Promise<void>[] = [];
+  // More calls than the ring has records, mixing small arguments (ring) and
+  // ones it cannot carry (postMessage with a marker record).
+  for (let i = 0; i < 3_000; i++) {
+    const value = i % 7 === 0 ? new Map([[i, i]]) : i % 11 === 0 ? "y".repeat(300 + i) : i;
+    sent.push(value);
+    calls.push(hot.with((h) => h.push(value)));
+  }
+  await Promise.all(calls);
+  deepStrictEqual(await hot.with((h) => h.list()), sent);
+});
+
+Deno.test("worker mode: a mutated argument was captured at call time", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  const argument = { n: 1 };
+  const echoed = hot.with((h) => h.echo(argument));
+  argument.n = 2;
+  deepStrictEqual(await echoed, { n: 1 });
+});
+
+Deno.test("worker mode: errors come back with their class, name and message", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  await rejects(hot.with((h) => h.fail("type")), (error: unknown) => {
+    ok(error instanceof TypeError);
+    strictEqual(error.message, "bad type");
+    return true;
+  });
+  await rejects(hot.with((h) => h.fail("async")), RangeError);
+  await rejects(hot.with((h) => h.fail("custom")), { name: "CustomError", message: "custom failure" });
+  await rejects(hot.with((h) => h.echo(() => 1)), { name: "DataCloneError" });
+  await rejects(hot.with((h) => h.returnFunction()), { name: "DataCloneError" });
+  strictEqual(await hot.with((h) => h.nested.twice(2)), 4);
+});
+
+Deno.test("worker mode: a generation is denied read, net, env, write and run; the host keeps serving", async () => {
+  await using fixture = await Fixture.create();
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("served"),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  const variable = "HOTSWAP_WORKER_TEST_VAR";
+  Deno.env.set(variable, "secret");
+  const target = fixture.path("written.txt");
+  const attempts: [string, (h: Probe) => Promise<unknown>, unknown][] = [
+    ["read", (h) => h.readHostname(), Deno.readTextFileSync("/etc/hostname")],
+    ["net", (h) => h.fetchText(url), "served"],
+    ["env", (h) => h.readEnv(variable), "secret"],
+    ["write", (h) => h.writeFile(target), "written"],
+    ["run", (h) => h.spawn(Deno.execPath()), true],
+  ];
+  try {
+    {
+      await using denied = await workerHot(fixture, probeModule("v1"));
+      for (const [kind, attempt] of attempts) {
+        await rejects(denied.with(attempt), (error: unknown) => {
+          ok(error instanceof Deno.errors.NotCapable, `${kind}: ${String(error)}`);
+          match(error.message, new RegExp(`Requires ${kind} access`));
+          return true;
+        });
+        strictEqual(await denied.with((h) => h.nested.twice(5)), 10, `serving after the ${kind} denial`);
+      }
+      strictEqual(denied.generation, 1);
+    }
+    {
+      await using granted = await workerHot(fixture, probeModule("v1"), {
+        permissions: {
+          read: ["/etc/hostname"],
+          net: ["127.0.0.1"],
+          env: [variable],
+          write: [fixture.dir],
+          run: [Deno.execPath()],
+        },
+      });
+      for (const [kind, attempt, expected] of attempts) {
+        deepStrictEqual(await granted.with(attempt), expected, kind);
+      }
+    }
+    strictEqual(Deno.readTextFileSync(target), "written");
+  } finally {
+    Deno.env.delete(variable);
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: permissions the host lacks are refused with E_PERMISSION", async () => {
+  await using fixture = await Fixture.create();
+  // The test runs with --allow-net=127.0.0.1 only: a worker cannot get more.
+  await rejectsWith(
+    workerHot(fixture, probeModule("v1"), { permissions: { net: true } }),
+    "E_PERMISSION",
+    /host has/,
+  );
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a top-level throw is E_IMPORT naming the file, with no worker left", async () => {
+  await using fixture = await Fixture.create();
+  const entry = fixture.path("probe.ts");
+  await rejectsWith(
+    workerHot(fixture, probeModule("v1", 'throw new Error("top-level failure");')),
+    "E_IMPORT",
+    new RegExp(`Cannot import "${entry}".*top-level failure`),
+  );
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a missing symbol or a bad handle keeps its code", async () => {
+  await using fixture = await Fixture.create();
+  await rejectsWith(workerHot(fixture, "export const other = 1;"), "E_SYMBOL", /exports found: "other"/);
+  await rejectsWith(
+    workerHot(fixture, "export const hs_probe = { label: 1 };"),
+    "E_CONTRACT",
+    /label: expected string/,
+  );
+  await rejectsWith(
+    workerHot(fixture, 'export function hs_probe() { throw new Error("factory failed"); }'),
+    "E_INIT",
+    /factory failed/,
+  );
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a load that loops or never settles is E_TIMEOUT and its worker is terminated", async () => {
+  await using fixture = await Fixture.create();
+  // Worker.terminate() cannot stop a synchronous loop (Deno 2.9): the thread
+  // spins until the loop ends. The loop here outlasts loadTimeout but ends
+  // after 1.5 s, so it does not steal a core from the rest of the suite.
+  const loop = "const until = Date.now() + 1500; while (Date.now() < until) {}";
+  await rejectsWith(
+    workerHot(fixture, probeModule("v1", loop), { loadTimeout: 300 }),
+    "E_TIMEOUT",
+    /loadTimeout \(300 ms\).*terminated/,
+  );
+  strictEqual(liveWorkerCount(), 0);
+  await rejectsWith(
+    workerHot(fixture, probeModule("v1", "await new Promise(() => {});"), { loadTimeout: 300 }),
+    "E_TIMEOUT",
+  );
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a crash during a call rejects every pending call with E_WORKER", async () => {
+  await using fixture = await Fixture.create();
+  {
+    await using hot = await workerHot(fixture, probeModule("v1"));
+    const pending = hot.with((h) => h.hang());
+    await rejectsWith(hot.with((h) => h.crash()), "E_WORKER", /crashed: Uncaught Error: boom/);
+    await rejectsWith(pending, "E_WORKER");
+    // Until replaced, the dead generation answers at once.
+    await rejectsWith(hot.with((h) => h.nested.twice(1)), "E_WORKER");
+    await standbysReady();
+    strictEqual(liveWorkerCount(), 1, "only the standby runs");
+    // A dead generation has no state to hand over: the swap goes ahead.
+    const { generation } = await hot.swap(await fixture.write({ "v2.ts": probeModule("v2") }));
+    strictEqual(generation, 2);
+    strictEqual(await hot.with((h) => h.nested.twice(4)), 8);
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a generation that ends its own worker rejects its calls with E_WORKER", async () => {
+  await using fixture = await Fixture.create();
+  {
+    await using hot = await workerHot(fixture, probeModule("v1"));
+    const pending = hot.with((h) => h.hang());
+    await rejectsWith(hot.with((h) => h.quit()), "E_WORKER", /ended itself with Deno\.exit\(3\)/);
+    await rejectsWith(pending, "E_WORKER");
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a call that never drains is cut off at drainTimeout by terminating the worker", async () => {
+  await using fixture = await Fixture.create();
+  {
+    await using hot = await workerHot(fixture, probeModule("v1"), { drainTimeout: 100 });
+    const timeouts: number[] = [];
+    hot.addEventListener("drain-timeout", (event) => timeouts.push(event.detail.generation));
+    const stuck = hot.with((h) => h.hang());
+    const { retired } = await hot.swap(await fixture.write({ "v2.ts": probeModule("v2") }));
+    strictEqual(hot.with((h) => h.label), "v2");
+    const report = await retired;
+    strictEqual(report.drained, false);
+    deepStrictEqual(timeouts, [1]);
+    await rejectsWith(stuck, "E_WORKER", /terminated when the generation was unloaded/);
+    await standbysReady();
+    strictEqual(liveWorkerCount(), 2, "the new generation and its standby");
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: handoff state reaches the next worker, and dispose runs there after the abort", async () => {
+  await using fixture = await Fixture.create();
+  const marker = fixture.path("disposed.txt");
+  const lifecycle = `
+let signal: AbortSignal | undefined;
+export function handoff() { return { visits: 41, at: new Date(0) }; }
+export async function dispose() {
+  await Deno.writeTextFile(${JSON.stringify(marker)}, "aborted=" + signal?.aborted);
+}
+export function setSignal(value: AbortSignal) { signal = value; }`;
+  const v1 = probeModule("v1", lifecycle).replace(
+    "export const hs_probe = {",
+    "export function hs_probe(ctx: { signal: AbortSignal }) { setSignal(ctx.signal); return handle; }\nconst handle = {",
+  );
+  const v2 = `export function hs_probe(ctx: { previous: { visits: number; at: Date } }) {
+  return { ...base, label: "visits=" + (ctx.previous.visits + 1) + " at " + ctx.previous.at.toISOString() };
+}
+${probeModule("base").replace("export const hs_probe", "const base")}`;
+  {
+    await using hot = await workerHot(fixture, v1, { permissions: { write: [fixture.dir] } });
+    const { retired } = await hot.swap(await fixture.write({ "v2.ts": v2 }));
+    strictEqual(hot.with((h) => h.label), "visits=42 at 1970-01-01T00:00:00.000Z");
+    strictEqual((await retired).drained, true);
+    strictEqual(await Deno.readTextFile(marker), "aborted=true");
+  }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: a swap takes the warm standby worker", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  // The standby starts one task after the load, so that it never delays a commit.
+  strictEqual(liveWorkerCount(), 1);
+  await standbysReady();
+  strictEqual(liveWorkerCount(), 2, "the generation and a standby");
+  const v2 = await fixture.write({ "v2.ts": probeModule("v2") });
+  for (let i = 0; i < 3; i++) {
+    const { retired } = await hot.swap(v2);
+    await retired;
+    await standbysReady();
+    strictEqual(liveWorkerCount(), 2, "the old worker is gone, the standby serves, a new standby waits");
+  }
+  strictEqual(hot.with((h) => h.label), "v2");
+});
+
+/** Runs a host script in a child Deno and returns its exit code and output. */
+async function runHost(
+  fixture: Fixture,
+  flags: string[],
+  config: Record<string, unknown>,
+): Promise<{ code: number; output: string }> {
+  const repoConfig = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
+  await fixture.write({
+    "deno.json": JSON.stringify({ imports: repoConfig.imports, ...config }),
+    "gen.ts": "export const hs_ping = { ping: () => 'pong' };",
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const contract = defineContract<{ ping(): unknown }>({ name: "Ping", version: "1.0.0", symbol: "hs_ping", shape: { ping: "function" } });
+try {
+  const hot = await registerHotswap(contract, "gen.ts", { isolation: "worker" });
+  console.log("served", await hot.with((h) => h.ping()));
+  await hot.close();
+} catch (error) {
+  console.log("refused", (error as { code?: string }).code, (error as Error).message);
+}`,
+  });
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, "host.ts"],
+    cwd: fixture.dir,
+    stdin: "null",
+  }).output();
+  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+}
+
+Deno.test("worker mode: without --unstable-worker-options the load is refused, not the process ended", async () => {
+  await using fixture = await Fixture.create();
+  const { code, output } = await runHost(fixture, ["-A"], {});
+  strictEqual(code, 0, output);
+  match(output, /^refused E_UNSUPPORTED .*--unstable-worker-options/m);
+});
+
+Deno.test("worker mode: the flag is confirmed from the command line or from deno.json", async () => {
+  await using fixture = await Fixture.create();
+  // The command line, read by a deno eval probe since the host may run deno.
+  const byProbe = await runHost(fixture, ["--unstable-worker-options", "--allow-read", "--allow-run"], {});
+  strictEqual(byProbe.code, 0, byProbe.output);
+  match(byProbe.output, /^served pong$/m);
+  // deno.json "unstable", found from the working directory.
+  const byConfig = await runHost(fixture, ["--allow-read"], { unstable: ["worker-options"] });
+  strictEqual(byConfig.code, 0, byConfig.output);
+  match(byConfig.output, /^served pong$/m);
+});
