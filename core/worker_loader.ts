@@ -403,7 +403,9 @@ class WorkerHost {
           this.#drain(ring);
           continue;
         }
-        if (ring.spin(HOST_SPIN_CHECKS)) continue;
+        // Records waiting for room mean a burst in progress: spin longer, as
+        // sleeping would leave the worker idle until the host wakes.
+        if (ring.spin(this.#overflow.length > 0 ? HOST_SPIN_CHECKS * 20 : HOST_SPIN_CHECKS)) continue;
         // With records waiting for room, wake every millisecond to see whether the worker made some.
         const sleep = ring.sleep(this.#overflow.length > 0 ? 1 : undefined);
         if (sleep !== undefined) await sleep;
