@@ -58,7 +58,7 @@ async function detect(): Promise<FlagCheck> {
   return fromConfig(config);
 }
 
-function fromCommandLine(argv: readonly string[]): Promise<FlagCheck> | FlagCheck {
+async function fromCommandLine(argv: readonly string[]): Promise<FlagCheck> {
   // Arguments after "--" belong to the script.
   const end = argv.indexOf("--");
   const flags = end === -1 ? argv : argv.slice(0, end);
@@ -67,11 +67,10 @@ function fromCommandLine(argv: readonly string[]): Promise<FlagCheck> | FlagChec
     return { enabled: false, evidence: `the command line has neither ${FLAG} nor a config (--no-config)` };
   }
   const named = configArgument(flags);
-  return (named === undefined ? discoverConfig() : readConfig(resolve(named))).then((config) =>
-    config === undefined
-      ? { enabled: false, evidence: `the command line has no ${FLAG} and no readable config enables it` }
-      : fromConfig(config)
-  );
+  const config = named === undefined ? await discoverConfig() : await readConfig(resolve(named));
+  return config === undefined
+    ? { enabled: false, evidence: `the command line has no ${FLAG} and no readable config enables it` }
+    : fromConfig(config);
 }
 
 function fromConfig(config: { path: string; unstable: readonly string[] }): FlagCheck {

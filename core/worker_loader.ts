@@ -139,6 +139,7 @@ export async function loadInWorker<T>(
     worker.terminate(loadAbandoned(snapshot));
     minted.revoke();
     pool.release();
+    pool.refillSoon();
     throw new ContractError(
       `Cannot accept "${snapshot.entry}": its handle, as rebuilt in the host, does not match contract ${request.contract.name}@${request.contract.version}: ${
         problems.join("; ")

@@ -502,3 +502,30 @@ Deno.test("worker mode: the flag is confirmed from the command line or from deno
   strictEqual(byConfig.code, 0, byConfig.output);
   match(byConfig.output, /^served pong$/m);
 });
+
+Deno.test("worker mode: the worker's own code imports nothing host-only", async () => {
+  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(REPO, "core/_worker_main.ts")],
+    cwd: REPO,
+    stderr: "null",
+  }).output();
+  ok(success);
+  const graph: { modules: { specifier: string; dependencies?: { specifier: string; code?: unknown }[] }[] } =
+    JSON
+      .parse(new TextDecoder().decode(stdout));
+  const bySpecifier = new Map(graph.modules.map((module) => [module.specifier, module]));
+  // Follow code imports only: type-only imports are erased before the worker runs.
+  const loaded = new Set<string>();
+  const visit = (specifier: string) => {
+    if (loaded.has(specifier)) return;
+    loaded.add(specifier);
+    for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dependency.code !== undefined) visit(new URL(dependency.specifier, specifier).href);
+    }
+  };
+  visit(new URL("core/_worker_main.ts", `file://${REPO}`).href);
+  deepStrictEqual(
+    [...loaded].map((url) => url.slice(`file://${REPO}core/`.length)).sort(),
+    ["_protocol.ts", "_rpc_channel.ts", "_worker_main.ts", "contract.ts", "errors.ts", "handle.ts"],
+  );
+});
