@@ -3,6 +3,13 @@
  * isolate. Fast, but the code shares the host's permissions and V8 never
  * frees an imported module; see the worker loader for isolation.
  *
+ * Sharing the isolate also means sharing the built-ins. Inline mode cannot
+ * isolate them, so it detects instead: a generation whose top-level code or
+ * factory changes an intrinsic object (`Object.prototype`, `Array.prototype`,
+ * `JSON`, ...) or a global that existed when the runtime loaded is refused,
+ * and the change is undone. Adding new global names stays allowed. What a
+ * generation changes later, from a call or a timer, is not watched.
+ *
  * @module
  */
 
@@ -50,21 +57,33 @@ export async function loadInline<T>(request: LoadRequest<T>): Promise<Generation
     URL.revokeObjectURL(wrapper);
   };
   let abandoned = false;
+  const builtins = BuiltinsGuard.take();
   const load = async () => {
     let namespace: Record<string, unknown>;
     try {
       ({ namespace } = await import(wrapper));
     } catch (error) {
+      builtins.restore();
       throw importError(error, minted.files, snapshot.entry);
     }
+    builtins.check("E_IMPORT", `Cannot load "${snapshot.entry}": its top-level code`, snapshot.entry);
     // The deadline passed while the top level ran: the swap is already
     // refused, so the factory of this generation must not run at all.
     if (abandoned) throw new Error("abandoned after loadTimeout");
-    return await resolveHandle(namespace, contract, context, snapshot.entry);
+    let resolved;
+    try {
+      resolved = await resolveHandle(namespace, contract, context, snapshot.entry);
+    } catch (error) {
+      builtins.restore();
+      throw error;
+    }
+    builtins.check("E_INIT", `Cannot initialise "${snapshot.entry}": its factory`, snapshot.entry);
+    return resolved;
   };
   const outcome = await within(load(), request.loadTimeout);
   if (outcome.status !== "fulfilled") {
     abandoned = true;
+    builtins.restore();
     revoke();
     if (outcome.status === "rejected") throw outcome.reason;
     throw new HotswapError(
@@ -82,4 +101,255 @@ export async function loadInline<T>(request: LoadRequest<T>): Promise<Generation
     },
     unload: revoke,
   };
+}
+
+// Captured when the runtime loads, so a generation that replaces them cannot
+// blind the guard. The guard's loops are indexed and build no message before
+// restoring: `Array.prototype` and friends may be the very thing replaced.
+const { defineProperty, deleteProperty, getOwnPropertyDescriptor, getPrototypeOf, isExtensible, ownKeys } =
+  Reflect;
+const setPrototypeOf = Reflect.setPrototypeOf;
+const hasOwn = Object.hasOwn;
+const same = Object.is;
+const toText = String;
+
+/** Objects a generation may not change at all while it loads. */
+const INTRINSICS: readonly (readonly [string, object])[] = listIntrinsics();
+/** Globals that existed when the runtime loaded; generations may add others. */
+const INITIAL_GLOBALS: readonly PropertyKey[] = ownKeys(globalThis);
+
+function listIntrinsics(): [string, object][] {
+  const list: [string, object][] = [];
+  const add = (name: string, value: unknown) => {
+    if ((typeof value === "object" && value !== null) || typeof value === "function") {
+      list.push([name, value]);
+    }
+  };
+  const scope = globalThis as unknown as Record<string, { prototype?: unknown } | undefined>;
+  for (
+    const name of [
+      "Object",
+      "Function",
+      "Array",
+      "String",
+      "Number",
+      "Boolean",
+      "Symbol",
+      "BigInt",
+      "Promise",
+      "RegExp",
+      "Date",
+      "Error",
+      "Map",
+      "Set",
+      "WeakMap",
+      "WeakSet",
+      "ArrayBuffer",
+      "DataView",
+    ]
+  ) {
+    add(name, scope[name]);
+    add(`${name}.prototype`, scope[name]?.prototype);
+  }
+  const typedArray = getPrototypeOf(Uint8Array) as { prototype: unknown };
+  add("TypedArray", typedArray);
+  add("TypedArray.prototype", typedArray.prototype);
+  add("Iterator.prototype", getPrototypeOf(getPrototypeOf([][Symbol.iterator]())!));
+  add("JSON", JSON);
+  add("Math", Math);
+  add("Reflect", Reflect);
+  return list;
+}
+
+const WRITABLE = 1;
+const ENUMERABLE = 2;
+const CONFIGURABLE = 4;
+const ACCESSOR = 8;
+
+/**
+ * The own properties, prototypes and extensibility of the built-ins, taken
+ * before a load, compared and restored after it. Properties are kept flat
+ * (value or getter, setter, flag bits) and read with `hasOwn`, so a polluted
+ * `Object.prototype.get` cannot leak into the descriptors.
+ */
+class BuiltinsGuard {
+  readonly #owners: object[] = [];
+  readonly #names: string[] = [];
+  /** Whether any added key counts (intrinsics), or only the initial ones (globalThis). */
+  readonly #strict: boolean[] = [];
+  readonly #keyCounts: number[] = [];
+  readonly #prototypes: (object | null)[] = [];
+  readonly #extensible: boolean[] = [];
+  readonly #ownerOf: number[] = [];
+  readonly #keys: PropertyKey[] = [];
+  /** The value of a data property, the getter of an accessor. */
+  readonly #values: unknown[] = [];
+  readonly #setters: unknown[] = [];
+  readonly #flags: number[] = [];
+
+  static take(): BuiltinsGuard {
+    const guard = new BuiltinsGuard();
+    for (let i = 0; i < INTRINSICS.length; i++) {
+      const [name, owner] = INTRINSICS[i]!;
+      guard.#add(name, owner, true, ownKeys(owner));
+    }
+    guard.#add("globalThis", globalThis, false, INITIAL_GLOBALS);
+    return guard;
+  }
+
+  #add(name: string, owner: object, strict: boolean, keys: readonly PropertyKey[]): void {
+    const index = this.#owners.length;
+    this.#owners[index] = owner;
+    this.#names[index] = name;
+    this.#strict[index] = strict;
+    this.#keyCounts[index] = keys.length;
+    this.#prototypes[index] = getPrototypeOf(owner);
+    this.#extensible[index] = isExtensible(owner);
+    for (let k = 0; k < keys.length; k++) {
+      const descriptor = getOwnPropertyDescriptor(owner, keys[k]!);
+      if (descriptor === undefined) continue; // an initial global the host has since deleted
+      const at = this.#keys.length;
+      this.#ownerOf[at] = index;
+      this.#keys[at] = keys[k]!;
+      if (hasOwn(descriptor, "value")) {
+        this.#values[at] = descriptor.value;
+        this.#setters[at] = undefined;
+        this.#flags[at] = (descriptor.writable ? WRITABLE : 0) | flagsOf(descriptor);
+      } else {
+        this.#values[at] = descriptor.get;
+        this.#setters[at] = descriptor.set;
+        this.#flags[at] = ACCESSOR | flagsOf(descriptor);
+      }
+    }
+  }
+
+  /** How property `k` differs now: `undefined` when it does not. */
+  #difference(k: number): "deleted" | "replaced" | "redefined" | undefined {
+    const now = getOwnPropertyDescriptor(this.#owners[this.#ownerOf[k]!]!, this.#keys[k]!);
+    if (now === undefined) return "deleted";
+    let flags = flagsOf(now);
+    let value: unknown;
+    let setter: unknown;
+    if (hasOwn(now, "value")) {
+      flags |= now.writable ? WRITABLE : 0;
+      value = now.value;
+    } else {
+      flags |= ACCESSOR;
+      value = now.get;
+      setter = now.set;
+    }
+    if (!same(value, this.#values[k]) || setter !== this.#setters[k]) return "replaced";
+    return flags === this.#flags[k] ? undefined : "redefined";
+  }
+
+  /** Whether everything is as it was taken (the fast path). */
+  #unchanged(): boolean {
+    for (let i = 0; i < this.#owners.length; i++) {
+      const owner = this.#owners[i]!;
+      if (this.#strict[i] && ownKeys(owner).length !== this.#keyCounts[i]) return false;
+      if (getPrototypeOf(owner) !== this.#prototypes[i] || isExtensible(owner) !== this.#extensible[i]) {
+        return false;
+      }
+    }
+    for (let k = 0; k < this.#keys.length; k++) {
+      if (this.#difference(k) !== undefined) return false;
+    }
+    return true;
+  }
+
+  /** The descriptor property `k` had when taken, on a null prototype. */
+  #descriptor(k: number): PropertyDescriptor {
+    const flags = this.#flags[k]!;
+    const common = { enumerable: (flags & ENUMERABLE) !== 0, configurable: (flags & CONFIGURABLE) !== 0 };
+    return (flags & ACCESSOR) !== 0
+      ? { __proto__: null, get: this.#values[k], set: this.#setters[k], ...common } as PropertyDescriptor
+      : {
+        __proto__: null,
+        value: this.#values[k],
+        writable: (flags & WRITABLE) !== 0,
+        ...common,
+      } as PropertyDescriptor;
+  }
+
+  /**
+   * Puts back every change since `take()`.
+   *
+   * @returns What changed and what could not be undone, as `Owner.key (kind)` lines.
+   */
+  restore(): { changed: string[]; stuck: string[] } {
+    const changed: string[] = [];
+    const stuck: string[] = [];
+    if (this.#unchanged()) return { changed, stuck };
+    const note = (list: string[], text: string) => {
+      list[list.length] = text;
+    };
+    for (let i = 0; i < this.#owners.length; i++) {
+      const owner = this.#owners[i]!;
+      const name = this.#names[i]!;
+      if (getPrototypeOf(owner) !== this.#prototypes[i]) {
+        note(changed, `${name} (prototype replaced)`);
+        if (!setPrototypeOf(owner, this.#prototypes[i] ?? null)) note(stuck, `${name} (prototype replaced)`);
+      }
+      if (this.#strict[i]) {
+        const keys = ownKeys(owner);
+        for (let k = 0; k < keys.length; k++) {
+          if (this.#indexOf(i, keys[k]!) !== -1) continue;
+          note(changed, `${name}.${toText(keys[k])} (added)`);
+          if (!deleteProperty(owner, keys[k]!)) note(stuck, `${name}.${toText(keys[k])} (added)`);
+        }
+      }
+    }
+    for (let k = 0; k < this.#keys.length; k++) {
+      const kind = this.#difference(k);
+      if (kind === undefined) continue;
+      const line = `${this.#names[this.#ownerOf[k]!]}.${toText(this.#keys[k])} (${kind})`;
+      note(changed, line);
+      if (!defineProperty(this.#owners[this.#ownerOf[k]!]!, this.#keys[k]!, this.#descriptor(k))) {
+        note(stuck, line);
+      }
+    }
+    for (let i = 0; i < this.#owners.length; i++) {
+      if (this.#extensible[i] && !isExtensible(this.#owners[i]!)) {
+        note(changed, `${this.#names[i]} (made non-extensible)`);
+        note(stuck, `${this.#names[i]} (made non-extensible)`);
+      }
+    }
+    return { changed, stuck };
+  }
+
+  /**
+   * Undoes any change since `take()` and refuses the generation if there was one.
+   *
+   * @param code The code to refuse with.
+   * @param subject `Cannot … "<entry>": its top-level code` or `…: its factory`.
+   * @param path The generation's entry.
+   * @throws {HotswapError} Naming every change, and any that could not be undone.
+   */
+  check(code: "E_IMPORT" | "E_INIT", subject: string, path: string): void {
+    const { changed, stuck } = this.restore();
+    if (changed.length === 0) return;
+    const list = (lines: string[]) =>
+      lines.length > 8 ? `${lines.slice(0, 8).join(", ")} and ${lines.length - 8} more` : lines.join(", ");
+    const undone = stuck.length === 0
+      ? "the changes were undone"
+      : `the changes were undone except ${list(stuck)}, which cannot be: restart the host`;
+    throw new HotswapError(
+      code,
+      `${subject} changed built-ins it shares with the host: ${
+        list(changed)
+      }; ${undone}. An inline generation runs in the host's realm: keep its state in its own module, or run it with isolation "worker"`,
+      { path },
+    );
+  }
+
+  #indexOf(owner: number, key: PropertyKey): number {
+    for (let k = 0; k < this.#keys.length; k++) {
+      if (this.#ownerOf[k] === owner && this.#keys[k] === key) return k;
+    }
+    return -1;
+  }
+}
+
+function flagsOf(descriptor: PropertyDescriptor): number {
+  return (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
 }
