@@ -50,6 +50,8 @@ interface Callable {
 }
 
 const scope = globalThis as unknown as WorkerScope;
+/** Captured before generation code runs, which may replace `Promise.prototype.then`. */
+const promiseThen = Promise.prototype.then;
 let requests: RingReader | undefined;
 let responses: RingWriter | undefined;
 /** Messages that arrived before their marker record; handled when the ring reaches it. */
@@ -135,7 +137,11 @@ function handle(message: HostMessage): void {
       return;
     case "hook": {
       const hook = hooks[message.name];
-      callHook(hook).then((value) => succeed(message.id, value), (error) => fail(message.id, error));
+      promiseThen.call(
+        callHook(hook),
+        (value) => succeed(message.id, value),
+        (error) => fail(message.id, error),
+      );
       return;
     }
     case "abort":
@@ -162,11 +168,33 @@ function invoke(id: number, member: number, args: readonly unknown[]): void {
     fail(id, error);
     return;
   }
-  if (isThenable(result)) {
-    Promise.resolve(result).then((value) => succeed(id, value), (error) => fail(id, error));
-  } else {
-    succeed(id, result);
+  deliver(id, result);
+}
+
+/**
+ * Answers a call, once its result settles when it is a promise or thenable.
+ * A native promise is awaited through the intrinsic `then` (captured before
+ * any generation code ran), so an own or replaced `then` cannot keep the
+ * call pending; a `then` getter that throws makes the value a plain one,
+ * which then fails to clone with that error.
+ */
+function deliver(id: number, result: unknown): void {
+  const answer = (value: unknown) => succeed(id, value);
+  const reject = (error: unknown) => fail(id, error);
+  if (result instanceof Promise) {
+    promiseThen.call(result, answer, reject);
+    return;
   }
+  let then: unknown;
+  try {
+    then = (typeof result === "object" && result !== null) || typeof result === "function"
+      ? (result as { then?: unknown }).then
+      : undefined;
+  } catch {
+    then = undefined;
+  }
+  if (typeof then === "function") promiseThen.call(Promise.resolve(result), answer, reject);
+  else succeed(id, result);
 }
 
 function succeed(id: number, value: unknown): void {
@@ -187,11 +215,20 @@ function fail(id: number, error: unknown): void {
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {
   files = new Map(message.files);
   const contract = new Contract(message.contract as ContractDefinition<unknown>);
+  // A namespace exporting `then` is a thenable, which import() would adopt:
+  // import a module that re-exports the namespace as one binding instead.
+  const wrapper = URL.createObjectURL(
+    new Blob([`import * as namespace from ${JSON.stringify(message.url)};\nexport { namespace };`], {
+      type: "text/javascript",
+    }),
+  );
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(message.url);
+    ({ namespace } = await import(wrapper));
   } catch (error) {
     throw importError(error, files, message.entry);
+  } finally {
+    URL.revokeObjectURL(wrapper);
   }
   const resolved = await resolveHandle(namespace, contract, {
     generation: message.generation,
@@ -334,9 +371,4 @@ function reportExits(): void {
       writable: true,
     });
   } catch { /* as above */ }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
 }

@@ -160,10 +160,10 @@ export async function loadInWorker<T>(
     handoff: () => {
       // A dead worker has no state left to hand over; refusing would make it impossible to swap out.
       if (!hooks.handoff || worker.dead) return Promise.resolve(undefined);
-      return worker.hook("handoff", request.loadTimeout, snapshot);
+      return worker.hook("handoff");
     },
     dispose: async () => {
-      if (hooks.dispose && !worker.dead) await worker.hook("dispose", undefined, snapshot);
+      if (hooks.dispose && !worker.dead) await worker.hook("dispose");
     },
     unload: () => {
       if (unloaded) return;
@@ -310,18 +310,9 @@ class WorkerHost {
     return promise;
   }
 
-  /** Runs the module's `handoff` or `dispose` export in the worker, at most `timeout` ms. */
-  async hook(name: "handoff" | "dispose", timeout: number | undefined, snapshot: Snapshot): Promise<unknown> {
-    const answer = this.#send((id) => ({ t: "hook", id, name }));
-    if (timeout === undefined) return await answer;
-    const outcome = await within(answer, timeout);
-    if (outcome.status === "fulfilled") return outcome.value;
-    if (outcome.status === "rejected") throw outcome.reason;
-    throw new HotswapError(
-      "E_TIMEOUT",
-      `Cannot hand state over from "${snapshot.entry}": its handoff() gave no answer within loadTimeout (${timeout} ms), so its worker is busy or stuck; the generation keeps its state and stays active`,
-      { path: snapshot.entry },
-    );
+  /** Runs the module's `handoff` or `dispose` export in the worker; the Hotswap bounds how long it waits. */
+  hook(name: "handoff" | "dispose"): Promise<unknown> {
+    return this.#send((id) => ({ t: "hook", id, name }));
   }
 
   /** Aborts the generation's signal in the worker. */
