@@ -34,7 +34,11 @@ export interface FlagCheck {
   readonly enabled: boolean;
   /** How that was decided, for messages: what was read, or what could not be. */
   readonly evidence: string;
+  /** What to do when it is not enabled. */
+  readonly fix: string;
 }
+
+const ENABLE = `run deno with ${FLAG}, or add "unstable": ["worker-options"] to deno.json`;
 
 let cached: Promise<FlagCheck> | undefined;
 
@@ -46,37 +50,47 @@ export function checkWorkerOptionsFlag(): Promise<FlagCheck> {
 
 async function detect(): Promise<FlagCheck> {
   const argv = readOwnCommandLine() ?? await probeCommandLine();
-  if (argv !== undefined) return fromCommandLine(argv);
+  if (argv !== undefined) return await fromCommandLine(argv);
+  // The command line is unknown: a config can confirm the feature, never rule it out.
   const config = await discoverConfig();
-  if (config === undefined) {
-    return {
-      enabled: false,
-      evidence:
-        "the runtime cannot confirm it, as Deno does not show a program its flags: neither the command line (readable with -A, or via a deno eval probe with --allow-run) nor a deno.json (readable with --allow-read) could be read",
-    };
-  }
-  return fromConfig(config);
+  if (config !== undefined && config.unstable.includes(FEATURE)) return enabledBy(config.path);
+  return {
+    enabled: false,
+    evidence:
+      `the runtime cannot confirm it, as Deno does not show a program its flags: it could not read the command line, and ${
+        config === undefined ? "found no deno.json it may read" : `${config.path} does not enable it`
+      }`,
+    fix:
+      `${ENABLE}; when deno already runs with ${FLAG}, let the runtime see it: grant --allow-run=${Deno.execPath()} (it asks a deno eval child), or put "unstable": ["${FEATURE}"] in a deno.json the host may read`,
+  };
 }
 
 async function fromCommandLine(argv: readonly string[]): Promise<FlagCheck> {
   // Arguments after "--" belong to the script.
   const end = argv.indexOf("--");
   const flags = end === -1 ? argv : argv.slice(0, end);
-  if (flags.includes(FLAG)) return { enabled: true, evidence: `the command line has ${FLAG}` };
+  if (flags.includes(FLAG)) return { enabled: true, evidence: `the command line has ${FLAG}`, fix: "" };
   if (flags.includes("--no-config")) {
-    return { enabled: false, evidence: `the command line has neither ${FLAG} nor a config (--no-config)` };
+    return {
+      enabled: false,
+      evidence: `the command line has neither ${FLAG} nor a config (--no-config)`,
+      fix: `run deno with ${FLAG}`,
+    };
   }
   const named = configArgument(flags);
   const config = named === undefined ? await discoverConfig() : await readConfig(resolve(named));
-  return config === undefined
-    ? { enabled: false, evidence: `the command line has no ${FLAG} and no readable config enables it` }
-    : fromConfig(config);
+  if (config !== undefined && config.unstable.includes(FEATURE)) return enabledBy(config.path);
+  return {
+    enabled: false,
+    evidence: `the command line has no ${FLAG}${
+      config === undefined ? "" : ` and ${config.path} does not enable "${FEATURE}"`
+    }`,
+    fix: ENABLE,
+  };
 }
 
-function fromConfig(config: { path: string; unstable: readonly string[] }): FlagCheck {
-  return config.unstable.includes(FEATURE)
-    ? { enabled: true, evidence: `${config.path} has "unstable": ["${FEATURE}"]` }
-    : { enabled: false, evidence: `neither the command line as far as known nor ${config.path} enables it` };
+function enabledBy(path: string): FlagCheck {
+  return { enabled: true, evidence: `${path} has "unstable": ["${FEATURE}"]`, fix: "" };
 }
 
 function configArgument(flags: readonly string[]): string | undefined {

@@ -96,7 +96,7 @@ export async function loadInWorker<T>(
   if (!flag.enabled) {
     throw new HotswapError(
       "E_UNSUPPORTED",
-      `Cannot run "${snapshot.entry}" in a worker: giving a worker its own permissions needs Deno's --unstable-worker-options flag (without it Deno ends the process), and ${flag.evidence}; run deno with --unstable-worker-options, or add "unstable": ["worker-options"] to deno.json`,
+      `Cannot run "${snapshot.entry}" in a worker: giving a worker its own permissions needs Deno's --unstable-worker-options flag (without it Deno ends the process), and ${flag.evidence}; ${flag.fix}`,
       { path: snapshot.entry },
     );
   }
@@ -609,6 +609,13 @@ function grantedPermissions(permissions: WorkerPermissions | undefined): Deno.Pe
         JSON.stringify(permissions)
       }`,
     );
+  }
+  for (const kind of Object.keys(permissions ?? {})) {
+    if (!(KINDS as readonly string[]).includes(kind)) {
+      throw new TypeError(
+        `Cannot start a worker: ${JSON.stringify(kind)} is not a permission kind; use ${KINDS.join(", ")}`,
+      );
+    }
   }
   const granted: Record<string, unknown> = {};
   for (const kind of KINDS) granted[kind] = permissions?.[kind] ?? false;

@@ -31,7 +31,7 @@ interface Probe {
   label: string;
   counter: number;
   nested: { twice(n: number): Promise<number>; tag: string };
-  echo(value: unknown): Promise<unknown>;
+  echo(value: unknown, wrap?: string): Promise<unknown>;
   bump(): Promise<number>;
   push(value: unknown): Promise<void>;
   list(): Promise<unknown[]>;
@@ -81,7 +81,15 @@ export const hs_probe = {
   label: ${JSON.stringify(label)},
   counter: 0,
   nested: { tag: "n", twice(n: number) { return n * 2; } },
-  echo: (value: unknown) => value,
+  echo(value: unknown, wrap?: string) {
+    if (wrap === "throwing then") return { get then() { throw new Error("then getter"); } };
+    if (wrap === "hijacked then") {
+      const promise = Promise.resolve(value);
+      Object.defineProperty(promise, "then", { value: () => {} });
+      return promise;
+    }
+    return value;
+  },
   bump() { return ++this.counter; },
   push(value: unknown) { log.push(value); },
   list: () => log,
@@ -250,6 +258,10 @@ Deno.test("worker mode: errors come back with their class, name and message", as
   await rejects(hot.with((h) => h.fail("async")), RangeError);
   await rejects(hot.with((h) => h.fail("custom")), { name: "CustomError", message: "custom failure" });
   await rejects(hot.with((h) => h.echo(() => 1)), { name: "DataCloneError" });
+  // A `then` getter that throws: the value is plain, and cloning it meets the getter.
+  await rejects(hot.with((h) => h.echo(undefined, "throwing then")), { message: "then getter" });
+  // A promise with its own `then` replaced still answers with what it settles to.
+  deepStrictEqual(await hot.with((h) => h.echo(["hijacked"], "hijacked then")), ["hijacked"]);
   await rejects(hot.with((h) => h.returnFunction()), { name: "DataCloneError" });
   strictEqual(await hot.with((h) => h.nested.twice(2)), 4);
 });
@@ -302,6 +314,15 @@ Deno.test("worker mode: a generation is denied read, net, env, write and run; th
   } finally {
     Deno.env.delete(variable);
   }
+  strictEqual(liveWorkerCount(), 0);
+});
+
+Deno.test("worker mode: an unknown permission kind is a TypeError", async () => {
+  await using fixture = await Fixture.create();
+  await rejects(
+    workerHot(fixture, probeModule("v1"), { permissions: { nett: true } as Deno.PermissionOptionsObject }),
+    (error: unknown) => error instanceof TypeError && /"nett" is not a permission kind/.test(error.message),
+  );
   strictEqual(liveWorkerCount(), 0);
 });
 
@@ -488,7 +509,32 @@ Deno.test("worker mode: without --unstable-worker-options the load is refused, n
   await using fixture = await Fixture.create();
   const { code, output } = await runHost(fixture, ["-A"], {});
   strictEqual(code, 0, output);
-  match(output, /^refused E_UNSUPPORTED .*--unstable-worker-options/m);
+  match(output, /^refused E_UNSUPPORTED .*--unstable-worker-options.*the command line has no/m);
+});
+
+Deno.test("worker mode: a flag the runtime cannot see is refused with how to let it see the flag", async () => {
+  await using fixture = await Fixture.create();
+  // It may read its generation and the deno.json beside it, but neither run deno nor read its command line.
+  const { code, output } = await runHost(fixture, [
+    "--unstable-worker-options",
+    `--allow-read=${fixture.dir}`,
+  ], {});
+  strictEqual(code, 0, output);
+  match(
+    output,
+    /^refused E_UNSUPPORTED .*cannot confirm it.*deno\.json does not enable it.*grant --allow-run=/m,
+  );
+});
+
+Deno.test("worker mode: a host that cannot read the runtime's worker code is refused with E_PERMISSION", async () => {
+  await using fixture = await Fixture.create();
+  const { code, output } = await runHost(fixture, [
+    "--unstable-worker-options",
+    `--allow-read=${fixture.dir}`,
+    "--allow-run",
+  ], {});
+  strictEqual(code, 0, output);
+  match(output, new RegExp(`^refused E_PERMISSION .*--allow-read=${join(REPO, "core")}/`, "m"));
 });
 
 Deno.test("worker mode: the flag is confirmed from the command line or from deno.json", async () => {
