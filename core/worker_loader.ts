@@ -102,8 +102,8 @@ export async function loadInWorker<T>(
   }
   assertWorkerEntryReadable(snapshot.entry);
   const granted = grantedPermissions(permissions);
-  const pool = WorkerPool.for(granted);
   const minted = snapshot.mint();
+  const pool = WorkerPool.for(granted);
   let host: WorkerHost | undefined;
   let abandoned = false;
   const load = async (): Promise<Loaded> => {

@@ -2,7 +2,8 @@
  * Worker isolation costs, each against plain `postMessage` measured in the
  * same run:
  *
- * - a sequential call round trip (`await hot.with((h) => h.add(1))`);
+ * - a sequential call round trip (`await hot.with((h) => h.add(1))`), back
+ *   to back and after the worker went idle;
  * - 1,000 calls pipelined (issued at once, then awaited together);
  * - swap commit latency with the standby worker warm, against inline.
  *
@@ -73,6 +74,26 @@ Deno.bench("worker call round trip", { group: "sequential round trip" }, async (
 
 Deno.bench("inline call (for scale)", { group: "sequential round trip" }, () => {
   inline.with((h) => h.add(1));
+});
+
+// A server's calls arrive apart: after a pause the worker sleeps, and the
+// call pays for waking its thread (and the host's, for the answer).
+Deno.bench(
+  "postMessage round trip, after 2 ms idle",
+  { group: "idle round trip", baseline: true },
+  async (b) => {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    b.start();
+    await postMessages(1);
+    b.end();
+  },
+);
+
+Deno.bench("worker call round trip, after 2 ms idle", { group: "idle round trip" }, async (b) => {
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  b.start();
+  await worker.with((h) => h.add(1));
+  b.end();
 });
 
 Deno.bench(`postMessage × ${PIPELINED} pipelined`, { group: "pipelined", baseline: true }, async () => {
