@@ -121,7 +121,7 @@ export async function loadInWorker<T>(
     abandoned = true;
     const failure = outcome.status === "rejected" ? loadFailure(outcome.reason, snapshot) : new HotswapError(
       "E_TIMEOUT",
-      `Cannot load "${snapshot.entry}" in a worker: starting the worker, import, factory and verification took longer than loadTimeout (${request.loadTimeout} ms); the worker was terminated; look for a top-level await, a loop, or a factory that never settles`,
+      `Cannot load "${snapshot.entry}" in a worker: starting the worker, import, factory and verification took longer than loadTimeout (${request.loadTimeout} ms); the worker was terminated (but Deno cannot stop a synchronous loop: such a thread keeps a core busy until the process exits); look for a top-level await, a loop, or a factory that never settles`,
       { path: snapshot.entry },
     );
     (host as WorkerHost | undefined)?.terminate(failure);
