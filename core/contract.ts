@@ -416,20 +416,36 @@ function checkMembers(
       problems.push(`${path}: reading it threw ${describeThrown(error)}`);
       continue;
     }
-    if (typeof member !== "string") {
-      if (typeof actual === "object" && actual !== null && !Array.isArray(actual)) {
-        checkMembers(actual as Record<PropertyKey, unknown>, member, path, problems);
-      } else {
-        problems.push(`${path}: expected object, got ${describeMember(value, key, actual)}`);
-      }
-      continue;
+    try {
+      checkMember(value, key, actual, member, path, problems);
+    } catch (error) {
+      // Array.isArray throws on a revoked Proxy: blame this member and check the others.
+      problems.push(`${path}: inspecting it threw ${describeThrown(error)}`);
     }
-    const optional = member.endsWith("?");
-    const kind = (optional ? member.slice(0, -1) : member) as ShapeKind;
-    if (optional && actual === undefined) continue;
-    if (!fitsKind(actual, kind)) {
-      problems.push(`${path}: expected ${kind}, got ${describeMember(value, key, actual)}`);
+  }
+}
+
+function checkMember(
+  owner: Record<PropertyKey, unknown>,
+  key: string,
+  actual: unknown,
+  member: ShapeMember,
+  path: string,
+  problems: string[],
+): void {
+  if (typeof member !== "string") {
+    if (typeof actual === "object" && actual !== null && !Array.isArray(actual)) {
+      checkMembers(actual as Record<PropertyKey, unknown>, member, path, problems);
+    } else {
+      problems.push(`${path}: expected object, got ${describeMember(owner, key, actual)}`);
     }
+    return;
+  }
+  const optional = member.endsWith("?");
+  const kind = (optional ? member.slice(0, -1) : member) as ShapeKind;
+  if (optional && actual === undefined) return;
+  if (!fitsKind(actual, kind)) {
+    problems.push(`${path}: expected ${kind}, got ${describeMember(owner, key, actual)}`);
   }
 }
 
