@@ -13,6 +13,7 @@ interface Step {
   code?: string;
   message?: string;
   generation: number;
+  digest?: string;
   result?: unknown;
 }
 
@@ -56,6 +57,7 @@ Deno.test("A host with --allow-read of some directories loads and swaps inside t
     [2, "E_PERMISSION", ["two", 1]],
   ]);
   match(steps[2]!.message!, new RegExp(`--allow-read=${other.dir}`));
+  strictEqual(steps[2]!.digest, steps[1]!.digest, "the previous generation still serves, same digest");
   ok(!/Requires read access|prompt/i.test(stderr), stderr);
 });
 
@@ -92,5 +94,8 @@ Deno.test("E_TIMEOUT: a generation stuck in top-level await is reported, and the
   strictEqual(code, 0, stderr);
   strictEqual(steps[1]!.code, "E_TIMEOUT");
   match(steps[1]!.message!, new RegExp(`${stuck}.*loadTimeout \\(100 ms\\).*top-level await`));
-  deepStrictEqual(steps[1]!.result, ["good", 1]);
+  deepStrictEqual([steps[1]!.generation, steps[1]!.digest, steps[1]!.result], [1, steps[0]!.digest, [
+    "good",
+    1,
+  ]]);
 });
