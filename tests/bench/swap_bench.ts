@@ -1,7 +1,8 @@
 /**
- * Swap commit latency, inline: from `swap()` to the new generation serving,
- * for the seed's sample generation (so/Handles.ts + so/MyCode.ts) and for a
- * generation of 200 modules. Every iteration reads, hashes, imports and
+ * Swap commit latency: from `swap()` to the new generation serving, for the
+ * seed's sample generation (so/Handles.ts + so/MyCode.ts) and for a
+ * generation of 200 modules, inline and (200 modules) in a worker; the worker
+ * bench covers the sample generation in worker mode. Every iteration reads, hashes, imports and
  * verifies the whole graph anew.
  *
  * Run: deno task bench
@@ -29,6 +30,8 @@ await Deno.writeTextFile(
   `import { f0 } from "./m0.ts";\nexport const hs_soHandles = { someData: "200 modules", someFn: (i: number) => { f0(i); } };\n`,
 );
 const hotBig = await registerHotswap(soHandles, big);
+// Worker mode needs --unstable-worker-options, which `deno task bench` passes.
+const hotBigWorker = await registerHotswap(soHandles, big, { isolation: "worker" });
 
 Deno.bench("swap sample generation (2 modules)", { group: "swap inline" }, async () => {
   await hot.swap(sample);
@@ -36,6 +39,10 @@ Deno.bench("swap sample generation (2 modules)", { group: "swap inline" }, async
 
 Deno.bench("swap 200-module generation", { group: "swap inline" }, async () => {
   await hotBig.swap(big);
+});
+
+Deno.bench("swap 200-module generation, worker", { group: "swap worker" }, async () => {
+  await hotBigWorker.swap(big);
 });
 
 globalThis.addEventListener("unload", () => {
