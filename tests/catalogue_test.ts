@@ -405,7 +405,6 @@ const CASES: readonly Case[] = [
   },
   {
     name: "a module that exports `then` (import() must not adopt it)",
-    knownDefect: { worker: "core/_worker_main.ts imports the entry directly, so import() adopts its then" },
     write: (f) =>
       f.write({
         "then.ts": `export function then(resolve: (v: unknown) => void) { resolve(42); }\n${
@@ -416,7 +415,6 @@ const CASES: readonly Case[] = [
   },
   {
     name: "a module that exports a `then` that never calls back",
-    knownDefect: { worker: "core/_worker_main.ts imports the entry directly: the load hangs to loadTimeout" },
     options: { loadTimeout: 2_000 },
     write: (f) => f.write({ "then_never.ts": `export function then() {}\n${echoModule("then never")}` }),
     expect: { result: ["then never", 1] },
