@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
 import type { Isolation } from "../mod.ts";
 
 /** Exit code for a bad command line, as most Unix tools use. */
@@ -20,6 +21,65 @@ export const EXIT_USAGE = 2;
 export function usageError(message: string, program: string): never {
   console.error(`${message}\nRun ${program} --help to see every flag.`);
   Deno.exit(EXIT_USAGE);
+}
+
+/** The flags both programs take, read from the command line. */
+export interface ProgramArgs {
+  /** The module paths given. */
+  readonly positionals: readonly string[];
+  /** The raw value of the program's own number flag (`--interval` or `--port`). */
+  readonly number: string | undefined;
+  /** `--isolation`, checked. */
+  readonly isolation: Isolation;
+  /** `--root`, repeatable. */
+  readonly roots: readonly string[] | undefined;
+  /** `--watch`. */
+  readonly watch: boolean;
+}
+
+/**
+ * Parses the flags demo/main.ts and demo/server.ts share, plus the program's
+ * own number flag; `--help` prints `usage` and exits 0, a mistake exits 2.
+ *
+ * @param args The command line.
+ * @param program The program's path, for messages.
+ * @param usage The help text.
+ * @param numberFlag The program's own number flag.
+ * @returns The flags.
+ */
+export function parseProgramArgs(
+  args: string[],
+  program: string,
+  usage: string,
+  numberFlag: "interval" | "port",
+): ProgramArgs {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        [numberFlag]: { type: "string" },
+        isolation: { type: "string" },
+        root: { type: "string", multiple: true },
+        watch: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help === true) {
+      console.log(usage);
+      Deno.exit(0);
+    }
+    return {
+      positionals,
+      number: values[numberFlag] as string | undefined,
+      isolation: parseIsolation(values.isolation as string | undefined),
+      roots: values.root as string[] | undefined,
+      watch: values.watch === true,
+    };
+  } catch (error) {
+    usageError(error instanceof Error ? error.message : String(error), program);
+  }
 }
 
 /**

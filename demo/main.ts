@@ -9,14 +9,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
 import { type SOHandles, soHandles } from "../types/mod.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
 import {
   onSignals,
   parseInteger,
-  parseIsolation,
+  parseProgramArgs,
   pause,
   readLines,
   StopSignals,
@@ -24,6 +23,7 @@ import {
 } from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
+const PROGRAM = "demo/main.ts";
 const USAGE = `Usage: deno run --allow-read=<dirs> demo/main.ts [options] <module>
 
 Loads <module>, a generation exporting hs_soHandles (such as so/Handles.ts),
@@ -55,46 +55,20 @@ interface DemoOptions {
 }
 
 function parseOptions(args: string[]): DemoOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        interval: { type: "string" },
-        isolation: { type: "string" },
-        root: { type: "string", multiple: true },
-        watch: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), "demo/main.ts");
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
+  const { positionals, number, isolation, roots, watch } = parseProgramArgs(args, PROGRAM, USAGE, "interval");
   if (positionals.length !== 1) {
     usageError(
       positionals.length === 0
         ? "Missing <module>: name the first generation, such as so/Handles.ts"
         : `Expected one <module>, got ${positionals.length}: ${positionals.join(" ")}`,
-      "demo/main.ts",
+      PROGRAM,
     );
   }
   try {
-    return {
-      path: positionals[0]!,
-      interval: parseInteger("interval", values.interval, 1000, 1, 86_400_000),
-      isolation: parseIsolation(values.isolation),
-      roots: values.root,
-      watch: values.watch,
-    };
+    const interval = parseInteger("interval", number, 1000, 1, 86_400_000);
+    return { path: positionals[0]!, interval, isolation, roots, watch };
   } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), "demo/main.ts");
+    usageError(error instanceof Error ? error.message : String(error), PROGRAM);
   }
 }
 

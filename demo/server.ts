@@ -10,13 +10,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Hotswap, HotswapError, type Isolation, registerHotswap } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
-import { Coalescer, onSignals, parseInteger, parseIsolation, StopSignals, usageError } from "./_cli.ts";
+import { Coalescer, onSignals, parseInteger, parseProgramArgs, StopSignals, usageError } from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
+const PROGRAM = "demo/server.ts";
 const USAGE = `Usage: deno run --allow-read=<dirs> --allow-net=127.0.0.1 demo/server.ts [options] [module]
 
 Serves <module> (default so/app.ts), a generation exporting hs_httpApp, on
@@ -51,44 +51,15 @@ interface ServerOptions {
 }
 
 function parseOptions(args: string[]): ServerOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: "string" },
-        isolation: { type: "string" },
-        root: { type: "string", multiple: true },
-        watch: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), "demo/server.ts");
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
+  const { positionals, number, isolation, roots, watch } = parseProgramArgs(args, PROGRAM, USAGE, "port");
   if (positionals.length > 1) {
-    usageError(
-      `Expected at most one [module], got ${positionals.length}: ${positionals.join(" ")}`,
-      "demo/server.ts",
-    );
+    usageError(`Expected at most one [module], got ${positionals.length}: ${positionals.join(" ")}`, PROGRAM);
   }
   try {
-    return {
-      path: positionals[0] ?? "so/app.ts",
-      port: parseInteger("port", values.port, 8000, 0, 65_535),
-      isolation: parseIsolation(values.isolation),
-      roots: values.root,
-      watch: values.watch,
-    };
+    const port = parseInteger("port", number, 8000, 0, 65_535);
+    return { path: positionals[0] ?? "so/app.ts", port, isolation, roots, watch };
   } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), "demo/server.ts");
+    usageError(error instanceof Error ? error.message : String(error), PROGRAM);
   }
 }
 
