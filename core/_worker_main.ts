@@ -52,6 +52,9 @@ interface Callable {
 const scope = globalThis as unknown as WorkerScope;
 /** Captured before generation code runs, which may replace `Promise.prototype.then`. */
 const promiseThen = Promise.prototype.then;
+// Captured before the generation loads: it shares this realm and may delete
+// or replace the global, which must not break copying its handle.
+const clone = globalThis.structuredClone;
 let requests: RingReader | undefined;
 let responses: RingWriter | undefined;
 /** Messages that arrived before their marker record; handled when the ring reaches it. */
@@ -326,7 +329,7 @@ function holdsFunctions(value: unknown, depth: number): boolean {
 
 function cloneable(value: unknown, path: string, entry: string): unknown {
   try {
-    structuredClone(value);
+    clone(value);
   } catch (error) {
     throw new HotswapError(
       "E_CONTRACT",

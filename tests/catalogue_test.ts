@@ -626,10 +626,6 @@ const CASES: readonly Case[] = [
   },
   {
     name: "deleting a built-in global",
-    knownDefect: {
-      worker:
-        "core/_worker_main.ts calls the generation realm's structuredClone, so the load fails with E_CONTRACT",
-    },
     write: (f) =>
       f.write({
         "deletes.ts": `delete (globalThis as Record<string, unknown>).structuredClone;\n${echoModule("x")}`,
