@@ -87,11 +87,6 @@ interface Case {
   readonly modes?: readonly Isolation[];
   /** Needs POSIX file types (FIFOs, symlinks). */
   readonly posix?: boolean;
-  /**
-   * A defect found in a mode whose code is not ours to change yet: the test is
-   * registered, shown as ignored with the reason, and runs once the entry goes.
-   */
-  readonly knownDefect?: Partial<Record<Isolation, string>>;
 }
 
 /** One event-loop turn: every pending microtask has run. */
@@ -910,10 +905,9 @@ for (const mode of MODES) {
     if (entry.run === undefined && expectationFor(entry, mode) === undefined) {
       throw new Error(`Catalogue case "${entry.name}" has no expectation for ${mode} mode`);
     }
-    const defect = entry.knownDefect?.[mode];
     Deno.test({
-      name: `[${mode}] ${entry.name}${defect ? ` (known defect: ${defect})` : ""}`,
-      ignore: defect !== undefined || (entry.posix === true && Deno.build.os === "windows"),
+      name: `[${mode}] ${entry.name}`,
+      ignore: entry.posix === true && Deno.build.os === "windows",
       fn: () => runCase(entry, mode),
     });
   }
