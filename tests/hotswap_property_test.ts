@@ -1,9 +1,11 @@
 /**
- * Model-based property test of the Hotswap state machine (issue 6), inline
- * mode. fast-check draws a program of commands (sync and async `with()` calls
- * settled in random order, good and bad swaps and rollbacks, awaited or left
- * running while later commands go on, event-loop turns, close) and runs it
- * against a real Hotswap and a small model of what it must do.
+ * Model-based property test of the Hotswap state machine (issue 6), in both
+ * isolation modes. fast-check draws a program of commands (sync and async
+ * `with()` calls settled in random order, good and bad swaps and rollbacks,
+ * awaited or left running while later commands go on, event-loop turns,
+ * close) and runs it against a real Hotswap and a small model of what it
+ * must do. Worker mode runs fewer programs (each starts workers), with exact
+ * drains only, and checks that no worker is left after close().
  *
  * The model learns nothing from the runtime except when a queued swap is
  * decided: the `swap` and `reject` events, which the runtime dispatches in
@@ -20,8 +22,8 @@
  *    (its digest) or rejects `E_NOT_FOUND`; after close() everything not yet
  *    decided rejects `E_CLOSED`.
  * 3. `retired` of a generation settles exactly when its last call settles:
- *    never before, and within the same event-loop turn after; with a
- *    drainTimeout of 0 it reports `drained: false` only after a
+ *    never before, and (inline) within the same event-loop turn after; with
+ *    a drainTimeout of 0 it reports `drained: false` only after a
  *    `drain-timeout` event that counted the calls still running.
  * 4. `stats()` counts calls, swaps, rejects, rollbacks and per-generation
  *    in-flight calls as the model does; `with()` keeps sync results sync.
@@ -31,8 +33,8 @@
  *
  * Reproduce a failure with the seed and path fast-check prints:
  * `HOTSWAP_FC_SEED=<seed> HOTSWAP_FC_PATH=<path> deno test -A tests/hotswap_property_test.ts`.
- * `HOTSWAP_FC_RUNS` overrides the number of runs (default 500); `HOTSWAP_FC_SUMMARY=1`
- * prints what the runs exercised.
+ * `HOTSWAP_FC_RUNS` and `HOTSWAP_FC_WORKER_RUNS` override the number of runs
+ * (default 500 and 150); `HOTSWAP_FC_SUMMARY=1` prints what the runs exercised.
  */
 
 import { deepStrictEqual, fail, ok, strictEqual } from "node:assert/strict";
@@ -42,21 +44,35 @@ import {
   type Hotswap,
   HotswapError,
   type HotswapErrorCode,
+  type Isolation,
   registerHotswap,
   type RetireReport,
   type SwapResult,
 } from "../mod.ts";
+import { liveWorkerCount } from "../core/worker_loader.ts";
 import { type Echo, echo, Fixture } from "./_fixtures.ts";
 
 const RUNS = Number(Deno.env.get("HOTSWAP_FC_RUNS") ?? 500);
+/** Worker programs cost a worker start each: fewer runs. */
+const WORKER_RUNS = Number(Deno.env.get("HOTSWAP_FC_WORKER_RUNS") ?? 150);
 
 /** How a call asks the generation to answer. */
 type CallKind = "sync" | "throw" | "async" | "thenable" | "hostile";
 
-/** What the test passes to `run`: the kind, and a gate for the async kinds. */
+/**
+ * What the test passes to `run`: the kind, and a gate for the async kinds.
+ * Worker mode cannot pass a promise: a held call is kept in the worker under
+ * an id, and settled by calling `release(id, ok)` on the handle it started on.
+ */
 interface CallInput {
-  readonly kind: CallKind;
+  readonly kind: CallKind | "hold";
   readonly gate?: Promise<void>;
+  readonly id?: number;
+}
+
+/** The handle of the test's generations: Echo plus the worker-mode release. */
+interface Held extends Echo {
+  release(id: number, ok: boolean): unknown;
 }
 
 /** A generation module the program can swap to. */
@@ -72,15 +88,23 @@ interface Variant {
 /** Handle factory of the good variants: the label names variant, number and handed-off state. */
 function goodSource(name: string, wait: string, dispose: string): string {
   return `let number = 0;
+const held = new Map<number, (ok: boolean) => void>();
 export async function hs_echo(ctx: { generation: number; previous: unknown }) {
   ${wait}
   number = ctx.generation;
   const label = ${JSON.stringify(name)} + ":" + ctx.generation + ":" + String(ctx.previous);
   return {
     label,
-    run(input: { kind: string; gate?: Promise<void> }) {
+    release(id: number, ok: boolean) {
+      held.get(id)!(ok);
+      held.delete(id);
+    },
+    run(input: { kind: string; gate?: Promise<void>; id?: number }) {
       switch (input.kind) {
         case "sync": return label;
+        case "hold": return new Promise((resolve, reject) => {
+          held.set(input.id!, (ok) => ok ? resolve(label) : reject(new Error(label)));
+        });
         case "throw": throw new Error(label);
         case "async": return input.gate!.then(() => label, () => { throw new Error(label); });
         case "thenable": return {
@@ -168,16 +192,18 @@ interface QueuedSwap {
   outcome?: { readonly generation: number; readonly digest: string } | { readonly code: HotswapErrorCode };
 }
 
-/** A call whose gate the program settles later. */
+/** A call the program settles later. */
 interface OpenCall {
   readonly generation: number;
   readonly label: string;
-  readonly gate: PromiseWithResolvers<void>;
+  /** Lets the call resolve (or reject) with its label. */
+  readonly release: (ok: boolean) => void;
   readonly result: Tracked<unknown>;
 }
 
 interface Config {
-  /** 1e6: drains are exact; 0: a drain times out whenever a call is in flight. */
+  readonly isolation: Isolation;
+  /** 1e6: drains are exact; 0 (inline only): a drain times out whenever a call is in flight. */
   readonly drainTimeout: number;
   readonly rollbackDepth: number | undefined;
 }
@@ -195,6 +221,7 @@ class World {
   readonly digests = new Map<string, string>();
   closed = false;
   closing: Tracked<void> | undefined;
+  nextCallId = 0;
   readonly queue: QueuedSwap[] = [];
   readonly decided: QueuedSwap[] = [];
   readonly pending = new Map<number, number>();
@@ -353,13 +380,17 @@ class World {
       }
     }
     if (this.config.drainTimeout !== 0) {
-      // Exact drains: a generation's retired settles exactly when its last call has.
+      // Exact drains: a generation's retired settles exactly when its last call
+      // has. Inline, within the same event-loop turn; a worker's retirement
+      // also waits for dispose() and the end of the worker, so there only
+      // "never before" is checked here, and "eventually" at the end.
       for (const [generation, retired] of this.retired) {
-        strictEqual(
-          retired.settled,
-          this.pendingOn(generation) === 0,
-          `retired of ${generation} with ${this.pendingOn(generation)} calls in flight`,
-        );
+        const pending = this.pendingOn(generation);
+        if (pending > 0) {
+          strictEqual(retired.settled, false, `retired of ${generation} with ${pending} calls in flight`);
+        } else if (this.config.isolation === "inline") {
+          ok(retired.settled, `retired of ${generation} drained, not settled`);
+        }
       }
     }
     if (this.closing?.settled) {
@@ -379,14 +410,22 @@ class CallCommand implements fc.AsyncCommand<World, World> {
     return true;
   }
   async run(world: World): Promise<void> {
+    const worker = world.config.isolation === "worker";
     const gate = Promise.withResolvers<void>();
-    const input: CallInput = this.kind === "async" || this.kind === "thenable"
-      ? { kind: this.kind, gate: gate.promise }
-      : { kind: this.kind };
+    gate.promise.catch(() => {});
+    const holds = this.kind === "async" || this.kind === "thenable";
+    const id = world.nextCallId++;
+    const input: CallInput = !holds
+      ? { kind: this.kind }
+      : worker
+      ? { kind: "hold", id }
+      : { kind: this.kind, gate: gate.promise };
     let seen: string | undefined;
+    let started: Held | undefined;
     const call = () =>
       world.hot.with((handle) => {
         seen = handle.label;
+        started = handle as Held;
         return handle.run(input);
       });
     if (world.closed) {
@@ -401,14 +440,14 @@ class CallCommand implements fc.AsyncCommand<World, World> {
     }
     const expected = world.expectedLabel();
     world.calls++;
-    if (this.kind === "throw") {
+    if (!worker && this.kind === "throw") {
       try {
         call();
         fail("the throwing call returned");
       } catch (error) {
         strictEqual((error as Error).message, expected);
       }
-    } else if (this.kind === "sync" || this.kind === "hostile") {
+    } else if (!worker && (this.kind === "sync" || this.kind === "hostile")) {
       const result = call();
       ok(!(result instanceof Promise), "a synchronous result stays synchronous");
       if (this.kind === "sync") strictEqual(result, expected);
@@ -424,7 +463,28 @@ class CallCommand implements fc.AsyncCommand<World, World> {
       (result as Promise<unknown>).then(settled, settled);
       world.results.push(tracked);
       world.pending.set(generation, world.pendingOn(generation) + 1);
-      world.open.push({ generation, label: expected, gate, result: tracked });
+      if (holds) {
+        const release = worker
+          ? (ok: boolean) => Promise.resolve(started!.release(id, ok)).catch(() => {})
+          : (ok: boolean) => ok ? gate.resolve() : gate.reject(new Error("gate"));
+        world.open.push({ generation, label: expected, release, result: tracked });
+      } else {
+        // Worker mode: every call is asynchronous; one that does not hold settles
+        // at once. The worker awaits a result before sending it, so a hostile
+        // `then` getter rejects the call there.
+        const rejection = this.kind === "throw"
+          ? expected
+          : this.kind === "hostile"
+          ? "hostile then"
+          : undefined;
+        try {
+          strictEqual(await result, expected);
+          strictEqual(rejection, undefined, `a ${this.kind} call resolved`);
+        } catch (error) {
+          ok(rejection !== undefined, `call rejected: ${String(error)}`);
+          strictEqual((error as Error).message, rejection);
+        }
+      }
     }
     strictEqual(seen, expected, "the call saw the newest committed generation");
     await Promise.resolve();
@@ -435,7 +495,7 @@ class CallCommand implements fc.AsyncCommand<World, World> {
   }
 }
 
-/** Settles one open call's gate, then checks its result. */
+/** Settles one open call, then checks its result. */
 class SettleCommand implements fc.AsyncCommand<World, World> {
   constructor(readonly index: number, readonly resolve: boolean) {}
   check(world: Readonly<World>): boolean {
@@ -443,8 +503,7 @@ class SettleCommand implements fc.AsyncCommand<World, World> {
   }
   async run(world: World): Promise<void> {
     const [call] = world.open.splice(this.index % world.open.length, 1);
-    if (this.resolve) call!.gate.resolve();
-    else call!.gate.reject(new Error("gate"));
+    call!.release(this.resolve);
     try {
       strictEqual(await call!.result.promise, call!.label);
       ok(this.resolve, "a rejected call resolved");
@@ -510,35 +569,49 @@ class CloseCommand implements fc.AsyncCommand<World, World> {
   }
 }
 
-const call = fc.constantFrom<CallKind>("sync", "throw", "async", "async", "thenable", "hostile").map((kind) =>
-  new CallCommand(kind)
-);
-const settle = fc.tuple(fc.nat(7), fc.boolean()).map(([index, resolve]) => new SettleCommand(index, resolve));
-const swap = fc.tuple(
-  fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(...VARIANTS.filter((variant) => variant.fails === undefined)) },
-    { weight: 3, arbitrary: fc.constantFrom(...VARIANTS.filter((variant) => variant.fails !== undefined)) },
-    { weight: 2, arbitrary: fc.constant(undefined) },
-  ),
-  fc.boolean(),
-).map(([variant, wait]) => new SwapCommand(variant, wait));
-const tick = fc.integer({ min: 1, max: 4 }).map((turns) => new TickCommand(turns));
-const close = fc.constant(new CloseCommand());
-/** Weighted by repetition: fast-check picks each listed arbitrary equally often. */
-const commandArbitraries: fc.Arbitrary<fc.AsyncCommand<World, World>>[] = [
-  ...Array<typeof call>(6).fill(call),
-  ...Array<typeof settle>(6).fill(settle),
-  ...Array<typeof swap>(6).fill(swap),
-  tick,
-  tick,
-  close,
-];
-const commands = fc.commands(commandArbitraries, { size: "max", maxCommands: 40 });
+/** The commands of a program; worker mode leaves out what only inline mode can do. */
+function commandsFor(
+  isolation: Isolation,
+  maxCommands: number,
+): fc.Arbitrary<Iterable<fc.AsyncCommand<World, World>>> {
+  // Polluting Object.prototype is refused inline; a worker keeps it in its own realm, and commits.
+  const variants = VARIANTS.filter((variant) => isolation === "inline" || variant.name !== "pollutes");
+  const call = fc.constantFrom<CallKind>("sync", "throw", "async", "async", "thenable", "hostile").map((
+    kind,
+  ) => new CallCommand(kind));
+  const settle = fc.tuple(fc.nat(7), fc.boolean()).map(([index, resolve]) =>
+    new SettleCommand(index, resolve)
+  );
+  const swap = fc.tuple(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...variants.filter((variant) => variant.fails === undefined)) },
+      { weight: 3, arbitrary: fc.constantFrom(...variants.filter((variant) => variant.fails !== undefined)) },
+      { weight: 2, arbitrary: fc.constant(undefined) },
+    ),
+    fc.boolean(),
+  ).map(([variant, wait]) => new SwapCommand(variant, wait));
+  const tick = fc.integer({ min: 1, max: 4 }).map((turns) => new TickCommand(turns));
+  const close = fc.constant(new CloseCommand());
+  // Weighted by repetition: fast-check picks each listed arbitrary equally often.
+  const arbitraries: fc.Arbitrary<fc.AsyncCommand<World, World>>[] = [
+    ...Array<typeof call>(6).fill(call),
+    ...Array<typeof settle>(6).fill(settle),
+    ...Array<typeof swap>(6).fill(swap),
+    tick,
+    tick,
+    close,
+  ];
+  return fc.commands(arbitraries, { size: "max", maxCommands });
+}
 
-const configs = fc.record({
-  drainTimeout: fc.constantFrom(1e6, 1e6, 1e6, 0),
-  rollbackDepth: fc.constantFrom(undefined, 0, 1, 3),
-});
+function configsFor(isolation: Isolation): fc.Arbitrary<Config> {
+  return fc.record({
+    isolation: fc.constant(isolation),
+    // A worker whose drain times out is terminated, failing its calls with E_WORKER: exact drains only.
+    drainTimeout: isolation === "inline" ? fc.constantFrom(1e6, 1e6, 1e6, 0) : fc.constant(1e6),
+    rollbackDepth: fc.constantFrom(undefined, 0, 1, 3),
+  });
+}
 
 /**
  * After a failed run: release every gate and start close(), so the next run
@@ -546,7 +619,7 @@ const configs = fc.record({
  * call that never released, close() would wait for it and hide the error.
  */
 async function abandon(world: World): Promise<void> {
-  for (const call of world.open.splice(0)) call.gate.resolve();
+  for (const call of world.open.splice(0)) call.release(true);
   const closing = new Tracked(world.hot.close());
   for (let i = 0; i < 20 && !closing.settled; i++) await macrotask();
 }
@@ -584,7 +657,8 @@ async function finish(world: World): Promise<void> {
   ok(!("label" in {}), "Object.prototype is clean");
 }
 
-Deno.test("Hotswap behaves as its model under random calls, swaps, rollbacks and close (inline)", async () => {
+/** Runs `runs` random programs against a fresh Hotswap each, in one isolation mode. */
+async function checkModel(isolation: Isolation, runs: number, maxCommands: number): Promise<void> {
   await using fixture = await Fixture.create();
   const paths = new Map<string, string>();
   for (const variant of VARIANTS) {
@@ -594,13 +668,12 @@ Deno.test("Hotswap behaves as its model under random calls, swaps, rollbacks and
   }
   const seed = Deno.env.get("HOTSWAP_FC_SEED");
   const path = Deno.env.get("HOTSWAP_FC_PATH");
-  let runs = 0;
   // What the passing runs exercised, printed with HOTSWAP_FC_SUMMARY=1 (the README quotes it).
   const totals = { runs: 0, commands: 0, calls: 0, commits: 0, rollbacks: 0, refused: 0, drainTimeouts: 0 };
   await fc.assert(
-    fc.asyncProperty(configs, commands, async (config, program) => {
-      runs++;
+    fc.asyncProperty(configsFor(isolation), commandsFor(isolation, maxCommands), async (config, program) => {
       const hot = await registerHotswap(echo, paths.get("sync")!, {
+        isolation,
         drainTimeout: config.drainTimeout,
         ...(config.rollbackDepth === undefined ? {} : { rollbackDepth: config.rollbackDepth }),
       });
@@ -612,6 +685,7 @@ Deno.test("Hotswap behaves as its model under random calls, swaps, rollbacks and
         throw error;
       }
       await finish(world);
+      if (isolation === "worker") strictEqual(liveWorkerCount(), 0, "no worker left after close()");
       totals.runs++;
       totals.commands += [...program].length;
       totals.commits += world.swaps;
@@ -621,13 +695,21 @@ Deno.test("Hotswap behaves as its model under random calls, swaps, rollbacks and
       totals.drainTimeouts += world.drainTimeouts.size;
     }),
     {
-      numRuns: RUNS,
+      numRuns: runs,
       // A run whose drain or close hangs fails instead of hanging the suite.
-      timeout: 5_000,
+      timeout: 10_000,
       ...(seed === undefined ? {} : { seed: Number(seed) }),
       ...(path === undefined ? {} : { path }),
     },
   );
-  strictEqual(runs >= RUNS, true);
-  if (Deno.env.get("HOTSWAP_FC_SUMMARY")) console.log(JSON.stringify(totals));
+  strictEqual(totals.runs, runs);
+  if (Deno.env.get("HOTSWAP_FC_SUMMARY")) console.log(JSON.stringify({ isolation, ...totals }));
+}
+
+Deno.test("Hotswap behaves as its model under random calls, swaps, rollbacks and close (inline)", async () => {
+  await checkModel("inline", RUNS, 40);
+});
+
+Deno.test("Hotswap behaves as its model under random calls, swaps, rollbacks and close (worker)", async () => {
+  await checkModel("worker", WORKER_RUNS, 30);
 });
