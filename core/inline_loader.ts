@@ -283,9 +283,14 @@ class BuiltinsGuard {
     const note = (list: string[], text: string) => {
       list[list.length] = text;
     };
+    // Owner-level changes first: a frozen built-in is the one a reader must see.
     for (let i = 0; i < this.#owners.length; i++) {
       const owner = this.#owners[i]!;
       const name = this.#names[i]!;
+      if (this.#extensible[i] && !isExtensible(owner)) {
+        note(changed, `${name} (made non-extensible)`);
+        note(stuck, `${name} (made non-extensible)`);
+      }
       if (getPrototypeOf(owner) !== this.#prototypes[i]) {
         note(changed, `${name} (prototype replaced)`);
         if (!setPrototypeOf(owner, this.#prototypes[i] ?? null)) note(stuck, `${name} (prototype replaced)`);
@@ -306,12 +311,6 @@ class BuiltinsGuard {
       note(changed, line);
       if (!defineProperty(this.#owners[this.#ownerOf[k]!]!, this.#keys[k]!, this.#descriptor(k))) {
         note(stuck, line);
-      }
-    }
-    for (let i = 0; i < this.#owners.length; i++) {
-      if (this.#extensible[i] && !isExtensible(this.#owners[i]!)) {
-        note(changed, `${this.#names[i]} (made non-extensible)`);
-        note(stuck, `${this.#names[i]} (made non-extensible)`);
       }
     }
     return { changed, stuck };
