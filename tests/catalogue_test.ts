@@ -683,6 +683,27 @@ const CASES: readonly Case[] = [
     },
   },
   {
+    name: "freezing Object.prototype, which cannot be undone (in a subprocess: it stays frozen)",
+    modes: ["inline"],
+    run: async () => {
+      await using fixture = await Fixture.create();
+      const good = await fixture.write({ "good.ts": echoModule("good") });
+      const freezer = await fixture.write({
+        "freeze.ts": `Object.freeze(Object.prototype);\n${echoModule("x")}`,
+      });
+      const { steps, code, stderr } = await runHost(HOST, [`--allow-read=${fixture.dir}`], [good, freezer]);
+      strictEqual(code, 0, stderr);
+      deepStrictEqual(steps.map((s) => [s.generation, s.code ?? "ok", s.result]), [
+        [1, "ok", ["good", 1]],
+        [1, "E_IMPORT", ["good", 1]],
+      ]);
+      match(
+        String(steps[1]!.message),
+        /Object\.prototype \(made non-extensible\).*which cannot be: restart the host/,
+      );
+    },
+  },
+  {
     name: "adding a new global name is allowed",
     write: (f) =>
       f.write({
