@@ -6,7 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import type { Isolation } from "../mod.ts";
+import { type Contract, type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
+import type { Output } from "./_output.ts";
 
 /** Exit code for a bad command line, as most Unix tools use. */
 export const EXIT_USAGE = 2;
@@ -79,6 +80,35 @@ export function parseProgramArgs(
     };
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error), program);
+  }
+}
+
+/**
+ * Loads a program's first generation; a failure is printed and exits 1,
+ * since a program with nothing to serve has nothing to do.
+ *
+ * @param contract The contract generations must meet.
+ * @param options The entry, `--isolation` and `--root`.
+ * @param fatal Where the failure is printed.
+ * @returns The reference serving generation 1.
+ */
+export async function registerOrExit<T>(
+  contract: Contract<T>,
+  options: {
+    readonly path: string;
+    readonly isolation: Isolation;
+    readonly roots: readonly string[] | undefined;
+  },
+  fatal: Output,
+): Promise<Hotswap<T>> {
+  try {
+    return await registerHotswap(contract, options.path, {
+      isolation: options.isolation,
+      ...(options.roots === undefined ? {} : { roots: options.roots }),
+    });
+  } catch (error) {
+    fatal.failed(error);
+    Deno.exit(1);
   }
 }
 

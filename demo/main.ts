@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
+import type { Isolation } from "../mod.ts";
 import { type SOHandles, soHandles } from "../types/mod.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
 import {
@@ -18,6 +18,7 @@ import {
   parseProgramArgs,
   pause,
   readLines,
+  registerOrExit,
   StopSignals,
   usageError,
 } from "./_cli.ts";
@@ -78,16 +79,7 @@ async function main(args: string[]): Promise<never> {
   // Failures that end the program go to stderr; a refused swap is ordinary output.
   const fatal = new Output(shouldColor(Deno.stderr), console.error);
 
-  let hot: Hotswap<SOHandles>;
-  try {
-    hot = await registerHotswap(soHandles, options.path, {
-      isolation: options.isolation,
-      ...(options.roots === undefined ? {} : { roots: options.roots }),
-    });
-  } catch (error) {
-    fatal.failed(error);
-    Deno.exit(1);
-  }
+  const hot = await registerOrExit(soHandles, options, fatal);
   hot.addEventListener("retire", (event) => out.retired(event.detail));
 
   const info = hot.info();

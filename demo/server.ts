@@ -10,10 +10,18 @@
  * @module
  */
 
-import { type Hotswap, HotswapError, type Isolation, registerHotswap } from "../mod.ts";
+import { HotswapError, type Isolation } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
-import { Coalescer, onSignals, parseInteger, parseProgramArgs, StopSignals, usageError } from "./_cli.ts";
+import {
+  Coalescer,
+  onSignals,
+  parseInteger,
+  parseProgramArgs,
+  registerOrExit,
+  StopSignals,
+  usageError,
+} from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
 const PROGRAM = "demo/server.ts";
@@ -101,16 +109,7 @@ async function main(args: string[]): Promise<never> {
   // Failures that end the program go to stderr; swaps and refused swaps are ordinary output.
   const fatal = new Output(shouldColor(Deno.stderr), console.error);
 
-  let hot: Hotswap<HttpApp>;
-  try {
-    hot = await registerHotswap(httpApp, options.path, {
-      isolation: options.isolation,
-      ...(options.roots === undefined ? {} : { roots: options.roots }),
-    });
-  } catch (error) {
-    fatal.failed(error);
-    Deno.exit(1);
-  }
+  const hot = await registerOrExit(httpApp, options, fatal);
   hot.addEventListener("retire", (event) => out.retired(event.detail));
 
   async function handler(request: Request): Promise<Response> {
