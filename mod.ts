@@ -58,11 +58,13 @@ export type { GenerationContext, GenerationState, RetireReport } from "./core/ge
 export {
   type GenerationInfo,
   type GenerationStats,
+  type HandleOf,
   Hotswap,
   type HotswapOptions,
   type HotswapStats,
   type Isolation,
   registerHotswap,
+  type Remote,
   type SwapOptions,
   type SwapResult,
 } from "./core/hotswap.ts";

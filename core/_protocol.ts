@@ -29,7 +29,12 @@ export interface SerializedError {
   readonly code: HotswapErrorCode | undefined;
   readonly path: string | undefined;
   readonly problems: readonly string[] | undefined;
+  /** The error's `cause`, flattened the same way (a value that is not an Error becomes its text). */
+  readonly cause?: SerializedError | undefined;
 }
+
+/** How many links of a `cause` chain cross the boundary; deeper ones are cut. */
+const CAUSE_DEPTH = 4;
 
 /** How a handle member is rebuilt in the host. */
 export type MemberDescriptor =
@@ -93,6 +98,7 @@ const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
 export function serializeError(
   error: unknown,
   files: ReadonlyMap<string, string> = new Map(),
+  depth = 0,
 ): SerializedError {
   const unblob = (text: string): string => {
     for (const [url, path] of files) text = text.replaceAll(url, path);
@@ -103,6 +109,7 @@ export function serializeError(
       const code = (error as { code?: unknown }).code;
       const path = (error as { path?: unknown }).path;
       const problems = (error as { problems?: unknown }).problems;
+      const cause = error.cause;
       return {
         name: String(error.name),
         message: unblob(String(error.message)),
@@ -110,6 +117,9 @@ export function serializeError(
         code: typeof code === "string" && CODES.has(code) ? code as HotswapErrorCode : undefined,
         path: typeof path === "string" ? path : undefined,
         problems: Array.isArray(problems) ? problems.map(String) : undefined,
+        cause: cause === undefined || depth >= CAUSE_DEPTH
+          ? undefined
+          : serializeError(cause, files, depth + 1),
       };
     }
     return {
@@ -132,7 +142,7 @@ export function serializeError(
   }
 }
 
-type ErrorClass = new (message: string) => Error;
+type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
 
 const BUILTIN_ERRORS: Readonly<Record<string, ErrorClass>> = {
   Error,
@@ -154,10 +164,11 @@ const BUILTIN_ERRORS: Readonly<Record<string, ErrorClass>> = {
  */
 export function rebuildError(fields: SerializedError): Error {
   let error: Error;
+  const cause = fields.cause === undefined ? {} : { cause: rebuildError(fields.cause) };
   if (fields.code === "E_CONTRACT") {
-    error = new ContractError(fields.message, fields.problems ?? [], { path: fields.path });
+    error = new ContractError(fields.message, fields.problems ?? [], { path: fields.path, ...cause });
   } else if (fields.code !== undefined) {
-    error = new HotswapError(fields.code, fields.message, { path: fields.path });
+    error = new HotswapError(fields.code, fields.message, { path: fields.path, ...cause });
   } else {
     const denoErrors = (globalThis as { Deno?: { errors?: Record<string, unknown> } }).Deno?.errors ?? {};
     const named = Object.hasOwn(BUILTIN_ERRORS, fields.name)
@@ -165,7 +176,7 @@ export function rebuildError(fields: SerializedError): Error {
       : Object.hasOwn(denoErrors, fields.name)
       ? denoErrors[fields.name] as ErrorClass
       : undefined;
-    error = named === undefined ? new Error(fields.message) : new named(fields.message);
+    error = new (named ?? Error)(fields.message, cause);
     if (error.name !== fields.name) error.name = fields.name;
   }
   if (fields.stack !== undefined) {

@@ -86,6 +86,28 @@ export class HotswapError extends Error {
   }
 }
 
+/**
+ * Adds to a failure which generation stayed active: its `activeGeneration`,
+ * and the same note at the end of its message and of its stack's first line.
+ * The error is changed in place, so its stack, `cause` and class survive.
+ *
+ * @param error The failure of a swap.
+ * @param active The generation still serving.
+ * @returns The same error.
+ */
+export function noteActiveGeneration(error: HotswapError, active: number): HotswapError {
+  const before = `${error.name}: ${error.message}`;
+  const message = `${error.message} (generation ${active} stays active)`;
+  const stack = error.stack;
+  Object.defineProperty(error, "message", { value: message, writable: true, configurable: true });
+  Object.defineProperty(error, "activeGeneration", { value: active, enumerable: true, configurable: true });
+  if (typeof stack === "string" && stack.startsWith(before)) {
+    const stackText = `${error.name}: ${message}${stack.slice(before.length)}`;
+    Object.defineProperty(error, "stack", { value: stackText, writable: true, configurable: true });
+  }
+  return error;
+}
+
 /** Renders any thrown value as one short line for an error message. */
 export function describeThrown(value: unknown): string {
   try {

@@ -7,9 +7,8 @@
  */
 
 import type { Contract } from "./contract.ts";
-import { ContractError } from "./contract.ts";
 import { within } from "./deadline.ts";
-import { describeThrown, HotswapError } from "./errors.ts";
+import { describeThrown, HotswapError, noteActiveGeneration } from "./errors.ts";
 import type {
   DrainTimeoutEventDetail,
   HotswapEventMap,
@@ -24,6 +23,38 @@ import { loadInWorker, type WorkerPermissions } from "./worker_loader.ts";
 
 /** Where generations run: in the host's isolate, or each in its own Worker. */
 export type Isolation = "inline" | "worker";
+
+/**
+ * A handle as it behaves across an isolation boundary: every function member
+ * returns a `Promise` of its awaited result, object members holding functions
+ * are remote too, and data members are as copied at load.
+ *
+ * @typeParam T The handle type of the contract.
+ *
+ * @example Worker-mode calls are promises
+ * ```ts
+ * import type { Remote } from "@hotswap/runtime";
+ *
+ * interface Greeter { greet(name: string): string; prefix: string }
+ * const remote: Remote<Greeter> = { greet: (name) => Promise.resolve(`hi ${name}`), prefix: "hi" };
+ * const text: string = await remote.greet("ada");
+ * console.assert(text === "hi ada");
+ * ```
+ */
+export type Remote<T> = T extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
+  : T extends readonly unknown[] ? T
+  : T extends object ? { readonly [K in keyof T]: Remote<T[K]> }
+  : T;
+
+/**
+ * The handle `with()` receives for contract type `T` in isolation `I`:
+ * `T` itself inline, {@linkcode Remote}`<T>` in a worker. An isolation known
+ * only at run time gives the union of both.
+ *
+ * @typeParam T The handle type of the contract.
+ * @typeParam I The isolation mode.
+ */
+export type HandleOf<T, I extends Isolation> = I extends "inline" ? T : Remote<T>;
 
 /** Options of {@linkcode registerHotswap}. */
 export interface HotswapOptions {
@@ -49,6 +80,20 @@ export interface HotswapOptions {
 export interface SwapOptions {
   /** Pin of the new generation's digest; a mismatch is `E_INTEGRITY`. */
   integrity?: string;
+  /**
+   * Aborts the swap while it is queued or loading: it rejects with the
+   * signal's reason and nothing changes. A load already running in the host's
+   * isolate finishes in the background and is discarded before the next swap.
+   */
+  signal?: AbortSignal;
+  /**
+   * Whether to ask the outgoing generation's `handoff()` for state; `false`
+   * skips it (the way out when it always throws or hangs), and the new
+   * generation's factory then gets `previous: undefined`.
+   *
+   * @default {true}
+   */
+  handoff?: boolean;
 }
 
 /** What a committed swap resolves to. */
@@ -124,14 +169,47 @@ interface ResolvedOptions {
   readonly rollbackDepth: number;
 }
 
+/** What a load of a generation is asked to do; `undefined` fields keep their defaults. */
+interface LoadPlan {
+  readonly integrity: string | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly handoff: boolean;
+  readonly via: GenerationInfo["via"];
+}
+
+/**
+ * Creates a reference and commits its first generation. Assigned in
+ * `Hotswap`'s static block: the constructor stays private, out of the API.
+ */
+let open: <T>(
+  contract: Contract<unknown>,
+  options: ResolvedOptions,
+  path: string,
+  integrity: string | undefined,
+) => Promise<Hotswap<T>>;
+
 /**
  * A versioned reference to the current generation of a module graph.
  * Create it with {@linkcode registerHotswap}.
  *
- * @typeParam T The handle type of the contract.
+ * @typeParam T The handle type `with()` passes to its callback: the
+ *   contract's type inline, {@linkcode Remote} of it in a worker.
  */
 export class Hotswap<T> extends EventTarget {
-  readonly #contract: Contract<T>;
+  static {
+    open = async <T>(
+      contract: Contract<unknown>,
+      options: ResolvedOptions,
+      path: string,
+      integrity: string | undefined,
+    ) => {
+      const hot = new Hotswap<T>(contract, options);
+      await hot.#load(path, { integrity, signal: undefined, handoff: true, via: "register" });
+      return hot;
+    };
+  }
+
+  readonly #contract: Contract<unknown>;
   readonly #options: ResolvedOptions;
   readonly #loader: Loader;
   /** Serves `with()`; `undefined` once closed. Kept apart from `#current` so `with()` checks one field. */
@@ -150,26 +228,17 @@ export class Hotswap<T> extends EventTarget {
   #swaps = 0;
   #rejects = 0;
   #rollbacks = 0;
+  /** The wrapper registered for each listener, so a listener's throw stays inside it. */
+  readonly #guarded = new WeakMap<object, Map<string, EventListener>>();
 
   /** Use {@linkcode registerHotswap}, which also loads the first generation. */
-  private constructor(contract: Contract<T>, options: ResolvedOptions) {
+  private constructor(contract: Contract<unknown>, options: ResolvedOptions) {
     super();
     this.#contract = contract;
     this.#options = options;
     this.#loader = options.isolation === "worker"
       ? (request) => loadInWorker(request, options.permissions)
       : loadInline;
-  }
-
-  /** @internal Creates the reference and commits generation 1. */
-  static async create<T>(
-    contract: Contract<T>,
-    path: PathLike,
-    options: HotswapOptions,
-  ): Promise<Hotswap<T>> {
-    const hot = new Hotswap(contract, resolveOptions(options));
-    await hot.#load(toAbsolutePath(path), options.integrity, "register");
-    return hot;
   }
 
   /**
@@ -181,6 +250,21 @@ export class Hotswap<T> extends EventTarget {
    * @param fn Receives the handle.
    * @returns What `fn` returns, unchanged.
    * @throws {HotswapError} `E_CLOSED` after `close()`; otherwise whatever `fn` throws.
+   *
+   * @example Call the current handle
+   * ```ts
+   * import { defineContract, registerHotswap } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ double(n: number): number }>({
+   *   name: "Doubler", version: "1.0.0", symbol: "hs_doubler", shape: { double: "function" },
+   * });
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/v1.ts`, "export const hs_doubler = { double: (n: number) => n * 2 };");
+   * await using hot = await registerHotswap(contract, `${dir}/v1.ts`);
+   * strictEqual(hot.with((h) => h.double(21)), 42);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   with<R>(fn: (handle: T) => R): R {
     const generation = this.#serving;
@@ -223,12 +307,41 @@ export class Hotswap<T> extends EventTarget {
    * one at a time, in call order.
    *
    * @param path The new generation's entry file.
-   * @param options `integrity` pin.
+   * @param options `integrity` pin, abort `signal`, and whether to call `handoff()`.
    * @returns The new generation's number and digest, and `retired`.
    * @throws {HotswapError} With the failure's code; the current generation stays as it was.
+   *   An aborted swap rejects with the signal's reason instead.
+   *
+   * @example Swap to an edited generation
+   * ```ts
+   * import { defineContract, registerHotswap } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ version: string }>({
+   *   name: "Versioned", version: "1.0.0", symbol: "hs_v", shape: { version: "string" },
+   * });
+   * const dir = await Deno.makeTempDir();
+   * const entry = `${dir}/entry.ts`;
+   * await Deno.writeTextFile(entry, 'export const hs_v = { version: "v1" };');
+   * await using hot = await registerHotswap(contract, entry);
+   * await Deno.writeTextFile(entry, 'export const hs_v = { version: "v2" };');
+   * const { generation, retired } = await hot.swap(entry, { handoff: false });
+   * strictEqual(generation, 2);
+   * strictEqual(hot.with((h) => h.version), "v2");
+   * strictEqual((await retired).generation, 1);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   swap(path: PathLike, options: SwapOptions = {}): Promise<SwapResult> {
-    return this.#enqueue(() => this.#load(toAbsolutePath(path), options.integrity, "swap"), path);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const plan: LoadPlan = {
+      integrity: options.integrity,
+      signal,
+      handoff: options.handoff !== false,
+      via: "swap",
+    };
+    return this.#enqueue(() => this.#load(toAbsolutePath(path), plan), path, signal);
   }
 
   /**
@@ -237,19 +350,48 @@ export class Hotswap<T> extends EventTarget {
    *
    * @returns The new generation's number and digest, and `retired`.
    * @throws {HotswapError} `E_NOT_FOUND` when there is nothing to go back to.
+   *
+   * @example Step back to the previous generation
+   * ```ts
+   * import { defineContract, registerHotswap } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ version: string }>({
+   *   name: "Versioned", version: "1.0.0", symbol: "hs_v", shape: { version: "string" },
+   * });
+   * const dir = await Deno.makeTempDir();
+   * const entry = `${dir}/entry.ts`;
+   * await Deno.writeTextFile(entry, 'export const hs_v = { version: "v1" };');
+   * await using hot = await registerHotswap(contract, entry);
+   * await Deno.writeTextFile(entry, 'export const hs_v = { version: "v2" };');
+   * await hot.swap(entry);
+   * const { generation } = await hot.rollback(); // from memory: the file now says v2
+   * strictEqual(generation, 3);
+   * strictEqual(hot.with((h) => h.version), "v1");
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   rollback(): Promise<SwapResult> {
-    return this.#enqueue(() => {
-      const target = this.#snapshots.at(-2);
-      if (target === undefined) {
-        throw new HotswapError(
-          "E_NOT_FOUND",
-          `Cannot roll back: generation ${this.generation} has no earlier snapshot to return to (${this.#snapshots.length} kept, rollbackDepth ${this.#options.rollbackDepth}); swap to a module instead`,
-          { activeGeneration: this.generation },
-        );
-      }
-      return this.#load(target, undefined, "rollback");
-    }, undefined);
+    return this.#enqueue(
+      () => {
+        const target = this.#snapshots.at(-2);
+        if (target === undefined) {
+          throw new HotswapError(
+            "E_NOT_FOUND",
+            `Cannot roll back: generation ${this.generation} has no earlier snapshot to return to (${this.#snapshots.length} kept, rollbackDepth ${this.#options.rollbackDepth}); swap to a module instead`,
+            { activeGeneration: this.generation },
+          );
+        }
+        return this.#load(target, {
+          integrity: undefined,
+          signal: undefined,
+          handoff: true,
+          via: "rollback",
+        });
+      },
+      undefined,
+      undefined,
+    );
   }
 
   /**
@@ -334,7 +476,13 @@ export class Hotswap<T> extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    super.addEventListener(type, listener, options);
+    if (listener === null) return;
+    const key = listenerKey(type, options);
+    let wrappers = this.#guarded.get(listener);
+    if (wrappers === undefined) this.#guarded.set(listener, wrappers = new Map());
+    let guarded = wrappers.get(key);
+    if (guarded === undefined) wrappers.set(key, guarded = guardListener(this, type, listener));
+    super.addEventListener(type, guarded, options);
   }
 
   /** Typed `removeEventListener`; see {@linkcode HotswapEventMap}. */
@@ -354,58 +502,80 @@ export class Hotswap<T> extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
-    super.removeEventListener(type, listener, options);
+    if (listener === null) return;
+    const guarded = this.#guarded.get(listener)?.get(listenerKey(type, options));
+    if (guarded !== undefined) super.removeEventListener(type, guarded, options);
   }
 
-  #enqueue(task: () => Promise<SwapResult>, path: PathLike | undefined): Promise<SwapResult> {
+  #enqueue(
+    task: () => Promise<SwapResult>,
+    path: PathLike | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<SwapResult> {
     const run = this.#queue.then(async () => {
       if (this.closed) throw this.#closedError(path === undefined ? "roll back" : `swap to "${path}"`);
+      signal?.throwIfAborted();
       try {
         return await task();
       } catch (error) {
+        // The caller cancelled: that is no refusal of the generation.
+        if (signal?.aborted && error === signal.reason) throw error;
         throw this.#reject(error, path);
       }
     });
+    // The queue waits for the task itself, even when its caller stopped
+    // waiting: a load cannot be cut short, and the next swap must not overlap it.
     this.#queue = run.catch(() => {});
-    return run;
+    return signal === undefined ? run : abortable(run, signal);
   }
 
   /** Loads a generation from a path (read from disk) or a kept snapshot, then commits it. */
-  async #load(
-    source: string | Snapshot,
-    integrity: string | undefined,
-    via: GenerationInfo["via"],
-  ): Promise<SwapResult> {
+  async #load(source: string | Snapshot, plan: LoadPlan): Promise<SwapResult> {
+    const { signal } = plan;
     const snapshot = typeof source === "string"
       ? await readSnapshot(source, {
         roots: Roots.resolve(this.#options.roots, source),
         ...(this.#options.maxSnapshotBytes === undefined ? {} : { maxBytes: this.#options.maxSnapshotBytes }),
       })
       : source;
-    checkIntegrity(snapshot, integrity);
+    checkIntegrity(snapshot, plan.integrity);
+    signal?.throwIfAborted();
     const outgoing = this.#current;
     const number = (outgoing?.number ?? 0) + 1;
-    const previous = outgoing === undefined ? undefined : await this.#handoff(outgoing, snapshot);
+    const previous = outgoing === undefined || !plan.handoff
+      ? undefined
+      : await this.#handoff(outgoing, snapshot);
+    signal?.throwIfAborted();
     const controller = new AbortController();
+    // An abort during the load reaches the factory through its context's signal.
+    const forward = () => controller.abort(signal!.reason);
+    signal?.addEventListener("abort", forward, { once: true });
     let runtime;
     try {
-      runtime = await this.#loader({
-        contract: this.#contract,
+      // The loader hands back the handle as `with()` sees it: the contract's
+      // own type inline, its Remote in a worker (which is what T is).
+      runtime = await this.#loader<T>({
+        contract: this.#contract as Contract<T>,
         snapshot,
         context: { generation: number, digest: snapshot.digest, previous, signal: controller.signal },
         loadTimeout: this.#options.loadTimeout,
       });
     } catch (error) {
       controller.abort(error);
+      // A factory that gave up because the swap was aborted: report the abort, not E_INIT.
+      if (signal?.aborted) throw signal.reason;
       throw error;
+    } finally {
+      signal?.removeEventListener("abort", forward);
     }
     const incoming = new Generation(number, snapshot, runtime, controller);
-    if (this.closed) {
-      // close() came while this generation loaded: it must never serve.
+    if (this.closed || signal?.aborted) {
+      // close() or the caller's abort came while this generation loaded: it must never serve.
       await incoming.retire(this.#options.drainTimeout, () => {});
-      throw this.#closedError(`commit "${snapshot.entry}"`);
+      if (this.closed) throw this.#closedError(`commit "${snapshot.entry}"`);
+      throw signal!.reason;
     }
-    this.#commit(incoming, via);
+    this.#commit(incoming, plan.via);
     // Only the first load (registration) has no outgoing generation, and it returns no result.
     const retired = outgoing === undefined ? undefined! : this.#retire(outgoing);
     return { generation: number, digest: snapshot.digest, retired };
@@ -515,9 +685,49 @@ export class Hotswap<T> extends EventTarget {
     );
   }
 
+  /** Listeners run guarded (see {@linkcode guardListener}): nothing they do reaches the swap that fired them. */
   #emit<D>(type: keyof HotswapEventMap, detail: D): void {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+/** Identifies a registration as EventTarget does: by type and capture phase. */
+function listenerKey(type: string, options: boolean | EventListenerOptions | undefined): string {
+  const capture = typeof options === "boolean" ? options : options?.capture === true;
+  return `${capture ? "capture" : "bubble"}:${type}`;
+}
+
+/**
+ * Wraps a user's listener so that what it throws, or a promise it returns
+ * that rejects, is reported on the console instead of reaching Deno's global
+ * error handling, which would end the host process.
+ */
+function guardListener(
+  target: EventTarget,
+  type: string,
+  listener: EventListenerOrEventListenerObject,
+): EventListener {
+  const report = (error: unknown) => {
+    console.error(`A "${type}" listener of a hot-swap reference threw; the runtime carries on:`, error);
+  };
+  return (event: Event) => {
+    try {
+      const result: unknown = typeof listener === "function"
+        ? listener.call(target, event)
+        : listener.handleEvent(event);
+      if (result instanceof Promise) Promise.prototype.then.call(result, undefined, report);
+    } catch (error) {
+      report(error);
+    }
+  };
+}
+
+/** Rejects with the signal's reason as soon as it aborts, else settles as `promise` does. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = Promise.withResolvers<never>();
+  const onAbort = () => aborted.reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return Promise.race([promise, aborted.promise]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 /**
@@ -525,19 +735,42 @@ export class Hotswap<T> extends EventTarget {
  * returns the reference that serves it and swaps in later ones.
  *
  * @typeParam T The handle type of the contract.
+ * @typeParam I The isolation mode, which decides what `with()` receives:
+ *   `T` inline, {@linkcode Remote}`<T>` in a worker.
  * @param contract The contract every generation must meet.
  * @param path The first generation's entry file (relative to the working directory, or a `file:` URL).
  * @param options Roots, isolation, permissions, integrity pin and timeouts.
  * @returns The reference, serving generation 1.
  * @throws {HotswapError} When the first generation cannot be loaded.
  * @throws {TypeError} When an option is malformed.
+ *
+ * @example Register, call, close
+ * ```ts
+ * import { defineContract, registerHotswap } from "@hotswap/runtime";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const contract = defineContract<{ greet(name: string): string }>({
+ *   name: "Greeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" },
+ * });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/greeter.ts`, 'export const hs_greeter = { greet: (n: string) => "hi " + n };');
+ * const hot = await registerHotswap(contract, `${dir}/greeter.ts`);
+ * strictEqual(hot.with((h) => h.greet("ada")), "hi ada");
+ * await hot.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
-export function registerHotswap<T>(
+export async function registerHotswap<T, I extends Isolation = "inline">(
   contract: Contract<T>,
   path: PathLike,
-  options: HotswapOptions = {},
-): Promise<Hotswap<T>> {
-  return Hotswap.create(contract, path, options);
+  options: HotswapOptions & { readonly isolation?: I } = {},
+): Promise<Hotswap<HandleOf<T, I>>> {
+  return await open<HandleOf<T, I>>(
+    contract as Contract<unknown>,
+    resolveOptions(options),
+    toAbsolutePath(path),
+    options.integrity,
+  );
 }
 
 function resolveOptions(options: HotswapOptions): ResolvedOptions {
@@ -595,17 +828,18 @@ function checkIntegrity(snapshot: Snapshot, integrity: string | undefined): void
   );
 }
 
-/** Re-creates a failure as a HotswapError that names the generation still serving. */
+/**
+ * Names the generation still serving on the failure itself, so its stack,
+ * `cause` and class survive (a rebuilt error would lose them).
+ */
 function annotate(error: unknown, active: number | undefined): HotswapError {
   const failure = error instanceof HotswapError
     ? error
     : new HotswapError("E_IMPORT", `Cannot load: ${describeThrown(error)}`, { cause: error });
-  if (active === undefined || failure.code === "E_CLOSED") return failure;
-  const message = `${failure.message} (generation ${active} stays active)`;
-  const options = { path: failure.path, cause: failure.cause, activeGeneration: active };
-  return failure instanceof ContractError
-    ? new ContractError(message, failure.problems, options)
-    : new HotswapError(failure.code, message, options);
+  if (active === undefined || failure.code === "E_CLOSED" || failure.activeGeneration !== undefined) {
+    return failure;
+  }
+  return noteActiveGeneration(failure, active);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Contract, type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
+import { type Contract, type HandleOf, type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
 import type { Output } from "./_output.ts";
 
 /** Exit code for a bad command line, as most Unix tools use. */
@@ -100,7 +100,7 @@ export async function registerOrExit<T>(
     readonly roots: readonly string[] | undefined;
   },
   fatal: Output,
-): Promise<Hotswap<T>> {
+): Promise<Hotswap<HandleOf<T, Isolation>>> {
   try {
     return await registerHotswap(contract, options.path, {
       isolation: options.isolation,

@@ -191,3 +191,40 @@ Deno.test("E_CLOSED: with() and swap() after close()", async () => {
   await rejects(hot.swap(fixture.path("good.ts")), (error: HotswapError) => error.code === "E_CLOSED");
   await rejects(hot.rollback(), (error: HotswapError) => error.code === "E_CLOSED");
 });
+
+Deno.test("E_INIT inline: the refusal keeps its own stack, and its cause is the factory's own error object", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  const thrown = (globalThis as { hotswapFactoryError?: Error }).hotswapFactoryError = new Error(
+    "factory broke",
+  );
+  try {
+    const failing = await fixture.write({
+      "failing.ts": "export function hs_echo() { throw (globalThis as any).hotswapFactoryError; }",
+    });
+    const error = await expectRefused(hot, failing, "E_INIT", { fix: /fix the factory/ });
+    strictEqual(error.cause, thrown);
+    // The stack is the error's own, from where the runtime raised it, with the note on its first line.
+    match(error.stack ?? "", /^HotswapError: Cannot initialise .* \(generation 1 stays active\)\n\s+at /);
+    match(error.stack ?? "", /resolveHandle/);
+  } finally {
+    delete (globalThis as { hotswapFactoryError?: Error }).hotswapFactoryError;
+  }
+});
+
+Deno.test("E_INIT in a worker: the cause crosses the boundary with its message and stack", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture, { isolation: "worker" });
+  const failing = await fixture.write({
+    "failing.ts": `export function hs_echo() {\n  throw new RangeError("factory broke in the worker");\n}`,
+  });
+  await rejects(hot.swap(failing), (error) => {
+    ok(error instanceof HotswapError);
+    strictEqual(error.code, "E_INIT");
+    strictEqual(error.activeGeneration, 1);
+    ok(error.cause instanceof RangeError, `cause: ${error.cause}`);
+    strictEqual(error.cause.message, "factory broke in the worker");
+    match(error.cause.stack ?? "", new RegExp(`failing\\.ts:2:`));
+    return true;
+  });
+});
