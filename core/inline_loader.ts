@@ -13,94 +13,95 @@
  * @module
  */
 
-import type { Contract } from "./contract.ts";
-import { within } from "./deadline.ts";
 import { HotswapError } from "./errors.ts";
-import type { GenerationContext, GenerationRuntime } from "./generation.ts";
+import type { GenerationRuntime } from "./generation.ts";
 import { callHook, importError, resolveHandle } from "./handle.ts";
-import type { Snapshot } from "./snapshot.ts";
-
-/** Everything a loader needs to bring one generation up. */
-export interface LoadRequest<T> {
-  /** The host's contract. */
-  readonly contract: Contract<T>;
-  /** The graph to load. */
-  readonly snapshot: Snapshot;
-  /** What the factory receives; its signal is aborted if the load fails. */
-  readonly context: GenerationContext;
-  /** Milliseconds the import, factory and verification may take together. */
-  readonly loadTimeout: number;
-}
-
-/** A strategy that turns a snapshot into a running generation. */
-export type Loader = <T>(request: LoadRequest<T>) => Promise<GenerationRuntime<T>>;
+import type { Loader, LoadRequest } from "./loader.ts";
 
 /**
- * Imports a fresh instance of the snapshot in this isolate and resolves its handle.
- *
- * @throws {HotswapError} `E_IMPORT`, `E_SYMBOL`, `E_INIT`, `E_CONTRACT` or `E_TIMEOUT`.
+ * Imports generations into the host's own isolate. Keeps nothing between
+ * loads, so disposing it frees nothing.
  */
-export async function loadInline<T>(request: LoadRequest<T>): Promise<GenerationRuntime<T>> {
-  const { contract, snapshot, context } = request;
-  const minted = snapshot.mint();
-  // A module namespace that exports `then` is a thenable, and import() adopts
-  // it: the import hangs or resolves to whatever `then` passes on. Importing
-  // the entry through a module that re-exports its namespace as one binding
-  // hands the namespace over untouched.
-  const wrapper = URL.createObjectURL(
-    new Blob([`import * as namespace from ${JSON.stringify(minted.url)};\nexport { namespace };`], {
-      type: "text/javascript",
-    }),
-  );
-  const revoke = () => {
-    minted.revoke();
-    URL.revokeObjectURL(wrapper);
-  };
-  let abandoned = false;
-  const builtins = BuiltinsGuard.take();
-  const load = async () => {
-    let namespace: Record<string, unknown>;
-    try {
-      ({ namespace } = await import(wrapper));
-    } catch (error) {
-      builtins.restore();
-      throw importError(error, minted.files, snapshot.entry);
-    }
-    builtins.check("E_IMPORT", `Cannot load "${snapshot.entry}": its top-level code`, snapshot.entry);
-    // The deadline passed while the top level ran: the swap is already
-    // refused, so the factory of this generation must not run at all.
-    if (abandoned) throw new Error("abandoned after loadTimeout");
-    let resolved;
-    try {
-      resolved = await resolveHandle(namespace, contract, context, snapshot.entry);
-    } catch (error) {
-      builtins.restore();
-      throw error;
-    }
-    builtins.check("E_INIT", `Cannot initialise "${snapshot.entry}": its factory`, snapshot.entry);
-    return resolved;
-  };
-  const outcome = await within(load(), request.loadTimeout);
-  if (outcome.status !== "fulfilled") {
-    abandoned = true;
-    builtins.restore();
-    revoke();
-    if (outcome.status === "rejected") throw outcome.reason;
-    throw new HotswapError(
-      "E_TIMEOUT",
-      `Cannot load "${snapshot.entry}": import, factory and verification took longer than loadTimeout (${request.loadTimeout} ms); look for a top-level await or a factory that never settles`,
-      { path: snapshot.entry },
-    );
+export class InlineLoader implements Loader {
+  /** Inline generations run on the host's thread: no worker, no process. */
+  readonly live = 0;
+  /** Said of a load abandoned at its deadline. */
+  readonly abandoned =
+    "an import in the host's isolate cannot be stopped: it finishes in the background, and its factory never runs";
+
+  /** Nothing to warm up. */
+  ready(): Promise<void> {
+    return Promise.resolve();
   }
-  const { handle, hooks } = outcome.value;
-  return {
-    handle,
-    handoff: () => callHook(hooks.handoff),
-    dispose: async () => {
-      await callHook(hooks.dispose);
-    },
-    unload: revoke,
-  };
+
+  /**
+   * Imports a fresh instance of the snapshot in this isolate and resolves its handle.
+   *
+   * @throws {HotswapError} `E_IMPORT`, `E_SYMBOL`, `E_INIT` or `E_CONTRACT`.
+   */
+  async load<T>(request: LoadRequest<T>, signal: AbortSignal): Promise<GenerationRuntime<T>> {
+    const { contract, snapshot, context } = request;
+    const minted = snapshot.mint();
+    // A module namespace that exports `then` is a thenable, and import() adopts
+    // it: the import hangs or resolves to whatever `then` passes on. Importing
+    // the entry through a module that re-exports its namespace as one binding
+    // hands the namespace over untouched.
+    const wrapper = URL.createObjectURL(
+      new Blob([`import * as namespace from ${JSON.stringify(minted.url)};\nexport { namespace };`], {
+        type: "text/javascript",
+      }),
+    );
+    const revoke = () => {
+      minted.revoke();
+      URL.revokeObjectURL(wrapper);
+    };
+    const builtins = BuiltinsGuard.take();
+    const abandon = () => {
+      builtins.restore();
+      revoke();
+    };
+    signal.addEventListener("abort", abandon, { once: true });
+    try {
+      let namespace: Record<string, unknown>;
+      try {
+        ({ namespace } = await import(wrapper));
+      } catch (error) {
+        builtins.restore();
+        throw importError(error, minted.files, snapshot.entry);
+      }
+      builtins.check("E_IMPORT", `Cannot load "${snapshot.entry}": its top-level code`, snapshot.entry);
+      // The deadline passed while the top level ran: the swap is already
+      // refused, so the factory of this generation must not run at all.
+      signal.throwIfAborted();
+      let resolved;
+      try {
+        resolved = await resolveHandle(namespace, contract, context, snapshot.entry);
+      } catch (error) {
+        builtins.restore();
+        throw error;
+      }
+      builtins.check("E_INIT", `Cannot initialise "${snapshot.entry}": its factory`, snapshot.entry);
+      const { handle, hooks } = resolved;
+      return {
+        handle,
+        handoff: () => callHook(hooks.handoff),
+        dispose: async () => {
+          await callHook(hooks.dispose);
+        },
+        unload: revoke,
+      };
+    } catch (error) {
+      revoke();
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", abandon);
+    }
+  }
+
+  /** Nothing is kept between loads. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 // Captured when the runtime loads, so a generation that replaces them cannot

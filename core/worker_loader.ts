@@ -17,10 +17,9 @@
 import { fileURLToPath } from "node:url";
 import type { Contract } from "./contract.ts";
 import { ContractError } from "./contract.ts";
-import { within } from "./deadline.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
-import type { LoadRequest } from "./inline_loader.ts";
+import type { Loader, LoadRequest } from "./loader.ts";
 import type { MintedSnapshot, Snapshot } from "./snapshot.ts";
 import {
   type HostMessage,
@@ -50,136 +49,133 @@ const HOST_SPIN_CHECKS = 1_000;
 /** Permission kinds a worker is denied unless `permissions` grants them. */
 const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as const;
 
-let liveWorkers = 0;
-
 /**
- * How many generation workers (standbys included) this process runs now.
- * Internal: tests use it to prove no worker is leaked.
- *
- * @returns Workers created and not yet terminated or dead.
- */
-export function liveWorkerCount(): number {
-  return liveWorkers;
-}
-
-/**
- * Resolves once every standby worker being started is ready (or failed).
- * Internal: benchmarks use it to time a swap the way a server sees one,
- * with its standby warm.
- *
- * @returns Settles when no standby is still starting.
- */
-export function standbysReady(): Promise<void> {
-  return WorkerPool.standbysReady();
-}
-
-/**
- * Loads a generation in a dedicated Worker whose permissions are exactly
+ * Loads each generation in a dedicated Worker whose permissions are exactly
  * `permissions` (default: none; the snapshot itself is imported from
- * `blob:` URLs, which need no read permission).
- *
- * @typeParam T The handle type.
- * @param request The snapshot, contract, context and load timeout.
- * @param permissions What the generation may do; kinds left out are denied.
- * @returns The runtime whose handle forwards calls to the worker.
- * @throws {HotswapError} `E_UNSUPPORTED` without `--unstable-worker-options`;
- *   `E_PERMISSION` when the host cannot start the worker or grant the
- *   permissions; `E_IMPORT`, `E_SYMBOL`, `E_INIT`, `E_CONTRACT` or `E_TIMEOUT`
- *   as inline loading does; `E_WORKER` when the worker dies while loading.
+ * `blob:` URLs, which need no read permission). Keeps one warm standby
+ * worker between loads, so a swap does not wait for a worker to start;
+ * disposing the loader terminates it.
  */
-export async function loadInWorker<T>(
-  request: LoadRequest<T>,
-  permissions: WorkerPermissions | undefined,
-): Promise<GenerationRuntime<T>> {
-  const { snapshot, context } = request;
-  const flag = await checkWorkerOptionsFlag();
-  if (!flag.enabled) {
-    throw new HotswapError(
-      "E_UNSUPPORTED",
-      `Cannot run "${snapshot.entry}" in a worker: giving a worker its own permissions needs Deno's --unstable-worker-options flag (without it Deno ends the process), and ${flag.evidence}; ${flag.fix}`,
-      { path: snapshot.entry },
-    );
+export class WorkerLoader implements Loader {
+  /** Said of a load abandoned at its deadline. */
+  readonly abandoned =
+    "the worker was terminated (but Deno cannot stop a synchronous loop: such a thread keeps a core busy until the process exits)";
+  readonly #permissions: WorkerPermissions | undefined;
+  readonly #pool = new WorkerPool();
+
+  /**
+   * @param permissions What generations may do; kinds left out are denied.
+   */
+  constructor(permissions: WorkerPermissions | undefined) {
+    this.#permissions = permissions;
   }
-  assertWorkerEntryReadable(snapshot.entry);
-  const granted = grantedPermissions(permissions);
-  const minted = snapshot.mint();
-  const pool = WorkerPool.for(granted);
-  let host: WorkerHost | undefined;
-  let abandoned = false;
-  const load = async (): Promise<Loaded> => {
-    const taken = await pool.take(snapshot.entry);
-    // The deadline may have passed while the worker started: it must not live on.
-    if (abandoned) {
-      taken.terminate(loadAbandoned(snapshot));
-      throw loadAbandoned(snapshot);
+
+  /** Generation workers alive now, the standby included. */
+  get live(): number {
+    return this.#pool.live;
+  }
+
+  /** Resolves once the standby being started, if any, is ready or dead. */
+  ready(): Promise<void> {
+    return this.#pool.ready();
+  }
+
+  /**
+   * Loads a generation in its own worker.
+   *
+   * @throws {HotswapError} `E_UNSUPPORTED` without `--unstable-worker-options`;
+   *   `E_PERMISSION` when the host cannot start the worker or grant the
+   *   permissions; `E_IMPORT`, `E_SYMBOL`, `E_INIT` or `E_CONTRACT` as inline
+   *   loading does; `E_WORKER` when the worker dies while loading.
+   */
+  async load<T>(request: LoadRequest<T>, signal: AbortSignal): Promise<GenerationRuntime<T>> {
+    const { snapshot, context } = request;
+    const flag = await checkWorkerOptionsFlag();
+    if (!flag.enabled) {
+      throw new HotswapError(
+        "E_UNSUPPORTED",
+        `Cannot run "${snapshot.entry}" in a worker: giving a worker its own permissions needs Deno's --unstable-worker-options flag (without it Deno ends the process), and ${flag.evidence}; ${flag.fix}`,
+        { path: snapshot.entry },
+      );
     }
-    host = taken;
-    return await taken.load(request, minted);
-  };
-  const outcome = await within(load(), request.loadTimeout);
-  if (outcome.status !== "fulfilled") {
-    abandoned = true;
-    const failure = outcome.status === "rejected" ? loadFailure(outcome.reason, snapshot) : new HotswapError(
-      "E_TIMEOUT",
-      `Cannot load "${snapshot.entry}" in a worker: starting the worker, import, factory and verification took longer than loadTimeout (${request.loadTimeout} ms); the worker was terminated (but Deno cannot stop a synchronous loop: such a thread keeps a core busy until the process exits); look for a top-level await, a loop, or a factory that never settles`,
-      { path: snapshot.entry },
-    );
-    (host as WorkerHost | undefined)?.terminate(failure);
-    minted.revoke();
-    pool.release();
-    // The failed load used up the standby; the generation still serving may swap again.
-    pool.refillSoon();
-    throw failure;
-  }
-  const worker = host!;
-  const { handle: description, hooks } = outcome.value;
-  const handle = buildHandle(description, worker) as T;
-  const problems = request.contract.check(handle);
-  if (problems.length > 0) {
-    worker.terminate(loadAbandoned(snapshot));
-    minted.revoke();
-    pool.release();
-    pool.refillSoon();
-    throw new ContractError(
-      `Cannot accept "${snapshot.entry}": its handle, as rebuilt in the host, does not match contract ${request.contract.name}@${request.contract.version}: ${
-        problems.join("; ")
-      }; make the handle match the contract`,
-      problems,
-      { path: snapshot.entry },
-    );
-  }
-  pool.refillSoon();
-  const forwardAbort = () => {
-    const reason: unknown = context.signal.reason;
-    worker.abort(reason instanceof Error ? reason.message : String(reason));
-  };
-  context.signal.addEventListener("abort", forwardAbort, { once: true });
-  let unloaded = false;
-  return {
-    handle,
-    handoff: () => {
-      // A dead worker has no state left to hand over; refusing would make it impossible to swap out.
-      if (!hooks.handoff || worker.dead) return Promise.resolve(undefined);
-      return worker.hook("handoff");
-    },
-    dispose: async () => {
-      if (hooks.dispose && !worker.dead) await worker.hook("dispose");
-    },
-    unload: () => {
-      if (unloaded) return;
-      unloaded = true;
-      context.signal.removeEventListener("abort", forwardAbort);
-      worker.terminate(
-        new HotswapError(
-          "E_WORKER",
-          `Cannot finish a call on generation ${context.generation} ("${snapshot.entry}"): its worker was terminated when the generation was unloaded; return the call's promise from with() so the drain waits for it, or raise drainTimeout`,
+    assertWorkerEntryReadable(snapshot.entry);
+    const granted = grantedPermissions(this.#permissions);
+    const minted = snapshot.mint();
+    const pool = this.#pool;
+    let worker: WorkerHost | undefined;
+    const refuse = (failure: HotswapError) => {
+      worker?.terminate(failure);
+      minted.revoke();
+      // The failed load used up the standby; the generation still serving may swap again.
+      pool.refillSoon(granted);
+      return failure;
+    };
+    // Abandoned at the deadline: the worker, whatever it is doing, must not live on.
+    const abandon = () => worker?.terminate(loadAbandoned(snapshot));
+    signal.addEventListener("abort", abandon, { once: true });
+    let loaded: Loaded;
+    try {
+      worker = await pool.take(granted, snapshot.entry);
+      signal.throwIfAborted();
+      loaded = await worker.load(request, minted);
+    } catch (error) {
+      throw refuse(signal.aborted ? loadAbandoned(snapshot) : loadFailure(error, snapshot));
+    } finally {
+      signal.removeEventListener("abort", abandon);
+    }
+    const host = worker;
+    const { handle: description, hooks } = loaded;
+    const handle = buildHandle(description, host) as T;
+    const problems = request.contract.check(handle);
+    if (problems.length > 0) {
+      throw refuse(
+        new ContractError(
+          `Cannot accept "${snapshot.entry}": its handle, as rebuilt in the host, does not match contract ${request.contract.name}@${request.contract.version}: ${
+            problems.join("; ")
+          }; make the handle match the contract`,
+          problems,
           { path: snapshot.entry },
         ),
       );
-      minted.revoke();
-      pool.release();
-    },
-  };
+    }
+    pool.refillSoon(granted);
+    const forwardAbort = () => {
+      const reason: unknown = context.signal.reason;
+      host.abort(reason instanceof Error ? reason.message : String(reason));
+    };
+    context.signal.addEventListener("abort", forwardAbort, { once: true });
+    let unloaded = false;
+    return {
+      handle,
+      handoff: () => {
+        // A dead worker has no state left to hand over; refusing would make it impossible to swap out.
+        if (!hooks.handoff || host.dead) return Promise.resolve(undefined);
+        return host.hook("handoff");
+      },
+      dispose: async () => {
+        if (hooks.dispose && !host.dead) await host.hook("dispose");
+      },
+      unload: () => {
+        if (unloaded) return;
+        unloaded = true;
+        context.signal.removeEventListener("abort", forwardAbort);
+        host.terminate(
+          new HotswapError(
+            "E_WORKER",
+            `Cannot finish a call on generation ${context.generation} ("${snapshot.entry}"): its worker was terminated when the generation was unloaded; return the call's promise from with() so the drain waits for it, or raise drainTimeout`,
+            { path: snapshot.entry },
+          ),
+        );
+        minted.revoke();
+      },
+    };
+  }
+
+  /** Terminates the standby. Generations keep their workers until they are unloaded. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.#pool.close();
+    return Promise.resolve();
+  }
 }
 
 /** What the worker reports once the handle is verified. */
@@ -207,9 +203,12 @@ class WorkerHost {
   #dead: HotswapError | undefined;
   /** The entry of the generation it runs, for messages; empty while a standby. */
   #entry = "";
+  /** Tells the pool this worker is gone. */
+  readonly #onEnd: () => void;
 
-  private constructor(worker: Worker, buffer: SharedArrayBuffer) {
+  private constructor(worker: Worker, buffer: SharedArrayBuffer, onEnd: () => void) {
     this.#worker = worker;
+    this.#onEnd = onEnd;
     this.#requests = new RingWriter(buffer, "request");
     this.#responses = new RingReader(buffer, "response");
     // Observed here so a worker that dies before anyone awaits it is no unhandled rejection.
@@ -231,7 +230,7 @@ class WorkerHost {
    *
    * @throws {HotswapError} `E_PERMISSION` when the host cannot grant them.
    */
-  static spawn(permissions: Deno.PermissionOptionsObject, entry: string): WorkerHost {
+  static spawn(permissions: Deno.PermissionOptionsObject, entry: string, onEnd: () => void): WorkerHost {
     let worker: Worker;
     try {
       worker = new Worker(WORKER_MAIN, {
@@ -248,8 +247,7 @@ class WorkerHost {
         { path: entry, cause: error },
       );
     }
-    liveWorkers++;
-    return new WorkerHost(worker, createChannelBuffer());
+    return new WorkerHost(worker, createChannelBuffer(), onEnd);
   }
 
   /** Resolves once the worker listens; rejects if it dies first. */
@@ -457,7 +455,7 @@ class WorkerHost {
     if (this.#dead !== undefined) return;
     this.#dead = reason;
     this.#worker.terminate();
-    liveWorkers--;
+    this.#onEnd();
     this.#ready.reject(reason);
     const pending = [...this.#pending.values()];
     this.#pending.clear();
@@ -491,91 +489,84 @@ class WorkerHost {
 }
 
 /**
- * Interchangeable idle workers with one permission set. Process-wide
- * because the loader interface has no close hook of its own: a pool lives
- * exactly while generations using its permissions do (counted by
- * `for`/`release`), so unloading the last one terminates its standby.
+ * The workers of one loader: a count of those alive, and one warm standby
+ * for the next load. A standby is started for the permission set of the
+ * last load (a loader's permissions do not change between loads).
  */
 class WorkerPool {
-  static readonly #pools = new Map<string, WorkerPool>();
-  readonly #key: string;
-  readonly #permissions: Deno.PermissionOptionsObject;
-  #users = 0;
-  /** The warm worker, possibly still starting; terminated at once by the last release. */
-  #standby: WorkerHost | undefined;
+  #live = 0;
+  #closed = false;
+  /** The warm worker, possibly still starting, with the permissions it was started with. */
+  #standby: { readonly host: WorkerHost; readonly key: string } | undefined;
   #refill: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(key: string, permissions: Deno.PermissionOptionsObject) {
-    this.#key = key;
-    this.#permissions = permissions;
+  /** Workers alive now, the standby included. */
+  get live(): number {
+    return this.#live;
   }
 
-  /** The pool for a permission set, counting one more generation that uses it. */
-  static for(permissions: Deno.PermissionOptionsObject): WorkerPool {
-    const key = JSON.stringify(permissions);
-    let pool = WorkerPool.#pools.get(key);
-    if (pool === undefined) {
-      pool = new WorkerPool(key, permissions);
-      WorkerPool.#pools.set(key, pool);
-    }
-    pool.#users++;
-    return pool;
-  }
-
-  /** Settles once every pool's standby, started or about to be, is ready or dead. */
-  static async standbysReady(): Promise<void> {
+  /** Settles once the standby, started or about to be, is ready or dead. */
+  async ready(): Promise<void> {
     // A refill runs one task after the load that asked for it.
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
-    const starting = [...WorkerPool.#pools.values()].map((pool) => pool.#standby?.ready.catch(() => {}));
-    await Promise.all(starting);
+    if (this.#refill !== undefined) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await this.#standby?.host.ready.catch(() => {});
   }
 
-  /** A ready worker: the standby if it starts, else a new one. */
-  async take(entry: string): Promise<WorkerHost> {
+  /** A ready worker with `permissions`: the standby if it has them and starts, else a new one. */
+  async take(permissions: Deno.PermissionOptionsObject, entry: string): Promise<WorkerHost> {
     const standby = this.#standby;
     this.#standby = undefined;
     if (standby !== undefined) {
-      try {
-        await standby.ready;
-        return standby;
-      } catch {
-        // It died while idle (nothing ran in it): start a fresh one below.
+      if (standby.key === JSON.stringify(permissions)) {
+        try {
+          await standby.host.ready;
+          return standby.host;
+        } catch {
+          // It died while idle (nothing ran in it): start a fresh one below.
+        }
+      } else {
+        standby.host.terminate(new HotswapError("E_CLOSED", "The standby worker had other permissions"));
       }
     }
-    const host = WorkerHost.spawn(this.#permissions, entry);
+    const host = this.#spawn(permissions, entry);
     await host.ready;
     return host;
   }
 
   /**
    * Starts a standby for the next load, after the current task: Deno's
-   * `Worker` constructor blocks the calling thread until the new isolate
+   * \`Worker\` constructor blocks the calling thread until the new isolate
    * exists (6-9 ms measured here), which must not delay the swap that
    * is committing now.
    */
-  refillSoon(): void {
-    if (this.#users === 0 || this.#refill !== undefined) return;
+  refillSoon(permissions: Deno.PermissionOptionsObject): void {
+    if (this.#closed || this.#refill !== undefined) return;
     this.#refill = setTimeout(() => {
       this.#refill = undefined;
-      if (this.#users === 0 || this.#standby !== undefined) return;
+      if (this.#closed || this.#standby !== undefined) return;
       try {
-        this.#standby = WorkerHost.spawn(this.#permissions, "");
+        this.#standby = { host: this.#spawn(permissions, ""), key: JSON.stringify(permissions) };
       } catch {
         // The load that took the last worker had the same permissions, so this is rare; the next load reports it.
       }
     }, 0);
   }
 
-  /** One generation less; the last one terminates the standby. */
-  release(): void {
-    if (--this.#users > 0) return;
-    WorkerPool.#pools.delete(this.#key);
+  /** Terminates the standby and starts no other. Idempotent. */
+  close(): void {
+    this.#closed = true;
     clearTimeout(this.#refill);
     this.#refill = undefined;
-    this.#standby?.terminate(
-      new HotswapError("E_CLOSED", "The standby worker was stopped: no generation uses it"),
+    this.#standby?.host.terminate(
+      new HotswapError("E_CLOSED", "The standby worker was stopped: its loader closed"),
     );
     this.#standby = undefined;
+  }
+
+  #spawn(permissions: Deno.PermissionOptionsObject, entry: string): WorkerHost {
+    const host = WorkerHost.spawn(permissions, entry, () => this.#live--);
+    this.#live++;
+    return host;
   }
 }
 

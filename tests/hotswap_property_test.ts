@@ -39,7 +39,7 @@
 
 import { deepStrictEqual, fail, ok, strictEqual } from "node:assert/strict";
 import { setImmediate } from "node:timers";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import {
   type Hotswap,
   HotswapError,
@@ -49,7 +49,6 @@ import {
   type RetireReport,
   type SwapResult,
 } from "../mod.ts";
-import { liveWorkerCount } from "../core/worker_loader.ts";
 import { type Echo, echo, Fixture } from "./_fixtures.ts";
 
 const RUNS = Number(Deno.env.get("HOTSWAP_FC_RUNS") ?? 500);
@@ -637,6 +636,7 @@ async function finish(world: World): Promise<void> {
   for (const result of world.results) ok(result.settled, "every call's promise settled");
   for (const [generation, retired] of world.retired) ok(retired.settled, `retired of ${generation} settled`);
   deepStrictEqual(world.hot.stats().generations, [], "no live generation after close()");
+  strictEqual(world.hot.stats().sandboxes, 0, "no worker left after close()");
   // Every committed generation retired exactly once, the last one by close().
   deepStrictEqual(
     [...world.reports.keys()].sort((a, b) => a - b),
@@ -685,7 +685,6 @@ async function checkModel(isolation: Isolation, runs: number, maxCommands: numbe
         throw error;
       }
       await finish(world);
-      if (isolation === "worker") strictEqual(liveWorkerCount(), 0, "no worker left after close()");
       totals.runs++;
       totals.commands += [...program].length;
       totals.commits += world.swaps;

@@ -31,7 +31,6 @@
 import { parseArgs } from "node:util";
 import { setImmediate } from "node:timers";
 import { defineContract, type Isolation, registerHotswap, type RetireReport } from "../mod.ts";
-import { liveWorkerCount } from "../core/worker_loader.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -246,7 +245,7 @@ async function run(isolation: Isolation, swaps: number, callers: number, every: 
       undrained: reports.filter((report) => !report.drained).length,
       blobUrls: liveBlobs,
       timers: pendingTimers.size,
-      workers: liveWorkerCount(),
+      workers: hot.stats().sandboxes,
     },
     samples,
   };

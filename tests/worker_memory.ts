@@ -19,7 +19,6 @@
 
 import { parseArgs } from "node:util";
 import { defineContract, type Isolation, registerHotswap } from "../mod.ts";
-import { liveWorkerCount } from "../core/worker_loader.ts";
 
 const { values } = parseArgs({ options: { swaps: { type: "string", default: "300" } } });
 const SWAPS = Number(values.swaps);
@@ -72,12 +71,13 @@ async function run(isolation: Isolation): Promise<number[]> {
     return growth;
   } finally {
     await hot.close();
+    const left = hot.stats().sandboxes;
+    if (left !== 0) throw new Error(`${left} workers still running after close`);
   }
 }
 
 try {
   const worker = await run("worker");
-  if (liveWorkerCount() !== 0) throw new Error(`${liveWorkerCount()} workers still running after close`);
   const inline = await run("inline");
   const rows = worker.map((growth, i) => [
     String(i * (SWAPS / SAMPLES)).padStart(5),

@@ -3,9 +3,9 @@
  * faults that end in the right code with no worker left behind, and the
  * call channel's fidelity to structured cloning.
  *
- * Every test ends with no generation worker alive: `liveWorkerCount()`
- * counts the workers the runtime started and has not terminated, standbys
- * included.
+ * Every test ends with no generation worker alive: `liveWorkers()` adds up
+ * `stats().sandboxes` of every reference the test file created, which counts
+ * the workers each started and has not terminated, standbys included.
  *
  * @module
  */
@@ -21,7 +21,6 @@ import {
   type HotswapOptions,
   registerHotswap,
 } from "../mod.ts";
-import { liveWorkerCount, standbysReady } from "../core/worker_loader.ts";
 import { Fixture } from "./_fixtures.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -118,6 +117,14 @@ export const hs_probe = {
 ${extra}`;
 }
 
+/** Every reference this file created, to count the workers still alive. */
+const created: Hotswap<unknown>[] = [];
+
+/** Generation workers alive, standbys included, over every reference of this file. */
+function liveWorkers(): number {
+  return created.reduce((sum, hot) => sum + hot.stats().sandboxes, 0);
+}
+
 /** Registers a worker-mode generation from `source` in a fresh fixture. */
 async function workerHot(
   fixture: Fixture,
@@ -125,7 +132,9 @@ async function workerHot(
   options: HotswapOptions = {},
 ): Promise<Hotswap<Probe>> {
   const entry = await fixture.write({ "probe.ts": source });
-  return await registerHotswap(probe, entry, { isolation: "worker", ...options });
+  const hot: Hotswap<Probe> = await registerHotswap(probe, entry, { isolation: "worker", ...options });
+  created.push(hot as Hotswap<unknown>);
+  return hot;
 }
 
 /** Asserts a rejection is a HotswapError with `code`. */
@@ -151,7 +160,7 @@ Deno.test("worker mode: function members return promises, data members are copie
     strictEqual(hot.with((h) => h.counter), 0);
     ok(hot.with((h) => h.echo(1)) instanceof Promise);
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: a class instance handle keeps its methods and getters", async () => {
@@ -172,10 +181,11 @@ export const hs_greeter = new Greeter();`,
   });
   {
     await using hot = await registerHotswap(greeter, entry, { isolation: "worker" });
+    created.push(hot as Hotswap<unknown>);
     strictEqual(hot.with((h) => h.greeting), "hello");
     strictEqual(await hot.with((h) => h.greet("ada")), "hello ada");
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: values cross the channel as structured cloning would carry them", async () => {
@@ -314,7 +324,7 @@ Deno.test("worker mode: a generation is denied read, net, env, write and run; th
   } finally {
     Deno.env.delete(variable);
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: an unknown permission kind is a TypeError", async () => {
@@ -323,7 +333,7 @@ Deno.test("worker mode: an unknown permission kind is a TypeError", async () => 
     workerHot(fixture, probeModule("v1"), { permissions: { nett: true } as Deno.PermissionOptionsObject }),
     (error: unknown) => error instanceof TypeError && /"nett" is not a permission kind/.test(error.message),
   );
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: permissions the host lacks are refused with E_PERMISSION", async () => {
@@ -334,7 +344,7 @@ Deno.test("worker mode: permissions the host lacks are refused with E_PERMISSION
     "E_PERMISSION",
     /host has/,
   );
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: a top-level throw is E_IMPORT naming the file, with no worker left", async () => {
@@ -345,42 +355,56 @@ Deno.test("worker mode: a top-level throw is E_IMPORT naming the file, with no w
     "E_IMPORT",
     new RegExp(`Cannot import "${entry}".*top-level failure`),
   );
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: a missing symbol or a bad handle keeps its code", async () => {
   await using fixture = await Fixture.create();
-  await rejectsWith(workerHot(fixture, "export const other = 1;"), "E_SYMBOL", /exports found: "other"/);
+  // Swapped to, not registered: the reference then counts every worker the refused loads started.
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  const swapTo = async (source: string) => await hot.swap(await fixture.write({ "bad.ts": source }));
+  await rejectsWith(swapTo("export const other = 1;"), "E_SYMBOL", /exports found: "other"/);
+  await rejectsWith(swapTo("export const hs_probe = { label: 1 };"), "E_CONTRACT", /label: expected string/);
   await rejectsWith(
-    workerHot(fixture, "export const hs_probe = { label: 1 };"),
-    "E_CONTRACT",
-    /label: expected string/,
-  );
-  await rejectsWith(
-    workerHot(fixture, 'export function hs_probe() { throw new Error("factory failed"); }'),
+    swapTo('export function hs_probe() { throw new Error("factory failed"); }'),
     "E_INIT",
     /factory failed/,
   );
-  strictEqual(liveWorkerCount(), 0);
+  await hot.warm();
+  strictEqual(
+    hot.stats().sandboxes,
+    2,
+    "the serving generation and one standby: each refused worker is gone",
+  );
+  await hot.close();
+  strictEqual(hot.stats().sandboxes, 0);
 });
 
 Deno.test("worker mode: a load that loops or never settles is E_TIMEOUT and its worker is terminated", async () => {
   await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"), { loadTimeout: 300 });
   // Worker.terminate() cannot stop a synchronous loop (Deno 2.9): the thread
   // spins until the loop ends. The loop here outlasts loadTimeout but ends
   // after 1.5 s, so it does not steal a core from the rest of the suite.
   const loop = "const until = Date.now() + 1500; while (Date.now() < until) {}";
   await rejectsWith(
-    workerHot(fixture, probeModule("v1", loop), { loadTimeout: 300 }),
+    hot.swap(await fixture.write({ "loop.ts": probeModule("v2", loop) })),
     "E_TIMEOUT",
     /loadTimeout \(300 ms\).*terminated/,
   );
-  strictEqual(liveWorkerCount(), 0);
   await rejectsWith(
-    workerHot(fixture, probeModule("v1", "await new Promise(() => {});"), { loadTimeout: 300 }),
+    hot.swap(await fixture.write({ "never.ts": probeModule("v3", "await new Promise(() => {});") })),
     "E_TIMEOUT",
   );
-  strictEqual(liveWorkerCount(), 0);
+  await hot.warm();
+  strictEqual(
+    hot.stats().sandboxes,
+    2,
+    "the serving generation and one standby: each abandoned worker is gone",
+  );
+  strictEqual(hot.with((h) => h.label), "v1");
+  await hot.close();
+  strictEqual(hot.stats().sandboxes, 0);
 });
 
 Deno.test("worker mode: a crash during a call rejects every pending call with E_WORKER", async () => {
@@ -392,14 +416,14 @@ Deno.test("worker mode: a crash during a call rejects every pending call with E_
     await rejectsWith(pending, "E_WORKER");
     // Until replaced, the dead generation answers at once.
     await rejectsWith(hot.with((h) => h.nested.twice(1)), "E_WORKER");
-    await standbysReady();
-    strictEqual(liveWorkerCount(), 1, "only the standby runs");
+    await hot.warm();
+    strictEqual(liveWorkers(), 1, "only the standby runs");
     // A dead generation has no state to hand over: the swap goes ahead.
     const { generation } = await hot.swap(await fixture.write({ "v2.ts": probeModule("v2") }));
     strictEqual(generation, 2);
     strictEqual(await hot.with((h) => h.nested.twice(4)), 8);
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: a generation that ends its own worker rejects its calls with E_WORKER", async () => {
@@ -410,7 +434,7 @@ Deno.test("worker mode: a generation that ends its own worker rejects its calls 
     await rejectsWith(hot.with((h) => h.quit()), "E_WORKER", /ended itself with Deno\.exit\(3\)/);
     await rejectsWith(pending, "E_WORKER");
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: a call that never drains is cut off at drainTimeout by terminating the worker", async () => {
@@ -426,10 +450,10 @@ Deno.test("worker mode: a call that never drains is cut off at drainTimeout by t
     strictEqual(report.drained, false);
     deepStrictEqual(timeouts, [1]);
     await rejectsWith(stuck, "E_WORKER", /terminated when the generation was unloaded/);
-    await standbysReady();
-    strictEqual(liveWorkerCount(), 2, "the new generation and its standby");
+    await hot.warm();
+    strictEqual(liveWorkers(), 2, "the new generation and its standby");
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: handoff state reaches the next worker, and dispose runs there after the abort", async () => {
@@ -457,22 +481,22 @@ ${probeModule("base").replace("export const hs_probe", "const base")}`;
     strictEqual((await retired).drained, true);
     strictEqual(await Deno.readTextFile(marker), "aborted=true");
   }
-  strictEqual(liveWorkerCount(), 0);
+  strictEqual(liveWorkers(), 0);
 });
 
 Deno.test("worker mode: a swap takes the warm standby worker", async () => {
   await using fixture = await Fixture.create();
   await using hot = await workerHot(fixture, probeModule("v1"));
   // The standby starts one task after the load, so that it never delays a commit.
-  strictEqual(liveWorkerCount(), 1);
-  await standbysReady();
-  strictEqual(liveWorkerCount(), 2, "the generation and a standby");
+  strictEqual(liveWorkers(), 1);
+  await hot.warm();
+  strictEqual(liveWorkers(), 2, "the generation and a standby");
   const v2 = await fixture.write({ "v2.ts": probeModule("v2") });
   for (let i = 0; i < 3; i++) {
     const { retired } = await hot.swap(v2);
     await retired;
-    await standbysReady();
-    strictEqual(liveWorkerCount(), 2, "the old worker is gone, the standby serves, a new standby waits");
+    await hot.warm();
+    strictEqual(liveWorkers(), 2, "the old worker is gone, the standby serves, a new standby waits");
   }
   strictEqual(hot.with((h) => h.label), "v2");
 });

@@ -15,7 +15,6 @@
  */
 
 import { defineContract, registerHotswap } from "../../mod.ts";
-import { standbysReady } from "../../core/worker_loader.ts";
 
 interface Adder {
   label: string;
@@ -115,7 +114,7 @@ Deno.bench("inline swap", { group: "swap commit", baseline: true }, async (b) =>
 Deno.bench("worker swap, standby warm", { group: "swap commit" }, async (b) => {
   // A server swaps far less often than a worker starts (~30 ms): time the
   // swap with the standby ready, as it would be.
-  await standbysReady();
+  await worker.warm();
   b.start();
   await worker.swap(entry);
   b.end();

@@ -1,0 +1,81 @@
+/**
+ * The loader interface: how a snapshot becomes a running generation. Inline,
+ * worker and process isolation are three implementations; the hot-swap
+ * reference knows only this interface, and this file is the one place that
+ * bounds a load by `loadTimeout` and abandons it.
+ *
+ * @module
+ */
+
+import type { Contract } from "./contract.ts";
+import { within } from "./deadline.ts";
+import { HotswapError } from "./errors.ts";
+import type { GenerationContext, GenerationRuntime } from "./generation.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+/** Everything a loader needs to bring one generation up. */
+export interface LoadRequest<T> {
+  /** The host's contract. */
+  readonly contract: Contract<T>;
+  /** The graph to load. */
+  readonly snapshot: Snapshot;
+  /** What the factory receives; its signal is aborted if the load fails. */
+  readonly context: GenerationContext;
+}
+
+/**
+ * A strategy that turns snapshots into running generations, with the
+ * resources it keeps between loads (a warm standby worker or process).
+ * Disposing it releases those; generations it loaded are unloaded by their
+ * own runtime, before the loader is disposed.
+ */
+export interface Loader extends AsyncDisposable {
+  /**
+   * Brings one generation up: import, factory, contract check.
+   *
+   * @param request The snapshot, contract and context.
+   * @param signal Aborted when the load is abandoned (its deadline passed):
+   *   the loader then stops what it can (terminates a worker, kills a
+   *   process), never runs the factory of an abandoned load, and rejects.
+   * @returns The runtime whose handle callers see.
+   */
+  load<T>(request: LoadRequest<T>, signal: AbortSignal): Promise<GenerationRuntime<T>>;
+  /** Workers or processes of generations this loader runs now, standbys included (0 inline). */
+  readonly live: number;
+  /** Resolves once the standby for the next load (if this loader keeps one) is ready or failed. */
+  ready(): Promise<void>;
+  /** What an `E_TIMEOUT` message says became of an abandoned load in this mode. */
+  readonly abandoned: string;
+}
+
+/**
+ * Loads through `loader`, at most `loadTimeout` milliseconds. Past it the
+ * load is abandoned (its signal aborts), and a load that still succeeds
+ * afterwards is unloaded at once: a refused generation never serves.
+ *
+ * @param loader The isolation mode's loader.
+ * @param request What to load.
+ * @param loadTimeout Milliseconds import, factory and verification may take together.
+ * @returns The runtime of the loaded generation.
+ * @throws {HotswapError} `E_TIMEOUT` past the deadline; otherwise what the loader rejected with.
+ */
+export async function loadWithin<T>(
+  loader: Loader,
+  request: LoadRequest<T>,
+  loadTimeout: number,
+): Promise<GenerationRuntime<T>> {
+  const controller = new AbortController();
+  const loading = loader.load(request, controller.signal);
+  const outcome = await within(loading, loadTimeout);
+  if (outcome.status === "fulfilled") return outcome.value;
+  if (outcome.status === "rejected") throw outcome.reason;
+  const entry = request.snapshot.entry;
+  const timeout = new HotswapError(
+    "E_TIMEOUT",
+    `Cannot load "${entry}": import, factory and verification took longer than loadTimeout (${loadTimeout} ms); ${loader.abandoned}; look for a top-level await, a loop, or a factory that never settles`,
+    { path: entry },
+  );
+  controller.abort(timeout);
+  loading.then((runtime) => runtime.unload(), () => {});
+  throw timeout;
+}
