@@ -52,22 +52,20 @@ export type {
   DrainTimeoutEventDetail,
   HotswapEventMap,
   RejectEventDetail,
+  RestartEventDetail,
   SwapEventDetail,
 } from "./core/events.ts";
 export type { GenerationContext, GenerationState, RetireReport } from "./core/generation.ts";
 export {
   type GenerationInfo,
   type GenerationStats,
-  type HandleOf,
   Hotswap,
-  type HotswapOptions,
   type HotswapStats,
-  type Isolation,
-  registerHotswap,
-  type Remote,
   type SwapOptions,
   type SwapResult,
 } from "./core/hotswap.ts";
+export type { HandleOf, Isolation, Remote } from "./core/isolation.ts";
+export type { HotswapOptions, WorkerPermissions } from "./core/options.ts";
+export { registerHotswap } from "./core/register.ts";
 export type { PathLike } from "./core/roots.ts";
 export { GraphWatcher, watchGraph, type WatchOptions, type WatchOutcome } from "./core/watch.ts";
-export type { WorkerPermissions } from "./core/worker_loader.ts";

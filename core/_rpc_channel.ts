@@ -182,6 +182,8 @@ export class RingReader {
   /** Records consumed; only this side writes the shared tail. */
   #read = 0;
   #cursor = 0;
+  /** Where the record being decoded ends: no read goes past it. */
+  #end = 0;
 
   /**
    * Opens the consuming end.
@@ -205,6 +207,15 @@ export class RingReader {
     return Atomics.load(this.#control, this.#head) !== this.#read;
   }
 
+  /**
+   * How many records are waiting. The writer can never be more than a ring
+   * ahead of the reader; a head outside `0..SLOT_COUNT` records ahead was not
+   * written by an honest writer, and the caller should treat the ring as corrupt.
+   */
+  backlog(): number {
+    return (Atomics.load(this.#control, this.#head) - this.#read) | 0;
+  }
+
   get #start(): number {
     return this.#base + (this.#read & (SLOT_COUNT - 1)) * SLOT_BYTES;
   }
@@ -219,12 +230,20 @@ export class RingReader {
     return this.#view.getInt32(this.#start + 4);
   }
 
-  /** Decodes the next record's payload ({@linkcode NO_PAYLOAD} when it has none). */
+  /**
+   * Decodes the next record's payload ({@linkcode NO_PAYLOAD} when it has none).
+   * Every read stays inside the record's slot, however the writer filled it.
+   *
+   * @throws {RangeError} When the record cannot be what an honest writer wrote.
+   */
   payload(): unknown {
     const start = this.#start;
-    if (this.#view.getUint32(start + 8) === NO_LENGTH) return NO_PAYLOAD;
+    const length = this.#view.getUint32(start + 8);
+    if (length === NO_LENGTH) return NO_PAYLOAD;
+    if (length > SLOT_BYTES - RECORD_HEADER) throw corrupt(`a payload length of ${length}`);
     this.#cursor = start + RECORD_HEADER;
-    return this.#decode();
+    this.#end = this.#cursor + length;
+    return this.#decode(0);
   }
 
   /** Frees the next record's slot for the writer. */
@@ -277,9 +296,18 @@ export class RingReader {
     return result.value.then(() => Atomics.store(control, this.#sleeping, 0));
   }
 
-  #decode(): unknown {
+  /** Moves the cursor past `bytes`, which must lie inside the record. */
+  #take(bytes: number): number {
+    const at = this.#cursor;
+    if (at + bytes > this.#end) throw corrupt("a value running past its record");
+    this.#cursor = at + bytes;
+    return at;
+  }
+
+  #decode(depth: number): unknown {
+    if (depth > MAX_DEPTH) throw corrupt("values nested deeper than any writer encodes");
     const view = this.#view;
-    const tag = view.getUint8(this.#cursor++);
+    const tag = view.getUint8(this.#take(1));
     switch (tag) {
       case TAG_UNDEFINED:
         return undefined;
@@ -289,29 +317,27 @@ export class RingReader {
         return false;
       case TAG_TRUE:
         return true;
-      case TAG_NUMBER: {
-        const value = view.getFloat64(this.#cursor);
-        this.#cursor += 8;
-        return value;
-      }
+      case TAG_NUMBER:
+        return view.getFloat64(this.#take(8));
       case TAG_STRING:
         return this.#string();
       case TAG_BIGINT:
         return BigInt(this.#string());
       case TAG_ARRAY: {
-        const length = view.getUint32(this.#cursor);
-        this.#cursor += 4;
+        const length = view.getUint32(this.#take(4));
+        // Every item takes a byte at least: a longer count cannot be honest.
+        if (length > this.#end - this.#cursor) throw corrupt(`an array of ${length} items`);
         const array = new Array<unknown>(length);
-        for (let i = 0; i < length; i++) array[i] = this.#decode();
+        for (let i = 0; i < length; i++) array[i] = this.#decode(depth + 1);
         return array;
       }
       case TAG_OBJECT: {
-        const count = view.getUint32(this.#cursor);
-        this.#cursor += 4;
+        const count = view.getUint32(this.#take(4));
+        if (count > this.#end - this.#cursor) throw corrupt(`an object of ${count} keys`);
         const object: Record<string, unknown> = {};
         for (let i = 0; i < count; i++) {
           const key = this.#string();
-          const value = this.#decode();
+          const value = this.#decode(depth + 1);
           // Structured cloning makes "__proto__" an own property; assignment would set the prototype.
           if (key === "__proto__") {
             Object.defineProperty(object, key, {
@@ -327,19 +353,23 @@ export class RingReader {
         return object;
       }
       default:
-        throw new RangeError(`Cannot decode a channel record: unknown tag ${tag}; the ring is corrupt`);
+        throw corrupt(`unknown tag ${tag}`);
     }
   }
 
   #string(): string {
     const view = this.#view;
-    const length = view.getUint32(this.#cursor);
-    let at = this.#cursor + 4;
+    const length = view.getUint32(this.#take(4));
+    if (length > (this.#end - this.#cursor) / 2) throw corrupt(`a string of ${length} units`);
+    let at = this.#take(2 * length);
     const units = new Array<number>(length);
     for (let i = 0; i < length; i++, at += 2) units[i] = view.getUint16(at);
-    this.#cursor = at;
     return String.fromCharCode(...units);
   }
+}
+
+function corrupt(what: string): RangeError {
+  return new RangeError(`Cannot decode a channel record: ${what}; the ring is corrupt`);
 }
 
 /**

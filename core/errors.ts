@@ -36,6 +36,26 @@ export type HotswapErrorCode =
   | "E_UNSUPPORTED"
   | "E_WORKER";
 
+const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
+  "E_NOT_FOUND",
+  "E_OUTSIDE_ROOTS",
+  "E_PERMISSION",
+  "E_INTEGRITY",
+  "E_IMPORT",
+  "E_SYMBOL",
+  "E_CONTRACT",
+  "E_INIT",
+  "E_TIMEOUT",
+  "E_CLOSED",
+  "E_UNSUPPORTED",
+  "E_WORKER",
+]);
+
+/** Whether a value (say, one that crossed a worker boundary) is one of the codes above. */
+export function isHotswapErrorCode(value: unknown): value is HotswapErrorCode {
+  return typeof value === "string" && CODES.has(value);
+}
+
 /** Options of {@linkcode HotswapError} beyond the standard `cause`. */
 export interface HotswapErrorOptions extends ErrorOptions {
   /** The file the failure is about, as an absolute path. */

@@ -39,6 +39,20 @@ export interface DrainTimeoutEventDetail {
   readonly drainTimeout: number;
 }
 
+/**
+ * Detail of a `restart` event: in process isolation, the process of a
+ * serving generation ended (crash, exit, `memoryLimit`, `callTimeout`) and
+ * was started again from the same snapshot.
+ */
+export interface RestartEventDetail {
+  /** The generation whose process was restarted. */
+  readonly generation: number;
+  /** Why the old process ended. */
+  readonly reason: string;
+  /** Restarts of this generation within the last minute, this one included. */
+  readonly restarts: number;
+}
+
 /** Event names of a {@linkcode Hotswap} and the events they carry. */
 export interface HotswapEventMap {
   /** A generation was committed. */
@@ -49,4 +63,6 @@ export interface HotswapEventMap {
   reject: CustomEvent<RejectEventDetail>;
   /** An old generation still had calls running at `drainTimeout`. */
   "drain-timeout": CustomEvent<DrainTimeoutEventDetail>;
+  /** Process isolation: a serving generation's process was restarted from its snapshot. */
+  restart: CustomEvent<RestartEventDetail>;
 }

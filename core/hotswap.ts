@@ -13,69 +13,16 @@ import type {
   DrainTimeoutEventDetail,
   HotswapEventMap,
   RejectEventDetail,
+  RestartEventDetail,
   SwapEventDetail,
 } from "./events.ts";
 import { Generation, type GenerationState, type RetireReport } from "./generation.ts";
-import { InlineLoader } from "./inline_loader.ts";
 import { type Loader, loadWithin } from "./loader.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { readSnapshot, type Snapshot } from "./snapshot.ts";
-import { WorkerLoader, type WorkerPermissions } from "./worker_loader.ts";
-
-/** Where generations run: in the host's isolate, or each in its own Worker. */
-export type Isolation = "inline" | "worker";
-
-/**
- * A handle as it behaves across an isolation boundary: every function member
- * returns a `Promise` of its awaited result, object members holding functions
- * are remote too, and data members are as copied at load.
- *
- * @typeParam T The handle type of the contract.
- *
- * @example Worker-mode calls are promises
- * ```ts
- * import type { Remote } from "@hotswap/runtime";
- *
- * interface Greeter { greet(name: string): string; prefix: string }
- * const remote: Remote<Greeter> = { greet: (name) => Promise.resolve(`hi ${name}`), prefix: "hi" };
- * const text: string = await remote.greet("ada");
- * console.assert(text === "hi ada");
- * ```
- */
-export type Remote<T> = T extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
-  : T extends readonly unknown[] ? T
-  : T extends object ? { readonly [K in keyof T]: Remote<T[K]> }
-  : T;
-
-/**
- * The handle `with()` receives for contract type `T` in isolation `I`:
- * `T` itself inline, {@linkcode Remote}`<T>` in a worker. An isolation known
- * only at run time gives the union of both.
- *
- * @typeParam T The handle type of the contract.
- * @typeParam I The isolation mode.
- */
-export type HandleOf<T, I extends Isolation> = I extends "inline" ? T : Remote<T>;
-
-/** Options of {@linkcode registerHotswap}. */
-export interface HotswapOptions {
-  /** Directories every file of a generation must resolve into (default: the loaded entry's directory). */
-  roots?: readonly PathLike[];
-  /** `"inline"` (default) or `"worker"`. */
-  isolation?: Isolation;
-  /** Worker mode only: the generation's Deno permissions (default: read of its own files only). */
-  permissions?: WorkerPermissions;
-  /** Pin of the first generation's digest, `sha256-<base64>`. */
-  integrity?: string;
-  /** Milliseconds an old generation may take to drain, and again to dispose (default 30,000). */
-  drainTimeout?: number;
-  /** Milliseconds a load (import, factory, verification) may take (default 10,000). */
-  loadTimeout?: number;
-  /** Cap on the bytes of one generation's files (default 16 MiB). */
-  maxSnapshotBytes?: number;
-  /** How many snapshots `rollback()` can step back through (default 16). */
-  rollbackDepth?: number;
-}
+import type { Isolation } from "./isolation.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { guardListener, listenerKey } from "./_listeners.ts";
 
 /** Options of {@linkcode Hotswap.swap}. */
 export interface SwapOptions {
@@ -160,20 +107,7 @@ export interface HotswapStats {
   readonly generations: readonly GenerationStats[];
 }
 
-const DEFAULT_DRAIN_TIMEOUT = 30_000;
-const DEFAULT_LOAD_TIMEOUT = 10_000;
-const DEFAULT_ROLLBACK_DEPTH = 16;
 const HISTORY_LIMIT = 100;
-
-interface ResolvedOptions {
-  readonly roots: readonly PathLike[] | undefined;
-  readonly isolation: Isolation;
-  readonly permissions: WorkerPermissions | undefined;
-  readonly drainTimeout: number;
-  readonly loadTimeout: number;
-  readonly maxSnapshotBytes: number | undefined;
-  readonly rollbackDepth: number;
-}
 
 /** What a load of a generation is asked to do; `undefined` fields keep their defaults. */
 interface LoadPlan {
@@ -184,12 +118,14 @@ interface LoadPlan {
 }
 
 /**
- * Creates a reference and commits its first generation. Assigned in
- * `Hotswap`'s static block: the constructor stays private, out of the API.
+ * Creates a reference that loads through `loader`, and commits its first
+ * generation from `path`. Internal: `registerHotswap` is the public way in.
+ * Assigned in `Hotswap`'s static block, so the constructor stays private.
  */
-let open: <T>(
+export let openHotswap: <T>(
   contract: Contract<unknown>,
   options: ResolvedOptions,
+  loader: Loader,
   path: string,
   integrity: string | undefined,
 ) => Promise<Hotswap<T>>;
@@ -203,13 +139,14 @@ let open: <T>(
  */
 export class Hotswap<T> extends EventTarget {
   static {
-    open = async <T>(
+    openHotswap = async <T>(
       contract: Contract<unknown>,
       options: ResolvedOptions,
+      loader: Loader,
       path: string,
       integrity: string | undefined,
     ) => {
-      const hot = new Hotswap<T>(contract, options);
+      const hot = new Hotswap<T>(contract, options, loader);
       try {
         await hot.#load(path, { integrity, signal: undefined, handoff: true, via: "register" });
       } catch (error) {
@@ -244,13 +181,11 @@ export class Hotswap<T> extends EventTarget {
   readonly #guarded = new WeakMap<object, Map<string, EventListener>>();
 
   /** Use {@linkcode registerHotswap}, which also loads the first generation. */
-  private constructor(contract: Contract<unknown>, options: ResolvedOptions) {
+  private constructor(contract: Contract<unknown>, options: ResolvedOptions, loader: Loader) {
     super();
     this.#contract = contract;
     this.#options = options;
-    this.#loader = options.isolation === "worker"
-      ? new WorkerLoader(options.permissions)
-      : new InlineLoader();
+    this.#loader = loader;
   }
 
   /**
@@ -602,6 +537,9 @@ export class Hotswap<T> extends EventTarget {
         contract: this.#contract as Contract<T>,
         snapshot,
         context: { generation: number, digest: snapshot.digest, previous, signal: controller.signal },
+        onRestart: (reason, restarts) => {
+          this.#emit<RestartEventDetail>("restart", { generation: number, reason, restarts });
+        },
       }, this.#options.loadTimeout);
     } catch (error) {
       controller.abort(error);
@@ -735,124 +673,12 @@ export class Hotswap<T> extends EventTarget {
   }
 }
 
-/** Identifies a registration as EventTarget does: by type and capture phase. */
-function listenerKey(type: string, options: boolean | EventListenerOptions | undefined): string {
-  const capture = typeof options === "boolean" ? options : options?.capture === true;
-  return `${capture ? "capture" : "bubble"}:${type}`;
-}
-
-/**
- * Wraps a user's listener so that what it throws, or a promise it returns
- * that rejects, is reported on the console instead of reaching Deno's global
- * error handling, which would end the host process.
- */
-function guardListener(
-  target: EventTarget,
-  type: string,
-  listener: EventListenerOrEventListenerObject,
-): EventListener {
-  const report = (error: unknown) => {
-    console.error(`A "${type}" listener of a hot-swap reference threw; the runtime carries on:`, error);
-  };
-  return (event: Event) => {
-    try {
-      const result: unknown = typeof listener === "function"
-        ? listener.call(target, event)
-        : listener.handleEvent(event);
-      if (result instanceof Promise) Promise.prototype.then.call(result, undefined, report);
-    } catch (error) {
-      report(error);
-    }
-  };
-}
-
 /** Rejects with the signal's reason as soon as it aborts, else settles as `promise` does. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   const aborted = Promise.withResolvers<never>();
   const onAbort = () => aborted.reject(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   return Promise.race([promise, aborted.promise]).finally(() => signal.removeEventListener("abort", onAbort));
-}
-
-/**
- * Loads the first generation of `path`, verified against `contract`, and
- * returns the reference that serves it and swaps in later ones.
- *
- * @typeParam T The handle type of the contract.
- * @typeParam I The isolation mode, which decides what `with()` receives:
- *   `T` inline, {@linkcode Remote}`<T>` in a worker.
- * @param contract The contract every generation must meet.
- * @param path The first generation's entry file (relative to the working directory, or a `file:` URL).
- * @param options Roots, isolation, permissions, integrity pin and timeouts.
- * @returns The reference, serving generation 1.
- * @throws {HotswapError} When the first generation cannot be loaded.
- * @throws {TypeError} When an option is malformed.
- *
- * @example Register, call, close
- * ```ts
- * import { defineContract, registerHotswap } from "@hotswap/runtime";
- * import { strictEqual } from "node:assert/strict";
- *
- * const contract = defineContract<{ greet(name: string): string }>({
- *   name: "Greeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" },
- * });
- * const dir = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${dir}/greeter.ts`, 'export const hs_greeter = { greet: (n: string) => "hi " + n };');
- * const hot = await registerHotswap(contract, `${dir}/greeter.ts`);
- * strictEqual(hot.with((h) => h.greet("ada")), "hi ada");
- * await hot.close();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function registerHotswap<T, I extends Isolation = "inline">(
-  contract: Contract<T>,
-  path: PathLike,
-  options: HotswapOptions & { readonly isolation?: I } = {},
-): Promise<Hotswap<HandleOf<T, I>>> {
-  return await open<HandleOf<T, I>>(
-    contract as Contract<unknown>,
-    resolveOptions(options),
-    toAbsolutePath(path),
-    options.integrity,
-  );
-}
-
-function resolveOptions(options: HotswapOptions): ResolvedOptions {
-  const isolation = options.isolation ?? "inline";
-  if (isolation !== "inline" && isolation !== "worker") {
-    throw new TypeError(
-      `Cannot register: isolation ${JSON.stringify(isolation)} is not "inline" or "worker"`,
-    );
-  }
-  if (options.roots !== undefined && !Array.isArray(options.roots)) {
-    throw new TypeError("Cannot register: roots must be an array of directories");
-  }
-  if (options.permissions !== undefined && isolation !== "worker") {
-    throw new TypeError(
-      'Cannot register: permissions apply to isolation "worker" only; inline code has the host\'s',
-    );
-  }
-  return {
-    roots: options.roots,
-    isolation,
-    permissions: options.permissions,
-    drainTimeout: positive("drainTimeout", options.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
-    loadTimeout: positive("loadTimeout", options.loadTimeout, DEFAULT_LOAD_TIMEOUT),
-    maxSnapshotBytes: options.maxSnapshotBytes === undefined
-      ? undefined
-      : positive("maxSnapshotBytes", options.maxSnapshotBytes, 0),
-    rollbackDepth: positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH) + 1,
-  };
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(
-      `Cannot register: ${name} must be a finite number of at least 0, got ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 function checkIntegrity(snapshot: Snapshot, integrity: string | undefined): void {

@@ -21,6 +21,12 @@ export interface LoadRequest<T> {
   readonly snapshot: Snapshot;
   /** What the factory receives; its signal is aborted if the load fails. */
   readonly context: GenerationContext;
+  /**
+   * Called by a loader that restarts a serving generation in place (process
+   * isolation), with why the old instance ended and how many restarts the
+   * last minute saw.
+   */
+  readonly onRestart: (reason: string, restarts: number) => void;
 }
 
 /**

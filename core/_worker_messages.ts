@@ -1,0 +1,183 @@
+/**
+ * Checks every message a generation worker sends before the host reads a
+ * field of it. The worker runs code that may be hostile: it can post any
+ * structured-cloneable value (`null`, wrong shapes, forged replies, errors
+ * with a 2^29-character message). What passes comes back in the protocol's
+ * types, with texts cut to a size the host can afford to print; what does not
+ * is named, so the host can end that worker (SPEC 6.4).
+ *
+ * @module
+ */
+
+import { isHotswapErrorCode } from "./errors.ts";
+import type { MemberDescriptor, SerializedError, WorkerMessage } from "./_protocol.ts";
+
+/** Longest message or name the host keeps from the worker; the rest is cut. */
+const MAX_TEXT = 16 * 1024;
+/** Longest stack the host keeps. */
+const MAX_STACK = 64 * 1024;
+/** Problems of a contract error the host keeps. */
+const MAX_PROBLEMS = 256;
+/** Nesting of a handle description, and of an error's causes. */
+const MAX_DEPTH = 32;
+/** Members of a handle description, all levels together. */
+const MAX_MEMBERS = 100_000;
+
+/** A message that passed, or what is wrong with it. */
+export type CheckedMessage = { readonly ok: true; readonly message: WorkerMessage } | {
+  readonly ok: false;
+  readonly problem: string;
+};
+
+/**
+ * Validates a message from a generation worker.
+ *
+ * @param data The `data` of the `message` event, as received.
+ * @returns The message in the protocol's types, or the problem.
+ */
+export function checkWorkerMessage(data: unknown): CheckedMessage {
+  try {
+    return { ok: true, message: check(data) };
+  } catch (error) {
+    return {
+      ok: false,
+      problem: error instanceof Violation ? error.message : "a message that cannot be read",
+    };
+  }
+}
+
+/** Thrown inside this module only, to name what is wrong. */
+class Violation extends Error {}
+
+function check(data: unknown): WorkerMessage {
+  const message = record(data, "a message");
+  switch (message.t) {
+    case "ready":
+      return { t: "ready" };
+    case "loaded": {
+      const hooks = record(message.hooks, "the hooks of a loaded reply");
+      if (typeof hooks.handoff !== "boolean" || typeof hooks.dispose !== "boolean") {
+        throw new Violation("a loaded reply whose hooks are not booleans");
+      }
+      const budget = { members: 0 };
+      return {
+        t: "loaded",
+        id: id(message.id),
+        handle: descriptor(message.handle, 0, budget),
+        hooks: { handoff: hooks.handoff, dispose: hooks.dispose },
+      };
+    }
+    case "result":
+      return { t: "result", id: id(message.id), value: message.value };
+    case "error":
+      return { t: "error", id: id(message.id), error: serializedError(message.error, 0) };
+    case "exit":
+      return { t: "exit", how: text(message.how, MAX_TEXT, "the how of an exit message") };
+    default:
+      throw new Violation(`a message of unknown type ${describeType(message.t)}`);
+  }
+}
+
+/**
+ * Validates an error record and cuts its texts; also for records that come
+ * by other channels than a message.
+ *
+ * @throws {Error} When it is not a valid record (the message names why).
+ */
+export function checkSerializedError(data: unknown): SerializedError {
+  return serializedError(data, 0);
+}
+
+function serializedError(data: unknown, depth: number): SerializedError {
+  if (depth > MAX_DEPTH) throw new Violation("an error whose causes nest too deep");
+  const fields = record(data, "an error record");
+  const code = fields.code;
+  if (code !== undefined && !isHotswapErrorCode(code)) {
+    throw new Violation("an error record with an unknown code");
+  }
+  const problems = fields.problems;
+  if (problems !== undefined && !(Array.isArray(problems) && problems.every((p) => typeof p === "string"))) {
+    throw new Violation("an error record whose problems are not strings");
+  }
+  return {
+    name: text(fields.name, 256, "the name of an error record"),
+    message: text(fields.message, MAX_TEXT, "the message of an error record"),
+    stack: fields.stack === undefined
+      ? undefined
+      : text(fields.stack, MAX_STACK, "the stack of an error record"),
+    code,
+    path: fields.path === undefined ? undefined : text(fields.path, MAX_TEXT, "the path of an error record"),
+    problems: problems === undefined
+      ? undefined
+      : (problems as string[]).slice(0, MAX_PROBLEMS).map((problem) => cut(problem, MAX_TEXT)),
+    cause: fields.cause === undefined ? undefined : serializedError(fields.cause, depth + 1),
+  };
+}
+
+function descriptor(data: unknown, depth: number, budget: { members: number }): MemberDescriptor {
+  if (depth > MAX_DEPTH) throw new Violation("a handle description that nests too deep");
+  if (++budget.members > MAX_MEMBERS) throw new Violation("a handle description with too many members");
+  const member = record(data, "a member of a handle description");
+  switch (member.kind) {
+    case "value":
+      return { kind: "value", value: member.value };
+    case "function": {
+      const index = member.index;
+      if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 0 || index >= MAX_MEMBERS) {
+        throw new Violation("a function member without a valid index");
+      }
+      return { kind: "function", index };
+    }
+    case "object": {
+      const source = record(member.members, "the members of an object member");
+      const members: Record<string, MemberDescriptor> = {};
+      for (const key of Object.keys(source)) {
+        // defineProperty, as "__proto__" must stay an own property.
+        Object.defineProperty(members, key, {
+          value: descriptor(source[key], depth + 1, budget),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return { kind: "object", members };
+    }
+    default:
+      throw new Violation(`a handle member of unknown kind ${describeType(member.kind)}`);
+  }
+}
+
+/** A plain object (structured cloning makes every object plain; arrays do not count). */
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Violation(
+      `${what} that is ${value === null ? "null" : `a ${Array.isArray(value) ? "array" : typeof value}`}`,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+function id(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+    throw new Violation("a reply without a valid call id");
+  }
+  return value;
+}
+
+function text(value: unknown, limit: number, what: string): string {
+  if (typeof value !== "string") throw new Violation(`${what} that is not a string`);
+  return cut(value, limit);
+}
+
+/** Cuts a text the host keeps; a cut one says so, and how long it was. */
+function cut(value: string, limit: number): string {
+  return value.length <= limit
+    ? value
+    : `${value.slice(0, limit)}… (${value.length - limit} more characters cut)`;
+}
+
+function describeType(value: unknown): string {
+  return typeof value === "string"
+    ? JSON.stringify(cut(value, 64))
+    : `(a ${value === null ? "null" : typeof value})`;
+}

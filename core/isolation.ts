@@ -1,0 +1,47 @@
+/**
+ * Isolation modes, and how a handle looks from the host in each: the
+ * contract's own type inline, a {@linkcode Remote} of it across a worker or
+ * process boundary.
+ *
+ * @module
+ */
+
+/**
+ * Where generations run: in the host's isolate (`"inline"`), each in its own
+ * Worker (`"worker"`: fault containment), or each in its own child process
+ * (`"process"`: the security boundary).
+ */
+export type Isolation = "inline" | "worker" | "process";
+
+/**
+ * A handle as it behaves across an isolation boundary: every function member
+ * returns a `Promise` of its awaited result, object members holding functions
+ * are remote too, and data members are as copied at load.
+ *
+ * @typeParam T The handle type of the contract.
+ *
+ * @example Worker-mode calls are promises
+ * ```ts
+ * import type { Remote } from "@hotswap/runtime";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * interface Greeter { greet(name: string): string; prefix: string }
+ * const remote: Remote<Greeter> = { greet: (name) => Promise.resolve(`hi ${name}`), prefix: "hi" };
+ * const text: string = await remote.greet("ada");
+ * strictEqual(text, "hi ada");
+ * ```
+ */
+export type Remote<T> = T extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
+  : T extends readonly unknown[] ? T
+  : T extends object ? { readonly [K in keyof T]: Remote<T[K]> }
+  : T;
+
+/**
+ * The handle `with()` receives for contract type `T` in isolation `I`:
+ * `T` itself inline, {@linkcode Remote}`<T>` in a worker or process. An
+ * isolation known only at run time gives the union of both.
+ *
+ * @typeParam T The handle type of the contract.
+ * @typeParam I The isolation mode.
+ */
+export type HandleOf<T, I extends Isolation> = I extends "inline" ? T : Remote<T>;

@@ -1,0 +1,153 @@
+/**
+ * The options of `registerHotswap`, checked once and resolved to their
+ * defaults, so the rest of the runtime reads plain values.
+ *
+ * @module
+ */
+
+import type { Isolation } from "./isolation.ts";
+import type { PathLike } from "./roots.ts";
+
+/**
+ * Deno permissions a worker or process generation runs with. Every kind left
+ * out is denied (Deno itself would let an omitted kind inherit the host's).
+ */
+export type WorkerPermissions = Deno.PermissionOptionsObject;
+
+/** Options of {@linkcode registerHotswap}. */
+export interface HotswapOptions {
+  /** Directories every file of a generation must resolve into (default: the loaded entry's directory). */
+  roots?: readonly PathLike[];
+  /**
+   * Where generations run: `"inline"` in the host's isolate, `"worker"` each
+   * in its own Worker, `"process"` each in its own child `deno` process.
+   *
+   * @default {"inline"}
+   */
+  isolation?: Isolation;
+  /** Worker and process isolation: the generation's Deno permissions (default: none at all). */
+  permissions?: WorkerPermissions;
+  /** Pin of the first generation's digest, `sha256-<base64>`. */
+  integrity?: string;
+  /**
+   * Milliseconds an old generation may take to drain, and again to dispose.
+   *
+   * @default {30000}
+   */
+  drainTimeout?: number;
+  /**
+   * Milliseconds a load (import, factory, verification) may take.
+   *
+   * @default {10000}
+   */
+  loadTimeout?: number;
+  /**
+   * Worker and process isolation: milliseconds one call may take before it
+   * rejects `E_TIMEOUT` (in a process, the process is then killed and
+   * restarted). No limit when left out.
+   */
+  callTimeout?: number;
+  /**
+   * Process isolation: MiB of memory a generation's process may use (V8 heap
+   * cap, and an RSS watchdog for memory outside the heap).
+   *
+   * @default {256}
+   */
+  memoryLimit?: number;
+  /**
+   * Process isolation: restarts of a serving generation's process allowed
+   * per minute; past them its calls reject `E_WORKER` until the next swap.
+   *
+   * @default {5}
+   */
+  maxRestarts?: number;
+  /**
+   * Cap on the bytes of one generation's files.
+   *
+   * @default {16777216}
+   */
+  maxSnapshotBytes?: number;
+  /**
+   * How many snapshots `rollback()` can step back through.
+   *
+   * @default {16}
+   */
+  rollbackDepth?: number;
+}
+
+/** {@linkcode HotswapOptions} checked, with every default applied. */
+export interface ResolvedOptions {
+  readonly roots: readonly PathLike[] | undefined;
+  readonly isolation: Isolation;
+  readonly permissions: WorkerPermissions | undefined;
+  readonly drainTimeout: number;
+  readonly loadTimeout: number;
+  readonly callTimeout: number | undefined;
+  readonly memoryLimit: number;
+  readonly maxRestarts: number;
+  readonly maxSnapshotBytes: number | undefined;
+  /** Snapshots kept: `rollbackDepth` plus the current one. */
+  readonly rollbackDepth: number;
+}
+
+const DEFAULT_DRAIN_TIMEOUT = 30_000;
+const DEFAULT_LOAD_TIMEOUT = 10_000;
+const DEFAULT_MEMORY_LIMIT = 256;
+const DEFAULT_MAX_RESTARTS = 5;
+const DEFAULT_ROLLBACK_DEPTH = 16;
+const ISOLATIONS: readonly Isolation[] = ["inline", "worker", "process"];
+
+/**
+ * Checks the options a user passed and applies the defaults.
+ *
+ * @throws {TypeError} An option of the wrong kind.
+ * @throws {RangeError} A number out of range.
+ */
+export function resolveOptions(options: HotswapOptions): ResolvedOptions {
+  const isolation = options.isolation ?? "inline";
+  if (!ISOLATIONS.includes(isolation)) {
+    throw new TypeError(
+      `Cannot register: isolation ${JSON.stringify(isolation)} is not one of ${
+        ISOLATIONS.map((mode) => `"${mode}"`).join(", ")
+      }`,
+    );
+  }
+  if (options.roots !== undefined && !Array.isArray(options.roots)) {
+    throw new TypeError("Cannot register: roots must be an array of directories");
+  }
+  if (isolation === "inline") {
+    for (const name of ["permissions", "callTimeout", "memoryLimit", "maxRestarts"] as const) {
+      if (options[name] !== undefined) {
+        throw new TypeError(
+          `Cannot register: ${name} applies to isolation "worker" or "process" only; inline code runs in the host, with the host's permissions`,
+        );
+      }
+    }
+  }
+  return {
+    roots: options.roots,
+    isolation,
+    permissions: options.permissions,
+    drainTimeout: positive("drainTimeout", options.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
+    loadTimeout: positive("loadTimeout", options.loadTimeout, DEFAULT_LOAD_TIMEOUT),
+    callTimeout: options.callTimeout === undefined
+      ? undefined
+      : positive("callTimeout", options.callTimeout, 0),
+    memoryLimit: positive("memoryLimit", options.memoryLimit, DEFAULT_MEMORY_LIMIT),
+    maxRestarts: positive("maxRestarts", options.maxRestarts, DEFAULT_MAX_RESTARTS),
+    maxSnapshotBytes: options.maxSnapshotBytes === undefined
+      ? undefined
+      : positive("maxSnapshotBytes", options.maxSnapshotBytes, 0),
+    rollbackDepth: positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH) + 1,
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Cannot register: ${name} must be a finite number of at least 0, got ${String(value)}`,
+    );
+  }
+  return value;
+}

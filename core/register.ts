@@ -1,0 +1,74 @@
+/**
+ * `registerHotswap`: options in, a loader chosen for the isolation mode, the
+ * first generation committed. The reference itself (core/hotswap.ts) only
+ * ever sees the loader interface.
+ *
+ * @module
+ */
+
+import type { Contract } from "./contract.ts";
+import { type Hotswap, openHotswap } from "./hotswap.ts";
+import { InlineLoader } from "./inline_loader.ts";
+import type { HandleOf, Isolation } from "./isolation.ts";
+import type { Loader } from "./loader.ts";
+import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { type PathLike, toAbsolutePath } from "./roots.ts";
+import { WorkerLoader } from "./worker_loader.ts";
+
+/**
+ * Loads the first generation of `path`, verified against `contract`, and
+ * returns the reference that serves it and swaps in later ones.
+ *
+ * @typeParam T The handle type of the contract.
+ * @typeParam I The isolation mode, which decides what `with()` receives:
+ *   `T` inline, {@linkcode Remote}`<T>` in a worker or process.
+ * @param contract The contract every generation must meet.
+ * @param path The first generation's entry file (relative to the working directory, or a `file:` URL).
+ * @param options Roots, isolation, permissions, integrity pin and timeouts.
+ * @returns The reference, serving generation 1.
+ * @throws {HotswapError} When the first generation cannot be loaded.
+ * @throws {TypeError} When an option is malformed.
+ *
+ * @example Register, call, close
+ * ```ts
+ * import { defineContract, registerHotswap } from "@hotswap/runtime";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const contract = defineContract<{ greet(name: string): string }>({
+ *   name: "Greeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" },
+ * });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/greeter.ts`, 'export const hs_greeter = { greet: (n: string) => "hi " + n };');
+ * const hot = await registerHotswap(contract, `${dir}/greeter.ts`);
+ * strictEqual(hot.with((h) => h.greet("ada")), "hi ada");
+ * await hot.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function registerHotswap<T, I extends Isolation = "inline">(
+  contract: Contract<T>,
+  path: PathLike,
+  options: HotswapOptions & { readonly isolation?: I } = {},
+): Promise<Hotswap<HandleOf<T, I>>> {
+  const resolved = resolveOptions(options);
+  const entry = toAbsolutePath(path);
+  return await openHotswap<HandleOf<T, I>>(
+    contract as Contract<unknown>,
+    resolved,
+    loaderFor(resolved),
+    entry,
+    options.integrity,
+  );
+}
+
+/** The loader of an isolation mode, configured from the options. */
+function loaderFor(options: ResolvedOptions): Loader {
+  switch (options.isolation) {
+    case "inline":
+      return new InlineLoader();
+    case "worker":
+      return new WorkerLoader(options.permissions, options.callTimeout);
+    case "process":
+      throw new TypeError('Cannot register: isolation "process" is not available yet');
+  }
+}

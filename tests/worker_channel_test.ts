@@ -1,0 +1,245 @@
+/**
+ * The host's end of the worker channel holds against anything a generation
+ * sends (SPEC 6.4): forged and malformed messages, floods, and writes to the
+ * shared call ring. Each attack must end only that worker, with `E_WORKER`,
+ * while the host keeps serving and nothing is left running.
+ *
+ * The attacking generations run in a real worker with no permissions; each
+ * attack hangs its own call, so the call can only end by the host's verdict.
+ *
+ * @module
+ */
+
+import { match, ok, rejects, strictEqual } from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
+import { defineContract, type Hotswap, HotswapError, registerHotswap, type Remote } from "../mod.ts";
+import { Fixture } from "./_fixtures.ts";
+
+interface Target {
+  label: string;
+  attack(plan: unknown): Promise<unknown>;
+  ping(): Promise<string>;
+}
+
+const target = defineContract<Target>({
+  name: "Target",
+  version: "1.0.0",
+  symbol: "hs_target",
+  shape: { label: "string", attack: "function", ping: "function" },
+});
+
+const GOOD = `export const hs_target = {
+  label: "good",
+  attack: () => "nothing",
+  ping: () => "pong",
+};`;
+
+/** A generation whose attack() runs `body` (with `plan` in scope), then never answers. */
+function hostile(body: string, topLevel = ""): string {
+  return `const post = (message: unknown) => (self as unknown as { postMessage(m: unknown): void }).postMessage(message);
+${topLevel}
+export const hs_target = {
+  label: "hostile",
+  attack(plan: unknown) {
+    ${body}
+    return new Promise(() => {});
+  },
+  ping: () => "pong",
+};`;
+}
+
+async function setup(fixture: Fixture): Promise<Hotswap<Remote<Target>>> {
+  const entry = await fixture.write({ "good.ts": GOOD });
+  // An attack call that is never answered holds its generation's drain: keep that short.
+  return await registerHotswap(target, entry, { isolation: "worker", drainTimeout: 100 });
+}
+
+/** Swaps to `source`, runs its attack, and checks the verdict: E_WORKER, host alive, worker gone. */
+async function expectEnded(
+  hot: Hotswap<Remote<Target>>,
+  fixture: Fixture,
+  source: string,
+  plan: unknown,
+  reason: RegExp,
+): Promise<void> {
+  await hot.swap(await fixture.write({ [`attack_${crypto.randomUUID()}.ts`]: source }));
+  await rejects(hot.with((h) => h.attack(plan)), (error) => {
+    ok(error instanceof HotswapError, String(error));
+    strictEqual(error.code, "E_WORKER");
+    match(error.message, reason);
+    return true;
+  });
+  await rejects(
+    hot.with((h) => h.ping()),
+    (error) => error instanceof HotswapError && error.code === "E_WORKER",
+  );
+  await hot.warm();
+  strictEqual(
+    hot.stats().sandboxes,
+    1,
+    "the attacker's worker is gone: only the standby runs",
+  );
+  const { generation } = await hot.swap(fixture.path("good.ts"));
+  strictEqual(await hot.with((h) => h.ping()), "pong", `generation ${generation} serves after the attack`);
+}
+
+Deno.test("worker channel: a message that is not a protocol message ends only that worker", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  for (
+    const forged of ["null", "42", '"text"', "[1, 2]", '{ t: "nonsense" }', '{ t: "result" }', "{ t: 7 }"]
+  ) {
+    await expectEnded(hot, fixture, hostile(`post(${forged});`), null, /broke the runtime's protocol/);
+  }
+});
+
+Deno.test("worker channel: forged replies (unknown ids, bad error records, a second ready) end the worker", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  const forgeries = [
+    '{ t: "result", id: 4294967295, value: "forged" }',
+    '{ t: "error", id: 4294967295, error: { name: "Error", message: "forged" } }',
+    '{ t: "error", id: 1, error: null }',
+    '{ t: "error", id: 1, error: { name: 42, message: {} } }',
+    '{ t: "error", id: 1, error: { name: "Error", message: "m", code: "E_MADE_UP" } }',
+    '{ t: "loaded", id: 1, handle: { kind: "function", index: -1 }, hooks: { handoff: false, dispose: false } }',
+    '{ t: "ready" }',
+  ];
+  for (const forged of forgeries) {
+    await expectEnded(hot, fixture, hostile(`post(${forged});`), null, /broke the runtime's protocol/);
+  }
+});
+
+Deno.test("worker channel: an error with a 16-million-character message reaches the host cut short", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  await hot.swap(await fixture.write({ "huge.ts": hostile('throw new RangeError("x".repeat(2 ** 24));') }));
+  const error = await hot.with((h) => h.attack(null)).then(() => undefined, (error: unknown) => error);
+  ok(error instanceof RangeError, String(error));
+  ok(error.message.length < 20_000, `message cut to ${error.message.length} characters`);
+  match(error.message, /more characters cut\)$/);
+  ok((error.stack ?? "").length < 100_000);
+  strictEqual(await hot.with((h) => h.ping()), "pong", "an honest error ends nothing");
+});
+
+Deno.test("worker channel: a forged loaded reply refuses the swap and terminates its worker", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  const forgeLoaded = (handle: string) =>
+    `for (let id = 1; id < 64; id++) post({ t: "loaded", id, handle: ${handle}, hooks: { handoff: false, dispose: false } });
+await new Promise(() => {});`;
+  for (
+    const handle of [
+      "null",
+      '{ kind: "object", members: {} }',
+      '{ kind: "object", members: { label: { kind: "value", value: 1 } } }',
+    ]
+  ) {
+    const entry = await fixture.write({
+      [`loaded_${crypto.randomUUID()}.ts`]: hostile("", forgeLoaded(handle)),
+    });
+    await rejects(hot.swap(entry), (error) => {
+      ok(error instanceof HotswapError, String(error));
+      ok(["E_WORKER", "E_CONTRACT"].includes(error.code), error.message);
+      return true;
+    });
+    await hot.warm();
+    strictEqual(hot.stats().sandboxes, 2, "the refused generation's worker is gone");
+    strictEqual(await hot.with((h) => h.ping()), "pong");
+  }
+});
+
+Deno.test("worker channel: a message flood ends the worker at its first stray message, the event loop keeps ticking", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  using lag = watchEventLoop();
+  const body = `const big = "x".repeat(1_000);
+    for (let i = 0; i < 20_000; i++) post({ t: "result", id: 4294967295 - (i % 1000), value: big });`;
+  await expectEnded(hot, fixture, hostile(body), null, /nobody is waiting for/);
+  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+});
+
+Deno.test("worker channel: a generation that writes the shared call ring ends its worker, never hangs the host", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  using lag = watchEventLoop();
+  // The generation patches its realm's Atomics to catch the ring's memory
+  // when the worker's runtime touches it, then writes `plan` into it.
+  const topLevel = `let control: Int32Array | undefined;
+const original = Atomics.store;
+try {
+  (Atomics as { store: typeof Atomics.store }).store = function (array: Int32Array, index: number, value: number) {
+    if (array.buffer instanceof SharedArrayBuffer) control ??= array;
+    return original.call(Atomics, array, index, value);
+  } as typeof Atomics.store;
+} catch { /* the runtime froze Atomics: nothing to catch the ring with */ }`;
+  const body = `const writes = plan as [number, number][];
+    if (control === undefined) { post({ t: "exit", how: "ring out of reach" }); return new Promise(() => {}); }
+    const bytes = new Uint8Array(control.buffer);
+    for (const [at, value] of writes) {
+      if (at < 16) Atomics.store(control, at, value); else bytes[at % bytes.length] = value;
+      Atomics.notify(control, at % 16);
+    }`;
+  const source = hostile(body, topLevel);
+  await hot.swap(await fixture.write({ "ring.ts": source }));
+  // Forge the response head far ahead of the host: an impossible backlog.
+  const reached = await hot.with((h) => h.attack([[4, 1_000_000]])).then(
+    () => "answered",
+    (error: HotswapError) => error.message,
+  );
+  match(reached, /ring out of reach|response ring|broke the runtime's protocol|ended itself/);
+  await hot.swap(fixture.path("good.ts"));
+
+  // Random writes into the control block and the response ring (fast-check).
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.tuple(fc.integer({ min: 0, max: 65_599 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })),
+        {
+          minLength: 1,
+          maxLength: 20,
+        },
+      ),
+      async (writes) => {
+        await hot.swap(await fixture.write({ "ring.ts": source }));
+        const call = hot.with((h) => h.attack(writes)).then(() => "answered", (error: unknown) => error);
+        // A harmless write leaves the attack pending forever: bound the wait by a clean swap.
+        const { retired } = await hot.swap(fixture.path("good.ts"));
+        const report = await retired;
+        const outcome = await Promise.race([call, Promise.resolve("pending")]);
+        ok(
+          outcome === "answered" || outcome === "pending" || outcome instanceof HotswapError,
+          String(outcome),
+        );
+        strictEqual(await hot.with((h) => h.ping()), "pong");
+        ok(report.generation > 0);
+      },
+    ),
+    { numRuns: 15 },
+  );
+  await hot.warm();
+  strictEqual(hot.stats().sandboxes, 2, "every attacker's worker is gone");
+  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+});
+
+/** Measures how late a 10 ms timer chain fires while the test runs: the host's worst event-loop stall. */
+function watchEventLoop(): { readonly worst: number; [Symbol.dispose](): void } {
+  let worst = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let last = performance.now();
+  const tick = () => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 10);
+    last = now;
+    timer = setTimeout(tick, 10);
+  };
+  timer = setTimeout(tick, 10);
+  return {
+    get worst() {
+      return worst;
+    },
+    [Symbol.dispose]() {
+      clearTimeout(timer);
+    },
+  };
+}
