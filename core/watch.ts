@@ -9,6 +9,21 @@
  * temporary file and renaming it over the original, which replaces the inode
  * a per-file watch would follow.
  *
+ * When to swap: editors save in several steps (truncate, write, write,
+ * close; or write a temporary file and rename it over), and a swap that read
+ * a file halfway would run half a program. On Linux, `Deno.watchFs` reports
+ * a file closed after writing as an "access" event (inotify's
+ * `IN_CLOSE_WRITE`; reads, ours or anyone's, report nothing, as
+ * `IN_CLOSE_NOWRITE` and `IN_OPEN` are not watched), and a file moved into
+ * place as a "rename" whose last path is the destination. Either means the
+ * file is complete, and the watcher swaps after only `settle` ms of quiet, so
+ * files saved together (save all, a git checkout) still make one swap. A
+ * "modify", "create" or "remove" with no such event after it may be a file
+ * still open for writing, or gone for a moment: the watcher then waits
+ * `debounce` ms of quiet instead. That is the fallback for platforms that
+ * report no close (macOS, Windows) and for changes that close nothing
+ * (`chmod`, a link).
+ *
  * @module
  */
 
@@ -37,20 +52,50 @@ export type WatchOutcome =
 
 /** Options of {@linkcode watchGraph}. */
 export interface WatchOptions {
-  /** Milliseconds of quiet after the last change before swapping (default 100). */
+  /**
+   * Milliseconds of quiet to wait, once every changed file is complete
+   * (closed after writing, or renamed into place), before swapping: files
+   * saved within it of each other make one swap.
+   *
+   * @default {5}
+   */
+  settle?: number;
+  /**
+   * Milliseconds of quiet after the last change before swapping when a
+   * changed file was not seen complete: on platforms that report no close
+   * (macOS, Windows), after a change that closes nothing (`chmod`, a
+   * removal), or when a writer pauses this long with the file still open.
+   * Never shorter than `settle`.
+   *
+   * @default {100}
+   */
   debounce?: number;
+  /**
+   * Called for each change of a watched file, once the watcher has taken it
+   * in. `kind` is the event's kind as `Deno.watchFs` reported it ("access" is
+   * a file closed after writing); `complete` is whether the file is complete
+   * (swap after `settle`) or may still be written (wait for more, or for
+   * `debounce` of quiet).
+   */
+  onChange?: (change: {
+    readonly path: string;
+    readonly kind: Deno.FsEvent["kind"];
+    readonly complete: boolean;
+  }) => void;
   /** Called after each swap the watcher started, committed or refused. */
   onSwap?: (outcome: WatchOutcome) => void;
   /**
    * Called when the watcher cannot watch a new graph's directories (it keeps
-   * watching the old ones). Without it the error goes to `reportError`.
+   * watching the old ones). Without it the error is printed with `console.error`.
    */
   onError?: (error: HotswapError) => void;
   /** Closes the watcher when aborted. */
   signal?: AbortSignal;
 }
 
+const DEFAULT_SETTLE = 5;
 const DEFAULT_DEBOUNCE = 100;
+const PREFIX = "hotswap watch:";
 
 /** Extensions a module can have: while a swap is failing, a new such file may be the missing import. */
 const MODULE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -71,9 +116,11 @@ const MODULE_EXTENSIONS: ReadonlySet<string> = new Set([
  */
 export class GraphWatcher<T> implements AsyncDisposable {
   readonly #hot: Hotswap<T>;
+  readonly #settle: number;
   readonly #debounce: number;
-  readonly #onSwap: ((outcome: WatchOutcome) => void) | undefined;
-  readonly #onError: ((error: HotswapError) => void) | undefined;
+  readonly #onChange: WatchOptions["onChange"];
+  readonly #onSwap: WatchOptions["onSwap"];
+  readonly #onError: WatchOptions["onError"];
   readonly #signal: AbortSignal | undefined;
   /** Files whose change triggers a swap: the current graph, plus the file a failed swap blamed. */
   #files: ReadonlySet<string> = new Set();
@@ -82,9 +129,10 @@ export class GraphWatcher<T> implements AsyncDisposable {
   #fsWatcher: Deno.FsWatcher | undefined;
   readonly #pumps = new Set<Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #changed = new Set<string>();
+  /** Files changed since the last swap started, and whether each was last seen complete. */
+  readonly #changed = new Map<string, boolean>();
   #swapping: Promise<void> | undefined;
-  /** Changes arrived (and their debounce ran out) while a swap was running. */
+  /** The quiet period ran out while a swap was running: swap again once it ends. */
   #pending = false;
   /** The file the last refused swap blamed, while the watcher's last swap is failing. */
   #failure: { readonly path: string | undefined } | undefined;
@@ -95,17 +143,19 @@ export class GraphWatcher<T> implements AsyncDisposable {
     this.#subscribe();
   };
   readonly #onAbort = (): void => {
-    this.close().catch(reportError);
+    this.#closeInBackground();
+  };
+  readonly #onQuiet = (): void => {
+    this.#timer = undefined;
+    if (this.closed) return;
+    if (this.#swapping !== undefined) this.#pending = true;
+    else this.#swapping = this.#run();
   };
 
   /** Use {@linkcode watchGraph}. */
   constructor(hot: Hotswap<T>, options: WatchOptions = {}) {
-    const debounce = options.debounce ?? DEFAULT_DEBOUNCE;
-    if (typeof debounce !== "number" || !Number.isFinite(debounce) || debounce < 0) {
-      throw new RangeError(
-        `Cannot watch: debounce must be a finite number of milliseconds, at least 0, got ${String(debounce)}`,
-      );
-    }
+    const settle = milliseconds("settle", options.settle, DEFAULT_SETTLE);
+    const debounce = milliseconds("debounce", options.debounce, DEFAULT_DEBOUNCE);
     if (hot.closed) {
       throw new HotswapError(
         "E_CLOSED",
@@ -114,7 +164,9 @@ export class GraphWatcher<T> implements AsyncDisposable {
       );
     }
     this.#hot = hot;
-    this.#debounce = debounce;
+    this.#settle = settle;
+    this.#debounce = Math.max(debounce, settle);
+    this.#onChange = options.onChange;
     this.#onSwap = options.onSwap;
     this.#onError = options.onError;
     this.#signal = options.signal;
@@ -162,6 +214,11 @@ export class GraphWatcher<T> implements AsyncDisposable {
     await this.#swapping;
   }
 
+  /** Closes without a caller to await it; `#shutdown` cannot reject, yet a bug there must not end the host. */
+  #closeInBackground(): void {
+    this.close().catch((error: unknown) => report("closing the watcher failed:", error));
+  }
+
   /** Watches the current graph's directories; throws when the first watch cannot start. */
   #subscribeOrThrow(): void {
     const error = this.#subscribe();
@@ -172,7 +229,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
    * Points the watcher at the current generation's graph. Keeps the file
    * watcher when the directories are unchanged, so no event is missed.
    *
-   * @returns The failure, when a new file watcher could not start.
+   * @returns The failure, when the first file watcher could not start.
    */
   #subscribe(): HotswapError | undefined {
     if (this.closed) return undefined;
@@ -188,8 +245,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
     } catch (error) {
       const failure = watchError(dirs, error);
       if (this.#fsWatcher === undefined) return failure;
-      if (this.#onError === undefined) reportError(failure);
-      else this.#onError(failure);
+      this.#fail(failure);
       return undefined;
     }
     // Open the new watcher before closing the old one, so a change in a
@@ -204,6 +260,13 @@ export class GraphWatcher<T> implements AsyncDisposable {
     return undefined;
   }
 
+  /** Hands a watch failure to `onError`, or prints it. */
+  #fail(failure: HotswapError): void {
+    if (this.#onError === undefined) report("", failure);
+    else callBack("onError", this.#onError, failure);
+  }
+
+  /** Feeds one file watcher's events in. Never rejects. */
   async #pump(watcher: Deno.FsWatcher): Promise<void> {
     try {
       for await (const event of watcher) this.#onEvent(event);
@@ -211,42 +274,52 @@ export class GraphWatcher<T> implements AsyncDisposable {
       // A watcher closed under its iterator may throw instead of ending;
       // only a live watcher's failure is worth reporting.
       if (watcher === this.#fsWatcher && !this.closed) {
-        const failure = watchError([...new Set(this.files.map((file) => dirname(file)))], error);
-        if (this.#onError === undefined) reportError(failure);
-        else this.#onError(failure);
+        this.#fail(watchError([...new Set(this.files.map((file) => dirname(file)))], error));
       }
     }
   }
 
   #onEvent(event: Deno.FsEvent): void {
-    // "access" is a file closed after reading; this process's own loads cause those.
-    if (this.closed || event.kind === "access") return;
+    if (this.closed) return;
+    // The kernel dropped events (inotify's queue overflowed): any file may have changed.
+    const paths = event.flag === "rescan" ? [...event.paths, ...this.#files] : event.paths;
+    const last = paths.length - 1;
     let hit = false;
-    for (const path of event.paths) {
+    for (const [index, path] of paths.entries()) {
       // While the watcher's swap is failing, a new module file may be the
       // missing import the failure complained about: retry on it too.
-      if (this.#files.has(path) || (this.#failure !== undefined && MODULE_EXTENSIONS.has(extname(path)))) {
-        this.#changed.add(path);
-        hit = true;
+      if (!this.#files.has(path) && !(this.#failure !== undefined && MODULE_EXTENSIONS.has(extname(path)))) {
+        continue;
       }
+      // Closed after writing, or moved into place. Deno reports a move as
+      // "remove" of the source, "rename" of the destination, then "rename" of
+      // both; the last path of a "rename" is where the file is now.
+      const complete = event.flag !== "rescan" &&
+        (event.kind === "access" || (event.kind === "rename" && index === last));
+      this.#changed.set(path, complete);
+      hit = true;
+      callBack("onChange", this.#onChange, { path, kind: event.kind, complete });
     }
     if (hit) this.#arm();
   }
 
-  /** (Re)starts the debounce: editors write a file in several steps, one swap must see them all. */
+  /**
+   * (Re)starts the quiet period: `settle` when every changed file is
+   * complete, else `debounce`, as a file seen modified but not closed may be
+   * half written. Any later change of a watched file starts it over.
+   */
   #arm(): void {
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.closed) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#swapping !== undefined) this.#pending = true;
-      else this.#swapping = this.#run();
-    }, this.#debounce);
+    let complete = true;
+    for (const done of this.#changed.values()) complete &&= done;
+    this.#timer = setTimeout(this.#onQuiet, complete ? this.#settle : this.#debounce);
   }
 
   /** Swaps to the current entry and reports the outcome. Never rejects. */
   async #run(): Promise<void> {
-    const changed = [...this.#changed].sort();
+    const changed = [...this.#changed.keys()].sort();
     this.#changed.clear();
     let outcome: WatchOutcome | undefined;
     try {
@@ -260,7 +333,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
       if (failure.code === "E_CLOSED") {
         // The reference was closed under the watcher: nothing left to watch for.
         this.#swapping = undefined;
-        this.close().catch(reportError);
+        this.#closeInBackground();
         return;
       }
       this.#failure = { path: failure.path };
@@ -270,34 +343,34 @@ export class GraphWatcher<T> implements AsyncDisposable {
     this.#subscribe();
     this.#swapping = undefined;
     if (this.closed) return;
+    // Changes made during the swap whose quiet period already ran out: swap
+    // again now. (Ones still in their quiet period have a timer armed.)
     if (this.#pending) {
       this.#pending = false;
-      this.#arm();
+      if (this.#timer === undefined) this.#swapping = this.#run();
     }
-    try {
-      this.#onSwap?.(outcome);
-    } catch (error) {
-      // A listener's bug must not stop the watcher; surface it like an event listener's throw.
-      reportError(error);
-    }
+    callBack("onSwap", this.#onSwap, outcome);
   }
 }
 
 /**
  * Watches every file of `hot`'s current generation and swaps to the current
- * entry again, debounced, whenever one changes. After each swap it watches
- * the new graph. A refused swap (a broken save) leaves the old generation
- * serving; the next change retries.
+ * entry again when one changes: `settle` ms after the changed files are
+ * complete (closed after writing, or renamed into place), else `debounce` ms
+ * after the last change. After each swap it watches the new graph. A refused
+ * swap (a broken save) leaves the old generation serving; the next change
+ * retries. What a callback throws, or a promise it returns that rejects, is
+ * printed with `console.error` and changes nothing the watcher does.
  *
  * Needs read permission on the directories of the graph's files, which the
  * roots already grant. Close the watcher before closing `hot`.
  *
  * @typeParam T The handle type of the contract.
  * @param hot The reference to keep current.
- * @param options `debounce`, `onSwap`, `onError` and `signal`.
+ * @param options `settle`, `debounce`, `onChange`, `onSwap`, `onError` and `signal`.
  * @returns The watcher; close it (or `await using` it) when done.
  * @throws {HotswapError} `E_CLOSED` when `hot` is closed; `E_PERMISSION` or `E_NOT_FOUND` when a directory cannot be watched.
- * @throws {RangeError} When `debounce` is negative or not finite.
+ * @throws {RangeError} When `settle` or `debounce` is negative or not finite.
  *
  * @example Swap when a file of the graph changes
  * ```ts
@@ -313,7 +386,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
  *   await Deno.writeTextFile(`${dir}/entry.ts`, 'import { value } from "./value.ts";\nexport const hs_answer = { answer: value };');
  *   await using hot = await registerHotswap(contract, `${dir}/entry.ts`);
  *   const swapped = Promise.withResolvers<WatchOutcome>();
- *   await using _watcher = watchGraph(hot, { debounce: 20, onSwap: swapped.resolve });
+ *   await using _watcher = watchGraph(hot, { onSwap: swapped.resolve });
  *   await Deno.writeTextFile(`${dir}/value.ts`, "export const value = 42;");
  *   const outcome = await swapped.promise;
  *   strictEqual(outcome.ok, true);
@@ -325,6 +398,43 @@ export class GraphWatcher<T> implements AsyncDisposable {
  */
 export function watchGraph<T>(hot: Hotswap<T>, options?: WatchOptions): GraphWatcher<T> {
   return new GraphWatcher(hot, options);
+}
+
+function milliseconds(name: string, value: unknown, fallback: number): number {
+  const ms = value ?? fallback;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    throw new RangeError(
+      `Cannot watch: ${name} must be a finite number of milliseconds, at least 0, got ${String(ms)}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * Calls one of the caller's callbacks in isolation. What it throws, or a
+ * promise it returns that rejects, is printed, never passed on: thrown out of
+ * a timer or an event pump, or handed to `reportError`, it would reach Deno's
+ * global error handling, which ends the host process.
+ */
+function callBack<A>(name: string, callback: ((arg: A) => void) | undefined, arg: A): void {
+  if (callback === undefined) return;
+  const fail = (error: unknown) => report(`the ${name} callback threw; the watcher carries on:`, error);
+  try {
+    const result: unknown = callback(arg);
+    if (result instanceof Promise) Promise.prototype.then.call(result, undefined, fail);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+/** Prints a problem of the watcher; never throws, even for a value that cannot be printed. */
+function report(what: string, error: unknown): void {
+  const prefix = what === "" ? PREFIX : `${PREFIX} ${what}`;
+  try {
+    console.error(prefix, error);
+  } catch {
+    console.error(prefix, describeThrown(error));
+  }
 }
 
 function closeQuietly(watcher: Deno.FsWatcher | undefined): void {

@@ -1,6 +1,7 @@
-import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { join } from "node:path";
 import { defineContract, type Hotswap, HotswapError, registerHotswap } from "../mod.ts";
-import { type GraphWatcher, watchGraph, type WatchOutcome } from "../core/watch.ts";
+import { type GraphWatcher, watchGraph, type WatchOptions, type WatchOutcome } from "../core/watch.ts";
 
 interface Answer {
   value: string;
@@ -27,17 +28,25 @@ function valueModule(value: string): string {
   return `export const value = ${JSON.stringify(value)};\n`;
 }
 
-/** Outcomes reported by a watcher, awaited one by one with a bound instead of a sleep. */
-class Outcomes {
-  readonly #queue: WatchOutcome[] = [];
+/**
+ * Values a watcher reports through a callback, awaited one by one with a
+ * bound instead of a sleep.
+ */
+class Reports<T> {
+  readonly #queue: T[] = [];
+  readonly #what: string;
   #waiter: PromiseWithResolvers<void> | undefined;
 
-  readonly push = (outcome: WatchOutcome): void => {
-    this.#queue.push(outcome);
+  constructor(what: string) {
+    this.#what = what;
+  }
+
+  readonly push = (value: T): void => {
+    this.#queue.push(value);
     this.#waiter?.resolve();
   };
 
-  async next(ms = 5_000): Promise<WatchOutcome> {
+  async next(ms = 5_000): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       while (this.#queue.length === 0) {
@@ -46,7 +55,7 @@ class Outcomes {
           timer = setTimeout(() => resolve("timeout"), ms);
         });
         if (await Promise.race([this.#waiter.promise, expired]) === "timeout") {
-          throw new Error(`No watch outcome within ${ms} ms`);
+          throw new Error(`No ${this.#what} within ${ms} ms`);
         }
         clearTimeout(timer);
       }
@@ -55,7 +64,39 @@ class Outcomes {
       clearTimeout(timer);
     }
   }
+
+  /** Skips reports until one matches; returns it. */
+  async until(matches: (value: T) => boolean): Promise<T> {
+    for (;;) {
+      const value = await this.next();
+      if (matches(value)) return value;
+    }
+  }
 }
+
+/** A change as `onChange` reports it. */
+type Change = Parameters<NonNullable<WatchOptions["onChange"]>>[0];
+
+class Outcomes extends Reports<WatchOutcome> {
+  constructor() {
+    super("watch outcome");
+  }
+}
+
+class Changes extends Reports<Change> {
+  constructor() {
+    super("watched change");
+  }
+}
+
+/**
+ * Tests that prove a swap came from a close or rename event, not from the
+ * fallback quiet period, need a platform that reports them: Linux (inotify).
+ */
+const noCloseEvents = Deno.build.os !== "linux";
+
+/** A fallback quiet period no test outlives: what swaps in such a test came from a close or a rename. */
+const NEVER = 60_000;
 
 function committed(outcome: WatchOutcome): number {
   if (!outcome.ok) {
@@ -73,15 +114,17 @@ async function withWatched(
     hot: Hotswap<Answer>;
     watcher: GraphWatcher<Answer>;
     outcomes: Outcomes;
+    changes: Changes;
   }) => Promise<void>,
-  debounce = 30,
+  options: Omit<WatchOptions, "onSwap" | "onChange"> = {},
 ): Promise<void> {
   const files = await fixture(value);
   try {
     await using hot = await registerHotswap(answer, files.entry);
     const outcomes = new Outcomes();
-    await using watcher = watchGraph(hot, { debounce, onSwap: outcomes.push });
-    await body({ ...files, hot, watcher, outcomes });
+    const changes = new Changes();
+    await using watcher = watchGraph(hot, { ...options, onSwap: outcomes.push, onChange: changes.push });
+    await body({ ...files, hot, watcher, outcomes, changes });
   } finally {
     await Deno.remove(files.dir, { recursive: true });
   }
@@ -104,9 +147,9 @@ Deno.test("watchGraph() swaps when a dependency of the entry changes", async () 
   });
 });
 
-Deno.test("watchGraph() debounces a burst of saves into one swap", async () => {
+Deno.test("watchGraph() coalesces a burst of saves into one swap", async () => {
   await withWatched("one", async ({ hot, value, outcomes }) => {
-    // Five writes back to back take far less than the 200 ms debounce.
+    // Five writes back to back take far less than the 500 ms settle window.
     for (const word of ["a", "b", "c", "d", "burst"]) await Deno.writeTextFile(value, valueModule(word));
     strictEqual(committed(await outcomes.next()), 2);
     strictEqual(hot.with((h) => h.value), "burst");
@@ -115,7 +158,87 @@ Deno.test("watchGraph() debounces a burst of saves into one swap", async () => {
     await Deno.writeTextFile(value, valueModule("after"));
     strictEqual(committed(await outcomes.next()), 3);
     strictEqual(hot.with((h) => h.value), "after");
-  }, 200);
+  }, { settle: 500 });
+});
+
+Deno.test("watchGraph() makes one swap of several files saved together", async () => {
+  await withWatched("one", async ({ dir, entry, hot, value, watcher, outcomes }) => {
+    // As a git checkout or "save all" does: each file written whole, one after the other,
+    // all within the settle window.
+    await Deno.writeTextFile(`${dir}/extra.ts`, 'export const extra = "+extra";\n');
+    await Deno.writeTextFile(
+      entry,
+      'import { value } from "./value.ts";\nimport { extra } from "./extra.ts";\nexport const hs_answer = { value: value + extra };\n',
+    );
+    await Deno.writeTextFile(value, valueModule("two"));
+    const outcome = await outcomes.next();
+    strictEqual(committed(outcome), 2);
+    // extra.ts joined the graph with this swap: its creation was no change of a watched file.
+    deepStrictEqual(outcome.changed, [entry, value]);
+    strictEqual(hot.with((h) => h.value), "two+extra");
+    ok(watcher.files.includes(`${dir}/extra.ts`));
+    // A second swap from those saves would be the next outcome; the next one is this edit's.
+    await Deno.writeTextFile(value, valueModule("three"));
+    strictEqual(committed(await outcomes.next()), 3);
+    strictEqual(hot.with((h) => h.value), "three+extra");
+  }, { settle: 500 });
+});
+
+Deno.test("watchGraph() does not swap a file still open for writing, only once it is closed", {
+  ignore: noCloseEvents,
+}, async () => {
+  await withWatched("one", async ({ hot, value, outcomes, changes }) => {
+    // Each stage on disk would load: the truncated file (refused: no export "value"), the
+    // first half (valid, value "half"). Only the whole text gives "half-complete".
+    const file = await Deno.open(value, { write: true, truncate: true });
+    try {
+      const encoder = new TextEncoder();
+      await file.write(encoder.encode('export const value = "half" + ""'));
+      // Gate: the watcher has taken in a change of the open file, and judged it incomplete.
+      const seen = await changes.until((change) => change.path === value);
+      strictEqual(seen.kind, "modify");
+      strictEqual(seen.complete, false);
+      await file.write(encoder.encode(' + "-complete";\n'));
+    } finally {
+      file.close();
+    }
+    const closed = await changes.until((change) => change.path === value && change.complete);
+    strictEqual(closed.kind, "access");
+    const outcome = await outcomes.next();
+    strictEqual(committed(outcome), 2);
+    deepStrictEqual(outcome.changed, [value]);
+    strictEqual(hot.with((h) => h.value), "half-complete");
+    // A swap of the half or of the empty file, committed or refused, would have been reported
+    // before the next edit's; the next outcome is that edit's.
+    await Deno.writeTextFile(value, valueModule("after"));
+    strictEqual(committed(await outcomes.next()), 3);
+    strictEqual(hot.with((h) => h.value), "after");
+  }, { settle: 0, debounce: NEVER });
+});
+
+Deno.test("watchGraph() waits for a file still open for writing before swapping another saved meanwhile", {
+  ignore: noCloseEvents,
+}, async () => {
+  await withWatched("one", async ({ entry, hot, value, outcomes, changes }) => {
+    const file = await Deno.open(value, { write: true, truncate: true });
+    try {
+      await file.write(new TextEncoder().encode('export const value = "half"'));
+      await changes.until((change) => change.path === value && !change.complete);
+      // The entry is saved whole while value.ts is still open: every file the
+      // watcher knew of so far is complete except value.ts.
+      await Deno.writeTextFile(entry, ENTRY.replace("= { value }", '= { value: value + "!" }'));
+      await changes.until((change) => change.path === entry && change.complete);
+      await file.write(new TextEncoder().encode(' + "-complete";\n'));
+    } finally {
+      file.close();
+    }
+    const outcome = await outcomes.next();
+    strictEqual(committed(outcome), 2);
+    deepStrictEqual(outcome.changed, [entry, value]);
+    strictEqual(hot.with((h) => h.value), "half-complete!");
+    await Deno.writeTextFile(value, valueModule("after"));
+    strictEqual(committed(await outcomes.next()), 3);
+  }, { settle: 0, debounce: NEVER });
 });
 
 Deno.test("watchGraph() ignores files outside the graph, even in the same directory", async () => {
@@ -128,13 +251,39 @@ Deno.test("watchGraph() ignores files outside the graph, even in the same direct
   });
 });
 
-Deno.test("watchGraph() swaps on an atomic save (write a temp file, rename it over)", async () => {
-  await withWatched("one", async ({ dir, hot, value, outcomes }) => {
+Deno.test("watchGraph() swaps on an atomic save (write a temp file, rename it over)", {
+  ignore: noCloseEvents,
+}, async () => {
+  await withWatched("one", async ({ dir, hot, value, outcomes, changes }) => {
     await Deno.writeTextFile(`${dir}/.value.ts.tmp`, valueModule("renamed"));
     await Deno.rename(`${dir}/.value.ts.tmp`, value);
-    strictEqual(committed(await outcomes.next()), 2);
+    const moved = await changes.until((change) => change.path === value);
+    strictEqual(moved.kind, "rename");
+    strictEqual(moved.complete, true);
+    const outcome = await outcomes.next();
+    strictEqual(committed(outcome), 2);
+    deepStrictEqual(outcome.changed, [value]);
     strictEqual(hot.with((h) => h.value), "renamed");
-  });
+    await Deno.writeTextFile(value, valueModule("after"));
+    strictEqual(committed(await outcomes.next()), 3);
+  }, { debounce: NEVER });
+});
+
+Deno.test("watchGraph() swaps once on a save that moves the original away and writes it anew", {
+  ignore: noCloseEvents,
+}, async () => {
+  await withWatched("one", async ({ hot, value, outcomes }) => {
+    // Vim's default: keep the original as a backup, write a new file, drop the backup.
+    // The moment value.ts is missing must not become a refused swap.
+    await Deno.rename(value, `${value}~`);
+    await Deno.writeTextFile(value, valueModule("rewritten"));
+    await Deno.remove(`${value}~`);
+    const outcome = await outcomes.next();
+    strictEqual(committed(outcome), 2);
+    strictEqual(hot.with((h) => h.value), "rewritten");
+    await Deno.writeTextFile(value, valueModule("after"));
+    strictEqual(committed(await outcomes.next()), 3);
+  }, { debounce: NEVER });
 });
 
 Deno.test("watchGraph() keeps the old generation on a broken save and swaps once it is fixed", async () => {
@@ -215,15 +364,106 @@ Deno.test("GraphWatcher.close() is idempotent and an aborted signal closes it", 
   });
 });
 
-Deno.test("watchGraph() refuses a closed reference and a negative debounce", async () => {
+Deno.test("watchGraph() refuses a closed reference and a negative settle or debounce", async () => {
   const files = await fixture();
   try {
     const hot = await registerHotswap(answer, files.entry);
     throws(() => watchGraph(hot, { debounce: -1 }), RangeError);
+    throws(() => watchGraph(hot, { settle: Number.NaN }), RangeError);
     await hot.close();
     throws(() => watchGraph(hot), (error) => error instanceof HotswapError && error.code === "E_CLOSED");
     await rejects(hot.swap(files.entry), { code: "E_CLOSED" });
   } finally {
     await Deno.remove(files.dir, { recursive: true });
+  }
+});
+
+/** A host program, outside the repository, whose watcher callbacks all throw. */
+const THROWING_HOST = `import { defineContract, registerHotswap, watchGraph } from ${
+  JSON.stringify(new URL("../mod.ts", import.meta.url).pathname)
+};
+
+const [watched, vanishing] = Deno.args;
+const answer = defineContract({
+  name: "Answer", version: "1.0.0", symbol: "hs_answer", shape: { value: "string" },
+});
+const hot = await registerHotswap(answer, watched + "/entry.ts", { roots: [watched, vanishing] });
+const swapped = [Promise.withResolvers(), Promise.withResolvers()];
+const failed = Promise.withResolvers();
+let swaps = 0;
+const watcher = watchGraph(hot, {
+  onSwap: (outcome) => {
+    swaps++;
+    console.log("swap", swaps, outcome.ok, hot.with((h) => h.value));
+    swapped[swaps - 1]?.resolve();
+    if (swaps === 1) throw new Error("onSwap threw");
+    return Promise.reject(new Error("onSwap rejected"));
+  },
+  onError: (error) => {
+    console.log("error", error.code);
+    failed.resolve();
+    throw new Error("onError threw");
+  },
+});
+await Deno.writeTextFile(watched + "/value.ts", 'export const value = "two";\\n');
+await swapped[0].promise;
+// The watcher carries on after a throw: the next save swaps too.
+await Deno.writeTextFile(watched + "/value.ts", 'export const value = "three";\\n');
+await swapped[1].promise;
+// A generation that deletes its own directory as it loads: the watcher cannot watch it.
+await hot.swap(vanishing + "/entry.ts");
+await failed.promise;
+await watcher.close();
+await hot.close();
+console.log("closed");
+`;
+
+Deno.test("watchGraph() callbacks that throw or reject never end the host process", async () => {
+  const host = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_watch_host_" }));
+  const watched = await fixture("one");
+  const vanishing = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_watch_vanishing_" }));
+  try {
+    await Deno.writeTextFile(join(host, "host.ts"), THROWING_HOST);
+    await Deno.writeTextFile(
+      join(vanishing, "entry.ts"),
+      `Deno.removeSync(${
+        JSON.stringify(vanishing)
+      }, { recursive: true });\nexport const hs_answer = { value: "gone" };\n`,
+    );
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-read=${watched.dir},${vanishing}`,
+        `--allow-write=${watched.dir},${vanishing}`,
+        "host.ts",
+        watched.dir,
+        vanishing,
+      ],
+      cwd: host,
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    const err = new TextDecoder().decode(stderr);
+    strictEqual(code, 0, `host exited ${code}:\n${out}\n${err}`);
+    deepStrictEqual(out.trim().split("\n"), [
+      "swap 1 true two",
+      "swap 2 true three",
+      "error E_NOT_FOUND",
+      "closed",
+    ]);
+    match(err, /hotswap watch: the onSwap callback threw; the watcher carries on: Error: onSwap threw/);
+    match(err, /hotswap watch: the onSwap callback threw; the watcher carries on: Error: onSwap rejected/);
+    match(err, /hotswap watch: the onError callback threw; the watcher carries on: Error: onError threw/);
+    ok(!err.includes("Uncaught"), err);
+  } finally {
+    await Deno.remove(host, { recursive: true });
+    await Deno.remove(watched.dir, { recursive: true });
+    await Deno.remove(vanishing, { recursive: true }).catch((error) => {
+      // The host's second generation deletes it; only a failure that left it behind matters.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
 });
