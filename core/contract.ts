@@ -84,7 +84,12 @@ export interface ContractDefinition<T> {
   name: string;
   /** The contract's semver version, such as `"1.0.0"`. */
   version: string;
-  /** The export a generation must provide, such as `"hs_soHandles"`. */
+  /**
+   * The export a generation must provide: any ES export name, an identifier
+   * such as `"hs_soHandles"` or `"hs_Händles_π"`, or a string export name
+   * such as `"hs handles v2"` (`export { h as "hs handles v2" }`). Compared
+   * exactly, with no Unicode normalisation.
+   */
   symbol: string;
   /** The runtime shape of the handle. */
   shape: Shape<T>;
@@ -134,14 +139,19 @@ export class Contract<T> {
       throw new TypeError("Cannot define contract: name must be a non-empty string");
     }
     this.#semver = parseSemver(definition.version, definition.name);
+    // Any ES export name: an identifier (`hs_Händles_π`) or a string name
+    // (`export { h as "hs handles v2" }`), which must be well-formed Unicode.
+    // Compared exactly, with no normalisation.
     if (
-      typeof definition.symbol !== "string" ||
-      !/^[A-Za-z_$][\w$]*$/.test(definition.symbol)
+      typeof definition.symbol !== "string" || definition.symbol === "" ||
+      !definition.symbol.isWellFormed()
     ) {
       throw new TypeError(
         `Cannot define contract "${definition.name}": symbol ${
-          JSON.stringify(definition.symbol)
-        } is not an export name; use an identifier such as "hs_handles"`,
+          typeof definition.symbol === "string"
+            ? JSON.stringify(definition.symbol)
+            : `(a ${typeof definition.symbol})`
+        } is not an export name (a non-empty string of well-formed Unicode, without lone surrogates); use an identifier such as "hs_handles", or a string export name`,
       );
     }
     validateShape(definition.shape as ShapeDefinition, "", definition.name);

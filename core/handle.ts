@@ -89,10 +89,20 @@ function readExport<T>(namespace: Record<string, unknown>, contract: Contract<T>
   }
   if (value === undefined) {
     const found = Object.keys(namespace);
+    // Names are compared exactly: point out one that only looks the same.
+    const lookalike = found.find((name) =>
+      name !== symbol && name.normalize("NFC") === symbol.normalize("NFC")
+    );
     throw new HotswapError(
       "E_SYMBOL",
       `Cannot find export "${symbol}" in "${path}" (contract ${contract.name}@${contract.version}): exports found: ${
         found.length ? found.map((name) => `"${name}"`).join(", ") : "none"
+      }${
+        lookalike === undefined
+          ? ""
+          : `, where "${escapeNonAscii(lookalike)}" differs from "${
+            escapeNonAscii(symbol)
+          }" only in Unicode normalisation (export names are compared exactly)`
       }; export the handle, or a factory returning it, as "${symbol}"`,
       { path },
     );
@@ -164,6 +174,10 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
     }`,
     { path, cause: error },
   );
+}
+
+function escapeNonAscii(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function escapeRegExp(text: string): string {

@@ -17,9 +17,9 @@ import type {
   SwapEventDetail,
 } from "./events.ts";
 import { Generation, type GenerationState, type RetireReport } from "./generation.ts";
-import { type Loader, loadWithin } from "./loader.ts";
-import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
-import { readSnapshot, type Snapshot } from "./snapshot.ts";
+import { type Loader, loadWithin, type SnapshotSource } from "./loader.ts";
+import { type PathLike, toAbsolutePath } from "./roots.ts";
+import type { Snapshot } from "./snapshot.ts";
 import type { Isolation } from "./isolation.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { guardListener, listenerKey } from "./_listeners.ts";
@@ -117,15 +117,23 @@ interface LoadPlan {
   readonly via: GenerationInfo["via"];
 }
 
+/** The strategies a reference is built with: where snapshots come from, and how they run. */
+export interface Strategies {
+  /** Reads (and verifies) a generation by path. */
+  readonly source: SnapshotSource;
+  /** Runs a snapshot in the isolation mode. */
+  readonly loader: Loader;
+}
+
 /**
- * Creates a reference that loads through `loader`, and commits its first
- * generation from `path`. Internal: `registerHotswap` is the public way in.
- * Assigned in `Hotswap`'s static block, so the constructor stays private.
+ * Creates a reference on `strategies`, and commits its first generation from
+ * `path`. Internal: `registerHotswap` is the public way in. Assigned in
+ * `Hotswap`'s static block, so the constructor stays private.
  */
 export let openHotswap: <T>(
   contract: Contract<unknown>,
   options: ResolvedOptions,
-  loader: Loader,
+  strategies: Strategies,
   path: string,
   integrity: string | undefined,
 ) => Promise<Hotswap<T>>;
@@ -142,11 +150,11 @@ export class Hotswap<T> extends EventTarget {
     openHotswap = async <T>(
       contract: Contract<unknown>,
       options: ResolvedOptions,
-      loader: Loader,
+      strategies: Strategies,
       path: string,
       integrity: string | undefined,
     ) => {
-      const hot = new Hotswap<T>(contract, options, loader);
+      const hot = new Hotswap<T>(contract, options, strategies);
       try {
         await hot.#load(path, { integrity, signal: undefined, handoff: true, via: "register" });
       } catch (error) {
@@ -161,6 +169,7 @@ export class Hotswap<T> extends EventTarget {
   readonly #contract: Contract<unknown>;
   readonly #options: ResolvedOptions;
   readonly #loader: Loader;
+  readonly #source: SnapshotSource;
   /** Serves `with()`; `undefined` once closed. Kept apart from `#current` so `with()` checks one field. */
   #serving: Generation<T> | undefined;
   /** The last committed generation, also after close. */
@@ -181,11 +190,12 @@ export class Hotswap<T> extends EventTarget {
   readonly #guarded = new WeakMap<object, Map<string, EventListener>>();
 
   /** Use {@linkcode registerHotswap}, which also loads the first generation. */
-  private constructor(contract: Contract<unknown>, options: ResolvedOptions, loader: Loader) {
+  private constructor(contract: Contract<unknown>, options: ResolvedOptions, strategies: Strategies) {
     super();
     this.#contract = contract;
     this.#options = options;
-    this.#loader = loader;
+    this.#loader = strategies.loader;
+    this.#source = strategies.source;
   }
 
   /**
@@ -511,12 +521,7 @@ export class Hotswap<T> extends EventTarget {
   /** Loads a generation from a path (read from disk) or a kept snapshot, then commits it. */
   async #load(source: string | Snapshot, plan: LoadPlan): Promise<SwapResult> {
     const { signal } = plan;
-    const snapshot = typeof source === "string"
-      ? await readSnapshot(source, {
-        roots: Roots.resolve(this.#options.roots, source),
-        ...(this.#options.maxSnapshotBytes === undefined ? {} : { maxBytes: this.#options.maxSnapshotBytes }),
-      })
-      : source;
+    const snapshot = typeof source === "string" ? await this.#source.read(source) : source;
     checkIntegrity(snapshot, plan.integrity);
     signal?.throwIfAborted();
     const outgoing = this.#current;
@@ -573,6 +578,7 @@ export class Hotswap<T> extends EventTarget {
     } else {
       this.#snapshots.push(incoming.snapshot);
       if (this.#snapshots.length > this.#options.rollbackDepth) this.#snapshots.shift();
+      this.#source.committed(incoming.snapshot);
     }
     this.#history.push({
       generation: incoming.number,

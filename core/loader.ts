@@ -55,6 +55,24 @@ export interface Loader extends AsyncDisposable {
 }
 
 /**
+ * Where snapshots come from: files read from disk by default, or a signed
+ * artifact verified against a trust list. The reference asks it for a
+ * snapshot by path and tells it which ones it committed; it never reads a
+ * file itself.
+ */
+export interface SnapshotSource {
+  /**
+   * Reads, checks and hashes the generation at `path`.
+   *
+   * @param path An absolute path.
+   * @throws {HotswapError} Whatever makes the generation unloadable.
+   */
+  read(path: string): Promise<Snapshot>;
+  /** Told when a snapshot it read became the serving generation (not by rollback). */
+  committed(snapshot: Snapshot): void;
+}
+
+/**
  * Loads through `loader`, at most `loadTimeout` milliseconds. Past it the
  * load is abandoned (its signal aborts), and a load that still succeeds
  * afterwards is unloaded at once: a refused generation never serves.

@@ -10,9 +10,10 @@ import type { Contract } from "./contract.ts";
 import { type Hotswap, openHotswap } from "./hotswap.ts";
 import { InlineLoader } from "./inline_loader.ts";
 import type { HandleOf, Isolation } from "./isolation.ts";
-import type { Loader } from "./loader.ts";
+import type { Loader, SnapshotSource } from "./loader.ts";
 import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { type PathLike, toAbsolutePath } from "./roots.ts";
+import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
+import { readSnapshot } from "./snapshot.ts";
 import { WorkerLoader } from "./worker_loader.ts";
 
 /**
@@ -55,10 +56,22 @@ export async function registerHotswap<T, I extends Isolation = "inline">(
   return await openHotswap<HandleOf<T, I>>(
     contract as Contract<unknown>,
     resolved,
-    loaderFor(resolved),
+    { source: sourceFor(resolved), loader: loaderFor(resolved) },
     entry,
     options.integrity,
   );
+}
+
+/** Where snapshots come from: the files of the graph, inside the roots. */
+function sourceFor(options: ResolvedOptions): SnapshotSource {
+  return {
+    read: (path) =>
+      readSnapshot(path, {
+        roots: Roots.resolve(options.roots, path),
+        ...(options.maxSnapshotBytes === undefined ? {} : { maxBytes: options.maxSnapshotBytes }),
+      }),
+    committed: () => {},
+  };
 }
 
 /** The loader of an isolation mode, configured from the options. */

@@ -274,7 +274,10 @@ const CASES: readonly Case[] = [
   {
     name: "a syntax error",
     write: (f) => f.write({ "syntax.ts": `export const hs_echo = { label: "x", run: (i) => i ];` }),
-    expect: { code: "E_IMPORT", message: /SyntaxError: .*syntax\.ts:1:\d+; fix the module so it parses/ },
+    expect: {
+      code: "E_IMPORT",
+      message: /Cannot parse ".*syntax\.ts": SyntaxError: .*syntax\.ts:1:\d+; fix the syntax error/,
+    },
   },
   {
     name: "a top-level throw of null",

@@ -112,14 +112,19 @@ Deno.test("defineContract() rejects a malformed version, symbol or kind with a T
     () => defineContract<{ a: string }>({ name: "A", version: "1", symbol: "hs_a", shape: { a: "string" } }),
     TypeError,
   );
+  // Any well-formed Unicode string is an export name; a lone surrogate is not.
   throws(
     () =>
       defineContract<{ a: string }>({
         name: "A",
         version: "1.0.0",
-        symbol: "not valid",
+        symbol: "hs_\ud800",
         shape: { a: "string" },
       }),
+    TypeError,
+  );
+  throws(
+    () => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "", shape: { a: "string" } }),
     TypeError,
   );
   const badKind = { a: "text" };
@@ -128,6 +133,15 @@ Deno.test("defineContract() rejects a malformed version, symbol or kind with a T
     () => defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: badKind }),
     TypeError,
   );
+});
+
+Deno.test("defineContract() accepts a Unicode identifier or a string export name as the symbol", () => {
+  for (const symbol of ["hs_Händles_π", "hs handles v2"]) {
+    strictEqual(
+      defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol, shape: { a: "string" } }).symbol,
+      symbol,
+    );
+  }
 });
 
 Deno.test("defineContract() shape is checked against the type at compile time", () => {

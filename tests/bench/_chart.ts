@@ -6,8 +6,8 @@
  * @module
  */
 
-import * as vega from "vega";
-import { compile } from "vega-lite";
+import * as vega from "npm:vega@6.4.0";
+import { compile } from "npm:vega-lite@6.5.0";
 
 /** What the chart needs of one request. */
 export interface ChartSample {

@@ -1,0 +1,82 @@
+/**
+ * Users import the library from their own program, elsewhere on disk, with
+ * no deno.json of this repository in sight: these tests write such a program
+ * into a temporary directory and run `deno check` and `deno run` on it there.
+ *
+ * @module
+ */
+
+import { match, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { REPO } from "./_child.ts";
+import { Fixture } from "./_fixtures.ts";
+
+/** A host program that registers, swaps (to an edited generation) and closes. */
+function hostProgram(modSpecifier: string): string {
+  return `import { defineContract, registerHotswap } from ${JSON.stringify(modSpecifier)};
+
+interface Greeter { greet(name: string): string }
+const greeter = defineContract<Greeter>({
+  name: "Greeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" },
+});
+const hot = await registerHotswap(greeter, new URL("./gen/v1.ts", import.meta.url));
+const first: string = hot.with((h) => h.greet("ada"));
+console.log("gen", hot.generation, first);
+const { generation, retired } = await hot.swap(new URL("./gen/v2.ts", import.meta.url));
+console.log("gen", generation, hot.with((h) => h.greet("ada")));
+await retired;
+await hot.close();
+console.log("closed", hot.closed);
+`;
+}
+
+async function deno(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+}
+
+for (
+  const [how, specifier] of [
+    ["an absolute path", join(REPO, "mod.ts")],
+    ["a file URL", pathToFileURL(join(REPO, "mod.ts")).href],
+  ] as const
+) {
+  Deno.test(`a program outside the repository imports mod.ts by ${how}: it type-checks, registers, swaps and closes`, async () => {
+    await using fixture = await Fixture.create();
+    await fixture.write({
+      "host.ts": hostProgram(specifier),
+      "gen/v1.ts": 'export const hs_greeter = { greet: (n: string) => "hello " + n };',
+      "gen/v2.ts": 'export const hs_greeter = { greet: (n: string) => "hi " + n };',
+    });
+    // No config of ours applies there: neither in the directory nor above it.
+    for (let dir = fixture.dir; dir !== "/"; dir = join(dir, "..")) {
+      strictEqual(await exists(join(dir, "deno.json")), false, `${dir}/deno.json must not exist`);
+    }
+
+    const checked = await deno(["check", "host.ts"], fixture.dir);
+    strictEqual(checked.code, 0, checked.output);
+
+    const ran = await deno(
+      ["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts"],
+      fixture.dir,
+    );
+    strictEqual(ran.code, 0, ran.output);
+    match(ran.output, /^gen 1 hello ada\ngen 2 hi ada\nclosed true\n/m);
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
