@@ -16,14 +16,17 @@
  * 3. the config file Deno would have discovered (`deno.json`/`deno.jsonc`
  *    from the working directory up), when the host may read it.
  *
- * The command line decides when it can be read; otherwise the config does.
- * When neither can be read the answer is "not confirmed", and worker
- * isolation refuses rather than risk ending the process.
+ * The command line decides when it can be read; otherwise the config does,
+ * unless its import map shows it is not the config in effect (`--no-config`,
+ * or `--config` naming another file): `import.meta.resolve` answers with the
+ * map Deno actually uses. When nothing can be read the answer is "not
+ * confirmed", and worker isolation refuses rather than risk ending the process.
  *
  * @module
  */
 
 import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const FLAG = "--unstable-worker-options";
 const FEATURE = "worker-options";
@@ -51,14 +54,20 @@ export function checkWorkerOptionsFlag(): Promise<FlagCheck> {
 async function detect(): Promise<FlagCheck> {
   const argv = readOwnCommandLine() ?? await probeCommandLine();
   if (argv !== undefined) return await fromCommandLine(argv);
-  // The command line is unknown: a config can confirm the feature, never rule it out.
+  // The command line is unknown: a config in effect can confirm the feature, never rule it out.
   const config = await discoverConfig();
-  if (config !== undefined && config.unstable.includes(FEATURE)) return enabledBy(config.path);
+  if (config !== undefined && config.unstable.includes(FEATURE) && config.inEffect !== false) {
+    return enabledBy(config.path);
+  }
   return {
     enabled: false,
     evidence:
       `the runtime cannot confirm it, as Deno does not show a program its flags: it could not read the command line, and ${
-        config === undefined ? "found no deno.json it may read" : `${config.path} does not enable it`
+        config === undefined
+          ? "found no deno.json it may read"
+          : config.inEffect === false
+          ? `${config.path} is not in effect (its import map is not the one Deno uses: --no-config or another --config)`
+          : `${config.path} does not enable it`
       }`,
     fix:
       `${ENABLE}; when deno already runs with ${FLAG}, let the runtime see it: grant --allow-run=${Deno.execPath()} (it asks a deno eval child), or put "unstable": ["${FEATURE}"] in a deno.json the host may read`,
@@ -145,7 +154,15 @@ function splitCommandLine(text: string): string[] {
 }
 
 /** Finds the config Deno discovers: the nearest deno.json or deno.jsonc from the working directory up. */
-async function discoverConfig(): Promise<{ path: string; unstable: readonly string[] } | undefined> {
+/** A config file as far as the flag is concerned. */
+interface Config {
+  readonly path: string;
+  readonly unstable: readonly string[];
+  /** Whether its import map is the one in use: `undefined` when it maps nothing to tell by. */
+  readonly inEffect: boolean | undefined;
+}
+
+async function discoverConfig(): Promise<Config | undefined> {
   let directory: string;
   try {
     directory = Deno.cwd();
@@ -163,7 +180,7 @@ async function discoverConfig(): Promise<{ path: string; unstable: readonly stri
   }
 }
 
-async function readConfig(path: string): Promise<{ path: string; unstable: readonly string[] } | undefined> {
+async function readConfig(path: string): Promise<Config | undefined> {
   if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
   let text: string;
   try {
@@ -172,12 +189,43 @@ async function readConfig(path: string): Promise<{ path: string; unstable: reado
     return undefined;
   }
   try {
-    const config: unknown = JSON.parse(stripJsonc(text));
-    const unstable = (config as { unstable?: unknown } | null)?.unstable;
-    return { path, unstable: Array.isArray(unstable) ? unstable.map(String) : [] };
+    const config = JSON.parse(stripJsonc(text)) as { unstable?: unknown; imports?: unknown } | null;
+    const unstable = config?.unstable;
+    return {
+      path,
+      unstable: Array.isArray(unstable) ? unstable.map(String) : [],
+      inEffect: importMapInEffect(config?.imports, path),
+    };
   } catch {
     // Deno itself refuses a config it cannot parse; treat it as not enabling anything.
-    return { path, unstable: [] };
+    return { path, unstable: [], inEffect: undefined };
+  }
+}
+
+/**
+ * Whether the import map of the config at `path` is the one Deno resolves
+ * with: its first plain entry must resolve, from here, to what it maps to.
+ *
+ * @returns `undefined` when the map has no entry to tell by.
+ */
+function importMapInEffect(imports: unknown, path: string): boolean | undefined {
+  if (typeof imports !== "object" || imports === null) return undefined;
+  const entry = Object.entries(imports).find(([key, value]) =>
+    typeof value === "string" && !key.endsWith("/") && !/^[./]|^[a-z][a-z0-9+.-]*:/i.test(key)
+  );
+  if (entry === undefined) return undefined;
+  const [key, value] = entry as [string, string];
+  let expected: string;
+  try {
+    expected = new URL(value, pathToFileURL(path)).href;
+  } catch {
+    return undefined;
+  }
+  try {
+    const resolved = import.meta.resolve(key);
+    return resolved === expected || resolved.startsWith(value);
+  } catch {
+    return false;
   }
 }
 

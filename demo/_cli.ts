@@ -236,7 +236,7 @@ export class Coalescer {
   /**
    * Wraps a task.
    *
-   * @param task The work; it should handle its own errors (a rejection is reported, never dropped).
+   * @param task The work; it should handle its own errors (a rejection is printed, never dropped).
    */
   constructor(task: () => Promise<void>) {
     this.#task = task;
@@ -266,7 +266,8 @@ export class Coalescer {
       try {
         await this.#task();
       } catch (error) {
-        reportError(error);
+        // A bug of the task: say so and keep serving; reportError would end the program.
+        console.error("A reload failed unexpectedly:", error);
       }
     } while (this.#again);
     this.#running = undefined;

@@ -136,7 +136,9 @@ export class Output {
    * @param via What asked for the swap, when it was one.
    */
   failed(error: unknown, via?: string): void {
-    const code = (error as Partial<HotswapError> | undefined)?.code;
+    // A runtime failure has a code; anything else (a generation's own error) is named by its class.
+    const code = (error as Partial<HotswapError> | undefined)?.code ??
+      (error instanceof Error ? error.name : undefined);
     const message = error instanceof Error ? error.message : String(error);
     this.line(
       "error",

@@ -35,16 +35,20 @@ End of input (Ctrl-D) or Ctrl-C closes gracefully: calls drain, exit 0.
 
 Options:
   --interval <ms>      milliseconds between ticks (default 1000)
-  --isolation <mode>   inline (default) or worker; worker needs
-                       --unstable-worker-options
+  --isolation <mode>   inline (default) or worker: each generation in its
+                       own Worker with no permissions; needs Deno's
+                       worker-options (deno.json "unstable", as the task
+                       has) and read access to the runtime's core/
   --root <dir>         a directory generations may load from; repeatable
                        (default: each module's own directory)
   --watch              swap again when a file of the current generation changes
   -h, --help           show this help
 
-Permissions: the demo only reads generation files. \`deno task demo\` grants
---allow-read=so. To swap to modules elsewhere, grant their directory too:
-  deno run --allow-read=so,/tmp/my-copy demo/main.ts so/Handles.ts
+Permissions: the demo only reads files. \`deno task demo\` grants
+--allow-read=so,core,deno.json (generations, and what worker isolation
+needs) and --no-prompt, so a missing permission is a denial, never a
+prompt. To swap to modules elsewhere, grant their directory too:
+  deno run --no-prompt --allow-read=so,/tmp/my-copy demo/main.ts so/Handles.ts
 A path outside the grant is refused with E_PERMISSION, naming the flag to add.`;
 
 interface DemoOptions {
@@ -170,7 +174,12 @@ async function main(args: string[]): Promise<never> {
       out.line("stop", "warn", `${signal} again: exiting without waiting for the drain`);
       Deno.exit(130);
     }
-    if (meaning === "stop") shutdown(signal).catch(reportError);
+    if (meaning === "stop") {
+      shutdown(signal).catch((error) => {
+        console.error("Closing failed:", error);
+        Deno.exit(1);
+      });
+    }
   });
 
   ticking = ticks();

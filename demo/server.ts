@@ -35,8 +35,10 @@ GET /_hotswap describes the live generations.
 
 Options:
   --port <n>           port on 127.0.0.1 (default 8000; 0 picks a free one)
-  --isolation <mode>   inline (default) or worker; worker needs
-                       --unstable-worker-options
+  --isolation <mode>   inline (default) or worker: each generation in its
+                       own Worker with no permissions; needs Deno's
+                       worker-options (deno.json "unstable", as the task
+                       has) and read access to the runtime's core/
   --root <dir>         a directory generations may load from; repeatable
                        (default: the module's own directory)
   --watch              swap when a file of the current generation changes

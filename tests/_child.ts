@@ -26,6 +26,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** The program to run instead of `deno` (such as `script`, to give the child a terminal). */
+  program?: string;
 }
 
 /** A running `deno` subprocess with piped stdio. Dispose it to kill and reap it. */
@@ -54,14 +56,14 @@ export class Child implements AsyncDisposable {
   }
 
   /**
-   * Runs `deno <args>`.
+   * Runs `deno <args>` (or another program's).
    *
    * @param args Arguments after the `deno` executable.
    * @param options Working directory and environment.
    * @returns The running child.
    */
   static spawn(args: string[], options: SpawnOptions = {}): Child {
-    const process = new Deno.Command(Deno.execPath(), {
+    const process = new Deno.Command(options.program ?? Deno.execPath(), {
       args,
       cwd: options.cwd ?? REPO,
       ...(options.env === undefined ? {} : { env: options.env }),

@@ -177,26 +177,71 @@ Deno.test("demo: a first module that cannot load exits 1 with its code", async (
   match(child.text("err").join("\n"), /^error +E_NOT_FOUND {2}Cannot load "\S+so\/Nope\.ts": no such file/);
 });
 
-Deno.test("demo: --isolation worker reaches the runtime", async () => {
+/** Copies what `deno task demo` needs into `dir`, as a fresh clone has it. */
+async function cloneInto(dir: string): Promise<void> {
+  const files: string[] = [];
+  for (const top of ["deno.json", "deno.lock", "mod.ts", "core", "types", "so", "demo"]) {
+    const info = await Deno.stat(`${REPO}${top}`);
+    if (info.isFile) files.push(top);
+    else {for await (const entry of Deno.readDir(`${REPO}${top}`)) {
+        if (entry.isFile) files.push(`${top}/${entry.name}`);
+      }}
+  }
+  for (const file of files) {
+    await Deno.mkdir(`${dir}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.copyFile(`${REPO}${file}`, `${dir}/${file}`);
+  }
+}
+
+/** A generation whose someFn reads a file it was never granted. */
+const READER = `import type { SOHandles } from "../types/mod.ts";
+export const hs_soHandles: SOHandles = {
+  someData: "I read files",
+  someFn(): void {
+    Deno.readTextFileSync("/etc/hostname");
+  },
+};
+`;
+
+Deno.test("demo: `deno task demo --isolation worker` swaps on stdin, and an ungranted read is denied, not prompted, at a terminal", async () => {
+  const clone = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_clone_" }));
+  try {
+    await cloneInto(clone);
+    await Deno.writeTextFile(`${clone}/so/Reader.ts`, READER);
+    // `script` gives the task a terminal: without --no-prompt, Deno would ask the operator there.
+    const task = `${Deno.execPath()} task demo --interval 50 --isolation worker`;
+    await using child = Child.spawn(["-qec", task, "/dev/null"], {
+      program: "script",
+      cwd: clone,
+      env: { NO_COLOR: "1" },
+    });
+    await child.waitFor(/^demo +so\/Handles\.ts +gen 1 +sha256-\S+ +worker, every 50 ms$/);
+    await child.waitFor(TICK(1));
+    await child.waitFor(/^Adding to 10: 17$/);
+    await child.write("so/Reader.ts\n");
+    await child.waitFor(/^swap +gen 1 → 2 .*so\/Reader\.ts .*\(stdin\)$/);
+    await child.waitFor(/^error +NotCapable .*Requires read access to "\/etc\/hostname".*\(tick\)$/);
+    await child.closeStdin();
+    strictEqual((await child.status).code, 0);
+    const output = child.lines.map((line) => line.text).join("\n");
+    ok(!/Deno requests|Allow\?/.test(output), `no permission prompt:\n${output}`);
+  } finally {
+    await Deno.remove(clone, { recursive: true });
+  }
+});
+
+Deno.test("demo: --isolation worker without worker-options is refused with E_UNSUPPORTED and exits 1", async () => {
+  // --no-config: the repository's deno.json, which enables worker-options, is not read.
   await using child = Child.spawn([
     "run",
-    "--unstable-worker-options",
-    `--allow-read=${REPO}so`,
+    "--no-config",
+    "--no-prompt",
+    `--allow-read=${REPO}`,
     "demo/main.ts",
-    "--interval",
-    "50",
     "--isolation",
     "worker",
     "so/Handles.ts",
   ]);
-  // TODO(#4): once worker isolation lands, keep only the first branch.
-  const first = await child.waitFor(/^demo .* worker, every 50 ms$|^error +E_UNSUPPORTED /);
-  if (first[0].startsWith("demo")) {
-    await child.waitFor(TICK(1));
-    await child.waitFor(/^Adding to 10: 17$/);
-    await child.closeStdin();
-    strictEqual((await child.status).code, 0);
-  } else {
-    strictEqual((await child.status).code, 1);
-  }
+  strictEqual((await child.status).code, 1);
+  match(child.text("err").join("\n"), /^error +E_UNSUPPORTED +Cannot run .* --unstable-worker-options/m);
 });
