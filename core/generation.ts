@@ -50,6 +50,13 @@ export interface GenerationRuntime<T> {
   dispose(): Promise<void>;
   /** Frees what the generation holds. Idempotent. */
   unload(): void;
+  /**
+   * Names the generation's files where a stack trace names the URLs its
+   * modules were loaded from (inline TypeScript: Deno maps lines and
+   * columns, but keeps the \`blob:\` URL). Absent where errors already name
+   * them (errors rebuilt from a worker or process).
+   */
+  readonly unblob?: (text: string) => string;
 }
 
 /** Life of a generation: serving, draining after a swap, then retired. */
@@ -87,6 +94,12 @@ export class Generation<T> {
   state: GenerationState = "active";
   /** Releases one call; shared so `with()` allocates no closure per call. */
   readonly release: () => void;
+  /**
+   * Releases one call that failed, after making the error's stack name the
+   * generation's files rather than minted URLs; the same as `release` when
+   * there is nothing to rename.
+   */
+  readonly fail: (error: unknown) => void;
   readonly #runtime: GenerationRuntime<T>;
   readonly #controller: AbortController;
   #drained: PromiseWithResolvers<void> | undefined;
@@ -110,11 +123,17 @@ export class Generation<T> {
     this.handle = runtime.handle;
     this.#runtime = runtime;
     this.#controller = controller;
-    this.release = () => {
+    const release = () => {
       if (--this.inflight === 0 && this.#drained !== undefined) {
         this.#drained.resolve();
         this.#drained = undefined;
       }
+    };
+    this.release = release;
+    const unblob = runtime.unblob;
+    this.fail = unblob === undefined ? release : (error: unknown) => {
+      renameFrames(error, unblob);
+      release();
     };
   }
 
@@ -162,5 +181,16 @@ export class Generation<T> {
       ? disposal.reason
       : new Error(`dispose() of generation ${this.number} did not settle within ${drainTimeout} ms`);
     return { ...report, disposeError };
+  }
+}
+
+/** Rewrites an error's stack with `unblob`; an error whose stack cannot be read or set keeps it. */
+function renameFrames(error: unknown, unblob: (text: string) => string): void {
+  if (!(error instanceof Error)) return;
+  try {
+    const stack = error.stack;
+    if (typeof stack === "string" && stack.includes("blob:")) error.stack = unblob(stack);
+  } catch {
+    // A frozen error, or a stack getter that throws: it is the generation's to keep.
   }
 }

@@ -232,7 +232,7 @@ export class Hotswap<T> extends EventTarget {
     try {
       result = fn(generation.handle);
     } catch (error) {
-      generation.release();
+      generation.fail(error);
       throw error;
     }
     try {
@@ -241,13 +241,13 @@ export class Hotswap<T> extends EventTarget {
         // promise (no extra hop), and this branch swallows nothing it returns.
         // The intrinsic `then`, not `result.then`: an own `then` on the promise
         // could throw or never call back, and the call would never be released.
-        Promise.prototype.then.call(result, generation.release, generation.release);
+        Promise.prototype.then.call(result, generation.release, generation.fail);
         return result;
       }
       if (isThenable(result)) {
         // A foreign thenable: adopt it once so its `then` is not called twice.
         const adopted = Promise.resolve(result);
-        adopted.then(generation.release, generation.release);
+        adopted.then(generation.release, generation.fail);
         return adopted as R;
       }
     } catch {

@@ -89,6 +89,7 @@ export class InlineLoader implements Loader {
           await callHook(hooks.dispose);
         },
         unload: revoke,
+        unblob: minted.unblob,
       };
     } catch (error) {
       revoke();
