@@ -6,7 +6,7 @@
  * @module
  */
 
-import { match, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO } from "./_child.ts";
@@ -31,12 +31,16 @@ console.log("closed", hot.closed);
 `;
 }
 
-async function deno(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+async function deno(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; output: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args,
     cwd,
     stdin: "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).output();
   return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
 }
@@ -80,3 +84,28 @@ async function exists(path: string): Promise<boolean> {
     throw error;
   }
 }
+
+Deno.test("the demo on an empty DENO_DIR downloads only the library's own npm packages", async () => {
+  const denoDir = await Deno.makeTempDir({ prefix: "hotswap_deno_dir_" });
+  try {
+    const { code, output } = await deno(["run", "--allow-read=so", "demo/main.ts", "--help"], REPO, {
+      DENO_DIR: denoDir,
+    });
+    strictEqual(code, 0, output);
+    const registry = join(denoDir, "npm", "registry.npmjs.org");
+    const downloaded: string[] = [];
+    for await (const entry of Deno.readDir(registry)) {
+      if (!entry.name.startsWith("@")) downloaded.push(entry.name);
+      else {for await (const scoped of Deno.readDir(join(registry, entry.name))) {
+          downloaded.push(`${entry.name}/${scoped.name}`);
+        }}
+    }
+    // The root lockfile holds the library's packages only; tests and benches lock theirs in tests/deno.lock.
+    const lock = JSON.parse(await Deno.readTextFile(join(REPO, "deno.lock")));
+    deepStrictEqual(Object.keys(lock.specifiers), ["npm:@babel/parser@8.1.3"]);
+    const locked = Object.keys(lock.npm).map((key) => key.slice(0, key.lastIndexOf("@")));
+    deepStrictEqual(downloaded.sort(), locked.sort());
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
+});
