@@ -163,12 +163,16 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   }
   const location = new RegExp(`${escapeRegExp(path)}:\\d+:\\d+`).exec(detail)?.[0];
   const parse = /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported/i.test(reason);
+  // A host run with --frozen refuses an npm: or jsr: import its lockfile does not hold.
+  const lockfile = /lockfile/i.test(reason);
   return new HotswapError(
     "E_IMPORT",
     `Cannot import "${path}"${path === entry ? "" : ` (a dependency of "${entry}")`}: ${reason}${
       location && !reason.includes(location) ? ` at ${location}` : ""
     }; ${
-      parse
+      lockfile
+        ? 'the host\'s lockfile is frozen and lacks a package this generation imports: add it to the lockfile (deno cache the generation), or load it with isolation "process", whose child runs without a lockfile'
+        : parse
         ? "fix the module so it parses and its imports resolve"
         : "fix the error its top-level code throws"
     }`,
