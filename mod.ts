@@ -32,6 +32,16 @@
  */
 
 export {
+  type ArtifactManifest,
+  type ContractIdentity,
+  packArtifact,
+  type PackedArtifact,
+  type PackOptions,
+  type Provenance,
+  verifyArtifact,
+  type VerifyArtifactOptions,
+} from "./core/artifact.ts";
+export {
   Contract,
   CONTRACT_BRAND,
   type ContractBrand,
@@ -68,4 +78,20 @@ export type { HandleOf, Isolation, Remote } from "./core/isolation.ts";
 export type { HotswapOptions, WorkerPermissions } from "./core/options.ts";
 export { registerHotswap } from "./core/register.ts";
 export type { PathLike } from "./core/roots.ts";
+export {
+  type EnvelopeSignature,
+  generateSigningKey,
+  keyIdOf,
+  SignatureError,
+  type SignatureReason,
+  type SigningKey,
+} from "./core/signature.ts";
+export {
+  acceptTrustUpdate,
+  readTrustList,
+  signTrustList,
+  type TrustedKey,
+  type TrustList,
+  type TrustUpdateOptions,
+} from "./core/trust.ts";
 export { GraphWatcher, watchGraph, type WatchOptions, type WatchOutcome } from "./core/watch.ts";

@@ -1,12 +1,8 @@
 /**
  * The walk behind `readSnapshot`: every local file of a
- * generation's graph located inside the roots, read once, decoded, scanned
- * for the imports Deno will load, and hashed, dependencies first.
- *
- * Files are read with the synchronous APIs on purpose: on Deno 2.9 each
- * async file operation costs about 50-70 us (a thread-pool round trip)
- * against 3-5 us synchronously for a small module, so a whole graph is read
- * faster, and blocks the event loop for less time in total, synchronously.
+ * generation's graph located (on disk inside the roots, or in an artifact's
+ * memory: see {@linkcode FileAccess}), read once, decoded, scanned for the
+ * imports Deno will load, and hashed, dependencies first.
  *
  * @module
  */
@@ -17,7 +13,7 @@ import { extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HotswapError } from "./errors.ts";
 import { ScanError, scanImports, type SourceSyntax } from "./_import_scanner.ts";
-import { assertReadable, type Roots } from "./roots.ts";
+import type { FileAccess, Importer } from "./_file_access.ts";
 import type { SnapshotModule } from "./snapshot.ts";
 
 /** A local import inside a module: where its specifier sits and which module it names. */
@@ -49,7 +45,7 @@ const MODULE_KINDS: Readonly<Record<string, { mediaType: string; syntax: SourceS
 export class GraphReader {
   readonly modules: SnapshotModule[] = [];
   bytes = 0;
-  readonly #roots: Roots;
+  readonly #files: FileAccess;
   readonly #maxBytes: number;
   readonly #elideUnused: boolean;
   readonly #indexByPath = new Map<string, number>();
@@ -58,14 +54,14 @@ export class GraphReader {
   /** The module being scanned; still set when a stack overflow unwinds through the scan. */
   #scanning: { path: string; source: string; syntax: SourceSyntax } | undefined;
 
-  constructor(roots: Roots, maxBytes: number, elideUnused: boolean) {
-    this.#roots = roots;
+  constructor(files: FileAccess, maxBytes: number, elideUnused: boolean) {
+    this.#files = files;
     this.#maxBytes = maxBytes;
     this.#elideUnused = elideUnused;
   }
 
   visit(path: string, importer: Importer | undefined): number {
-    const realPath = this.#locate(path, importer);
+    const realPath = this.#files.locate(path, importer);
     const known = this.#indexByPath.get(realPath);
     if (known !== undefined) return known;
     if (this.#stack.includes(realPath)) throw this.#cycleError(realPath, importer);
@@ -78,68 +74,22 @@ export class GraphReader {
     return this.modules.length - 1;
   }
 
-  /** Checks roots and permission, resolves symlinks, checks it is a file. */
-  #locate(path: string, importer: Importer | undefined): string {
-    const roots = this.#roots;
-    const what = importer ? `"${importer.specifier}" imported by "${importer.path}"` : `"${path}"`;
-    if (roots.lexicalRootOf(path) === undefined) {
-      throw new HotswapError(
-        "E_OUTSIDE_ROOTS",
-        `Cannot load ${what}: it resolves to "${path}", outside the roots ${roots.describe()}; move the file inside a root or add its directory to roots`,
-        { path },
-      );
-    }
-    assertReadable(path, roots.lexical, path);
-    let realPath: string;
-    try {
-      realPath = Deno.realPathSync(path);
-    } catch (error) {
-      throw notFound(path, importer, error);
-    }
-    if (!roots.holdsReal(realPath)) {
-      throw new HotswapError(
-        "E_OUTSIDE_ROOTS",
-        `Cannot load ${what}: it is a symlink to "${realPath}", outside the roots ${roots.describe()}; replace the link with the file or add "${realPath}"'s directory to roots`,
-        { path },
-      );
-    }
-    if (realPath !== path) assertReadable(realPath, roots.real, realPath);
-    return realPath;
-  }
-
   #read(
     path: string,
     realPath: string,
     importer: Importer | undefined,
   ): Uint8Array {
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.statSync(realPath);
-    } catch (error) {
-      throw notFound(path, importer, error);
-    }
-    if (!info.isFile) {
-      // Never read a FIFO, socket or device: a read could block the host forever.
-      throw new HotswapError(
-        importer ? "E_IMPORT" : "E_NOT_FOUND",
-        `Cannot load "${path}"${importer ? ` (imported by "${importer.path}")` : ""}: ${
-          info.isDirectory
-            ? `it is a directory, not a module file; name the file, such as "${path}/mod.ts"`
-            : "it is not a regular file (a FIFO, socket or device); name a module file"
-        }`,
-        { path },
-      );
-    }
-    if (this.bytes + info.size > this.#maxBytes) {
+    const size = this.#files.size(path, realPath, importer);
+    if (this.bytes + size > this.#maxBytes) {
       throw new HotswapError(
         "E_IMPORT",
-        `Cannot load "${path}": it is ${formatBytes(info.size)}, and the generation would exceed its ${
+        `Cannot load "${path}": it is ${formatBytes(size)}, and the generation would exceed its ${
           formatBytes(this.#maxBytes)
         } limit; shrink the module or raise the maxSnapshotBytes option`,
         { path },
       );
     }
-    const bytes = Deno.readFileSync(realPath);
+    const bytes = this.#files.read(realPath);
     this.bytes += bytes.byteLength;
     return bytes;
   }
@@ -167,21 +117,21 @@ export class GraphReader {
         { path: realPath, cause: error },
       );
     }
-    const imports = syntax === "json"
-      ? checkJson(realPath, source)
+    const { imports, computedImports } = syntax === "json"
+      ? { imports: checkJson(realPath, source), computedImports: [] }
       : this.#imports(realPath, source, { mediaType, syntax });
     const childDigests = [...new Set(imports.map((local) => local.module))]
       .filter((index) => index !== undefined)
       .map((index) => this.modules[index]!.digest);
     const digest = digestOf(bytes, childDigests);
-    return { path: realPath, source, mediaType, imports, digest };
+    return { path: realPath, source, mediaType, imports, computedImports, digest };
   }
 
   #imports(
     realPath: string,
     source: string,
     kind: { mediaType: string; syntax: SourceSyntax },
-  ): LocalImport[] {
+  ): { imports: LocalImport[]; computedImports: readonly number[] } {
     const syntax = kind.syntax;
     this.#scanning = { path: realPath, source, syntax };
     let scan;
@@ -208,21 +158,12 @@ export class GraphReader {
       if (evaluated) {
         imports.push({ start, end, quoted, module: this.visit(child, { path: realPath, specifier }) });
       } else {
-        // Nothing of it runs: it is not followed. Deno would still refuse
-        // a missing file when loading from disk: say so, if allowed to look.
-        if (Deno.permissions.querySync({ name: "read", path: child }).state === "granted") {
-          try {
-            Deno.statSync(child);
-          } catch (error) {
-            if (error instanceof Deno.errors.NotFound) {
-              throw notFound(child, { path: realPath, specifier }, error);
-            }
-          }
-        }
+        // Nothing of it runs: it is not followed, but it must not name a missing file.
+        this.#files.checkUnfollowed(child, { path: realPath, specifier });
         imports.push({ start, end, quoted, module: undefined });
       }
     }
-    return imports;
+    return { imports, computedImports: scan.computed };
   }
 
   /**
@@ -270,13 +211,6 @@ export class GraphReader {
   }
 }
 
-interface Importer {
-  /** The importing file. */
-  readonly path: string;
-  /** The specifier as written. */
-  readonly specifier: string;
-}
-
 function isLocalSpecifier(specifier: string): boolean {
   return specifier.startsWith("./") || specifier.startsWith("../") ||
     specifier.startsWith("/") || specifier.startsWith("file:");
@@ -284,23 +218,6 @@ function isLocalSpecifier(specifier: string): boolean {
 
 export function isStackOverflow(error: unknown): boolean {
   return error instanceof RangeError && /call stack/i.test(error.message);
-}
-
-function notFound(path: string, importer: Importer | undefined, error: unknown): HotswapError {
-  const loop = error instanceof Error && /too many (levels of )?symbolic links/i.test(error.message);
-  const reason = loop ? "it is a symlink loop" : "no such file";
-  if (importer === undefined) {
-    return new HotswapError(
-      "E_NOT_FOUND",
-      `Cannot load "${path}": ${reason}; check the path (relative paths start at ${Deno.cwd()})`,
-      { path, cause: error },
-    );
-  }
-  return new HotswapError(
-    "E_IMPORT",
-    `Cannot load "${importer.path}": its import "${importer.specifier}" resolves to "${path}", ${reason}; fix the import or add the file`,
-    { path: importer.path, cause: error },
-  );
 }
 
 /** A module the import scanner rejected; explained asynchronously by `readSnapshot`. */

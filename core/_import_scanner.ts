@@ -69,6 +69,12 @@ export interface ScanResult {
   readonly imports: readonly ImportRecord[];
   /** The `@jsxImportSource` pragma's value, when the module has one. */
   readonly jsxImportSource: string | undefined;
+  /**
+   * Where each `import(…)` whose specifier is computed at run time starts
+   * (its `import` keyword): such an import may name anything, so worker
+   * isolation sends it through a guard.
+   */
+  readonly computed: readonly number[];
 }
 
 /** A source the parser cannot read at all: the parser's reason and where (1-based). */
@@ -210,8 +216,9 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
     }
   }
   const mayImportDynamically = /\bimport\s*(?:\(|\/[/*])/.test(source);
+  const computed: number[] = [];
   if (pending.length > 0 || mayImportDynamically) {
-    const { used, dynamic, jsx } = walk(body);
+    const { used, dynamic, jsx } = walk(body, source, computed);
     found.push(...dynamic);
     if (jsx && pragmas.runtime !== "automatic") {
       // The classic runtime calls the factory: its root binding is a use.
@@ -223,7 +230,12 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
     }
   }
   found.sort((a, b) => a.start - b.start);
-  return Object.freeze({ imports: Object.freeze(found), jsxImportSource: pragmas.importSource });
+  computed.sort((a, b) => a - b);
+  return Object.freeze({
+    imports: Object.freeze(found),
+    jsxImportSource: pragmas.importSource,
+    computed: Object.freeze(computed),
+  });
 }
 
 function parseProgram(source: string, syntax: SourceSyntax): Node {
@@ -299,7 +311,11 @@ function rootName(expression: string): string {
  * overflow the stack here) collecting the names used as values, the
  * `import()` calls with a literal specifier, and whether there is JSX.
  */
-function walk(body: readonly Node[]): { used: Set<string>; dynamic: ImportRecord[]; jsx: boolean } {
+function walk(
+  body: readonly Node[],
+  source: string,
+  computed: number[],
+): { used: Set<string>; dynamic: ImportRecord[]; jsx: boolean } {
   const used = new Set<string>();
   const dynamic: ImportRecord[] = [];
   let jsx = false;
@@ -329,7 +345,9 @@ function walk(body: readonly Node[]): { used: Set<string>; dynamic: ImportRecord
       case "ImportDeclaration":
         continue;
       case "ImportExpression":
-        dynamicImport(node, dynamic);
+        if (!dynamicImport(node, dynamic) && source.startsWith("import", node.start)) {
+          computed.push(node.start);
+        }
         push(node.source, node.options);
         continue;
       case "ExportNamedDeclaration":
@@ -389,13 +407,15 @@ function jsxName(name: Node): Node | null {
   return /^[a-z]/.test(text) || text.includes("-") ? null : name;
 }
 
-function dynamicImport(node: Node, dynamic: ImportRecord[]): void {
+/** Records an `import()` of a literal specifier; `false` when the specifier is computed. */
+function dynamicImport(node: Node, dynamic: ImportRecord[]): boolean {
   const argument = node.source as Node;
   let specifier: string | undefined;
   if (argument.type === "StringLiteral") specifier = argument.value as string;
   else if (argument.type === "TemplateLiteral" && (argument.expressions as unknown[]).length === 0) {
     specifier = ((argument.quasis as Node[])[0]!.value as { cooked?: string }).cooked;
   }
-  if (specifier === undefined) return;
+  if (specifier === undefined) return false;
   dynamic.push({ specifier, start: argument.start, end: argument.end, quoted: true, evaluated: true });
+  return true;
 }

@@ -33,6 +33,15 @@ export interface SerializedError {
   readonly cause?: SerializedError | undefined;
 }
 
+/** Longest message or stack sent across; the receiver cuts again, this spares the copy. */
+const MAX_TEXT = 64 * 1024;
+
+function cut(text: string): string {
+  return text.length <= MAX_TEXT
+    ? text
+    : `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters cut)`;
+}
+
 /** How many links of a `cause` chain cross the boundary; deeper ones are cut. */
 const CAUSE_DEPTH = 4;
 
@@ -112,8 +121,8 @@ export function serializeError(
       const cause = error.cause;
       return {
         name: String(error.name),
-        message: unblob(String(error.message)),
-        stack: typeof error.stack === "string" ? unblob(error.stack) : undefined,
+        message: unblob(cut(String(error.message))),
+        stack: typeof error.stack === "string" ? unblob(cut(error.stack)) : undefined,
         code: typeof code === "string" && CODES.has(code) ? code as HotswapErrorCode : undefined,
         path: typeof path === "string" ? path : undefined,
         problems: Array.isArray(problems) ? problems.map(String) : undefined,

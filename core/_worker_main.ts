@@ -1,9 +1,9 @@
 /**
- * The program a generation worker runs: it imports the generation's minted
- * snapshot, resolves and verifies the handle with the same code as inline
- * loading, describes the handle to the host (functions by index, data by
- * value), then answers calls from the shared-memory ring and from messages,
- * in the order the host sent them.
+ * The program a generation worker runs: a {@linkcode Guest} (shared with
+ * process isolation) imports the generation's minted snapshot, resolves,
+ * verifies and describes the handle, and invokes its members; this program
+ * is the worker transport around it, answering calls from the shared-memory
+ * ring and from messages, in the order the host sent them.
  *
  * It runs with only the permissions granted to the generation and imports
  * nothing host-only.
@@ -11,17 +11,10 @@
  * @module
  */
 
-import { Contract, type ContractDefinition, type ShapeDefinition } from "./contract.ts";
-import { HotswapError } from "./errors.ts";
-import { callHook, importError, type ModuleHooks, resolveHandle } from "./handle.ts";
-import {
-  type HostMessage,
-  type MemberDescriptor,
-  type SerializedError,
-  serializeError,
-  type WorkerMessage,
-} from "./_protocol.ts";
+import { Guest } from "./_guest.ts";
+import type { HostMessage, WorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
+import { lockDown } from "./_worker_lockdown.ts";
 
 /** The parts of the worker global scope this program uses. */
 interface WorkerScope {
@@ -41,17 +34,7 @@ interface WorkerScope {
 const SPIN_ROUNDS = 8;
 const SPIN_CHECKS = 500;
 
-// deno-lint-ignore ban-types -- the handle's functions have any signature
-type AnyFunction = Function;
-
-interface Callable {
-  readonly fn: AnyFunction;
-  readonly owner: unknown;
-}
-
 const scope = globalThis as unknown as WorkerScope;
-/** Captured before generation code runs, which may replace `Promise.prototype.then`. */
-const promiseThen = Promise.prototype.then;
 // Captured before the generation loads: it shares this realm and may delete
 // or replace the global, which must not break copying its handle.
 const clone = globalThis.structuredClone;
@@ -60,11 +43,12 @@ let responses: RingWriter | undefined;
 /** Messages that arrived before their marker record; handled when the ring reaches it. */
 const posted = new Map<number, HostMessage>();
 let messageArrived: PromiseWithResolvers<void> | undefined;
-const functions: Callable[] = [];
-let hooks: ModuleHooks = { handoff: undefined, dispose: undefined };
-/** Minted URL to file path, so errors name files rather than `blob:` URLs. */
-let files: ReadonlyMap<string, string> = new Map();
-const controller = new AbortController();
+const guest = new Guest(
+  { succeed, fail: (id, error) => scope.postMessage({ t: "error", id, error }) },
+  (value) => {
+    clone(value);
+  },
+);
 
 scope.addEventListener("message", (event) => {
   const message = event.data;
@@ -72,6 +56,8 @@ scope.addEventListener("message", (event) => {
     requests = new RingReader(message.buffer, "request");
     responses = new RingWriter(message.buffer, "response");
     reportExits();
+    // Before any generation code: what would reach the host is taken away.
+    lockDown();
     scope.postMessage({ t: "ready" });
     serve().catch((error) => {
       // Only a bug of this program lands here: say so, then die like a crash.
@@ -124,7 +110,7 @@ function drain(ring: RingReader): boolean {
     } else {
       const args = ring.payload();
       ring.advance();
-      invoke(id, op, args as readonly unknown[]);
+      guest.invoke(id, op, args as readonly unknown[]);
     }
   }
   return true;
@@ -133,71 +119,21 @@ function drain(ring: RingReader): boolean {
 function handle(message: HostMessage): void {
   switch (message.t) {
     case "call":
-      invoke(message.id, message.member, message.args);
+      guest.invoke(message.id, message.member, message.args);
       return;
     case "load":
-      load(message).catch((error) => fail(message.id, error));
+      load(message).catch((error) => guest.fail(message.id, error));
       return;
-    case "hook": {
-      const hook = hooks[message.name];
-      promiseThen.call(
-        callHook(hook),
-        (value) => succeed(message.id, value),
-        (error) => fail(message.id, error),
-      );
+    case "hook":
+      guest.hook(message.id, message.name);
       return;
-    }
     case "abort":
-      controller.abort(new DOMException(message.reason, "AbortError"));
+      guest.abort(message.reason);
       succeed(message.id, undefined);
       return;
     case "init":
       return;
   }
-}
-
-function invoke(id: number, member: number, args: readonly unknown[]): void {
-  const target = functions[member];
-  let result: unknown;
-  try {
-    if (target === undefined) {
-      throw new HotswapError(
-        "E_WORKER",
-        `Cannot call member #${member}: the generation has no such function`,
-      );
-    }
-    result = Reflect.apply(target.fn, target.owner, args);
-  } catch (error) {
-    fail(id, error);
-    return;
-  }
-  deliver(id, result);
-}
-
-/**
- * Answers a call, once its result settles when it is a promise or thenable.
- * A native promise is awaited through the intrinsic `then` (captured before
- * any generation code ran), so an own or replaced `then` cannot keep the
- * call pending; a `then` getter that throws makes the value a plain one,
- * which then fails to clone with that error.
- */
-function deliver(id: number, result: unknown): void {
-  const answer = (value: unknown) => succeed(id, value);
-  const reject = (error: unknown) => fail(id, error);
-  if (result instanceof Promise) {
-    promiseThen.call(result, answer, reject);
-    return;
-  }
-  let then: unknown;
-  try {
-    then = (typeof result === "object" && result !== null) || typeof result === "function"
-      ? (result as { then?: unknown }).then
-      : undefined;
-  } catch {
-    then = undefined;
-  }
-  if (typeof then === "function") promiseThen.call(Promise.resolve(result), answer, reject);
-  else succeed(id, result);
 }
 
 function succeed(id: number, value: unknown): void {
@@ -206,140 +142,13 @@ function succeed(id: number, value: unknown): void {
     scope.postMessage({ t: "result", id, value });
   } catch (error) {
     // A result that cannot be cloned rejects the call with the DataCloneError.
-    fail(id, error);
+    guest.fail(id, error);
   }
-}
-
-function fail(id: number, error: unknown): void {
-  const fields: SerializedError = serializeError(error, files);
-  scope.postMessage({ t: "error", id, error: fields });
 }
 
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {
-  files = new Map(message.files);
-  const contract = new Contract(message.contract as ContractDefinition<unknown>);
-  // A namespace exporting `then` is a thenable, which import() would adopt:
-  // import a module that re-exports the namespace as one binding instead.
-  const wrapper = URL.createObjectURL(
-    new Blob([`import * as namespace from ${JSON.stringify(message.url)};\nexport { namespace };`], {
-      type: "text/javascript",
-    }),
-  );
-  let namespace: Record<string, unknown>;
-  try {
-    ({ namespace } = await import(wrapper));
-  } catch (error) {
-    throw importError(error, files, message.entry);
-  } finally {
-    URL.revokeObjectURL(wrapper);
-  }
-  const resolved = await resolveHandle(namespace, contract, {
-    generation: message.generation,
-    digest: message.digest,
-    previous: message.previous,
-    signal: controller.signal,
-  }, message.entry);
-  const handle = describe(resolved.handle, contract.shape, "", message.entry, []);
-  hooks = resolved.hooks;
-  scope.postMessage({
-    t: "loaded",
-    id: message.id,
-    handle,
-    hooks: { handoff: hooks.handoff !== undefined, dispose: hooks.dispose !== undefined },
-  });
-}
-
-/**
- * Describes a handle object for the host: functions become indices into
- * {@linkcode functions} (called with their owner as `this`), objects holding
- * functions are walked, and everything else is copied once, by value.
- * Members come from the object's own enumerable keys, its class's methods
- * and getters, and the contract's shape.
- */
-function describe(
-  value: unknown,
-  shape: ShapeDefinition | undefined,
-  path: string,
-  entry: string,
-  stack: unknown[],
-): MemberDescriptor {
-  if (typeof value === "function") {
-    functions.push({ fn: value, owner: undefined });
-    return { kind: "function", index: functions.length - 1 };
-  }
-  if (!holdsFunctions(value, 0)) return { kind: "value", value: cloneable(value, path, entry) };
-  if (stack.includes(value)) {
-    throw new HotswapError(
-      "E_CONTRACT",
-      `Cannot hand "${entry}"'s handle to the host: member "${path}" refers back to itself; break the cycle or make it plain data`,
-      { path: entry },
-    );
-  }
-  const owner = value as Record<string, unknown>;
-  const members: Record<string, MemberDescriptor> = {};
-  for (const key of memberKeys(owner, shape)) {
-    const member = owner[key];
-    // An optional member of the shape that the handle leaves out stays out.
-    if (member === undefined && !(key in owner)) continue;
-    const memberPath = path ? `${path}.${key}` : key;
-    if (typeof member === "function") {
-      functions.push({ fn: member, owner });
-      members[key] = { kind: "function", index: functions.length - 1 };
-    } else {
-      const nested = shape?.[key];
-      members[key] = describe(member, typeof nested === "object" ? nested : undefined, memberPath, entry, [
-        ...stack,
-        value,
-      ]);
-    }
-  }
-  return { kind: "object", members };
-}
-
-function memberKeys(owner: Record<string, unknown>, shape: ShapeDefinition | undefined): Set<string> {
-  const keys = new Set(Object.keys(owner));
-  for (
-    let prototype = Object.getPrototypeOf(owner);
-    prototype !== null && prototype !== Object.prototype && prototype !== Function.prototype;
-    prototype = Object.getPrototypeOf(prototype)
-  ) {
-    for (const key of Object.getOwnPropertyNames(prototype)) {
-      if (key !== "constructor") keys.add(key);
-    }
-  }
-  for (const key of Object.keys(shape ?? {})) keys.add(key);
-  return keys;
-}
-
-/** Whether an object (or a plain object or class instance inside it) has a function member. */
-function holdsFunctions(value: unknown, depth: number): boolean {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || depth > 8) return false;
-  const owner = value as Record<string, unknown>;
-  for (const key of memberKeys(owner, undefined)) {
-    let member: unknown;
-    try {
-      member = owner[key];
-    } catch {
-      continue;
-    }
-    if (typeof member === "function" || holdsFunctions(member, depth + 1)) return true;
-  }
-  return false;
-}
-
-function cloneable(value: unknown, path: string, entry: string): unknown {
-  try {
-    clone(value);
-  } catch (error) {
-    throw new HotswapError(
-      "E_CONTRACT",
-      `Cannot copy member "${path || "(handle)"}" of "${entry}"'s handle to the host: ${
-        error instanceof Error ? error.message : String(error)
-      }; make it plain data, or a function the host calls`,
-      { path: entry },
-    );
-  }
-  return value;
+  const loaded = await guest.load({ ...message, files: new Map(message.files) });
+  scope.postMessage({ t: "loaded", id: message.id, handle: loaded.handle, hooks: loaded.hooks });
 }
 
 /**
@@ -359,8 +168,9 @@ function reportExits(): void {
         announce("close()");
         close();
       },
-      configurable: true,
-      writable: true,
+      // Not configurable: a generation must not silence its own exit.
+      configurable: false,
+      writable: false,
     });
   } catch { /* not replaceable: the drain timeout still bounds the wait */ }
   const exit = Deno.exit.bind(Deno);
@@ -370,8 +180,8 @@ function reportExits(): void {
         announce(`Deno.exit(${code ?? ""})`);
         return exit(code);
       },
-      configurable: true,
-      writable: true,
+      configurable: false,
+      writable: false,
     });
   } catch { /* as above */ }
 }

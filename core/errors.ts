@@ -14,6 +14,9 @@
  * - `E_PERMISSION`: the host lacks read permission for a file of the generation.
  * - `E_INTEGRITY`: the generation's digest differs from the `integrity` pin.
  * - `E_IMPORT`: syntax error, top-level throw, unresolved or unsupported import.
+ * - `E_SIGNATURE`: an artifact is unsigned, tampered with, or not signed by a
+ *   trusted, unrevoked, unexpired key scoped to the contract, or replays an
+ *   older sequence (`SignatureError.reason` says which).
  * - `E_SYMBOL`: the handle symbol is not exported.
  * - `E_CONTRACT`: the handle does not match the contract.
  * - `E_INIT`: the handle factory threw or rejected.
@@ -21,6 +24,7 @@
  * - `E_CLOSED`: the hot-swap reference is closed.
  * - `E_UNSUPPORTED`: the requested mode needs a runtime feature that is missing.
  * - `E_WORKER`: the worker running the generation crashed or was terminated.
+ * - `E_STORE`: a fleet store (section 13) cannot be reached, or holds a malformed record.
  */
 export type HotswapErrorCode =
   | "E_NOT_FOUND"
@@ -28,13 +32,15 @@ export type HotswapErrorCode =
   | "E_PERMISSION"
   | "E_INTEGRITY"
   | "E_IMPORT"
+  | "E_SIGNATURE"
   | "E_SYMBOL"
   | "E_CONTRACT"
   | "E_INIT"
   | "E_TIMEOUT"
   | "E_CLOSED"
   | "E_UNSUPPORTED"
-  | "E_WORKER";
+  | "E_WORKER"
+  | "E_STORE";
 
 const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
   "E_NOT_FOUND",
@@ -42,6 +48,7 @@ const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
   "E_PERMISSION",
   "E_INTEGRITY",
   "E_IMPORT",
+  "E_SIGNATURE",
   "E_SYMBOL",
   "E_CONTRACT",
   "E_INIT",
@@ -49,6 +56,7 @@ const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
   "E_CLOSED",
   "E_UNSUPPORTED",
   "E_WORKER",
+  "E_STORE",
 ]);
 
 /** Whether a value (say, one that crossed a worker boundary) is one of the codes above. */

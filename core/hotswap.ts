@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Provenance } from "./artifact.ts";
 import type { Contract } from "./contract.ts";
 import { within } from "./deadline.ts";
 import { describeThrown, HotswapError, noteActiveGeneration } from "./errors.ts";
@@ -74,6 +75,8 @@ export interface GenerationInfo {
   readonly retiredAt?: number;
   /** Whether it drained before `drainTimeout`, once retired. */
   readonly drained?: boolean;
+  /** For a generation loaded from a `.hsgen` artifact: its manifest and the key that signed it. */
+  readonly provenance?: Provenance;
 }
 
 /** Per-generation counters in {@linkcode HotswapStats}. */
@@ -588,6 +591,7 @@ export class Hotswap<T> extends EventTarget {
       isolation: this.#options.isolation,
       via,
       committedAt: incoming.loadedAt,
+      ...(incoming.snapshot.provenance === undefined ? {} : { provenance: incoming.snapshot.provenance }),
     });
     if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
     if (outgoing === undefined) return;

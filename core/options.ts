@@ -7,6 +7,7 @@
 
 import type { Isolation } from "./isolation.ts";
 import type { PathLike } from "./roots.ts";
+import type { TrustList } from "./trust.ts";
 
 /**
  * Deno permissions a worker or process generation runs with. Every kind left
@@ -29,6 +30,17 @@ export interface HotswapOptions {
   permissions?: WorkerPermissions;
   /** Pin of the first generation's digest, `sha256-<base64>`. */
   integrity?: string;
+  /**
+   * Load only signed `.hsgen` artifacts whose signature verifies under this
+   * trust list (a `trust.json` path, or the list itself): a trusted,
+   * unrevoked, unexpired key scoped to the contract's name, files hashing to
+   * the signed digest, a sequence not below the highest already accepted.
+   * Anything else, a plain module path included, is refused with
+   * `E_SIGNATURE`. A path is read again at each swap, and a changed list
+   * takes effect only if a key of the list in force signed it. Without
+   * `trust`, an artifact loads like a path (its digest still checked).
+   */
+  trust?: PathLike | TrustList;
   /**
    * Milliseconds an old generation may take to drain, and again to dispose.
    *
@@ -86,6 +98,7 @@ export interface ResolvedOptions {
   readonly memoryLimit: number;
   readonly maxRestarts: number;
   readonly maxSnapshotBytes: number | undefined;
+  readonly trust: PathLike | TrustList | undefined;
   /** Snapshots kept: `rollbackDepth` plus the current one. */
   readonly rollbackDepth: number;
 }
@@ -115,6 +128,10 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
   if (options.roots !== undefined && !Array.isArray(options.roots)) {
     throw new TypeError("Cannot register: roots must be an array of directories");
   }
+  const trust = options.trust;
+  if (trust !== undefined && (trust === null || (typeof trust !== "string" && typeof trust !== "object"))) {
+    throw new TypeError("Cannot register: trust must be the path of a trust list, or a trust list object");
+  }
   if (isolation === "inline") {
     for (const name of ["permissions", "callTimeout", "memoryLimit", "maxRestarts"] as const) {
       if (options[name] !== undefined) {
@@ -138,6 +155,7 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
     maxSnapshotBytes: options.maxSnapshotBytes === undefined
       ? undefined
       : positive("maxSnapshotBytes", options.maxSnapshotBytes, 0),
+    trust,
     rollbackDepth: positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH) + 1,
   };
 }

@@ -7,11 +7,13 @@
  */
 
 import type { Contract } from "./contract.ts";
+import { ArtifactSource } from "./_artifact_source.ts";
 import { type Hotswap, openHotswap } from "./hotswap.ts";
 import { InlineLoader } from "./inline_loader.ts";
 import type { HandleOf, Isolation } from "./isolation.ts";
 import type { Loader, SnapshotSource } from "./loader.ts";
 import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { ProcessLoader } from "./process_loader.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { WorkerLoader } from "./worker_loader.ts";
@@ -56,22 +58,28 @@ export async function registerHotswap<T, I extends Isolation = "inline">(
   return await openHotswap<HandleOf<T, I>>(
     contract as Contract<unknown>,
     resolved,
-    { source: sourceFor(resolved), loader: loaderFor(resolved) },
+    { source: sourceFor(resolved, contract as Contract<unknown>), loader: loaderFor(resolved) },
     entry,
     options.integrity,
   );
 }
 
-/** Where snapshots come from: the files of the graph, inside the roots. */
-function sourceFor(options: ResolvedOptions): SnapshotSource {
-  return {
-    read: (path) =>
+/**
+ * Where snapshots come from: module paths from disk, inside the roots, and
+ * `.hsgen` artifacts from their one file, verified against `trust` if given.
+ */
+function sourceFor(options: ResolvedOptions, contract: Contract<unknown>): SnapshotSource {
+  return new ArtifactSource({
+    trust: options.trust,
+    contract: contract.name,
+    roots: options.roots,
+    maxBytes: options.maxSnapshotBytes,
+    readModule: (path) =>
       readSnapshot(path, {
         roots: Roots.resolve(options.roots, path),
         ...(options.maxSnapshotBytes === undefined ? {} : { maxBytes: options.maxSnapshotBytes }),
       }),
-    committed: () => {},
-  };
+  });
 }
 
 /** The loader of an isolation mode, configured from the options. */
@@ -82,6 +90,12 @@ function loaderFor(options: ResolvedOptions): Loader {
     case "worker":
       return new WorkerLoader(options.permissions, options.callTimeout);
     case "process":
-      throw new TypeError('Cannot register: isolation "process" is not available yet');
+      return new ProcessLoader({
+        permissions: options.permissions,
+        memoryLimit: options.memoryLimit,
+        callTimeout: options.callTimeout,
+        maxRestarts: options.maxRestarts,
+        loadTimeout: options.loadTimeout,
+      });
   }
 }

@@ -20,11 +20,12 @@
  * @module
  */
 
-import { pathToFileURL } from "node:url";
 import { HotswapError } from "./errors.ts";
+import type { Provenance } from "./artifact.ts";
+import { DiskFiles, type FileAccess } from "./_file_access.ts";
 import { GraphReader, isStackOverflow, type LocalImport, Unparsable } from "./_graph_reader.ts";
 import { SCANNER_NAME } from "./_import_scanner.ts";
-import { rewrite } from "./_source_map.ts";
+import { mintModules } from "./_mint.ts";
 import type { Roots } from "./roots.ts";
 
 /** Default cap on the bytes of one generation's graph. */
@@ -40,6 +41,8 @@ export interface SnapshotModule {
   readonly mediaType: string;
   /** Local imports, in source order. */
   readonly imports: readonly LocalImport[];
+  /** Where each `import(…)` with a computed specifier starts (its `import` keyword), in order. */
+  readonly computedImports: readonly number[];
   /** This module's digest, which also covers its local imports. */
   readonly digest: string;
 }
@@ -81,13 +84,16 @@ export class Snapshot {
   readonly digest: string;
   /** Total bytes read. */
   readonly bytes: number;
+  /** Who signed it, for a snapshot read from a verified artifact. */
+  readonly provenance: Provenance | undefined;
 
-  /** Built by {@linkcode readSnapshot}. */
-  constructor(entry: string, modules: readonly SnapshotModule[], bytes: number) {
+  /** Built by {@linkcode readSnapshot}, or by an artifact's verification (with `provenance`). */
+  constructor(entry: string, modules: readonly SnapshotModule[], bytes: number, provenance?: Provenance) {
     this.entry = entry;
     this.modules = modules;
     this.digest = modules[modules.length - 1]!.digest;
     this.bytes = bytes;
+    this.provenance = provenance;
   }
 
   /** The absolute paths of every file in the graph. */
@@ -96,56 +102,19 @@ export class Snapshot {
   }
 
   /**
-   * Mints fresh `blob:` URLs for every module, so each call yields a module
+   * Mints fresh `blob:` URLs for every module (see `_mint.ts`, shared with
+   * process isolation, whose child mints the same way), so each call yields a module
    * graph V8 has never evaluated (a new generation, even from equal bytes).
    * A JavaScript module gets an inline source map naming its file (see the
    * module documentation); the digest covers the file's bytes only.
+   *
+   * @param guard When given, the name of a global function every `import(…)`
+   *   with a computed specifier is sent through instead (worker isolation).
    */
-  mint(): MintedSnapshot {
-    const urls: string[] = [];
-    const files = new Map<string, string>();
-    for (const module of this.modules) {
-      const replacements = module.imports.map((local) => {
-        const url = local.module === undefined ? EMPTY_MODULE : urls[local.module]!;
-        return { start: local.start, end: local.end, text: local.quoted ? JSON.stringify(url) : url };
-      });
-      // Only JavaScript: Deno would apply the map to its transpiled output.
-      // A module with a map of its own (compiled output) keeps that one.
-      const mapped = module.mediaType === "text/javascript" && !HAS_SOURCE_MAP.test(module.source);
-      const fileUrl = mapped ? pathToFileURL(module.path).href : undefined;
-      const text = rewrite(module.source, replacements, fileUrl);
-      const url = URL.createObjectURL(new Blob([text], { type: module.mediaType }));
-      urls.push(url);
-      files.set(url, module.path);
-      // Deno prints the map's source URL percent-decoded.
-      if (fileUrl !== undefined) files.set(decodeURIComponent(fileUrl), module.path);
-    }
-    let revoked = false;
-    return {
-      url: urls[urls.length - 1]!,
-      files,
-      unblob(text) {
-        for (const [url, path] of files) text = text.replaceAll(url, path);
-        return text;
-      },
-      revoke() {
-        if (revoked) return;
-        revoked = true;
-        for (const url of urls) URL.revokeObjectURL(url);
-      },
-    };
+  mint(guard?: string): MintedSnapshot {
+    return mintModules(this.modules, guard);
   }
 }
-
-/**
- * Where an import the transpiler drops is sent. Deno resolves every import
- * not marked `type` when a module loads, even one it then drops (measured on
- * 2.9.6), and a relative specifier cannot resolve from a `blob:` URL; the
- * module is never evaluated, so nothing needs to be in it.
- */
-const EMPTY_MODULE = "data:text/javascript,";
-
-const HAS_SOURCE_MAP = /^[ \t]*\/\/[#@][ \t]*sourceMappingURL=/m;
 
 let elision: Promise<boolean> | undefined;
 const ELISION_PROBE = `import { type T } from "hotswap-elision-probe:";\nexport {};\n`;
@@ -178,9 +147,19 @@ function importElision(): Promise<boolean> {
  *
  * @throws {HotswapError} `E_NOT_FOUND`, `E_OUTSIDE_ROOTS`, `E_PERMISSION` or `E_IMPORT`.
  */
-export async function readSnapshot(entry: string, options: ReadSnapshotOptions): Promise<Snapshot> {
+export function readSnapshot(entry: string, options: ReadSnapshotOptions): Promise<Snapshot> {
+  return readGraph(entry, new DiskFiles(options.roots), options.maxBytes);
+}
+
+/**
+ * The walk of {@linkcode readSnapshot} over any file access: the disk, or an
+ * artifact's files in memory, hashed alike.
+ *
+ * @throws {HotswapError} Whatever `files` refuses, or `E_IMPORT`.
+ */
+export async function readGraph(entry: string, files: FileAccess, maxBytes?: number): Promise<Snapshot> {
   const elideUnused = await importElision();
-  const reader = new GraphReader(options.roots, options.maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES, elideUnused);
+  const reader = new GraphReader(files, maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES, elideUnused);
   try {
     reader.visit(entry, undefined);
   } catch (error) {

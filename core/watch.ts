@@ -233,7 +233,9 @@ export class GraphWatcher<T> implements AsyncDisposable {
    */
   #subscribe(): HotswapError | undefined {
     if (this.closed) return undefined;
-    const files = new Set(this.#hot.info().files);
+    // A generation from an artifact is one file on disk: its files are only in memory.
+    const info = this.#hot.info();
+    const files = new Set(info.provenance === undefined ? info.files : [info.provenance.artifact]);
     if (this.#failure?.path !== undefined) files.add(this.#failure.path);
     this.#files = files;
     const dirs = [...new Set([...files].map((file) => dirname(file)))].sort();
@@ -323,7 +325,8 @@ export class GraphWatcher<T> implements AsyncDisposable {
     this.#changed.clear();
     let outcome: WatchOutcome | undefined;
     try {
-      const result = await this.#hot.swap(this.#hot.info().path);
+      const info = this.#hot.info();
+      const result = await this.#hot.swap(info.provenance?.artifact ?? info.path);
       this.#failure = undefined;
       outcome = { ok: true, changed, result };
     } catch (error) {

@@ -24,6 +24,7 @@ import type { Snapshot } from "./snapshot.ts";
 import type { MemberDescriptor } from "./_protocol.ts";
 import { checkWorkerOptionsFlag } from "./_worker_flag.ts";
 import { type Loaded, WORKER_MAIN, type WorkerHost } from "./_worker_host.ts";
+import { IMPORT_GUARD } from "./_worker_lockdown.ts";
 import { WorkerPool } from "./_worker_pool.ts";
 
 /** Permission kinds a worker is denied unless `permissions` grants them. */
@@ -82,7 +83,8 @@ export class WorkerLoader implements Loader {
     }
     assertWorkerEntryReadable(snapshot.entry);
     const granted = grantedPermissions(this.#permissions);
-    const minted = snapshot.mint();
+    // Computed imports go through the worker's guard (see _worker_lockdown.ts).
+    const minted = snapshot.mint(IMPORT_GUARD);
     const pool = this.#pool;
     let worker: WorkerHost | undefined;
     const refuse = (failure: HotswapError) => {

@@ -36,6 +36,8 @@ export interface ProgramArgs {
   readonly roots: readonly string[] | undefined;
   /** `--watch`. */
   readonly watch: boolean;
+  /** `--trust`: the trust list file; with it only signed `.hsgen` artifacts load. */
+  readonly trust: string | undefined;
 }
 
 /**
@@ -64,6 +66,7 @@ export function parseProgramArgs(
         isolation: { type: "string" },
         root: { type: "string", multiple: true },
         watch: { type: "boolean", default: false },
+        trust: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -77,6 +80,7 @@ export function parseProgramArgs(
       isolation: parseIsolation(values.isolation as string | undefined),
       roots: values.root as string[] | undefined,
       watch: values.watch === true,
+      trust: values.trust as string | undefined,
     };
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error), program);
@@ -88,7 +92,7 @@ export function parseProgramArgs(
  * since a program with nothing to serve has nothing to do.
  *
  * @param contract The contract generations must meet.
- * @param options The entry, `--isolation` and `--root`.
+ * @param options The entry, `--isolation`, `--root` and `--trust`.
  * @param fatal Where the failure is printed.
  * @returns The reference serving generation 1.
  */
@@ -98,6 +102,7 @@ export async function registerOrExit<T>(
     readonly path: string;
     readonly isolation: Isolation;
     readonly roots: readonly string[] | undefined;
+    readonly trust: string | undefined;
   },
   fatal: Output,
 ): Promise<Hotswap<HandleOf<T, Isolation>>> {
@@ -105,6 +110,7 @@ export async function registerOrExit<T>(
     return await registerHotswap(contract, options.path, {
       isolation: options.isolation,
       ...(options.roots === undefined ? {} : { roots: options.roots }),
+      ...(options.trust === undefined ? {} : { trust: options.trust }),
     });
   } catch (error) {
     fatal.failed(error);

@@ -42,6 +42,9 @@ Options:
   --root <dir>         a directory generations may load from; repeatable
                        (default: each module's own directory)
   --watch              swap again when a file of the current generation changes
+  --trust <file>       load only .hsgen artifacts signed by a key of this
+                       trust list (hotswap keygen, trust add, pack); a
+                       plain module path is then refused as unsigned
   -h, --help           show this help
 
 Permissions: the demo only reads files. \`deno task demo\` grants
@@ -49,7 +52,9 @@ Permissions: the demo only reads files. \`deno task demo\` grants
 needs) and --no-prompt, so a missing permission is a denial, never a
 prompt. To swap to modules elsewhere, grant their directory too:
   deno run --no-prompt --allow-read=so,/tmp/my-copy demo/main.ts so/Handles.ts
-A path outside the grant is refused with E_PERMISSION, naming the flag to add.`;
+A path outside the grant is refused with E_PERMISSION, naming the flag to add.
+An artifact needs read access to its .hsgen file only (and --trust to the
+trust list file): --allow-read=so,core,deno.json,app.hsgen,trust.json`;
 
 interface DemoOptions {
   readonly path: string;
@@ -57,10 +62,16 @@ interface DemoOptions {
   readonly isolation: Isolation;
   readonly roots: readonly string[] | undefined;
   readonly watch: boolean;
+  readonly trust: string | undefined;
 }
 
 function parseOptions(args: string[]): DemoOptions {
-  const { positionals, number, isolation, roots, watch } = parseProgramArgs(args, PROGRAM, USAGE, "interval");
+  const { positionals, number, isolation, roots, watch, trust } = parseProgramArgs(
+    args,
+    PROGRAM,
+    USAGE,
+    "interval",
+  );
   if (positionals.length !== 1) {
     usageError(
       positionals.length === 0
@@ -71,7 +82,7 @@ function parseOptions(args: string[]): DemoOptions {
   }
   try {
     const interval = parseInteger("interval", number, 1000, 1, 86_400_000);
-    return { path: positionals[0]!, interval, isolation, roots, watch };
+    return { path: positionals[0]!, interval, isolation, roots, watch, trust };
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error), PROGRAM);
   }

@@ -42,6 +42,8 @@ Options:
   --root <dir>         a directory generations may load from; repeatable
                        (default: the module's own directory)
   --watch              swap when a file of the current generation changes
+  --trust <file>       serve only .hsgen artifacts signed by a key of this
+                       trust list; a plain module path is refused as unsigned
   -h, --help           show this help
 
 Signals: SIGHUP loads <module> again (edit it, then kill -HUP <pid>);
@@ -58,16 +60,22 @@ interface ServerOptions {
   readonly isolation: Isolation;
   readonly roots: readonly string[] | undefined;
   readonly watch: boolean;
+  readonly trust: string | undefined;
 }
 
 function parseOptions(args: string[]): ServerOptions {
-  const { positionals, number, isolation, roots, watch } = parseProgramArgs(args, PROGRAM, USAGE, "port");
+  const { positionals, number, isolation, roots, watch, trust } = parseProgramArgs(
+    args,
+    PROGRAM,
+    USAGE,
+    "port",
+  );
   if (positionals.length > 1) {
     usageError(`Expected at most one [module], got ${positionals.length}: ${positionals.join(" ")}`, PROGRAM);
   }
   try {
     const port = parseInteger("port", number, 8000, 0, 65_535);
-    return { path: positionals[0] ?? "so/app.ts", port, isolation, roots, watch };
+    return { path: positionals[0] ?? "so/app.ts", port, isolation, roots, watch, trust };
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error), PROGRAM);
   }

@@ -439,9 +439,9 @@ const CASES: readonly Case[] = [
   // Time: factories, thenables and top-level await that do not settle in time.
   {
     name: "a factory that never resolves",
-    options: { loadTimeout: 50 },
+    options: { loadTimeout: 250 },
     write: (f) => f.write({ "never.ts": `export function hs_echo() { return new Promise(() => {}); }` }),
-    expect: { code: "E_TIMEOUT", message: /took longer than loadTimeout \(50 ms\)/ },
+    expect: { code: "E_TIMEOUT", message: /took longer than loadTimeout \(250 ms\)/ },
   },
   {
     name: "a thenable that rejects late, before loadTimeout",
@@ -455,7 +455,7 @@ const CASES: readonly Case[] = [
   },
   {
     name: "a thenable that rejects after loadTimeout (no unhandled rejection)",
-    options: { loadTimeout: 50 },
+    options: { loadTimeout: 250 },
     write: (f) =>
       f.write({
         "too_late.ts": `export function hs_echo(ctx: { signal: AbortSignal }) {
@@ -466,7 +466,7 @@ const CASES: readonly Case[] = [
           };
         }`,
       }),
-    expect: { code: "E_TIMEOUT", message: /loadTimeout \(50 ms\)/ },
+    expect: { code: "E_TIMEOUT", message: /loadTimeout \(250 ms\)/ },
     after: async () => {
       // The rejection arrives once the load is abandoned; a test with an unhandled rejection fails.
       for (let i = 0; i < 5; i++) await macrotask();
@@ -482,7 +482,7 @@ const CASES: readonly Case[] = [
       const log: string[] = [];
       Object.assign(globals(), { __catalogue_tla_gate: gate.promise, __catalogue_tla_log: log });
       try {
-        await using hot = await register(fixture, mode, { loadTimeout: 50 });
+        await using hot = await register(fixture, mode, { loadTimeout: 250 });
         const path = await fixture.write({
           "slow_tla.ts":
             `const g = globalThis as unknown as { __catalogue_tla_gate: Promise<void>; __catalogue_tla_log: string[] };
@@ -493,7 +493,7 @@ const CASES: readonly Case[] = [
             return { label: "late", run: (i: unknown) => ["late", i] };
           }`,
         });
-        await expectRefused(hot, path, { code: "E_TIMEOUT", message: /loadTimeout \(50 ms\)/ });
+        await expectRefused(hot, path, { code: "E_TIMEOUT", message: /loadTimeout \(250 ms\)/ });
         gate.resolve();
         for (let i = 0; i < 10; i++) await macrotask();
         deepStrictEqual(log, ["top level done"], "an abandoned load must not run the factory");
@@ -532,10 +532,10 @@ const CASES: readonly Case[] = [
   // Lifecycle hooks of the running generation.
   {
     name: "a running generation whose handoff() never settles",
-    options: { loadTimeout: 50 },
+    options: { loadTimeout: 250 },
     first: echoModule("good", "export function handoff() { return new Promise(() => {}); }"),
     write: (f) => f.write({ "next.ts": echoModule("next") }),
-    expect: { code: "E_TIMEOUT", message: /handoff\(\) of .*did not settle within loadTimeout \(50 ms\)/ },
+    expect: { code: "E_TIMEOUT", message: /handoff\(\) of .*did not settle within loadTimeout \(250 ms\)/ },
   },
   {
     name: "a running generation whose handoff() throws",

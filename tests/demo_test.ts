@@ -1,4 +1,6 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { generateSigningKey, packArtifact } from "../mod.ts";
+import { soHandles } from "../types/mod.ts";
 import { Child, copyInto, replaceFile, REPO } from "./_child.ts";
 
 const SEED = ["so/Handles.ts", "so/MyCode.ts"];
@@ -244,4 +246,56 @@ Deno.test("demo: --isolation worker without worker-options is refused with E_UNS
   ]);
   strictEqual((await child.status).code, 1);
   match(child.text("err").join("\n"), /^error +E_UNSUPPORTED +Cannot run .* --unstable-worker-options/m);
+});
+
+Deno.test("demo: --trust loads only signed artifacts: swaps to a good one, refuses a tampered one and a module", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_demo_signed_" }));
+  try {
+    const key = await generateSigningKey();
+    const trust = { version: 1, keys: [{ keyid: key.keyid, publicKey: key.publicKey }], revoked: [] };
+    await Deno.writeTextFile(`${tmp}/trust.json`, JSON.stringify(trust));
+    await copyInto(SEED, `${tmp}/edited`);
+    await Deno.writeTextFile(`${tmp}/edited/MyCode.ts`, EDITED_CODE);
+    for (
+      const [name, entry, sequence] of [["v1", `${REPO}so/Handles.ts`, 1], [
+        "v2",
+        `${tmp}/edited/Handles.ts`,
+        2,
+      ]] as const
+    ) {
+      const packed = await packArtifact(entry, { contract: soHandles, key, label: name, sequence });
+      await Deno.writeFile(`${tmp}/${name}.hsgen`, packed.bytes);
+    }
+    // One byte of v2's first file (MyCode.ts), changed after signing.
+    const text = await Deno.readTextFile(`${tmp}/v2.hsgen`);
+    const at = text.indexOf('"bytes":"') + 12;
+    await Deno.writeTextFile(
+      `${tmp}/bad.hsgen`,
+      text.slice(0, at) + (text[at] === "A" ? "B" : "A") + text.slice(at + 1),
+    );
+
+    // Read access to the artifacts and the trust list, not to their directory.
+    const files = ["trust.json", "v1.hsgen", "v2.hsgen", "bad.hsgen"].map((name) => `${tmp}/${name}`);
+    await using child = demo(files, ["--trust", `${tmp}/trust.json`, `${tmp}/v1.hsgen`]);
+    await child.waitFor(TICK(1));
+    await child.waitFor(/^Adding to 10: 17$/);
+    await child.write(`${tmp}/v2.hsgen\n`);
+    await child.waitFor(
+      /^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+\/v2\.hsgen\/Handles\.ts {2}\d+ ms {2}\(stdin\)$/,
+    );
+    await child.waitFor(/^Adding to 100: 107$/);
+    await child.write(`${tmp}/bad.hsgen\n`);
+    await child.waitFor(
+      /^error +E_SIGNATURE {2}Cannot load ".*bad\.hsgen": tampered: .*\(generation 2 stays active\)/,
+    );
+    await child.write("so/Handles.ts\n");
+    await child.waitFor(/^error +E_SIGNATURE {2}Cannot load ".*so\/Handles\.ts": unsigned: /);
+    await child.waitFor(TICK(2));
+    await child.waitFor(/^Adding to 100: 107$/);
+    await child.closeStdin();
+    strictEqual((await child.status).code, 0);
+    deepStrictEqual(child.text("err"), []);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -596,6 +596,62 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
   visit(new URL("core/_worker_main.ts", `file://${REPO}`).href);
   deepStrictEqual(
     [...loaded].map((url) => url.slice(`file://${REPO}core/`.length)).sort(),
-    ["_protocol.ts", "_rpc_channel.ts", "_worker_main.ts", "contract.ts", "errors.ts", "handle.ts"],
+    [
+      "_guest.ts",
+      "_protocol.ts",
+      "_rpc_channel.ts",
+      "_worker_lockdown.ts",
+      "_worker_main.ts",
+      "contract.ts",
+      "errors.ts",
+      "handle.ts",
+    ],
   );
+});
+
+Deno.test("worker mode: code made at run time (eval, Function constructors, a nested Worker) needs permissions.import", async () => {
+  await using fixture = await Fixture.create();
+  const contract = defineContract<{ make(kind: string): Promise<unknown> }>({
+    name: "Maker",
+    version: "1.0.0",
+    symbol: "hs_maker",
+    shape: { make: "function" },
+  });
+  const entry = await fixture.write({
+    "maker.ts": `export const hs_maker = {
+  make(kind: string) {
+    switch (kind) {
+      case "eval": return (0, eval)("1 + 1");
+      case "Function": return new Function("return 2")();
+      case "async": return (async () => {}).constructor("return 3")();
+      case "prototype": return (function () {}).constructor("return 4")();
+      case "Worker": new Worker("data:text/javascript,", { type: "module" }); return "started";
+      case "instanceof": return (() => 1) instanceof Function;
+    }
+  },
+};`,
+  });
+  {
+    await using hot = await registerHotswap(contract, entry, { isolation: "worker" });
+    created.push(hot as Hotswap<unknown>);
+    for (const kind of ["eval", "Function", "async", "prototype", "Worker"]) {
+      await rejects(hot.with((h) => h.make(kind)), (error: Error) => error.name === "NotCapable", kind);
+    }
+    strictEqual(await hot.with((h) => h.make("instanceof")), true, "instanceof Function still works");
+  }
+  strictEqual(liveWorkers(), 0);
+  // With every import granted (a host that may grant it), code made at run time is allowed.
+  await fixture.write({
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const contract = defineContract<{ make(kind: string): unknown }>({ name: "Maker", version: "1.0.0", symbol: "hs_maker", shape: { make: "function" } });
+await using hot = await registerHotswap(contract, "maker.ts", { isolation: "worker", permissions: { import: true } });
+console.log(await hot.with((h) => h.make("eval")), await hot.with((h) => h.make("Function")));`,
+  });
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-lock", "--no-prompt", "-A", "--unstable-worker-options", "host.ts"],
+    cwd: fixture.dir,
+    stdin: "null",
+  }).output();
+  strictEqual(code, 0, new TextDecoder().decode(stderr));
+  strictEqual(new TextDecoder().decode(stdout).trim(), "2 2");
 });

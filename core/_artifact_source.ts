@@ -1,0 +1,103 @@
+/**
+ * The snapshot source of a reference: module paths read from disk, `.hsgen`
+ * artifacts opened from their one file. With a trust list, only artifacts
+ * that pass every check of SPEC 12 come through, and this source remembers
+ * the highest sequence its reference committed, so an older artifact cannot
+ * be swapped back in (rollback never asks the source: it needs no signature).
+ *
+ * @module
+ */
+
+import { isArtifactPath, openArtifact } from "./artifact.ts";
+import type { SnapshotSource } from "./loader.ts";
+import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
+import { SignatureError } from "./signature.ts";
+import { DEFAULT_MAX_SNAPSHOT_BYTES, type Snapshot } from "./snapshot.ts";
+import { acceptTrustUpdate, parseTrustList, readTrustList, type TrustList } from "./trust.ts";
+
+/** What an {@linkcode ArtifactSource} needs from the reference's options. */
+export interface ArtifactSourceOptions {
+  /** The `trust` option: a trust list file, the list itself, or nothing. */
+  readonly trust: PathLike | TrustList | undefined;
+  /** The reference's contract name, which signing keys must be scoped to. */
+  readonly contract: string;
+  /** The `roots` option as given (the artifact file must be inside them, if given). */
+  readonly roots: readonly PathLike[] | undefined;
+  /** Cap on a generation's bytes. */
+  readonly maxBytes: number | undefined;
+  /** Reads a module path from disk. */
+  readonly readModule: (path: string) => Promise<Snapshot>;
+}
+
+/** Module paths from disk; artifacts verified against the trust list in force. */
+export class ArtifactSource implements SnapshotSource {
+  readonly #options: ArtifactSourceOptions;
+  /** The trust list in force, once read. */
+  #list: TrustList | undefined;
+  /** Highest sequence of a signed artifact the reference committed. */
+  #highest: number | undefined;
+
+  constructor(options: ArtifactSourceOptions) {
+    this.#options = options;
+  }
+
+  async read(path: string): Promise<Snapshot> {
+    const { trust, readModule, roots, maxBytes, contract } = this.#options;
+    if (!isArtifactPath(path)) {
+      if (trust === undefined) return await readModule(path);
+      throw new SignatureError(
+        "unsigned",
+        `Cannot load "${path}": unsigned: it is a module, and this host loads only .hsgen artifacts signed by a key of its trust list; pack it with \`hotswap pack ${path} --contract <module>#<export> --key <name>.key --out <file>.hsgen\``,
+        { path },
+      );
+    }
+    return await openArtifact(path, {
+      trust: trust === undefined ? undefined : await this.#trustInForce(path, trust),
+      contract: trust === undefined ? undefined : contract,
+      minSequence: this.#highest,
+      maxBytes: maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+      // Only roots the host named: the default (the entry's directory) would
+      // ask for read permission on a directory, where the artifact needs its file alone.
+      roots: roots === undefined || roots.length === 0 ? undefined : Roots.resolve(roots, path),
+      now: new Date(),
+    });
+  }
+
+  committed(snapshot: Snapshot): void {
+    const provenance = snapshot.provenance;
+    if (provenance?.keyid === undefined) return;
+    this.#highest = Math.max(this.#highest ?? 0, provenance.manifest.sequence);
+  }
+
+  /**
+   * The list in force. A file is read again at every swap: a change is taken
+   * only as an update the list in force accepts (newer, signed by a key it
+   * trusts for every contract), so writing the file is not enough to widen
+   * trust. A refused change refuses the swap, and keeps doing so until the
+   * file is signed or put back, rather than go unnoticed.
+   */
+  async #trustInForce(path: string, trust: PathLike | TrustList): Promise<{ list: TrustList; name: string }> {
+    if (typeof trust !== "string" && !(trust instanceof URL)) {
+      this.#list ??= parseTrustList(trust);
+      return { list: this.#list, name: "the trust list" };
+    }
+    const file = toAbsolutePath(trust);
+    const name = `trust list "${file}"`;
+    const onDisk = await readTrustList(file);
+    if (this.#list === undefined) {
+      this.#list = onDisk;
+      return { list: onDisk, name };
+    }
+    try {
+      this.#list = await acceptTrustUpdate(this.#list, onDisk);
+    } catch (error) {
+      if (!(error instanceof SignatureError)) throw error;
+      throw new SignatureError(
+        error.reason,
+        `Cannot load "${path}": ${error.reason}: ${name} changed to version ${onDisk.version}, and the change is refused (${error.message}); version ${this.#list.version} stays in force, so nothing is loaded until the file is signed by a key of that version (\`hotswap trust sign\`) or put back`,
+        { path: file, cause: error },
+      );
+    }
+    return { list: this.#list, name };
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The generation side of an isolation boundary, shared by the worker
+ * program and the process program: import a minted snapshot through a
+ * namespace wrapper, resolve and verify the handle with the same code as
+ * inline loading, describe the handle for the host (functions by index, data
+ * by value), then invoke members and run hooks on the host's behalf,
+ * answering through the transport's callbacks.
+ *
+ * Runs beside generation code, in the same realm: the built-ins it relies on
+ * after a generation loaded are captured when this module is evaluated,
+ * which is before any generation code runs. Imports nothing host-only.
+ *
+ * @module
+ */
+
+import { Contract, type ContractDefinition, type ShapeDefinition } from "./contract.ts";
+import { HotswapError } from "./errors.ts";
+import { callHook, importError, type ModuleHooks, resolveHandle } from "./handle.ts";
+import {
+  type ContractFields,
+  type MemberDescriptor,
+  type SerializedError,
+  serializeError,
+} from "./_protocol.ts";
+
+// deno-lint-ignore ban-types -- the handle's functions have any signature
+type AnyFunction = Function;
+
+interface Callable {
+  readonly fn: AnyFunction;
+  readonly owner: unknown;
+}
+
+/** Captured before generation code runs, which may replace `Promise.prototype.then`. */
+const promiseThen = Promise.prototype.then;
+const apply = Reflect.apply;
+
+/** How a guest answers the host; the transport decides how the answer travels. */
+export interface GuestReplies {
+  /** A call or hook succeeded with `value`. */
+  succeed(id: number, value: unknown): void;
+  /** A call or hook failed; `error` is already serialised with file paths for `blob:` URLs. */
+  fail(id: number, error: SerializedError): void;
+}
+
+/** What a guest needs to load a generation whose snapshot is already minted. */
+export interface GuestLoad {
+  /** The minted entry URL. */
+  readonly url: string;
+  /** The entry file, for messages. */
+  readonly entry: string;
+  /** Minted URL (and source-map URL) to file path, so errors name files. */
+  readonly files: ReadonlyMap<string, string>;
+  readonly contract: ContractFields;
+  readonly generation: number;
+  readonly digest: string;
+  readonly previous: unknown;
+}
+
+/** What a guest reports once the handle is verified. */
+export interface GuestLoaded {
+  readonly handle: MemberDescriptor;
+  readonly hooks: { readonly handoff: boolean; readonly dispose: boolean };
+}
+
+/** One generation on the far side of a boundary: its callable members, hooks and abort signal. */
+export class Guest {
+  readonly #replies: GuestReplies;
+  readonly #copyable: (value: unknown) => void;
+  readonly #functions: Callable[] = [];
+  readonly #controller = new AbortController();
+  #hooks: ModuleHooks = { handoff: undefined, dispose: undefined };
+  #files: ReadonlyMap<string, string> = new Map();
+
+  /**
+   * @param replies Where answers go.
+   * @param copyable Throws for a value the transport cannot copy to the host
+   *   (a handle's data member is checked at load, to name it in the error).
+   */
+  constructor(replies: GuestReplies, copyable: (value: unknown) => void) {
+    this.#replies = replies;
+    this.#copyable = copyable;
+  }
+
+  /**
+   * Imports the minted snapshot and resolves, verifies and describes its handle.
+   *
+   * @throws {HotswapError} `E_IMPORT`, `E_SYMBOL`, `E_INIT` or `E_CONTRACT`.
+   */
+  async load(request: GuestLoad): Promise<GuestLoaded> {
+    this.#files = request.files;
+    const contract = new Contract(request.contract as ContractDefinition<unknown>);
+    // A namespace exporting `then` is a thenable, which import() would adopt:
+    // import a module that re-exports the namespace as one binding instead.
+    const wrapper = URL.createObjectURL(
+      new Blob([`import * as namespace from ${JSON.stringify(request.url)};\nexport { namespace };`], {
+        type: "text/javascript",
+      }),
+    );
+    let namespace: Record<string, unknown>;
+    try {
+      ({ namespace } = await import(wrapper));
+    } catch (error) {
+      throw importError(error, this.#files, request.entry);
+    } finally {
+      URL.revokeObjectURL(wrapper);
+    }
+    const resolved = await resolveHandle(namespace, contract, {
+      generation: request.generation,
+      digest: request.digest,
+      previous: request.previous,
+      signal: this.#controller.signal,
+    }, request.entry);
+    const handle = this.#describe(resolved.handle, contract.shape, "", request.entry, []);
+    this.#hooks = resolved.hooks;
+    return {
+      handle,
+      hooks: { handoff: this.#hooks.handoff !== undefined, dispose: this.#hooks.dispose !== undefined },
+    };
+  }
+
+  /** Calls the handle function with index `member` and answers once its result settles. */
+  invoke(id: number, member: number, args: readonly unknown[]): void {
+    const target = this.#functions[member];
+    let result: unknown;
+    try {
+      if (target === undefined) {
+        throw new HotswapError(
+          "E_WORKER",
+          `Cannot call member #${member}: the generation has no such function`,
+        );
+      }
+      result = apply(target.fn, target.owner, args);
+    } catch (error) {
+      this.fail(id, error);
+      return;
+    }
+    this.#deliver(id, result);
+  }
+
+  /** Runs the module's `handoff` or `dispose` export and answers with what it returns. */
+  hook(id: number, name: "handoff" | "dispose"): void {
+    promiseThen.call(
+      callHook(this.#hooks[name]),
+      (value) => this.#replies.succeed(id, value),
+      (error) => this.fail(id, error),
+    );
+  }
+
+  /** Aborts the signal the generation's factory received. */
+  abort(reason: string): void {
+    this.#controller.abort(new DOMException(reason, "AbortError"));
+  }
+
+  /** Answers `id` with `error`, serialised with file paths in place of minted URLs. */
+  fail(id: number, error: unknown): void {
+    this.#replies.fail(id, serializeError(error, this.#files));
+  }
+
+  /**
+   * Answers a call, once its result settles when it is a promise or thenable.
+   * A native promise is awaited through the intrinsic `then` (captured before
+   * any generation code ran), so an own or replaced `then` cannot keep the
+   * call pending; a `then` getter that throws makes the value a plain one,
+   * which then fails to copy with that error.
+   */
+  #deliver(id: number, result: unknown): void {
+    const answer = (value: unknown) => this.#replies.succeed(id, value);
+    const reject = (error: unknown) => this.fail(id, error);
+    if (result instanceof Promise) {
+      promiseThen.call(result, answer, reject);
+      return;
+    }
+    let then: unknown;
+    try {
+      then = (typeof result === "object" && result !== null) || typeof result === "function"
+        ? (result as { then?: unknown }).then
+        : undefined;
+    } catch {
+      then = undefined;
+    }
+    if (typeof then === "function") promiseThen.call(Promise.resolve(result), answer, reject);
+    else answer(result);
+  }
+
+  /**
+   * Describes a handle object for the host: functions become indices into
+   * the function table (called with their owner as `this`), objects holding
+   * functions are walked, and everything else is copied once, by value.
+   * Members come from the object's own enumerable keys, its class's methods
+   * and getters, and the contract's shape.
+   */
+  #describe(
+    value: unknown,
+    shape: ShapeDefinition | undefined,
+    path: string,
+    entry: string,
+    stack: unknown[],
+  ): MemberDescriptor {
+    const functions = this.#functions;
+    if (typeof value === "function") {
+      functions.push({ fn: value, owner: undefined });
+      return { kind: "function", index: functions.length - 1 };
+    }
+    if (!holdsFunctions(value, 0)) return { kind: "value", value: this.#cloneable(value, path, entry) };
+    if (stack.includes(value)) {
+      throw new HotswapError(
+        "E_CONTRACT",
+        `Cannot hand "${entry}"'s handle to the host: member "${path}" refers back to itself; break the cycle or make it plain data`,
+        { path: entry },
+      );
+    }
+    const owner = value as Record<string, unknown>;
+    const members: Record<string, MemberDescriptor> = {};
+    for (const key of memberKeys(owner, shape)) {
+      const member = owner[key];
+      // An optional member of the shape that the handle leaves out stays out.
+      if (member === undefined && !(key in owner)) continue;
+      const memberPath = path ? `${path}.${key}` : key;
+      if (typeof member === "function") {
+        functions.push({ fn: member, owner });
+        members[key] = { kind: "function", index: functions.length - 1 };
+      } else {
+        const nested = shape?.[key];
+        members[key] = this.#describe(
+          member,
+          typeof nested === "object" ? nested : undefined,
+          memberPath,
+          entry,
+          [...stack, value],
+        );
+      }
+    }
+    return { kind: "object", members };
+  }
+
+  #cloneable(value: unknown, path: string, entry: string): unknown {
+    try {
+      this.#copyable(value);
+    } catch (error) {
+      throw new HotswapError(
+        "E_CONTRACT",
+        `Cannot copy member "${path || "(handle)"}" of "${entry}"'s handle to the host: ${
+          error instanceof Error ? error.message : String(error)
+        }; make it plain data, or a function the host calls`,
+        { path: entry },
+      );
+    }
+    return value;
+  }
+}
+
+function memberKeys(owner: Record<string, unknown>, shape: ShapeDefinition | undefined): Set<string> {
+  const keys = new Set(Object.keys(owner));
+  for (
+    let prototype = Object.getPrototypeOf(owner);
+    prototype !== null && prototype !== Object.prototype && prototype !== Function.prototype;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    for (const key of Object.getOwnPropertyNames(prototype)) {
+      if (key !== "constructor") keys.add(key);
+    }
+  }
+  for (const key of Object.keys(shape ?? {})) keys.add(key);
+  return keys;
+}
+
+/** Whether an object (or a plain object or class instance inside it) has a function member. */
+function holdsFunctions(value: unknown, depth: number): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || depth > 8) return false;
+  const owner = value as Record<string, unknown>;
+  for (const key of memberKeys(owner, undefined)) {
+    let member: unknown;
+    try {
+      member = owner[key];
+    } catch {
+      continue;
+    }
+    if (typeof member === "function" || holdsFunctions(member, depth + 1)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,257 @@
+/**
+ * The program a generation's process runs (`deno run` with exactly the
+ * generation's permissions). It reads frames from stdin and writes frames to
+ * stdout; nothing else may use those: the generation's console output is
+ * sent to the host as `LOG` frames, and stderr is left to Deno's own
+ * diagnostics (uncaught errors, out-of-memory reports), which the host
+ * quotes when the process dies.
+ *
+ * On `LOAD` it mints the snapshot's modules into `blob:` URLs itself, with
+ * the same rewrite as `Snapshot.mint()`, and a {@linkcode Guest} (shared
+ * with worker isolation) imports, verifies and describes the handle and
+ * invokes its members.
+ *
+ * A watchdog thread kills the process when its resident memory passes the
+ * limit (memory outside the V8 heap, which `--max-old-space-size` does not
+ * cap) or when the host is gone; a thread, because a generation spinning in
+ * a synchronous loop stops this program's event loop but not another
+ * isolate's.
+ *
+ * @module
+ */
+
+import { formatWithOptions, inspect } from "node:util";
+import { assertEncodable, decodeValue, encodeValue } from "./_codec.ts";
+import { FrameReader, FrameWriter, HEADER_BYTES, payloadText } from "./_frames.ts";
+import { Guest } from "./_guest.ts";
+import { mintModules } from "./_mint.ts";
+import {
+  ABORT,
+  CALL,
+  ERROR,
+  HOOK,
+  HOOK_DISPOSE,
+  INIT,
+  type InitPayload,
+  LOAD,
+  LOADED,
+  type LoadPayload,
+  LOG,
+  LOG_ERR,
+  LOG_OUT,
+  MAX_HOST_FRAME,
+  MAX_LOG_LINE,
+  MAX_PROCESS_FRAME,
+  READY,
+  RESULT,
+} from "./_process_protocol.ts";
+
+/**
+ * Resident memory the watchdog thread itself adds (measured: 10-15 MB on
+ * Deno 2.9.6), allowed on top of the baseline taken before it starts.
+ */
+const WATCHDOG_BYTES = 24 * 1024 * 1024;
+/** How often the watchdog samples resident memory, in milliseconds. */
+const WATCHDOG_INTERVAL = 10;
+
+// Captured before generation code runs: it may replace any of these, and
+// this program must keep its channel and its way out.
+const stdin = Deno.stdin;
+const stdout = Deno.stdout;
+const read = stdin.read.bind(stdin);
+const writeSync = stdout.writeSync.bind(stdout);
+const exit = Deno.exit.bind(Deno);
+const stringify = JSON.stringify;
+const parse = JSON.parse;
+const utf8 = new TextEncoder();
+
+// Written synchronously: measured here, an asynchronous write to a pipe
+// costs the process 20-30 µs more CPU per round trip (a thread-pool hop).
+// The host reads its end continuously, so a full pipe only means the host
+// is busy, and waiting for it is the backpressure wanted.
+const writer = new FrameWriter((bytes) => {
+  try {
+    let at = 0;
+    while (at < bytes.length) at += writeSync(bytes.subarray(at));
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}, () => {
+  // The host closed the channel: nobody is left to serve.
+  exit(0);
+});
+
+const guest = new Guest({
+  succeed(id, value) {
+    let text: string;
+    try {
+      text = bounded(encodeValue(value), "The result");
+    } catch (error) {
+      guest.fail(id, error);
+      return;
+    }
+    writer.frame(RESULT, id, 0, text);
+  },
+  fail(id, error) {
+    writer.frame(ERROR, id, 0, stringify(error));
+  },
+}, assertEncodable);
+
+redirectConsole();
+keepChannelAndCache();
+// Ctrl-C at the host's terminal signals the whole process group, this
+// process included: the host decides when its generations end (a graceful
+// close drains them first), so the signal is ignored here.
+Deno.addSignalListener("SIGINT", () => {});
+
+const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
+  switch (type) {
+    case INIT:
+      startWatchdog(parse(payloadText(payload)) as InitPayload);
+      writer.frame(READY, 0, 0, "");
+      return;
+    case LOAD:
+      load(id, payloadText(payload)).catch((error) => guest.fail(id, error));
+      return;
+    case CALL: {
+      let args: unknown;
+      try {
+        args = decodeValue(payloadText(payload));
+        if (!Array.isArray(args)) throw new TypeError("The arguments of a call are not an array");
+      } catch (error) {
+        guest.fail(id, error);
+        return;
+      }
+      guest.invoke(id, arg, args);
+      return;
+    }
+    case HOOK:
+      guest.hook(id, arg === HOOK_DISPOSE ? "dispose" : "handoff");
+      return;
+    case ABORT:
+      guest.abort(payloadText(payload));
+      return;
+  }
+});
+
+async function load(id: number, text: string): Promise<void> {
+  const request = decodeValue(text) as LoadPayload;
+  const minted = mintModules(request.modules);
+  const loaded = await guest.load({ ...request, url: minted.url, files: minted.files });
+  // The files let the host name them where Deno's own diagnostics on stderr print a `blob:` URL.
+  writer.frame(
+    LOADED,
+    id,
+    0,
+    bounded(encodeValue({ ...loaded, files: [...minted.files] }), "The handle's description"),
+  );
+}
+
+/**
+ * Refuses a payload larger than the host accepts: sent, it would be a
+ * protocol violation and the host would kill this process.
+ *
+ * @throws {RangeError} Naming the sizes.
+ */
+function bounded(text: string, what: string): string {
+  // Most texts are short enough that even 3 bytes per character fit.
+  if (text.length * 3 <= MAX_PROCESS_FRAME - HEADER_BYTES) return text;
+  const bytes = utf8.encode(text).length;
+  if (bytes <= MAX_PROCESS_FRAME - HEADER_BYTES) return text;
+  throw new RangeError(
+    `${what} takes ${Math.ceil(bytes / 1048576)} MiB, more than the ${
+      MAX_PROCESS_FRAME / 1048576
+    } MiB a process may send the host at once; return less per call`,
+  );
+}
+
+/**
+ * Sends the generation's console output to the host as `LOG` frames, so it
+ * cannot corrupt the channel on stdout. Deno's `console.table`, `count`,
+ * `time*` and `group` print through `log` and `info`, so they follow.
+ */
+function redirectConsole(): void {
+  const send = (level: number, text: string) =>
+    writer.frame(
+      LOG,
+      0,
+      level,
+      text.length > MAX_LOG_LINE / 3 ? `${text.slice(0, MAX_LOG_LINE / 3 - 64)}… (cut)` : text,
+    );
+  const format = (args: unknown[]) => formatWithOptions({ colors: false }, ...args);
+  const replace = (name: string, value: (...args: unknown[]) => void) => {
+    Object.defineProperty(console, name, { value, writable: true, configurable: true, enumerable: true });
+  };
+  for (const name of ["log", "info", "debug"]) replace(name, (...args) => send(LOG_OUT, format(args)));
+  for (const name of ["error", "warn"]) replace(name, (...args) => send(LOG_ERR, format(args)));
+  const dir = (item: unknown, options?: unknown) =>
+    send(LOG_OUT, inspect(item, { ...(options as object | undefined), colors: false }));
+  replace("dir", dir as (...args: unknown[]) => void);
+  replace("dirxml", (...args) => send(LOG_OUT, format(args)));
+}
+
+/**
+ * Takes from the generation what is not its own in this process: stdin and
+ * stdout carry the runtime's channel (a read would steal the host's frames,
+ * a write would corrupt them; console output goes to the host as log frames),
+ * and the Cache API writes to the DENO_DIR this process shares with the
+ * host, without any permission (measured on 2.9.6), unless the generation
+ * may write anywhere.
+ */
+function keepChannelAndCache(): void {
+  const refuse = (what: string, instead: string) => () => {
+    throw new Deno.errors.NotCapable(`${what} is not available to a generation in a process: ${instead}`);
+  };
+  const lockGetter = (owner: object, key: string, get: () => unknown) =>
+    Object.defineProperty(owner, key, { get, enumerable: true, configurable: false });
+  lockGetter(Deno, "stdin", refuse("Deno.stdin", "it carries the runtime's channel to the host"));
+  lockGetter(Deno, "stdout", refuse("Deno.stdout", "it carries the runtime's channel; use console.log"));
+  if (Deno.permissions.querySync({ name: "write" }).state !== "granted") {
+    lockGetter(
+      globalThis,
+      "caches",
+      refuse("The Cache API", "it writes to DENO_DIR; grant permissions.write to use it"),
+    );
+  }
+}
+
+/**
+ * Starts the watchdog thread. Its limit is the resident memory now, before
+ * any generation code ran, plus `memoryLimit` and the thread's own share.
+ * Deno lets a process signal itself without run permission.
+ */
+function startWatchdog({ memoryLimit }: InitPayload): void {
+  const limit = Deno.memoryUsage().rss + memoryLimit + WATCHDOG_BYTES;
+  const source = `
+const limit = ${limit};
+const parent = ${Deno.ppid};
+const encoder = new TextEncoder();
+const end = (why) => {
+  try { Deno.stderr.writeSync(encoder.encode("hotswap: " + why + "\\n")); } catch {}
+  Deno.kill(Deno.pid, "SIGKILL");
+};
+setInterval(() => {
+  // Re-parented: the host is gone, and this process must not outlive it.
+  if (Deno.ppid !== parent) end("the host process is gone");
+  const rss = Deno.memoryUsage().rss;
+  if (rss > limit) end("resident memory " + Math.round(rss / 1048576) + " MiB passed the limit of " + Math.round(limit / 1048576) + " MiB");
+}, ${WATCHDOG_INTERVAL});
+`;
+  new Worker(`data:text/javascript,${encodeURIComponent(source)}`, {
+    type: "module",
+    name: "hotswap memory watchdog",
+  });
+}
+
+const chunk = new Uint8Array(256 * 1024);
+for (;;) {
+  const count = await read(chunk);
+  if (count === null) break;
+  frames.push(chunk.subarray(0, count));
+  // Answers of calls that returned at once go out before the next read is
+  // started, which would delay them by a thread hop.
+  writer.flush();
+}
+// The host closed stdin: it unloaded this generation or is gone.
+exit(0);

@@ -1,0 +1,372 @@
+/**
+ * The threat table of SPEC 11, cell by cell: a hostile generation tries each
+ * row's attack in each isolation mode, inside a host process of its own (an
+ * attack may end or hang its host), and the test asserts what the table
+ * says happens. Every host must also exit by itself after `close()`: a
+ * leaked worker, process or timer would keep it alive past the watchdog.
+ *
+ * SECURITY.md shows the table these cases back.
+ *
+ * @module
+ */
+
+import { ok, strictEqual } from "node:assert/strict";
+import type { Isolation } from "../mod.ts";
+import { REPO } from "./_child.ts";
+import { Fixture } from "./_fixtures.ts";
+
+/** What the host printed and how it ended. */
+interface HostRun {
+  /** Reports, by key, as the host printed them. */
+  readonly reports: Readonly<Record<string, unknown>>;
+  /** Exit code, or undefined when a signal ended it. */
+  readonly code: number | undefined;
+  /** The signal that ended it, if one did. */
+  readonly signal: Deno.Signal | null;
+  /** Whether the watchdog had to kill it (it did not exit by itself). */
+  readonly hung: boolean;
+  readonly stderr: string;
+}
+
+/** One row of the table: a generation's attack, and what each mode must make of it. */
+interface Attack {
+  readonly name: string;
+  /** Body of `attack(dir)`, a method of the generation's handle; `dir` is the host's working directory. */
+  readonly body: string;
+  /** Flags of the host beyond read access to the fixture and the repository. */
+  readonly hostFlags?: readonly string[];
+  /** Options of registerHotswap beyond the isolation. */
+  readonly options?: Record<string, unknown>;
+  /** What the host does right after the attack, as TypeScript (with `report` in scope). */
+  readonly after?: string;
+  /** Text written to the host's stdin. */
+  readonly stdin?: string;
+  /** More files of the fixture, by name. */
+  readonly files?: Readonly<Record<string, string>>;
+  /** Prepares the fixture beyond files (symlinks). */
+  readonly setup?: (fixture: Fixture) => Promise<void>;
+  readonly expect: Partial<Record<Isolation, (run: HostRun) => void>>;
+}
+
+const HOST = (modUrl: string) =>
+  `import { defineContract, registerHotswap } from ${JSON.stringify(modUrl)};
+const [isolation, options] = [Deno.args[0], JSON.parse(Deno.args[1]!)];
+const report = (key: string, value: unknown) => console.log(JSON.stringify([key, value]));
+const contract = defineContract<{ attack(dir: string): unknown; ping(): unknown }>({
+  name: "Hostile", version: "1.0.0", symbol: "hs_hostile", shape: { attack: "function", ping: "function" },
+});
+const hot = await registerHotswap(contract, "attack.ts", { isolation, ...options });
+report("cwd", Deno.cwd());
+try {
+  report("attack", await hot.with((h) => h.attack(Deno.cwd())));
+} catch (error) {
+  report("refused", (error as { code?: string }).code ?? (error as Error).name);
+  report("message", String((error as Error).message).slice(0, 300));
+}
+report("cwd after", Deno.cwd());
+__AFTER__
+try {
+  report("ping", await hot.with((h) => h.ping()));
+} catch (error) {
+  report("ping refused", (error as { code?: string }).code ?? (error as Error).name);
+}
+await hot.close();
+report("closed", hot.stats().sandboxes);
+`;
+
+/** Milliseconds a host may take before the watchdog kills it. */
+const WATCHDOG = 20_000;
+
+async function runHost(fixture: Fixture, attack: Attack, isolation: Isolation): Promise<HostRun> {
+  await attack.setup?.(fixture);
+  await fixture.write({
+    ...attack.files,
+    "host.ts": HOST(new URL("../mod.ts", import.meta.url).href).replace("__AFTER__", attack.after ?? ""),
+    "attack.ts": `export const hs_hostile = {
+  async attack(dir: string) {
+    ${attack.body}
+  },
+  ping: () => "pong",
+};`,
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--no-lock",
+      `--allow-read=${fixture.dir},${REPO}`,
+      `--allow-run=${Deno.execPath()}`,
+      "--unstable-worker-options",
+      ...(attack.hostFlags ?? []),
+      "host.ts",
+      isolation,
+      // Inline mode takes none of the sandbox options (callTimeout, memoryLimit…).
+      JSON.stringify(isolation === "inline" ? {} : attack.options ?? {}),
+    ],
+    cwd: fixture.dir,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  if (attack.stdin !== undefined) await writer.write(new TextEncoder().encode(attack.stdin)).catch(() => {});
+  await writer.close().catch(() => {});
+  let hung = false;
+  const watchdog = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, WATCHDOG);
+  const { code, signal, stdout, stderr } = await child.output();
+  clearTimeout(watchdog);
+  const reports: Record<string, unknown> = {};
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    if (!line.startsWith("[")) continue;
+    const [key, value] = JSON.parse(line) as [string, unknown];
+    reports[key] = value;
+  }
+  return {
+    reports,
+    code: signal === null ? code : undefined,
+    signal,
+    hung,
+    stderr: new TextDecoder().decode(stderr),
+  };
+}
+
+/** The host lived on and closed cleanly: nothing left running, exit 0 by itself. */
+function survived(run: HostRun): void {
+  strictEqual(run.hung, false, `the host did not exit by itself: ${run.stderr}`);
+  strictEqual(
+    run.reports["closed"],
+    0,
+    `no worker or process left after close(): ${JSON.stringify(run.reports)}`,
+  );
+  strictEqual(run.code, 0, run.stderr);
+}
+
+/** The host lived on, and the generation still answers. */
+function servedAndClosed(run: HostRun): void {
+  strictEqual(run.reports["ping"], "pong", JSON.stringify(run.reports) + run.stderr);
+  survived(run);
+}
+
+/** The attack was refused with `code`; the host lived on (the generation may be gone with its worker). */
+function refusedWith(code: string, generationLives = true): (run: HostRun) => void {
+  return (run) => {
+    strictEqual(run.reports["refused"], code, JSON.stringify(run.reports) + run.stderr);
+    (generationLives ? servedAndClosed : survived)(run);
+  };
+}
+
+function endedHost(run: HostRun): void {
+  ok(run.code !== 0 || run.signal !== null, `the attack ended the host: ${JSON.stringify(run)}`);
+  strictEqual(run.reports["closed"], undefined);
+}
+
+export const ATTACKS: readonly Attack[] = [
+  {
+    name: "use a permission it was not granted (read /etc/hostname)",
+    body: 'return Deno.readTextFileSync("/etc/hostname").length > 0;',
+    hostFlags: ["--allow-read=/etc/hostname"],
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], true, "inline code has the host's permissions");
+        servedAndClosed(run);
+      },
+      worker: refusedWith("NotCapable"),
+      process: refusedWith("NotCapable"),
+    },
+  },
+  {
+    name: "end the host with Deno.exit",
+    body: "Deno.exit(7);",
+    expect: {
+      inline: (run) => strictEqual(run.code, 7),
+      // Only the worker ends: its calls reject E_WORKER until a swap replaces it.
+      worker: refusedWith("E_WORKER", false),
+      // Only the child ends; it is restarted from the same snapshot and serves on.
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "hang the host with a synchronous loop in a call",
+    body:
+      "const until = Date.now() + 2_000; while (Date.now() < until) { /* spin */ }\n    return 'finished';",
+    options: { callTimeout: 300 },
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "finished", "the host waited for the loop: nothing can stop it");
+        servedAndClosed(run);
+      },
+      // The host's event loop stays free; the worker's thread spins on (Deno
+      // cannot stop it), so calls queued behind the loop time out too.
+      worker: refusedWith("E_TIMEOUT", false),
+      // The child is SIGKILLed at callTimeout and restarted: the next call is served.
+      process: refusedWith("E_TIMEOUT"),
+    },
+  },
+  {
+    name: "change the process's working directory (Deno.chdir)",
+    body: "Deno.chdir(`${dir}/sub`); return Deno.cwd();",
+    files: { "sub/keep.txt": "" },
+    options: { permissions: { read: ["."] } },
+    expect: {
+      inline: (run) => {
+        ok(String(run.reports["cwd after"]).endsWith("/sub"), "inline code moves the host");
+        servedAndClosed(run);
+      },
+      worker: refusedWith("NotCapable"),
+      process: (run) => {
+        ok(String(run.reports["attack"]).endsWith("/sub"), "the child moved its own working directory");
+        strictEqual(run.reports["cwd after"], run.reports["cwd"], "the host's working directory stays");
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
+    name: "end the host by killing its own process (Deno.kill(Deno.pid))",
+    body: 'Deno.kill(Deno.pid, "SIGKILL");\n    return "alive";',
+    expect: {
+      inline: (run) => strictEqual(run.signal, "SIGKILL"),
+      worker: refusedWith("NotCapable"),
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "take over the host's signals (Deno.addSignalListener)",
+    body: 'Deno.addSignalListener("SIGTERM", () => {});\n    return "listening";',
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "listening", "inline code shares the host's signals");
+        // The host exits all the same: the listener is unref'd in Deno.
+        strictEqual(run.hung, false);
+      },
+      worker: refusedWith("NotCapable"),
+      process: (run) => {
+        strictEqual(run.reports["attack"], "listening", "the child's own signals");
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
+    name: "read the operator's input (Deno.stdin)",
+    body:
+      "const buffer = new Uint8Array(64);\n    const read = await Deno.stdin.read(buffer);\n    return new TextDecoder().decode(buffer.subarray(0, read ?? 0));",
+    stdin: "swap so/Handles.ts\n",
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "swap so/Handles.ts\n", "inline code reads the host's stdin");
+        servedAndClosed(run);
+      },
+      worker: refusedWith("NotCapable"),
+      process: refusedWith("NotCapable"),
+    },
+  },
+  {
+    name: "make the host fetch a package (computed import of npm:)",
+    body:
+      'const name = ["npm:", "is-number@7.0.0"].join("");\n    return typeof (await import(name)).default;',
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "function", "inline code imports whatever it likes");
+        servedAndClosed(run);
+      },
+      worker: refusedWith("NotCapable"),
+      // Deno's own refusal: the child runs with --no-npm unless imports are granted.
+      process: refusedWith("TypeError"),
+    },
+  },
+  {
+    name: "make the host write its cache (Cache API)",
+    body:
+      'const cache = await caches.open("hostile");\n    await cache.put("https://example.invalid/", new Response("x"));\n    return "cached";',
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "cached");
+        servedAndClosed(run);
+      },
+      worker: refusedWith("NotCapable"),
+      process: refusedWith("NotCapable"),
+    },
+  },
+  {
+    name: "read through a symlink inside a granted directory",
+    body: "return Deno.readTextFileSync(`${dir}/granted/link`).length > 0;",
+    setup: async (fixture) => {
+      await Deno.mkdir(fixture.path("granted"));
+      await Deno.symlink("/etc/hostname", fixture.path("granted/link"));
+    },
+    options: { permissions: { read: ["granted"] } },
+    hostFlags: ["--allow-read=/etc/hostname"],
+    expect: {
+      // Deno checks the path as given and follows the link: documented, not stopped.
+      worker: (run) => {
+        strictEqual(run.reports["attack"], true, JSON.stringify(run.reports));
+        servedAndClosed(run);
+      },
+      process: (run) => {
+        strictEqual(run.reports["attack"], true, JSON.stringify(run.reports));
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
+    name: "exhaust the host's memory through the channel (a message flood)",
+    body:
+      'for (let i = 0; i < 20_000; i++) (self as unknown as Worker).postMessage({ t: "result", id: 4294967295, value: "x".repeat(1_000) });\n    return new Promise(() => {});',
+    expect: { worker: refusedWith("E_WORKER", false) },
+  },
+  {
+    name: "exhaust the host's memory through the channel (a console flood)",
+    body: 'for (let i = 0; i < 20_000; i++) console.log("x".repeat(1_000));\n    return "flooded";',
+    expect: {
+      process: (run) => {
+        strictEqual(run.reports["attack"], "flooded");
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
+    name: "exhaust memory outside the V8 heap (a 1 GiB ArrayBuffer)",
+    body: "const bytes = new Uint8Array(2 ** 30);\n    bytes.fill(1);\n    return bytes.length;",
+    options: { memoryLimit: 128 },
+    expect: {
+      // The RSS watchdog kills the child past memoryLimit; it is restarted and serves on.
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "end the host with a Deno panic (the stack of a 2^29-character message)",
+    body: 'const error = new Error("x".repeat(2 ** 29 - 24));\n    return error.stack!.length > 0;',
+    expect: {
+      inline: endedHost,
+      // The worker's stacks are formatted by the runtime, which cuts such a message.
+      worker: (run) => {
+        strictEqual(run.reports["attack"], true);
+        servedAndClosed(run);
+      },
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "end the host with a fatal out-of-memory",
+    body: "const keep: number[][] = [];\n    for (;;) keep.push(new Array(1_000_000).fill(keep.length));",
+    hostFlags: ["--v8-flags=--max-old-space-size=128"],
+    expect: {
+      inline: endedHost,
+      // A gap Deno leaves: a Worker's fatal OOM ends the whole process (SECURITY.md).
+      worker: endedHost,
+      process: refusedWith("E_WORKER"),
+    },
+  },
+];
+
+for (const attack of ATTACKS) {
+  for (const [isolation, expect] of Object.entries(attack.expect) as [Isolation, (run: HostRun) => void][]) {
+    Deno.test(`hostile generation, ${isolation}: ${attack.name}`, async () => {
+      await using fixture = await Fixture.create();
+      expect(await runHost(fixture, attack, isolation));
+    });
+  }
+}

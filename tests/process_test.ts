@@ -1,0 +1,524 @@
+/**
+ * Process isolation (SPEC 6.5, 11): real child `deno` processes with
+ * exactly the generation's permissions, faults that end only the child,
+ * restarts from the same snapshot, and no process left once closed.
+ *
+ * Every test closes what it registered and then checks that
+ * `stats().sandboxes` is 0: the loader waits until each process it started
+ * has exited and released its pipes and directory.
+ *
+ * @module
+ */
+
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  defineContract,
+  type Hotswap,
+  type HotswapError,
+  type HotswapOptions,
+  registerHotswap,
+  type Remote,
+  type RestartEventDetail,
+} from "../mod.ts";
+import { Fixture } from "./_fixtures.ts";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+
+interface Probe {
+  label: string;
+  info(): { pid: number; generation: number; digest: string; previous: unknown; cwd: string };
+  echo(value: unknown): unknown;
+  fail(): never;
+  spin(): never;
+  exit(): never;
+  kill(): never;
+  heap(): never;
+  buffer(): number;
+  garbage(): void;
+  frame(type: number, id: number, body: string, declared?: number): void;
+  reach(kind: string, target: string): unknown;
+}
+
+const probe = defineContract<Probe>({
+  name: "Probe",
+  version: "1.0.0",
+  symbol: "hs_probe",
+  shape: {
+    label: "string",
+    info: "function",
+    echo: "function",
+    fail: "function",
+    spin: "function",
+    exit: "function",
+    kill: "function",
+    heap: "function",
+    buffer: "function",
+    garbage: "function",
+    frame: "function",
+    reach: "function",
+  },
+});
+
+/** A generation that can do every fault the tests need; `fail` throws from a second file. */
+function probeFiles(label: string): Record<string, string> {
+  return {
+    "probe.ts": `import { failing } from "./failing.ts";
+export function hs_probe(ctx: { generation: number; digest: string; previous: unknown }) {
+  return {
+    label: ${JSON.stringify(label)},
+    info: () => {
+      let cwd = "";
+      try { cwd = Deno.cwd(); } catch { /* denied */ }
+      return { pid: Deno.pid, generation: ctx.generation, digest: ctx.digest, previous: ctx.previous, cwd };
+    },
+    echo: (value: unknown) => value,
+    fail: () => failing(),
+    spin: () => { for (;;) { /* a synchronous loop */ } },
+    exit: () => Deno.exit(3),
+    kill: () => Deno.kill(Deno.pid, "SIGKILL"),
+    heap: () => { const keep: unknown[] = []; for (;;) keep.push(new Array(10_000).fill({ n: Math.random() })); },
+    buffer: () => new Uint8Array(1024 * 1024 * 1024).fill(1).length,
+    // Deno.stdout is taken from generations; a write grant of /dev/stdout reaches the channel all the same.
+    garbage: () => { channel().writeSync(new Uint8Array(64).fill(0xff)); },
+    frame: (type: number, id: number, body: string, declared?: number) => {
+      const text = new TextEncoder().encode(body);
+      const bytes = new Uint8Array(16 + text.length);
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, declared ?? 12 + text.length, true);
+      view.setUint8(4, type);
+      view.setUint32(8, id, true);
+      bytes.set(text, 16);
+      channel().writeSync(bytes);
+      return new Promise(() => {});
+    },
+    reach: async (kind: string, target: string) => {
+      switch (kind) {
+        case "read": return Deno.readTextFileSync(target);
+        case "write": Deno.writeTextFileSync(target, "x"); return "written";
+        case "net": return (await fetch(target)).status;
+        case "env": return Deno.env.get(target);
+        case "run": return new Deno.Command(target).outputSync().code;
+        case "import": return Object.keys(await import(target));
+        case "close": Deno.stdout.close(); return "closed";
+        case "read stdin": return await Deno.stdin.read(new Uint8Array(16));
+        case "chdir": Deno.chdir(target); Deno.addSignalListener("SIGINT", () => {}); return Deno.cwd();
+      }
+    },
+  };
+}
+export function handoff() { return { from: ${JSON.stringify(label)} }; }
+function channel() { return Deno.openSync("/dev/stdout", { write: true }); }
+`,
+    "failing.ts": `export function failing(): never {
+  throw new RangeError("bad input", { cause: new TypeError("the root cause") });
+}
+`,
+  };
+}
+
+/** Registers in process mode; the caller closes it. */
+async function register(
+  fixture: Fixture,
+  label: string,
+  options: HotswapOptions = {},
+): Promise<Hotswap<Remote<Probe>>> {
+  const entry = await fixture.write(probeFiles(label));
+  return await registerHotswap(probe, entry, { ...options, isolation: "process" as const });
+}
+
+/** Closes `hot` and checks that no process of it is left. */
+async function closeAll(hot: Hotswap<Remote<Probe>>): Promise<void> {
+  await hot.close();
+  strictEqual(hot.stats().sandboxes, 0);
+}
+
+/** The next `restart` event of `hot`. */
+function nextRestart(hot: Hotswap<Remote<Probe>>): Promise<RestartEventDetail> {
+  const { promise, resolve } = Promise.withResolvers<RestartEventDetail>();
+  hot.addEventListener("restart", (event) => resolve(event.detail), { once: true });
+  return promise;
+}
+
+Deno.test("process mode: register, call, swap, roll back and close", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1");
+  try {
+    strictEqual(hot.with((h) => h.label), "v1");
+    const first = await hot.with((h) => h.info());
+    strictEqual(first.generation, 1);
+    ok(first.pid !== Deno.pid, "the generation runs in another process");
+    await fixture.write({ "probe.ts": probeFiles("v2")["probe.ts"]! });
+    const { generation, retired } = await hot.swap(fixture.path("probe.ts"));
+    strictEqual(generation, 2);
+    strictEqual(hot.with((h) => h.label), "v2");
+    deepStrictEqual((await hot.with((h) => h.info())).previous, { from: "v1" });
+    strictEqual((await retired).drained, true);
+    const back = await hot.rollback();
+    strictEqual(back.digest, first.digest);
+    strictEqual(hot.with((h) => h.label), "v1");
+  } finally {
+    await closeAll(hot);
+  }
+  await rejects(hot.swap(fixture.path("probe.ts")), (error: HotswapError) => error.code === "E_CLOSED");
+});
+
+Deno.test("process mode: a warm standby process serves the next swap", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1");
+  try {
+    await hot.warm();
+    strictEqual(hot.stats().sandboxes, 2, "the serving process and the standby");
+    const { retired } = await hot.swap(fixture.path("probe.ts"));
+    await retired;
+    await hot.warm();
+    strictEqual(hot.stats().sandboxes, 2, "the standby now serves, and a new standby waits");
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: every permission is denied by default, and the host lives on", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1");
+  try {
+    const attempts: [string, string][] = [
+      ["read", "/etc/hostname"],
+      ["write", fixture.path("written.txt")],
+      ["net", "http://127.0.0.1:65535/"],
+      ["env", "HOME"],
+      ["run", "true"],
+    ];
+    for (const [kind, target] of attempts) {
+      await rejects(
+        hot.with((h) => h.reach(kind, target)),
+        (error: Error) => error instanceof Deno.errors.NotCapable,
+        `${kind} must be denied`,
+      );
+    }
+    await rejects(Deno.stat(fixture.path("written.txt")), Deno.errors.NotFound);
+    // Remote and npm imports are refused without a grant: nothing is fetched.
+    await rejects(hot.with((h) => h.reach("import", "npm:is-odd@3.0.1")), /--no-npm/);
+    await rejects(hot.with((h) => h.reach("import", "https://esm.sh/is-odd@3.0.1")), /--no-remote/);
+    // It runs in a private directory, not the host's.
+    const { cwd } = await hot.with((h) => h.info());
+    ok(cwd === "" || cwd !== Deno.cwd(), cwd);
+    strictEqual(hot.with((h) => h.label), "v1");
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a granted permission is exactly what the generation gets", async () => {
+  await using fixture = await Fixture.create();
+  await Deno.writeTextFile(fixture.path("data.txt"), "granted");
+  const hot = await register(fixture, "v1", { permissions: { read: [fixture.path("data.txt")] } });
+  try {
+    strictEqual(await hot.with((h) => h.reach("read", fixture.path("data.txt"))), "granted");
+    await rejects(
+      hot.with((h) => h.reach("read", fixture.path("probe.ts"))),
+      (error: Error) => error instanceof Deno.errors.NotCapable,
+    );
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a permission the host lacks cannot be granted to a generation", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write(probeFiles("v1"));
+  // The test runs with --allow-net=127.0.0.1 only.
+  await rejects(
+    registerHotswap(probe, entry, { isolation: "process", permissions: { net: ["example.com"] } }),
+    (error: HotswapError) => error.code === "E_PERMISSION" && /--allow-net=example\.com/.test(error.message),
+  );
+});
+
+Deno.test("process mode: process state a generation changes stays in its process", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1", { permissions: { read: [fixture.dir] } });
+  try {
+    const before = Deno.cwd();
+    strictEqual(await hot.with((h) => h.reach("chdir", fixture.dir)), fixture.dir);
+    strictEqual(Deno.cwd(), before);
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a call past callTimeout rejects E_TIMEOUT and a restart serves the next", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1", { callTimeout: 300 });
+  try {
+    const before = await hot.with((h) => h.info());
+    const restarted = nextRestart(hot);
+    const started = performance.now();
+    await rejects(hot.with((h) => h.spin()), (error: HotswapError) => error.code === "E_TIMEOUT");
+    const waited = performance.now() - started;
+    ok(waited < 300 + 100, `rejected after ${waited} ms`);
+    const after = await hot.with((h) => h.info());
+    ok(after.pid !== before.pid, "a new process serves");
+    strictEqual(after.digest, before.digest);
+    strictEqual(after.generation, before.generation);
+    deepStrictEqual(after.previous, before.previous);
+    const detail = await restarted;
+    strictEqual(detail.generation, 1);
+    strictEqual(detail.restarts, 1);
+    match(detail.reason, /callTimeout/);
+    strictEqual(hot.generation, 1);
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+for (
+  const [fault, pattern, options] of [
+    ["exit", /exited with code 3/, {}],
+    ["kill", /killed by SIGKILL/, {}],
+    ["heap", /memoryLimit/, { memoryLimit: 64 }],
+    ["buffer", /memoryLimit/, { memoryLimit: 64 }],
+  ] as const
+) {
+  Deno.test(`process mode: ${fault} in a call ends only the generation's process`, async () => {
+    await using fixture = await Fixture.create();
+    const hot = await register(fixture, "v1", options);
+    try {
+      const before = await hot.with((h) => h.info());
+      const restarted = nextRestart(hot);
+      await rejects(
+        hot.with((h) => (h[fault] as () => Promise<unknown>)()),
+        (error: HotswapError) => error.code === "E_WORKER" && pattern.test(error.message),
+      );
+      const after = await hot.with((h) => h.info());
+      ok(after.pid !== before.pid);
+      strictEqual(after.digest, before.digest);
+      match((await restarted).reason, pattern);
+    } finally {
+      await closeAll(hot);
+    }
+  });
+}
+
+Deno.test("process mode: the generation cannot reach the channel on its stdin and stdout", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1", { permissions: { write: ["/dev/stdout"] } });
+  try {
+    // Deno.stdout and Deno.stdin are taken before the generation loads; the
+    // file behind them needs all permissions in Deno. Frames the host reads
+    // come from the runtime's program only (frames_test.ts holds the reader
+    // to forged bytes all the same).
+    await rejects(hot.with((h) => h.garbage()), (error: Error) => error.name === "NotCapable");
+    for (const kind of ["close", "read stdin"]) {
+      await rejects(hot.with((h) => h.reach(kind, "")), (error: Error) => error.name === "NotCapable", kind);
+    }
+    strictEqual(await hot.with((h) => h.echo("served")), "served");
+    strictEqual(hot.stats().sandboxes >= 1, true);
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: past maxRestarts calls reject E_WORKER until the next swap recovers", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1", { maxRestarts: 2 });
+  try {
+    for (let restart = 1; restart <= 2; restart++) {
+      const restarted = nextRestart(hot);
+      await rejects(hot.with((h) => h.exit()), (error: HotswapError) => error.code === "E_WORKER");
+      strictEqual((await restarted).restarts, restart);
+    }
+    await rejects(hot.with((h) => h.exit()), (error: HotswapError) => error.code === "E_WORKER");
+    await rejects(
+      hot.with((h) => h.echo(1)),
+      (error: HotswapError) => error.code === "E_WORKER" && /maxRestarts \(2\)/.test(error.message),
+    );
+    await rejects(hot.with((h) => h.echo(1)), (error: HotswapError) => error.code === "E_WORKER");
+    const { generation } = await hot.swap(fixture.path("probe.ts"));
+    strictEqual(generation, 2);
+    strictEqual(await hot.with((h) => h.echo(1)), 1);
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: errors keep their class, code, cause and a stack naming the real file", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1");
+  try {
+    const error = await hot.with((h) => h.fail()).then(() => undefined, (error: Error) => error);
+    ok(error instanceof RangeError, String(error));
+    strictEqual(error.message, "bad input");
+    ok(error.cause instanceof TypeError);
+    strictEqual((error.cause as Error).message, "the root cause");
+    match(error.stack ?? "", new RegExp(`${fixture.path("failing.ts").replaceAll(".", "\\.")}:2:9`));
+    // A failed load crosses as its HotswapError.
+    await fixture.write({ "broken.ts": "export const hs_probe = 1;" });
+    await rejects(
+      hot.swap(fixture.path("broken.ts")),
+      (failure: HotswapError) => failure.code === "E_CONTRACT",
+    );
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: values cross as structured cloning carries them", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1");
+  try {
+    const shared = { shared: true };
+    const cyclic: Record<string, unknown> = { name: "cycle" };
+    cyclic.self = cyclic;
+    const bytes = new Uint8Array([1, 2, 3, 250]);
+    const value = {
+      missing: undefined,
+      numbers: [NaN, Infinity, -Infinity, -0, 1.5],
+      big: 2n ** 70n,
+      when: new Date(86_400_000),
+      pattern: /a+b/gi,
+      map: new Map<unknown, unknown>([[1, "one"], ["two", shared]]),
+      set: new Set([shared, 3]),
+      bytes,
+      view: new DataView(bytes.buffer, 1, 2),
+      sparse: [1, , 3],
+      shared: [shared, shared],
+      cyclic,
+      text: "emoji 🎉 and \u2028 and \ud800",
+      error: new TypeError("inside a value"),
+    };
+    const back = await hot.with((h) => h.echo(value)) as typeof value;
+    deepStrictEqual(back.numbers, value.numbers);
+    ok(Object.is(back.numbers[3], -0));
+    ok("missing" in back && back.missing === undefined);
+    strictEqual(back.big, value.big);
+    deepStrictEqual(back.when, value.when);
+    deepStrictEqual(back.pattern, value.pattern);
+    deepStrictEqual(back.map, value.map);
+    deepStrictEqual(back.set, value.set);
+    deepStrictEqual(back.bytes, value.bytes);
+    strictEqual(back.view.buffer, back.bytes.buffer);
+    strictEqual(back.view.getUint8(0), 2);
+    strictEqual(back.sparse.length, 3);
+    ok(!(1 in back.sparse));
+    strictEqual(back.shared[0], back.shared[1]);
+    strictEqual(back.cyclic.self, back.cyclic);
+    strictEqual(back.text, value.text);
+    ok(back.error instanceof TypeError);
+    strictEqual(back.error.message, "inside a value");
+    await rejects(hot.with((h) => h.echo(() => 1)), (error: Error) => error.name === "DataCloneError");
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a load stuck in a synchronous loop is abandoned and its process killed", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await register(fixture, "v1", { loadTimeout: 1_000 });
+  try {
+    await fixture.write({ "stuck.ts": "for (;;) { /* never ends */ }\nexport const hs_probe = {};" });
+    await rejects(hot.swap(fixture.path("stuck.ts")), (error: HotswapError) => error.code === "E_TIMEOUT");
+    strictEqual(hot.with((h) => h.label), "v1");
+    strictEqual(await hot.with((h) => h.echo("still served")), "still served");
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+/** Runs a host program in a subprocess with `flags`; returns its exit code and output. */
+async function runHost(
+  fixture: Fixture,
+  flags: string[],
+  body: string,
+): Promise<{ code: number; output: string }> {
+  await fixture.write({
+    "gen.ts":
+      "export const hs_ping = { ping: () => { console.log('logged \\x1b[2J by the generation'); return 'pong'; } };",
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const contract = defineContract<{ ping(): unknown }>({ name: "Ping", version: "1.0.0", symbol: "hs_ping", shape: { ping: "function" } });
+${body}`,
+  });
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", "--no-config", ...flags, "host.ts"],
+    cwd: fixture.dir,
+    stdin: "null",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+}
+
+Deno.test("process mode: a host without run permission is refused with the exact --allow-run flag", async () => {
+  await using fixture = await Fixture.create();
+  const { code, output } = await runHost(
+    fixture,
+    [`--allow-read=${fixture.dir},${REPO}`],
+    `try {
+  await registerHotswap(contract, "gen.ts", { isolation: "process" });
+  console.log("served");
+} catch (error) {
+  console.log("refused", (error as { code?: string }).code, (error as Error).message);
+}`,
+  );
+  strictEqual(code, 0, output);
+  const flag = `--allow-run=${Deno.execPath()}`.replaceAll(".", "\\.");
+  match(output, new RegExp(`^refused E_PERMISSION .*${flag}$`, "m"));
+});
+
+Deno.test("process mode: after close() a host exits by itself", async () => {
+  await using fixture = await Fixture.create();
+  const { code, output } = await runHost(
+    fixture,
+    [`--allow-read=${fixture.dir}`, `--allow-run=${Deno.execPath()}`],
+    `const hot = await registerHotswap(contract, "gen.ts", { isolation: "process" });
+console.log("served", await hot.with((h) => h.ping()));
+await hot.warm();
+await hot.close();
+console.log("sandboxes", hot.stats().sandboxes);`,
+  );
+  strictEqual(code, 0, output);
+  match(output, /^served pong$/m);
+  match(output, /^sandboxes 0$/m);
+  // Console output is forwarded with control characters escaped: it cannot drive the terminal.
+  match(output, /^logged \\x1b\[2J by the generation$/m);
+});
+
+Deno.test("process mode: the process's own program imports nothing host-only", async () => {
+  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(REPO, "core/_process_main.ts")],
+    cwd: REPO,
+    stderr: "null",
+  }).output();
+  ok(success);
+  const graph: { modules: { specifier: string; dependencies?: { code?: { specifier: string } }[] }[] } = JSON
+    .parse(new TextDecoder().decode(stdout));
+  const bySpecifier = new Map(graph.modules.map((module) => [module.specifier, module]));
+  // Follow code imports only: type-only imports are erased before the process runs.
+  const loaded = new Set<string>();
+  const visit = (specifier: string) => {
+    if (loaded.has(specifier)) return;
+    loaded.add(specifier);
+    for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dependency.code !== undefined) visit(dependency.code.specifier);
+    }
+  };
+  visit(new URL("core/_process_main.ts", `file://${REPO}`).href);
+  const local = [...loaded].filter((url) => url.startsWith("file:")).map((url) =>
+    url.slice(`file://${REPO}core/`.length)
+  );
+  deepStrictEqual(local.sort(), [
+    "_codec.ts",
+    "_frames.ts",
+    "_guest.ts",
+    "_mint.ts",
+    "_process_main.ts",
+    "_process_protocol.ts",
+    "_protocol.ts",
+    "_source_map.ts",
+    "_worker_messages.ts",
+    "contract.ts",
+    "errors.ts",
+    "handle.ts",
+  ]);
+  // Built-in modules only: no npm package, so the child never downloads or parses one.
+  deepStrictEqual([...loaded].filter((url) => !url.startsWith("file:")).sort(), ["node:url", "node:util"]);
+});
