@@ -243,3 +243,44 @@ function watchEventLoop(): { readonly worst: number; [Symbol.dispose](): void } 
     },
   };
 }
+
+Deno.test("worker channel: random and protocol-shaped messages from a generation never hurt the host (fast-check)", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  using lag = watchEventLoop();
+  const source = hostile("for (const message of plan as unknown[]) post(message);");
+  const shaped = fc.record({
+    t: fc.oneof(fc.constantFrom("ready", "loaded", "result", "error", "exit"), fc.string()),
+    id: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer(), fc.double(), fc.string()),
+    value: fc.anything(),
+    how: fc.oneof(fc.string(), fc.anything()),
+    handle: fc.oneof(
+      fc.anything(),
+      fc.record({ kind: fc.constantFrom("value", "function", "object"), index: fc.integer() }),
+    ),
+    hooks: fc.anything(),
+    error: fc.oneof(
+      fc.anything(),
+      fc.record({ name: fc.string(), message: fc.string(), code: fc.string(), problems: fc.anything() }),
+    ),
+  }, { requiredKeys: ["t"] });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.anything(), shaped), { minLength: 1, maxLength: 8 }),
+      async (plan) => {
+        await hot.swap(await fixture.write({ "fuzz.ts": source }));
+        const call = hot.with((h) => h.attack(plan)).then(() => "answered", (error: unknown) => error);
+        // Retiring the attacker ends its worker within drainTimeout, so the call settles either way.
+        const { retired } = await hot.swap(fixture.path("good.ts"));
+        await retired;
+        const outcome = await call;
+        ok(outcome === "answered" || outcome instanceof Error, String(outcome));
+        strictEqual(await hot.with((h) => h.ping()), "pong");
+      },
+    ),
+    { numRuns: 25 },
+  );
+  await hot.warm();
+  strictEqual(hot.stats().sandboxes, 2, "no attacker's worker is left");
+  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+});
