@@ -332,6 +332,15 @@ export const ATTACKS: readonly Attack[] = [
     body: "const bytes = new Uint8Array(2 ** 30);\n    bytes.fill(1);\n    return bytes.length;",
     options: { memoryLimit: 128 },
     expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], 2 ** 30, "the host's own memory");
+        servedAndClosed(run);
+      },
+      // A gap: Deno has no memory cap per Worker, and ArrayBuffers are off the V8 heap anyway.
+      worker: (run) => {
+        strictEqual(run.reports["attack"], 2 ** 30, "the process's memory: no cap");
+        servedAndClosed(run);
+      },
       // The RSS watchdog kills the child past memoryLimit; it is restarted and serves on.
       process: refusedWith("E_WORKER"),
     },
