@@ -1,0 +1,173 @@
+/**
+ * What the fleet commands share: the command shape of `hotswap` (summary,
+ * usage, `run(args, io)` resolving to the exit code), flag parsing where a
+ * mistake is exit 2 with a pointer to `--help`, the `--store` flag, and
+ * durations such as `30s`.
+ *
+ * Each command handles its own failures (exit 1, the reason on standard
+ * error), so it runs the same under any dispatcher.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { HotswapError } from "../../errors.ts";
+import { openStore, type Store } from "../../store/store.ts";
+
+/** Exit code of a command that did its job. */
+export const EXIT_OK = 0;
+/** Exit code of a failure: an aborted rollout, an unreachable store. */
+export const EXIT_FAILURE = 1;
+/** Exit code of a command line that cannot be run as written. */
+export const EXIT_USAGE = 2;
+
+/** Where a command writes: results to `out`, everything else to `err`. */
+export interface Io {
+  /** A line of the command's result. */
+  out(line: string): void;
+  /** A line of diagnostics. */
+  err(line: string): void;
+}
+
+/** A `hotswap` command. */
+export interface FleetCommand {
+  /** One line for `hotswap --help`. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly usage: string;
+  /** Runs the command; resolves to the exit code, never rejects. */
+  run(args: string[], io?: Io): Promise<number>;
+}
+
+/** Writes to the console. */
+export const CONSOLE: Io = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+/** A mistake in the command line (exit 2). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The values `parseArgs` gives. */
+export type Flags = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/**
+ * Builds a command from its flags and body: `--help` prints the usage, a
+ * usage mistake exits 2, any other failure exits 1 with its message.
+ */
+export function command(
+  name: string,
+  summary: string,
+  usage: string,
+  options: NonNullable<ParseArgsConfig["options"]>,
+  body: (values: Flags, positionals: string[], io: Io) => Promise<number>,
+): FleetCommand {
+  return {
+    summary,
+    usage,
+    async run(args: string[], io: Io = CONSOLE): Promise<number> {
+      try {
+        let parsed;
+        try {
+          parsed = parseArgs({
+            args,
+            allowPositionals: true,
+            strict: true,
+            options: { ...options, help: { type: "boolean", short: "h" } },
+          });
+        } catch (error) {
+          throw new UsageError(error instanceof Error ? error.message : String(error));
+        }
+        if (parsed.values.help === true) {
+          io.out(usage);
+          return EXIT_OK;
+        }
+        return await body(parsed.values as Flags, parsed.positionals, io);
+      } catch (error) {
+        if (error instanceof UsageError) {
+          io.err(`hotswap ${name}: ${error.message}`);
+          io.err(`Run hotswap ${name} --help for usage.`);
+          return EXIT_USAGE;
+        }
+        io.err(`hotswap ${name}: ${describe(error)}`);
+        return EXIT_FAILURE;
+      }
+    },
+  };
+}
+
+/** The message of a failure, as the CLI prints it. */
+export function describe(error: unknown): string {
+  if (error instanceof HotswapError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A string flag that must be given. */
+export function required(values: Flags, flag: string, hint: string): string {
+  const value = values[flag];
+  if (typeof value !== "string" || value === "") throw new UsageError(`Missing --${flag} ${hint}`);
+  return value;
+}
+
+/** Exactly the named positionals. */
+export function positionalsOf(positionals: string[], names: readonly string[]): string[] {
+  if (positionals.length < names.length) {
+    throw new UsageError(`Missing ${names.slice(positionals.length).map((name) => `<${name}>`).join(" ")}`);
+  }
+  if (positionals.length > names.length) {
+    throw new UsageError(`Unexpected argument "${positionals[names.length]}"`);
+  }
+  return positionals;
+}
+
+/** The `--store` flag's help line. */
+export const STORE_HELP =
+  `  --store <url>         sqlite:<file> (embedded) or nats://host:port (NATS JetStream)`;
+
+/** Opens the store `--store` names; a malformed URL is a usage error. */
+export async function storeFrom(values: Flags): Promise<Store> {
+  const url = required(values, "store", "<url>: sqlite:<file> or nats://host:port");
+  try {
+    return await openStore(url, { connectTimeout: 5_000 });
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * A duration flag: `500ms`, `30s`, `2m`, or a bare number of seconds.
+ *
+ * @returns Milliseconds, or `undefined` when the flag is absent.
+ */
+export function durationFlag(values: Flags, flag: string): number | undefined {
+  const value = values[flag];
+  if (value === undefined) return undefined;
+  const match = typeof value === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value) : null;
+  if (match === null) {
+    throw new UsageError(`--${flag} must be a duration such as 500ms, 30s or 2m, got "${value}"`);
+  }
+  const scale = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h" ?? "s"];
+  return Number(match[1]) * scale;
+}
+
+/** A number flag within [min, max]. */
+export function numberFlag(values: Flags, flag: string, min: number, max: number): number | undefined {
+  const value = values[flag];
+  if (value === undefined) return undefined;
+  const number = typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
+  if (!Number.isFinite(number) || number < min || number > max) {
+    throw new UsageError(`--${flag} must be a number from ${min} to ${max}, got "${value}"`);
+  }
+  return number;
+}
+
+/** `sha256-AbCd…` shortened for people. */
+export function short(digest: string | undefined): string {
+  return digest === undefined || digest === "" ? "-" : `${digest.slice(0, 19)}…`;
+}

@@ -1,0 +1,78 @@
+/**
+ * `hotswap publish <file>.hsgen --store <url> --channel <c>`: stores the
+ * artifact by digest; on a channel with no stable generation yet, makes it
+ * stable (the first publish of a channel deploys it).
+ *
+ * @module
+ */
+
+// TODO(fleet): import describeArtifact from core/artifact.ts once it re-exports it.
+import { describeArtifact } from "../../_artifact_format.ts";
+import { publish as publishArtifact } from "../rollout.ts";
+import {
+  command,
+  EXIT_FAILURE,
+  EXIT_OK,
+  type FleetCommand,
+  positionalsOf,
+  required,
+  short,
+  STORE_HELP,
+  storeFrom,
+} from "./_args.ts";
+
+const USAGE = `Usage: hotswap publish <file>.hsgen --store <url> --channel <channel>
+
+Stores a signed artifact in the fleet's store, under its digest. On a channel
+that has no stable generation yet, it becomes the stable one and every host
+following the channel loads it; otherwise roll it out with
+hotswap rollout <channel> --to <digest|label>. Hosts verify its signature
+against their own trust list before loading it.
+
+${STORE_HELP}
+  --channel <channel>   the channel, such as so/prod`;
+
+/** The `publish` command. */
+export const publish: FleetCommand = command(
+  "publish",
+  "store an artifact for a channel (stable if the channel has none)",
+  USAGE,
+  { store: { type: "string" }, channel: { type: "string" } },
+  async (values, positionals, io) => {
+    const [file] = positionalsOf(positionals, ["file.hsgen"]);
+    const channel = required(values, "channel", "<channel>: the channel hosts follow");
+    required(values, "store", "<url>: sqlite:<file> or nats://host:port");
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(file!);
+    } catch (error) {
+      io.err(
+        `hotswap publish: Cannot read "${file}": ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return EXIT_FAILURE;
+    }
+    const { manifest } = describeArtifact(bytes, `Cannot publish "${file}"`);
+    await using store = await storeFrom(values);
+    const { artifact, madeStable } = await publishArtifact(store, channel, bytes, {
+      digest: manifest.digest,
+      label: manifest.label,
+    });
+    io.out(`Published ${file} (${manifest.contract.name}, label ${manifest.label}) as ${artifact.digest}`);
+    io.out(
+      madeStable
+        ? `  ${channel}: stable is now ${short(artifact.digest)}`
+        : `  ${channel}: roll it out with hotswap rollout ${channel} --store ${store.url} --to ${manifest.label}`,
+    );
+    return EXIT_OK;
+  },
+);
+
+/**
+ * Runs `hotswap publish`.
+ *
+ * @param args The arguments after `publish`.
+ * @returns The exit code.
+ */
+export function run(args: string[]): Promise<number> {
+  return publish.run(args);
+}

@@ -1,0 +1,171 @@
+/**
+ * `hotswap rollout <channel> --store <url> --to <digest|label> [--steps
+ * 10,50,100] [--bake 30s] [--max-error-rate 0.01] [--max-p99-ms N]`: runs a
+ * rollout in the foreground until the candidate is stable (exit 0) or the
+ * rollout aborts (exit 1, the reason on standard error). Run again on an
+ * unfinished rollout, it resumes; Ctrl-C stops the controller and leaves the
+ * rollout where it is, to resume.
+ *
+ * @module
+ */
+
+import type { GateDecision } from "../gate.ts";
+import { resolveArtifact, type RolloutEvent, runRollout } from "../rollout.ts";
+import {
+  command,
+  durationFlag,
+  EXIT_FAILURE,
+  EXIT_OK,
+  type FleetCommand,
+  type Io,
+  numberFlag,
+  positionalsOf,
+  required,
+  short,
+  STORE_HELP,
+  storeFrom,
+  UsageError,
+} from "./_args.ts";
+
+const USAGE = `Usage: hotswap rollout <channel> --store <url> --to <digest|label> [options]
+
+Moves <channel> from its stable generation to the candidate in steps. At each
+step a share of the hosts (chosen by a hash of host id and rollout id, so a
+host stays in as the share grows) runs the candidate; after the bake time the
+gate compares their reports with the stable hosts'. An error rate or p99 over
+the limit, or a host refusing the artifact, aborts: every host returns to
+stable. Otherwise the next step starts; the last makes the candidate stable.
+
+Exit 0 once the candidate is stable; exit 1 when the rollout aborts (the
+reason on standard error). The rollout's state is in the store: run the same
+command again to resume one whose controller stopped (Ctrl-C stops only the
+controller); hotswap promote or hotswap abort end it from anywhere.
+
+${STORE_HELP}
+  --to <digest|label>   the candidate, published with hotswap publish
+  --steps <list>        percentages of hosts, rising, ending at 100 (default 10,50,100)
+  --bake <duration>     how long each step runs before the gate judges it (default 30s)
+  --max-error-rate <r>  the canary's highest error rate, 0-1 (default 0.01)
+  --max-p99-ms <n>      the canary's highest p99 latency in ms (default: not gated)
+  --progress-deadline <duration>
+                        how long a step's hosts have to load the candidate (default 60s)`;
+
+/** The `rollout` command. */
+export const rollout: FleetCommand = command(
+  "rollout",
+  "roll a channel out to a candidate in steps, gated on the hosts' reports",
+  USAGE,
+  {
+    store: { type: "string" },
+    to: { type: "string" },
+    steps: { type: "string" },
+    bake: { type: "string" },
+    "max-error-rate": { type: "string" },
+    "max-p99-ms": { type: "string" },
+    "progress-deadline": { type: "string" },
+  },
+  async (values, positionals, io) => {
+    const [channel] = positionalsOf(positionals, ["channel"]);
+    const target = required(values, "to", "<digest|label>: the candidate to roll out");
+    const steps = stepsFlag(values.steps);
+    const bakeMs = durationFlag(values, "bake");
+    const maxErrorRate = numberFlag(values, "max-error-rate", 0, 1);
+    const maxP99Ms = numberFlag(values, "max-p99-ms", 0, Number.MAX_SAFE_INTEGER);
+    const progressDeadlineMs = durationFlag(values, "progress-deadline");
+    await using store = await storeFrom(values);
+    const { digest } = await resolveArtifact(store, target);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort(new Interrupted());
+    Deno.addSignalListener("SIGINT", onSignal);
+    try {
+      const outcome = await runRollout(store, channel!, digest, {
+        ...(steps === undefined ? {} : { steps }),
+        ...(bakeMs === undefined ? {} : { bakeMs }),
+        ...(maxErrorRate === undefined ? {} : { maxErrorRate }),
+        ...(maxP99Ms === undefined ? {} : { maxP99Ms }),
+        ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
+        signal: stop.signal,
+        onProgress: (event) => print(event, io),
+      });
+      if (outcome.status === "promoted") {
+        io.out(`${channel}: ${short(digest)} is stable`);
+        return EXIT_OK;
+      }
+      io.err(
+        `hotswap rollout: ${channel}: rollout aborted, every host back on ${
+          short(outcome.rollout.from)
+        }: ${outcome.rollout.reason}`,
+      );
+      return EXIT_FAILURE;
+    } catch (error) {
+      if (!(error instanceof Interrupted)) throw error;
+      io.err(
+        `hotswap rollout: controller stopped; the rollout of ${channel} stays where it is: run the same command to resume, or hotswap abort ${channel} --store ${store.url}`,
+      );
+      return 130;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSignal);
+    }
+  },
+);
+
+class Interrupted extends Error {
+  constructor() {
+    super("interrupted");
+    this.name = "Interrupted";
+  }
+}
+
+function stepsFlag(value: unknown): number[] | undefined {
+  if (value === undefined) return undefined;
+  const steps = typeof value === "string" ? value.split(",").map((step) => Number(step.trim())) : [];
+  if (steps.length === 0 || steps.some((step) => !Number.isFinite(step))) {
+    throw new UsageError(
+      `--steps must be percentages separated by commas, such as 10,50,100; got "${String(value)}"`,
+    );
+  }
+  return steps;
+}
+
+function print(event: RolloutEvent, io: Io): void {
+  const time = new Date().toISOString().slice(11, 23);
+  const r = event.rollout;
+  switch (event.type) {
+    case "start":
+      io.out(`${time} rollout ${r.id}: ${short(r.from)} -> ${short(r.to)}, steps ${r.steps.join(",")}`);
+      io.out(`${time} step 1/${r.steps.length}: ${r.percent} % of hosts`);
+      return;
+    case "resume":
+      io.out(
+        `${time} resuming rollout ${r.id} at step ${r.step + 1}/${r.steps.length} (${r.percent} % of hosts)`,
+      );
+      return;
+    case "step":
+      io.out(`${time} step ${r.step + 1}/${r.steps.length}: ${r.percent} % of hosts`);
+      return;
+    case "gate":
+      io.out(`${time}   gate: ${verdict(event.decision)}`);
+  }
+}
+
+function verdict(decision: GateDecision): string {
+  const { canary, stable } = decision;
+  const figures = `canary ${canary.hosts.length} hosts, ${canary.errors}/${canary.calls} errors, p99 ${
+    canary.p99.toFixed(1)
+  } ms; stable ${stable.hosts.length} hosts, ${stable.errors}/${stable.calls} errors, p99 ${
+    stable.p99.toFixed(1)
+  } ms`;
+  return decision.verdict === "pass"
+    ? `pass (${figures})`
+    : `${decision.verdict}: ${decision.reason} (${figures})`;
+}
+
+/**
+ * Runs `hotswap rollout`.
+ *
+ * @param args The arguments after `rollout`.
+ * @returns The exit code.
+ */
+export function run(args: string[]): Promise<number> {
+  return rollout.run(args);
+}

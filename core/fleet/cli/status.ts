@@ -1,0 +1,82 @@
+/**
+ * `hotswap status <channel> --store <url> [--json]`: the channel's stable
+ * generation, its rollout, the gate's verdict now, and every host.
+ *
+ * @module
+ */
+
+import { channelStatus } from "../status.ts";
+import { command, EXIT_OK, type FleetCommand, positionalsOf, short, STORE_HELP, storeFrom } from "./_args.ts";
+
+const USAGE = `Usage: hotswap status <channel> --store <url> [--json]
+
+Shows <channel>'s stable generation, its rollout (running, promoted or
+aborted, and why), what the gate would decide now, and each host's last
+report: what it serves, what the channel wants it to run, its calls, errors
+and latency. --json prints the same as one JSON object.
+
+${STORE_HELP}
+  --json                machine-readable output`;
+
+/** The `status` command. */
+export const status: FleetCommand = command(
+  "status",
+  "show a channel, its rollout and its hosts",
+  USAGE,
+  { store: { type: "string" }, json: { type: "boolean" } },
+  async (values, positionals, io) => {
+    const [channel] = positionalsOf(positionals, ["channel"]);
+    await using store = await storeFrom(values);
+    const s = await channelStatus(store, channel!);
+    if (values.json === true) {
+      io.out(JSON.stringify(s, null, 2));
+      return EXIT_OK;
+    }
+    const label = (digest: string | undefined) => {
+      const found = s.artifacts.find((artifact) => artifact.digest === digest)?.label;
+      return found === undefined ? short(digest) : `${short(digest)} (${found})`;
+    };
+    io.out(`channel ${channel} (revision ${s.revision})`);
+    io.out(`  stable   ${label(s.stable)}`);
+    const r = s.rollout;
+    if (r !== undefined) {
+      io.out(
+        `  rollout  ${r.id} ${r.status}: ${label(r.from)} -> ${label(r.to)}, step ${
+          r.step + 1
+        }/${r.steps.length} (${r.percent} %)`,
+      );
+      if (r.reason !== undefined) io.out(`           ${r.reason}`);
+    }
+    if (s.gate !== undefined) {
+      io.out(`  gate     ${s.gate.verdict === "pass" ? "pass" : `${s.gate.verdict}: ${s.gate.reason}`}`);
+    }
+    io.out(`  hosts    ${s.hosts.filter((host) => host.live).length} live of ${s.hosts.length}`);
+    for (const host of s.hosts) {
+      const flags = [host.live ? "" : "stale", host.canary ? "canary" : ""].filter((flag) => flag !== "")
+        .join(",");
+      io.out(
+        `    ${host.host.padEnd(16)} ${host.state.padEnd(8)} gen ${String(host.generation).padEnd(4)} ${
+          label(host.digest)
+        }${
+          host.wants !== host.digest ? ` wants ${label(host.wants)}` : ""
+        }  ${host.errors}/${host.calls} errors  p50 ${host.p50.toFixed(1)} ms  p99 ${host.p99.toFixed(1)} ms${
+          flags === "" ? "" : `  [${flags}]`
+        }`,
+      );
+      if (host.refused !== undefined) {
+        io.out(`      refused ${short(host.refused.digest)}: ${host.refused.code}: ${host.refused.message}`);
+      }
+    }
+    return EXIT_OK;
+  },
+);
+
+/**
+ * Runs `hotswap status`.
+ *
+ * @param args The arguments after `status`.
+ * @returns The exit code.
+ */
+export function run(args: string[]): Promise<number> {
+  return status.run(args);
+}

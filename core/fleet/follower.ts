@@ -1,0 +1,324 @@
+/**
+ * The host side of a fleet: follow a channel of a store, load the
+ * generation the channel wants for this host (stable, or the candidate when
+ * the host is in the canary), report every `reportInterval`.
+ *
+ * The follower is level-triggered: whenever it looks (a watch event, or each
+ * report tick), it computes what this host should run from the channel's
+ * current state and converges on it, so it never depends on having seen
+ * every notification, and a host that restarts simply reads the current
+ * state. When the store is unreachable it keeps serving what it has and
+ * tries again at the next tick. An artifact that fails to load (a bad
+ * signature, a broken module) is reported as refused, which the rollout
+ * gate turns into an abort, and not tried again while the channel still
+ * wants it.
+ *
+ * @module
+ */
+
+import { describeThrown, HotswapError } from "../errors.ts";
+import { type ChannelEntry, checkName, type HostReport, type Refusal, type Store } from "../store/store.ts";
+import { desiredDigest } from "./canary.ts";
+
+/** What the serving generation did, for the report. */
+export interface ServingMetrics {
+  /** The host's generation number now serving. */
+  readonly generation: number;
+  /** Calls on it since it started serving. */
+  readonly calls: number;
+  /** Of those, calls that threw or rejected. */
+  readonly errors: number;
+  /** Median latency of recent calls, in ms. */
+  readonly p50: number;
+  /** 99th percentile latency of recent calls, in ms. */
+  readonly p99: number;
+}
+
+/** Options of {@linkcode Follower.start}. */
+export interface FollowerOptions {
+  /** The fleet's store. */
+  readonly store: Store;
+  /** The channel to follow. */
+  readonly channel: string;
+  /** This host's id, unique in the fleet. */
+  readonly host: string;
+  /**
+   * Loads an artifact and makes it serve. Rejecting refuses the artifact (a
+   * `HotswapError`'s `code` goes into the report); the serving generation
+   * must stay as it was.
+   */
+  readonly load: (bytes: Uint8Array, digest: string) => Promise<void>;
+  /** What the serving generation did (defaults to zeros). */
+  readonly metrics?: () => ServingMetrics;
+  /**
+   * Milliseconds between two reports (and two looks at the channel).
+   *
+   * @default {1000}
+   */
+  readonly reportInterval?: number;
+  /** Told of failures the follower survives: the store unreachable, a refused artifact. */
+  readonly onError?: (error: unknown) => void;
+}
+
+const DEFAULT_REPORT_INTERVAL = 1_000;
+/** Artifacts kept in memory, so going back to stable fetches nothing. */
+const CACHED_ARTIFACTS = 4;
+const NO_METRICS: ServingMetrics = { generation: 0, calls: 0, errors: 0, p50: 0, p99: 0 };
+
+/**
+ * Follows a channel for one host. Create with {@linkcode Follower.start};
+ * dispose to stop (its report is removed from the store).
+ *
+ * @example Follow a channel on the embedded store
+ * ```ts
+ * import { Follower, publish } from "@hotswap/runtime/fleet";
+ * import { openStore } from "@hotswap/runtime/store";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+ *   const digest = "sha256-" + "A".repeat(43) + "=";
+ *   await publish(store, "app", new Uint8Array([1]), { digest });
+ *   const loaded: string[] = [];
+ *   await using follower = Follower.start({
+ *     store, channel: "app", host: "h1", load: async (_bytes, d) => void loaded.push(d),
+ *   });
+ *   strictEqual(await follower.ready(), digest);
+ *   strictEqual(loaded[0], digest);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class Follower implements AsyncDisposable {
+  /** The channel followed. */
+  readonly channel: string;
+  /** This host's id. */
+  readonly host: string;
+  readonly #store: Store;
+  readonly #load: (bytes: Uint8Array, digest: string) => Promise<void>;
+  readonly #metrics: () => ServingMetrics;
+  readonly #interval: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #stop = new AbortController();
+  readonly #cache = new Map<string, Uint8Array>();
+  readonly #refused = new Map<string, Refusal>();
+  readonly #ready = Promise.withResolvers<string>();
+  #entry: ChannelEntry | undefined;
+  #serving = "";
+  #loading = false;
+  /** Serialises convergence: one load at a time, each on the latest state. */
+  #converging: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #watching: Promise<void>;
+  #reporting: Promise<void> = Promise.resolve();
+  #ticking = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: FollowerOptions) {
+    this.channel = checkName("channel", options.channel);
+    this.host = checkName("host", options.host);
+    this.#store = options.store;
+    this.#load = options.load;
+    this.#metrics = options.metrics ?? (() => NO_METRICS);
+    this.#interval = options.reportInterval ?? DEFAULT_REPORT_INTERVAL;
+    if (!(this.#interval > 0 && Number.isFinite(this.#interval))) {
+      throw new RangeError(
+        `Cannot follow "${this.channel}": reportInterval must be above 0 ms, got ${this.#interval}`,
+      );
+    }
+    this.#onError = options.onError ?? (() => {});
+    // Nobody may be waiting on ready(): a rejection there must not end the host.
+    this.#ready.promise.catch(() => {});
+    this.#watching = this.#watch();
+    this.#timer = setInterval(() => this.#tick(), this.#interval);
+  }
+
+  /**
+   * Starts following: watches the channel, loads what it wants for this
+   * host, reports every `reportInterval`.
+   *
+   * @param options The store, channel, host id and the `load` callback.
+   * @returns The follower; {@linkcode Follower.ready} tells when it serves.
+   * @throws {TypeError} A malformed channel or host name.
+   */
+  static start(options: FollowerOptions): Follower {
+    return new Follower(options);
+  }
+
+  /**
+   * Resolves with the digest first served, once one is; rejects when the
+   * first generation the channel wants is refused, or the follower is closed
+   * before anything serves. A channel with no generation yet is waited for.
+   */
+  ready(): Promise<string> {
+    return this.#ready.promise;
+  }
+
+  /** The digest this host serves ("" before the first load). */
+  get digest(): string {
+    return this.#serving;
+  }
+
+  /** The digest the channel wants this host to run, as last read. */
+  get desired(): string | undefined {
+    return desiredDigest(this.#entry?.state, this.host);
+  }
+
+  /** Stops watching and reporting, and removes this host's report. Idempotent. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stop.abort();
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#ready.reject(
+      new HotswapError(
+        "E_CLOSED",
+        `Cannot follow "${this.channel}": the follower of host "${this.host}" was closed`,
+      ),
+    );
+    await this.#watching;
+    await this.#converging;
+    await this.#reporting;
+    // A host that leaves on purpose leaves the gate's view at once.
+    await this.#store.deleteReport(this.channel, this.host).catch(() => {});
+  }
+
+  async #watch(): Promise<void> {
+    try {
+      for await (const entry of this.#store.watch(this.channel, { signal: this.#stop.signal })) {
+        this.#entry = entry;
+        await this.#converge();
+      }
+    } catch (error) {
+      // The store was closed under the follower: the ticks keep trying.
+      if (!this.#stop.signal.aborted) this.#onError(error);
+    }
+  }
+
+  /**
+   * Report tick: re-read the channel (the catch-up for a missed
+   * notification), converge, report. A tick still running (a store that
+   * answers slowly) makes the next one skip, so nothing piles up.
+   */
+  #tick(): void {
+    if (this.#stop.signal.aborted || this.#ticking) return;
+    this.#ticking = true;
+    this.#reporting = (async () => {
+      try {
+        const entry = await this.#store.getChannel(this.channel);
+        if (entry === undefined || entry.revision !== this.#entry?.revision) this.#entry = entry;
+      } catch (error) {
+        this.#onError(error);
+      }
+      await this.#converge();
+      await this.#report();
+    })().finally(() => this.#ticking = false);
+  }
+
+  #converge(): Promise<void> {
+    this.#converging = this.#converging.then(() => this.#convergeOnce());
+    return this.#converging;
+  }
+
+  async #convergeOnce(): Promise<void> {
+    // Bounded: each turn either loads the latest wanted digest or stops; a
+    // new want that arrives during a load is taken by the next converge().
+    for (let turn = 0; turn < 4 && !this.#stop.signal.aborted; turn++) {
+      const wanted = this.desired;
+      if (wanted === undefined || wanted === this.#serving || this.#refused.has(wanted)) return;
+      // A refusal is kept only while the channel wants that digest.
+      for (const digest of this.#refused.keys()) if (digest !== wanted) this.#refused.delete(digest);
+      this.#loading = true;
+      try {
+        const bytes = await this.#fetch(wanted);
+        if (bytes === undefined) return;
+        await this.#load(bytes, wanted);
+        this.#serving = wanted;
+        this.#ready.resolve(wanted);
+      } catch (error) {
+        this.#refuse(wanted, error);
+      } finally {
+        this.#loading = false;
+      }
+      // Tell the controller now rather than at the next tick: a gate waits on this.
+      await this.#report();
+    }
+  }
+
+  /** The artifact's bytes, from memory or the store; `undefined` (try later) when the store fails. */
+  async #fetch(digest: string): Promise<Uint8Array | undefined> {
+    const cached = this.#cache.get(digest);
+    if (cached !== undefined) return cached;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#store.getArtifact(digest);
+    } catch (error) {
+      this.#onError(error);
+      return undefined;
+    }
+    if (bytes === undefined) {
+      throw new HotswapError(
+        "E_NOT_FOUND",
+        `Cannot load ${digest}: the store has no such artifact; publish it`,
+      );
+    }
+    this.#cache.set(digest, bytes);
+    for (const key of this.#cache.keys()) {
+      if (this.#cache.size <= CACHED_ARTIFACTS) break;
+      if (key !== this.#serving && key !== digest) this.#cache.delete(key);
+    }
+    return bytes;
+  }
+
+  #refuse(digest: string, error: unknown): void {
+    const code = error instanceof HotswapError ? error.code : "E_IMPORT";
+    const message = error instanceof Error ? error.message : describeThrown(error);
+    this.#refused.set(digest, { digest, code, message });
+    this.#onError(error);
+    if (this.#serving === "") this.#ready.reject(error);
+  }
+
+  async #report(): Promise<void> {
+    const wanted = this.desired;
+    const refused = wanted === undefined ? undefined : this.#refused.get(wanted);
+    let metrics = NO_METRICS;
+    try {
+      metrics = this.#metrics();
+    } catch (error) {
+      this.#onError(error);
+    }
+    const report: HostReport = {
+      host: this.host,
+      generation: metrics.generation,
+      digest: this.#serving,
+      desired: wanted ?? "",
+      state: refused !== undefined
+        ? "refused"
+        : this.#loading
+        ? "loading"
+        : this.#serving === ""
+        ? "starting"
+        : wanted === undefined || wanted === this.#serving
+        ? "serving"
+        : "loading",
+      calls: metrics.calls,
+      errors: metrics.errors,
+      p50: metrics.p50,
+      p99: metrics.p99,
+      at: Date.now(),
+      interval: this.#interval,
+      ...(refused === undefined ? {} : { refused }),
+    };
+    try {
+      await this.#store.putReport(this.channel, report);
+    } catch (error) {
+      // Unreachable: keep serving; the next tick reports again.
+      this.#onError(error);
+    }
+  }
+}

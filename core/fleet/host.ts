@@ -1,0 +1,144 @@
+/**
+ * A hot-swap reference that follows a channel of a fleet store: the glue
+ * between {@linkcode Follower} (what to run, reports) and a
+ * {@linkcode Hotswap} (running it). Each artifact the follower fetches is
+ * written to a private cache directory and loaded as a `.hsgen` path, so it
+ * goes through exactly the checks of section 12 (trust list, scope, expiry,
+ * sequence, digest) that a path would. Going back to the generation that
+ * served before (an aborted rollout) is a `rollback()`: from memory, and
+ * allowed below the highest sequence, as an explicit rollback is.
+ *
+ * @module
+ */
+
+import type { Contract } from "../contract.ts";
+import { HotswapError } from "../errors.ts";
+import type { GenerationStats, Hotswap } from "../hotswap.ts";
+import type { HandleOf, Isolation } from "../isolation.ts";
+import type { HotswapOptions } from "../options.ts";
+import { registerHotswap } from "../register.ts";
+import { openStore, type Store } from "../store/store.ts";
+import { Follower, type ServingMetrics } from "./follower.ts";
+
+/** Options of {@linkcode followChannel}: those of `registerHotswap`, and the fleet's. */
+export interface FleetHostOptions extends HotswapOptions {
+  /** The store: a URL (`sqlite:<file>`, `nats://host:port`) or an open store (not closed with the host). */
+  store: string | Store;
+  /** The channel to follow. */
+  channel: string;
+  /** This host's id, unique in the fleet. */
+  host: string;
+  /**
+   * Milliseconds between two reports.
+   *
+   * @default {1000}
+   */
+  reportInterval?: number;
+  /** Where fetched artifacts are written to be loaded (default: a new temporary directory, removed on close). */
+  cacheDir?: string;
+  /** Told of failures the host survives: the store unreachable, an artifact refused. */
+  onError?: (error: unknown) => void;
+}
+
+/** A reference following a channel; dispose it to stop following and close the reference. */
+export interface FleetHost<T> extends AsyncDisposable {
+  /** The reference serving the channel's generation. */
+  readonly hot: Hotswap<T>;
+  /** The follower: what the channel wants, what it reports. */
+  readonly follower: Follower;
+}
+
+/**
+ * Loads the generation the channel wants for this host, then follows the
+ * channel: swaps when the desired state changes, reports every
+ * `reportInterval`. Resolves once the first generation serves.
+ *
+ * @typeParam T The handle type of the contract.
+ * @typeParam I The isolation mode.
+ * @param contract The contract every generation must meet.
+ * @param options The store, channel, host id, and `registerHotswap`'s options (`trust` above all).
+ * @returns The reference and its follower.
+ * @throws {HotswapError} When the first generation the channel wants is refused, or the store cannot be opened.
+ */
+export async function followChannel<T, I extends Isolation = "inline">(
+  contract: Contract<T>,
+  options: FleetHostOptions & { readonly isolation?: I },
+): Promise<FleetHost<HandleOf<T, I>>> {
+  const { store: storeOption, channel, host, reportInterval, cacheDir, onError, ...hotswapOptions } = options;
+  const ownStore = typeof storeOption === "string";
+  const store = ownStore ? await openStore(storeOption) : storeOption;
+  const ownCache = cacheDir === undefined;
+  let cache: string | undefined;
+  let hot: Hotswap<HandleOf<T, I>> | undefined;
+  let follower: Follower | undefined;
+
+  /** The digest that served before the last swap: what `rollback()` would bring back. */
+  let previous: string | undefined;
+  const load = async (bytes: Uint8Array, digest: string): Promise<void> => {
+    if (hot !== undefined && previous === digest) {
+      await hot.rollback();
+      // A second rollback would step further back, not to what served before this one.
+      previous = undefined;
+      return;
+    }
+    cache ??= cacheDir ?? await Deno.makeTempDir({ prefix: "hotswap_fleet_" });
+    const file = `${cache}/${fileName(digest)}.hsgen`;
+    await Deno.writeFile(file, bytes, { mode: 0o600 });
+    if (hot === undefined) hot = await registerHotswap(contract, file, hotswapOptions);
+    else {
+      const before = hot.digest;
+      await hot.swap(file);
+      previous = before;
+    }
+    if (hot.digest !== digest) {
+      throw new HotswapError(
+        "E_INTEGRITY",
+        `Cannot serve ${digest} on channel "${channel}": the artifact's files hash to ${hot.digest}; the store holds it under the wrong digest, publish it again`,
+      );
+    }
+  };
+
+  const metrics = (): ServingMetrics => {
+    if (hot === undefined) return { generation: 0, calls: 0, errors: 0, p50: 0, p99: 0 };
+    const serving = hot.stats().generations.find((g) => g.generation === hot!.generation) as
+      | (GenerationStats & Partial<Pick<ServingMetrics, "errors" | "p50" | "p99">>)
+      | undefined;
+    return {
+      generation: hot.generation,
+      calls: serving?.calls ?? 0,
+      errors: serving?.errors ?? 0,
+      p50: serving?.p50 ?? 0,
+      p99: serving?.p99 ?? 0,
+    };
+  };
+
+  const close = async (): Promise<void> => {
+    await follower?.[Symbol.asyncDispose]();
+    await hot?.close();
+    if (ownStore) await store[Symbol.asyncDispose]();
+    if (ownCache && cache !== undefined) await Deno.remove(cache, { recursive: true }).catch(() => {});
+  };
+
+  try {
+    follower = Follower.start({
+      store,
+      channel,
+      host,
+      load,
+      metrics,
+      ...(reportInterval === undefined ? {} : { reportInterval }),
+      ...(onError === undefined ? {} : { onError }),
+    });
+    await follower.ready();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const serving = hot!;
+  return { hot: serving, follower, [Symbol.asyncDispose]: close };
+}
+
+/** A digest as a file name: base64url. */
+function fileName(digest: string): string {
+  return digest.replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}

@@ -1,0 +1,76 @@
+/**
+ * What `hotswap status` shows: a channel's desired state, its rollout, the
+ * gate's verdict now, and every host's last report with what the channel
+ * wants it to run.
+ *
+ * @module
+ */
+
+import {
+  type ArtifactInfo,
+  checkName,
+  type HostReport,
+  type RolloutState,
+  type Store,
+} from "../store/store.ts";
+import { desiredDigest, inCanary } from "./canary.ts";
+import { type GateDecision, isLive, judge } from "./gate.ts";
+
+/** A host as {@linkcode channelStatus} describes it. */
+export interface HostStatus extends HostReport {
+  /** Whether its last report is recent. */
+  readonly live: boolean;
+  /** Whether it is in the running rollout's canary. */
+  readonly canary: boolean;
+  /** What the channel wants it to run now. */
+  readonly wants: string | undefined;
+}
+
+/** A channel's state, its hosts and the gate's view, for `hotswap status`. */
+export interface ChannelStatus {
+  /** The channel. */
+  readonly channel: string;
+  /** Its revision in the store (0: never written). */
+  readonly revision: number;
+  /** Its stable digest. */
+  readonly stable: string | undefined;
+  /** The running or last rollout. */
+  readonly rollout: RolloutState | undefined;
+  /** The gate's verdict now, while a rollout runs. */
+  readonly gate: GateDecision | undefined;
+  /** Every host that reported. */
+  readonly hosts: readonly HostStatus[];
+  /** The store's artifacts. */
+  readonly artifacts: readonly ArtifactInfo[];
+}
+
+/**
+ * Reads a channel's state, hosts and the gate's verdict.
+ *
+ * @returns The status; a channel never written has revision 0.
+ */
+export async function channelStatus(store: Store, channel: string): Promise<ChannelStatus> {
+  checkName("channel", channel);
+  const [entry, reports, artifacts] = await Promise.all([
+    store.getChannel(channel),
+    store.listReports(channel),
+    store.listArtifacts(),
+  ]);
+  const now = Date.now();
+  const rollout = entry?.state.rollout;
+  const hosts = reports.map((report): HostStatus => ({
+    ...report,
+    live: isLive(report, now),
+    canary: rollout?.status === "running" && inCanary(report.host, rollout.id, rollout.percent),
+    wants: desiredDigest(entry?.state, report.host),
+  }));
+  return {
+    channel,
+    revision: entry?.revision ?? 0,
+    stable: entry?.state.stable,
+    rollout,
+    gate: rollout?.status === "running" ? judge(rollout, reports, now) : undefined,
+    hosts,
+    artifacts,
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * What the store adapters share: reading records another process wrote
+ * (every field type-checked), the `E_STORE` error, and the level-triggered
+ * watch loop.
+ *
+ * @module
+ */
+
+import { HotswapError } from "../errors.ts";
+import type {
+  ArtifactInfo,
+  ChannelEntry,
+  ChannelState,
+  HostReport,
+  HostState,
+  Refusal,
+  RolloutState,
+  RolloutStatus,
+} from "./store.ts";
+
+/** An `E_STORE` error naming the store and the operation. */
+export function storeError(url: string, action: string, cause: unknown): HotswapError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new HotswapError("E_STORE", `Cannot ${action} in store "${url}": ${reason}`, { cause });
+}
+
+// Records come from other processes: read every field with its type checked.
+
+type Json = Record<string, unknown>;
+
+function record(value: unknown, what: string): Json {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`Malformed ${what}: not an object`);
+  }
+  return value as Json;
+}
+
+function str(o: Json, key: string, what: string): string {
+  const value = o[key];
+  if (typeof value !== "string") throw new TypeError(`Malformed ${what}: "${key}" is not a string`);
+  return value;
+}
+
+function num(o: Json, key: string, what: string): number {
+  const value = o[key];
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new TypeError(`Malformed ${what}: "${key}" is not a finite number`);
+  }
+  return value;
+}
+
+function optional<T>(o: Json, key: string, read: (o: Json, key: string, what: string) => T, what: string) {
+  return o[key] === undefined || o[key] === null ? {} : { [key]: read(o, key, what) };
+}
+
+const STATUSES: readonly string[] = ["running", "promoted", "aborted"];
+const HOST_STATES: readonly string[] = ["starting", "loading", "serving", "refused"];
+
+/** Reads a channel state written by any process; throws `TypeError` on a malformed one. */
+export function parseChannelState(value: unknown): ChannelState {
+  const o = record(value, "channel state");
+  const state: { stable?: string; rollout?: RolloutState } = {};
+  if (o.stable !== undefined && o.stable !== null) state.stable = str(o, "stable", "channel state");
+  if (o.rollout !== undefined && o.rollout !== null) state.rollout = parseRollout(o.rollout);
+  return state;
+}
+
+function parseRollout(value: unknown): RolloutState {
+  const what = "rollout state";
+  const o = record(value, what);
+  const steps = o.steps;
+  if (
+    !Array.isArray(steps) || steps.length === 0 || steps.length > 100 ||
+    !steps.every((step) => typeof step === "number" && step > 0 && step <= 100)
+  ) {
+    throw new TypeError(`Malformed ${what}: "steps" is not a list of percentages`);
+  }
+  const status = str(o, "status", what);
+  if (!STATUSES.includes(status)) throw new TypeError(`Malformed ${what}: unknown status "${status}"`);
+  const step = num(o, "step", what);
+  if (!Number.isInteger(step) || step < 0 || step >= steps.length) {
+    throw new TypeError(`Malformed ${what}: "step" is out of range`);
+  }
+  return {
+    id: str(o, "id", what),
+    to: str(o, "to", what),
+    from: str(o, "from", what),
+    steps: steps as number[],
+    step,
+    percent: num(o, "percent", what),
+    status: status as RolloutStatus,
+    bakeMs: num(o, "bakeMs", what),
+    maxErrorRate: num(o, "maxErrorRate", what),
+    ...optional(o, "maxP99Ms", num, what),
+    progressDeadlineMs: num(o, "progressDeadlineMs", what),
+    startedAt: num(o, "startedAt", what),
+    stepStartedAt: num(o, "stepStartedAt", what),
+    ...optional(o, "endedAt", num, what),
+    ...optional(o, "reason", str, what),
+  };
+}
+
+/** Reads a host report written by any process; throws `TypeError` on a malformed one. */
+export function parseReport(value: unknown): HostReport {
+  const what = "host report";
+  const o = record(value, what);
+  const state = str(o, "state", what);
+  if (!HOST_STATES.includes(state)) throw new TypeError(`Malformed ${what}: unknown state "${state}"`);
+  let refused: Refusal | undefined;
+  if (o.refused !== undefined && o.refused !== null) {
+    const r = record(o.refused, what);
+    refused = {
+      digest: str(r, "digest", what),
+      code: str(r, "code", what),
+      message: str(r, "message", what),
+    };
+  }
+  return {
+    host: str(o, "host", what),
+    generation: num(o, "generation", what),
+    digest: str(o, "digest", what),
+    desired: str(o, "desired", what),
+    state: state as HostState,
+    calls: num(o, "calls", what),
+    errors: num(o, "errors", what),
+    p50: num(o, "p50", what),
+    p99: num(o, "p99", what),
+    at: num(o, "at", what),
+    interval: num(o, "interval", what),
+    ...(refused === undefined ? {} : { refused }),
+  };
+}
+
+/** Reads an artifact listing entry. */
+export function parseArtifactInfo(value: unknown): ArtifactInfo {
+  const what = "artifact record";
+  const o = record(value, what);
+  return {
+    digest: str(o, "digest", what),
+    ...optional(o, "label", str, what),
+    size: num(o, "size", what),
+    publishedAt: num(o, "publishedAt", what),
+  };
+}
+
+/**
+ * A level-triggered "something may have changed" signal: a counter and a
+ * wake-up, no queue, so a burst of notifications costs one wake-up and
+ * nothing piles up. A waiter names the count it last saw, so a notification
+ * that came while it was busy is not missed.
+ */
+export class Pulse {
+  #count = 0;
+  #waiting: PromiseWithResolvers<void> | undefined;
+
+  /** Notifications so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Wakes every waiter. */
+  notify(): void {
+    this.#count++;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve();
+  }
+
+  /**
+   * Resolves at once if a notification came since `seen`, else on the next
+   * one, after `ms` milliseconds at the latest, or when `signal` aborts.
+   * Never rejects.
+   */
+  async next(seen: number, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted || this.#count !== seen) return;
+    this.#waiting ??= Promise.withResolvers<void>();
+    const done = Promise.withResolvers<void>();
+    const onAbort = () => done.resolve();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(done.resolve, ms);
+    try {
+      await Promise.race([this.#waiting.promise, done.promise]);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/**
+ * The watch loop both adapters share: read, yield when the revision
+ * changed, wait for a pulse (or `recheckMs` at most: the catch-up for a
+ * notification that never came), until `signal` aborts. A failed read yields
+ * nothing and is tried again at the next pulse.
+ */
+export async function* watchLoop(
+  read: () => Promise<ChannelEntry | undefined>,
+  pulse: Pulse,
+  recheckMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<ChannelEntry | undefined, void, undefined> {
+  let last: number | undefined = -1;
+  while (!signal.aborted) {
+    const seen = pulse.count;
+    let entry: ChannelEntry | undefined;
+    let ok = true;
+    try {
+      entry = await read();
+    } catch {
+      ok = false;
+    }
+    if (signal.aborted) return;
+    if (ok && entry?.revision !== last) {
+      last = entry?.revision;
+      yield entry;
+    }
+    await pulse.next(seen, recheckMs, signal);
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The fleet commands (`publish`, `rollout`, `promote`, `abort`, `status`):
+ * exit codes (0 done, 1 failed, 2 usage), what they print, and where.
+ */
+
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { defineContract } from "../core/contract.ts";
+import { packArtifact } from "../core/artifact.ts";
+import { generateSigningKey } from "../core/signature.ts";
+import type { FleetCommand } from "../core/fleet/cli/_args.ts";
+import { abort } from "../core/fleet/cli/abort.ts";
+import { promote } from "../core/fleet/cli/promote.ts";
+import { publish } from "../core/fleet/cli/publish.ts";
+import { rollout } from "../core/fleet/cli/rollout.ts";
+import { status } from "../core/fleet/cli/status.ts";
+import { beginRollout } from "../core/fleet/rollout.ts";
+import { Follower } from "../core/fleet/follower.ts";
+import { HotswapError } from "../core/errors.ts";
+import { openStore } from "../core/store/store.ts";
+
+const greeter = defineContract<{ greet(name: string): string }>({
+  name: "CliGreeter",
+  version: "1.0.0",
+  symbol: "hs_greeter",
+  shape: { greet: "function" },
+});
+
+async function run(
+  command: FleetCommand,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await command.run(args, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+async function withArtifacts(
+  fn: (
+    dir: string,
+    store: string,
+    files: { v1: string; v2: string; d1: string; d2: string },
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_fleet_cli_" });
+  try {
+    const key = await generateSigningKey();
+    const files: Record<string, string> = {};
+    for (const [name, sequence] of [["v1", 1], ["v2", 2]] as const) {
+      await Deno.mkdir(`${dir}/${name}`);
+      await Deno.writeTextFile(
+        `${dir}/${name}/g.ts`,
+        `export const hs_greeter = { greet: (n: string) => "${name} " + n };`,
+      );
+      const packed = await packArtifact(`${dir}/${name}/g.ts`, {
+        contract: greeter,
+        key,
+        label: name,
+        sequence,
+      });
+      await Deno.writeFile(`${dir}/${name}.hsgen`, packed.bytes);
+      files[name] = `${dir}/${name}.hsgen`;
+      files[`d${sequence}`] = packed.manifest.digest;
+    }
+    await fn(dir, `sqlite:${dir}/fleet.db`, files as { v1: string; v2: string; d1: string; d2: string });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("every fleet command prints its usage for --help and exits 0", async () => {
+  for (const command of [publish, rollout, promote, abort, status]) {
+    const { code, out } = await run(command, ["--help"]);
+    strictEqual(code, 0);
+    match(out, /^Usage: hotswap \w+ /);
+    strictEqual(out, command.usage);
+  }
+});
+
+Deno.test("fleet commands exit 2 on a command line that cannot run", async () => {
+  const cases: [FleetCommand, string[], RegExp][] = [
+    [publish, ["a.hsgen", "--channel", "c"], /Missing --store/],
+    [publish, ["--store", "sqlite:x.db", "--channel", "c"], /Missing <file\.hsgen>/],
+    [rollout, ["c", "--store", "sqlite:x.db"], /Missing --to/],
+    [rollout, ["c", "--store", "sqlite:x.db", "--to", "v2", "--bake", "soon"], /--bake must be a duration/],
+    [rollout, ["c", "--store", "sqlite:x.db", "--to", "v2", "--max-error-rate", "2"], /from 0 to 1/],
+    [status, ["c", "--store", "redis://x"], /sqlite:<file>/],
+    [abort, ["c", "--store", "sqlite:x.db", "--nope"], /Unknown option/],
+  ];
+  for (const [command, args, message] of cases) {
+    const { code, err } = await run(command, args);
+    strictEqual(code, 2, `${args.join(" ")}: ${err}`);
+    match(err, message);
+    match(err, /--help for usage/);
+  }
+});
+
+Deno.test("publish makes the first artifact stable, stores the next, and refuses a file that is no artifact", async () => {
+  await withArtifacts(async (dir, store, { v1, v2, d1, d2 }) => {
+    const first = await run(publish, [v1, "--store", store, "--channel", "app"]);
+    strictEqual(first.code, 0, first.err);
+    match(first.out, /stable is now sha256-/);
+    const second = await run(publish, [v2, "--store", store, "--channel", "app"]);
+    strictEqual(second.code, 0, second.err);
+    match(second.out, /hotswap rollout app --store .* --to v2/);
+    await Deno.writeTextFile(`${dir}/junk.hsgen`, "{}");
+    const junk = await run(publish, [`${dir}/junk.hsgen`, "--store", store, "--channel", "app"]);
+    strictEqual(junk.code, 1);
+    match(junk.err, /Cannot publish/);
+    const json = await run(status, ["app", "--store", store, "--json"]);
+    strictEqual(json.code, 0, json.err);
+    const parsed = JSON.parse(json.out);
+    strictEqual(parsed.stable, d1);
+    deepStrictEqual(parsed.artifacts.map((a: { digest: string }) => a.digest), [d1, d2]);
+  });
+});
+
+Deno.test("rollout by label exits 0 once the candidate is stable", async () => {
+  await withArtifacts(async (_dir, store, { v1, v2, d2 }) => {
+    await run(publish, [v1, "--store", store, "--channel", "app"]);
+    await run(publish, [v2, "--store", store, "--channel", "app"]);
+    const { code, out, err } = await run(rollout, [
+      "app",
+      "--store",
+      store,
+      "--to",
+      "v2",
+      "--steps",
+      "50,100",
+      "--bake",
+      "0",
+    ]);
+    strictEqual(code, 0, err);
+    match(out, /step 1\/2: 50 % of hosts/);
+    match(out, /step 2\/2: 100 % of hosts/);
+    match(out, /is stable$/);
+    const human = await run(status, ["app", "--store", store]);
+    match(human.out, new RegExp(`stable   ${d2.slice(0, 19)}… \\(v2\\)`));
+    match(human.out, /promoted/);
+  });
+});
+
+Deno.test("rollout exits 1 with the reason on stderr when a host refuses the candidate", async () => {
+  await withArtifacts(async (_dir, store, { v1, v2, d2 }) => {
+    await run(publish, [v1, "--store", store, "--channel", "app"]);
+    await run(publish, [v2, "--store", store, "--channel", "app"]);
+    await using opened = await openStore(store);
+    await using _host = Follower.start({
+      store: opened,
+      channel: "app",
+      host: "h1",
+      reportInterval: 50,
+      load: (_bytes, digest) =>
+        digest === d2 ? Promise.reject(new HotswapError("E_SIGNATURE", "unknown key")) : Promise.resolve(),
+    });
+    await _host.ready();
+    const { code, err } = await run(rollout, [
+      "app",
+      "--store",
+      store,
+      "--to",
+      d2,
+      "--steps",
+      "100",
+      "--bake",
+      "1m",
+    ]);
+    strictEqual(code, 1);
+    match(
+      err,
+      /rollout aborted, every host back on sha256-.*: host "h1" refused the candidate: E_SIGNATURE: unknown key/,
+    );
+  });
+});
+
+Deno.test("promote and abort end a running rollout; with none running they exit 1", async () => {
+  await withArtifacts(async (_dir, store, { v1, v2, d2 }) => {
+    await run(publish, [v1, "--store", store, "--channel", "app"]);
+    await run(publish, [v2, "--store", store, "--channel", "app"]);
+    const none = await run(abort, ["app", "--store", store]);
+    strictEqual(none.code, 1);
+    match(none.err, /E_NOT_FOUND: Cannot abort on "app": no rollout is running/);
+    await using opened = await openStore(store);
+    await beginRollout(opened, "app", d2, { bakeMs: 60_000 });
+    const aborted = await run(abort, ["app", "--store", store, "--reason", "bad smell"]);
+    strictEqual(aborted.code, 0, aborted.err);
+    strictEqual((await opened.getChannel("app"))?.state.rollout?.reason, "bad smell");
+    await beginRollout(opened, "app", d2, { bakeMs: 60_000 });
+    const promoted = await run(promote, ["app", "--store", store]);
+    strictEqual(promoted.code, 0, promoted.err);
+    strictEqual((await opened.getChannel("app"))?.state.stable, d2);
+    ok((await run(promote, ["app", "--store", store])).code === 1);
+  });
+});

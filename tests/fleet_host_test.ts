@@ -1,0 +1,166 @@
+/**
+ * followChannel(): real hot-swap references following a channel of the
+ * embedded store, with signed artifacts (SPEC 12) rolled out by the
+ * controller: a good one reaches every host, a forged one is refused by the
+ * hosts and the rollout aborts, a restarted host resumes the channel.
+ */
+
+import { ok, rejects, strictEqual } from "node:assert/strict";
+import { defineContract } from "../core/contract.ts";
+import { packArtifact } from "../core/artifact.ts";
+import { generateSigningKey } from "../core/signature.ts";
+import { type FleetHost, followChannel } from "../core/fleet/host.ts";
+import { publish, runRollout } from "../core/fleet/rollout.ts";
+import { openStore, type Store } from "../core/store/store.ts";
+import type { TrustList } from "../core/trust.ts";
+
+interface Greeter {
+  greet(name: string): string;
+}
+const greeter = defineContract<Greeter>({
+  name: "FleetGreeter",
+  version: "1.0.0",
+  symbol: "hs_greeter",
+  shape: { greet: "function" },
+});
+
+interface Fixture {
+  dir: string;
+  store: Store;
+  trust: TrustList;
+  /** Packs `export const hs_greeter = { greet: () => "<word> " + name }` signed by the trusted key (or another). */
+  pack(word: string, sequence: number, forged?: boolean): Promise<{ bytes: Uint8Array; digest: string }>;
+}
+
+async function withFixture(fn: (fixture: Fixture) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_fleet_host_" });
+  try {
+    const key = await generateSigningKey();
+    const stranger = await generateSigningKey();
+    const trust: TrustList = {
+      version: 1,
+      keys: [{ keyid: key.keyid, publicKey: key.publicKey }],
+      revoked: [],
+    };
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    await fn({
+      dir,
+      store,
+      trust,
+      async pack(word, sequence, forged = false) {
+        const src = `${dir}/src-${word}`;
+        await Deno.mkdir(src, { recursive: true });
+        await Deno.writeTextFile(
+          `${src}/greeter.ts`,
+          `export const hs_greeter = { greet: (n: string) => "${word} " + n };`,
+        );
+        const packed = await packArtifact(`${src}/greeter.ts`, {
+          contract: greeter,
+          key: forged ? stranger : key,
+          label: word,
+          sequence,
+        });
+        return { bytes: packed.bytes, digest: packed.manifest.digest };
+      },
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function startHosts(fixture: Fixture, count: number): Promise<FleetHost<Greeter>[]> {
+  const hosts: FleetHost<Greeter>[] = [];
+  for (let i = 0; i < count; i++) {
+    hosts.push(
+      await followChannel(greeter, {
+        store: fixture.store,
+        channel: "greeter/prod",
+        host: `host-${i}`,
+        trust: fixture.trust,
+        reportInterval: 50,
+        cacheDir: `${fixture.dir}/cache-${i}`,
+      }),
+    );
+  }
+  return hosts;
+}
+
+async function converge(hosts: FleetHost<Greeter>[], word: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!hosts.every((host) => host.hot.with((h) => h.greet("x")) === `${word} x`)) {
+    if (Date.now() > deadline) {
+      throw new Error(`hosts say ${hosts.map((host) => host.hot.with((h) => h.greet("x"))).join(", ")}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function closeAll(hosts: FleetHost<Greeter>[]): Promise<void> {
+  for (const host of hosts) await host[Symbol.asyncDispose]();
+}
+
+Deno.test("followChannel() hosts load the published stable, then the candidate a rollout promotes", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    const v2 = await fixture.pack("hi", 2);
+    for (const dir of [0, 1, 2]) await Deno.mkdir(`${fixture.dir}/cache-${dir}`);
+    strictEqual(
+      (await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest })).madeStable,
+      true,
+    );
+    await publish(fixture.store, "greeter/prod", v2.bytes, { digest: v2.digest });
+    const hosts = await startHosts(fixture, 3);
+    try {
+      await converge(hosts, "hello");
+      const outcome = await runRollout(fixture.store, "greeter/prod", v2.digest, {
+        steps: [34, 100],
+        bakeMs: 0,
+        pollMs: 10,
+      });
+      strictEqual(outcome.status, "promoted");
+      await converge(hosts, "hi");
+      ok(hosts.every((host) => host.hot.digest === v2.digest));
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
+Deno.test("followChannel() hosts refuse a forged artifact, and the rollout aborts back to stable", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    const forged = await fixture.pack("evil", 2, true);
+    for (const dir of [0, 1, 2]) await Deno.mkdir(`${fixture.dir}/cache-${dir}`);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    await publish(fixture.store, "greeter/prod", forged.bytes, { digest: forged.digest });
+    const hosts = await startHosts(fixture, 3);
+    try {
+      const outcome = await runRollout(fixture.store, "greeter/prod", forged.digest, {
+        steps: [34, 100],
+        bakeMs: 60_000,
+        pollMs: 10,
+      });
+      strictEqual(outcome.status, "aborted");
+      ok(/refused the candidate: E_SIGNATURE/.test(outcome.rollout.reason ?? ""), outcome.rollout.reason);
+      await converge(hosts, "hello");
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
+Deno.test("followChannel() rejects when the channel's first generation is refused", async () => {
+  await withFixture(async (fixture) => {
+    const forged = await fixture.pack("evil", 1, true);
+    await publish(fixture.store, "greeter/prod", forged.bytes, { digest: forged.digest });
+    await rejects(
+      followChannel(greeter, {
+        store: fixture.store,
+        channel: "greeter/prod",
+        host: "h1",
+        trust: fixture.trust,
+      }),
+      (error: Error & { code?: string }) => error.code === "E_SIGNATURE",
+    );
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Follower: what a host loads, reports and refuses, on the embedded store.
+ */
+
+import { deepStrictEqual, rejects, strictEqual, throws } from "node:assert/strict";
+import { Follower } from "../core/fleet/follower.ts";
+import { publish } from "../core/fleet/rollout.ts";
+import { HotswapError } from "../core/errors.ts";
+import { openStore, type Store } from "../core/store/store.ts";
+
+const A = `sha256-${"A".repeat(43)}=`;
+const B = `sha256-${"B".repeat(43)}=`;
+
+async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_follower_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    await fn(store);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Waits for `check` to hold, 5 s at most. */
+async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`never: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("Follower waits for a channel's first generation, loads it, and reports serving", async () => {
+  await withStore(async (store) => {
+    const loaded: [number, string][] = [];
+    await using follower = Follower.start({
+      store,
+      channel: "app",
+      host: "h1",
+      reportInterval: 20,
+      load: (bytes, digest) => {
+        loaded.push([bytes[0]!, digest]);
+        return Promise.resolve();
+      },
+      metrics: () => ({ generation: 1, calls: 10, errors: 1, p50: 0.5, p99: 2 }),
+    });
+    await publish(store, "app", new Uint8Array([7]), { digest: A });
+    strictEqual(await follower.ready(), A);
+    deepStrictEqual(loaded, [[7, A]]);
+    await eventually(
+      async () => (await store.listReports("app"))[0]?.state === "serving",
+      "a serving report",
+    );
+    const [report] = await store.listReports("app");
+    strictEqual(report?.digest, A);
+    strictEqual(report?.errors, 1);
+    strictEqual(report?.interval, 20);
+  });
+});
+
+Deno.test("Follower reports a refused artifact, keeps serving, and does not load it again", async () => {
+  await withStore(async (store) => {
+    await publish(store, "app", new Uint8Array([1]), { digest: A });
+    let attempts = 0;
+    await using follower = Follower.start({
+      store,
+      channel: "app",
+      host: "h1",
+      reportInterval: 20,
+      load: (_bytes, digest) => {
+        if (digest !== B) return Promise.resolve();
+        attempts++;
+        return Promise.reject(new HotswapError("E_SIGNATURE", "Cannot load: unknown key"));
+      },
+    });
+    await follower.ready();
+    await store.putArtifact(new Uint8Array([2]), { digest: B });
+    const entry = await store.getChannel("app");
+    await store.setChannel("app", { stable: B }, entry!.revision);
+    await eventually(
+      async () => (await store.listReports("app"))[0]?.state === "refused",
+      "a refused report",
+    );
+    const [report] = await store.listReports("app");
+    deepStrictEqual(report?.refused, { digest: B, code: "E_SIGNATURE", message: "Cannot load: unknown key" });
+    strictEqual(report?.digest, A);
+    strictEqual(follower.digest, A);
+    // Several ticks later it has not tried again.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    strictEqual(attempts, 1);
+  });
+});
+
+Deno.test("Follower.ready() rejects E_CLOSED when closed before anything served, and the report is removed", async () => {
+  await withStore(async (store) => {
+    const follower = Follower.start({ store, channel: "app", host: "h1", load: () => Promise.resolve() });
+    await follower[Symbol.asyncDispose]();
+    await rejects(follower.ready(), (error: HotswapError) => error.code === "E_CLOSED");
+    deepStrictEqual(await store.listReports("app"), []);
+    await follower[Symbol.asyncDispose]();
+  });
+});
+
+Deno.test("Follower.start() refuses a malformed host name or report interval", async () => {
+  await withStore((store) => {
+    const load = () => Promise.resolve();
+    throws(() => Follower.start({ store, channel: "app", host: "bad host", load }), TypeError);
+    throws(() => Follower.start({ store, channel: "app", host: "h1", load, reportInterval: 0 }), RangeError);
+    return Promise.resolve();
+  });
+});
