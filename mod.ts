@@ -77,6 +77,19 @@ export {
 export type { HandleOf, Isolation, Remote } from "./core/isolation.ts";
 export type { HotswapOptions, WorkerPermissions } from "./core/options.ts";
 export { registerHotswap } from "./core/register.ts";
+export type { FleetHostOptions } from "./core/fleet/host.ts";
+export type {
+  ArtifactInfo,
+  ChannelEntry,
+  ChannelState,
+  HostReport,
+  HostState,
+  Refusal,
+  RolloutState,
+  RolloutStatus,
+  Store,
+  WatchChannelOptions,
+} from "./core/store/store.ts";
 export type { PathLike } from "./core/roots.ts";
 export {
   type EnvelopeSignature,

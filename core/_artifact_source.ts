@@ -41,7 +41,7 @@ export class ArtifactSource implements SnapshotSource {
     this.#options = options;
   }
 
-  async read(path: string): Promise<Snapshot> {
+  async read(path: string, options: { readonly rollback?: boolean } = {}): Promise<Snapshot> {
     const { trust, readModule, roots, maxBytes, contract } = this.#options;
     if (!isArtifactPath(path)) {
       if (trust === undefined) return await readModule(path);
@@ -54,7 +54,8 @@ export class ArtifactSource implements SnapshotSource {
     return await openArtifact(path, {
       trust: trust === undefined ? undefined : await this.#trustInForce(path, trust),
       contract: trust === undefined ? undefined : contract,
-      minSequence: this.#highest,
+      // An explicit rollback may go below the highest sequence; nothing else may.
+      minSequence: options.rollback === true ? undefined : this.#highest,
       maxBytes: maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
       // Only roots the host named: the default (the entry's directory) would
       // ask for read permission on a directory, where the artifact needs its file alone.

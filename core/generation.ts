@@ -11,6 +11,7 @@
 
 import { within } from "./deadline.ts";
 import type { Snapshot } from "./snapshot.ts";
+import { LatencyHistogram } from "./_latency.ts";
 
 /**
  * What a handle factory receives.
@@ -90,6 +91,12 @@ export class Generation<T> {
   inflight = 0;
   /** Calls ever started on this generation. */
   calls = 0;
+  /** Calls that threw or rejected. */
+  errors = 0;
+  /** Latencies of the calls `with()` timed. */
+  readonly latency: LatencyHistogram = new LatencyHistogram();
+  /** The call number `with()` times next (see `LatencyHistogram.sampled`). */
+  nextSample = 1;
   /** Serving, draining or retired. */
   state: GenerationState = "active";
   /** Releases one call; shared so `with()` allocates no closure per call. */
@@ -131,10 +138,16 @@ export class Generation<T> {
     };
     this.release = release;
     const unblob = runtime.unblob;
-    this.fail = unblob === undefined ? release : (error: unknown) => {
-      renameFrames(error, unblob);
-      release();
-    };
+    this.fail = unblob === undefined
+      ? (_error: unknown) => {
+        this.errors++;
+        release();
+      }
+      : (error: unknown) => {
+        this.errors++;
+        renameFrames(error, unblob);
+        release();
+      };
   }
 
   /** The snapshot digest. */

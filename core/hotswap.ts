@@ -36,6 +36,14 @@ export interface SwapOptions {
    */
   signal?: AbortSignal;
   /**
+   * An explicit rollback to an older signed artifact: with a trust list, the
+   * artifact's sequence may then be lower than the highest this reference
+   * accepted (SPEC 12); every other check applies.
+   *
+   * @default {false}
+   */
+  rollback?: boolean;
+  /**
    * Whether to ask the outgoing generation's `handoff()` for state; `false`
    * skips it (the way out when it always throws or hangs), and the new
    * generation's factory then gets `previous: undefined`.
@@ -89,6 +97,12 @@ export interface GenerationStats {
   readonly inflight: number;
   /** Calls ever started on it. */
   readonly calls: number;
+  /** Calls on it that threw or rejected. */
+  readonly errors: number;
+  /** Median latency of its sampled calls, in ms. */
+  readonly p50: number;
+  /** 99th percentile latency of its sampled calls, in ms. */
+  readonly p99: number;
 }
 
 /** Counters of a {@linkcode Hotswap}. */
@@ -115,6 +129,8 @@ const HISTORY_LIMIT = 100;
 /** What a load of a generation is asked to do; `undefined` fields keep their defaults. */
 interface LoadPlan {
   readonly integrity: string | undefined;
+  /** An explicit rollback: the source may go below the highest sequence. */
+  readonly rollback?: boolean;
   readonly signal: AbortSignal | undefined;
   readonly handoff: boolean;
   readonly via: GenerationInfo["via"];
@@ -127,6 +143,12 @@ export interface Strategies {
   /** Runs a snapshot in the isolation mode. */
   readonly loader: Loader;
 }
+
+/**
+ * Gives a reference something to dispose when it closes, before it drains
+ * (a channel follower, which must stop swapping first). Internal.
+ */
+export let adoptResource: <T>(hot: Hotswap<T>, resource: AsyncDisposable) => void;
 
 /**
  * Creates a reference on `strategies`, and commits its first generation from
@@ -150,6 +172,9 @@ export let openHotswap: <T>(
  */
 export class Hotswap<T> extends EventTarget {
   static {
+    adoptResource = (hot, resource) => {
+      hot.#resources.push(resource);
+    };
     openHotswap = async <T>(
       contract: Contract<unknown>,
       options: ResolvedOptions,
@@ -191,6 +216,8 @@ export class Hotswap<T> extends EventTarget {
   #rollbacks = 0;
   /** The wrapper registered for each listener, so a listener's throw stays inside it. */
   readonly #guarded = new WeakMap<object, Map<string, EventListener>>();
+  /** Disposed first when the reference closes (see {@linkcode adoptResource}). */
+  readonly #resources: AsyncDisposable[] = [];
 
   /** Use {@linkcode registerHotswap}, which also loads the first generation. */
   private constructor(contract: Contract<unknown>, options: ResolvedOptions, strategies: Strategies) {
@@ -230,7 +257,8 @@ export class Hotswap<T> extends EventTarget {
     const generation = this.#serving;
     if (generation === undefined) throw this.#closedError("call with()");
     generation.inflight++;
-    generation.calls++;
+    // One comparison on the fast path: the histogram decides which calls are timed.
+    if (++generation.calls >= generation.nextSample) return this.#timed(generation, fn);
     let result: R;
     try {
       result = fn(generation.handle);
@@ -258,6 +286,43 @@ export class Hotswap<T> extends EventTarget {
       // species): it cannot be observed, so it is handed back as a plain value.
     }
     generation.release();
+    return result;
+  }
+
+  /** `with()` for a call the latency sampler picked: the same, timed. */
+  #timed<R>(generation: Generation<T>, fn: (handle: T) => R): R {
+    const started = performance.now();
+    const latency = generation.latency;
+    generation.nextSample = latency.sampled(generation.calls, started);
+    const done = () => {
+      latency.record(performance.now() - started);
+      generation.release();
+    };
+    const failed = (error: unknown) => {
+      latency.record(performance.now() - started);
+      generation.fail(error);
+    };
+    let result: R;
+    try {
+      result = fn(generation.handle);
+    } catch (error) {
+      failed(error);
+      throw error;
+    }
+    try {
+      if (result instanceof Promise) {
+        Promise.prototype.then.call(result, done, failed);
+        return result;
+      }
+      if (isThenable(result)) {
+        const adopted = Promise.resolve(result);
+        adopted.then(done, failed);
+        return adopted as R;
+      }
+    } catch {
+      // As in with(): a result that cannot be inspected is a plain value.
+    }
+    done();
     return result;
   }
 
@@ -300,6 +365,7 @@ export class Hotswap<T> extends EventTarget {
       signal,
       handoff: options.handoff !== false,
       via: "swap",
+      rollback: options.rollback === true,
     };
     return this.#enqueue(() => this.#load(toAbsolutePath(path), plan), path, signal);
   }
@@ -439,6 +505,9 @@ export class Hotswap<T> extends EventTarget {
         state: generation.state,
         inflight: generation.inflight,
         calls: generation.calls,
+        errors: generation.errors,
+        p50: generation.latency.quantile(0.5),
+        p99: generation.latency.quantile(0.99),
       });
     }
     return {
@@ -524,7 +593,9 @@ export class Hotswap<T> extends EventTarget {
   /** Loads a generation from a path (read from disk) or a kept snapshot, then commits it. */
   async #load(source: string | Snapshot, plan: LoadPlan): Promise<SwapResult> {
     const { signal } = plan;
-    const snapshot = typeof source === "string" ? await this.#source.read(source) : source;
+    const snapshot = typeof source === "string"
+      ? await this.#source.read(source, { rollback: plan.rollback === true })
+      : source;
     checkIntegrity(snapshot, plan.integrity);
     signal?.throwIfAborted();
     const outgoing = this.#current;
@@ -651,6 +722,14 @@ export class Hotswap<T> extends EventTarget {
 
   async #shutdown(): Promise<void> {
     this.#serving = undefined;
+    // A follower first: it must not queue swaps while the reference closes.
+    for (const resource of this.#resources.splice(0)) {
+      try {
+        await resource[Symbol.asyncDispose]();
+      } catch (error) {
+        console.error("A resource of a hot-swap reference failed to close:", error);
+      }
+    }
     await this.#queue;
     const current = this.#current;
     if (current !== undefined && this.#live.has(current)) await this.#retire(current);

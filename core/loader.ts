@@ -65,9 +65,11 @@ export interface SnapshotSource {
    * Reads, checks and hashes the generation at `path`.
    *
    * @param path An absolute path.
+   * @param options `rollback`: an explicit rollback, which may load a signed
+   *   artifact older (by sequence) than the highest committed.
    * @throws {HotswapError} Whatever makes the generation unloadable.
    */
-  read(path: string): Promise<Snapshot>;
+  read(path: string, options?: { readonly rollback?: boolean }): Promise<Snapshot>;
   /** Told when a snapshot it read became the serving generation (not by rollback). */
   committed(snapshot: Snapshot): void;
 }

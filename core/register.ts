@@ -10,6 +10,7 @@ import type { Contract } from "./contract.ts";
 import { ArtifactSource } from "./_artifact_source.ts";
 import { type Hotswap, openHotswap } from "./hotswap.ts";
 import { InlineLoader } from "./inline_loader.ts";
+import type { FleetHostOptions } from "./fleet/host.ts";
 import type { HandleOf, Isolation } from "./isolation.ts";
 import type { Loader, SnapshotSource } from "./loader.ts";
 import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -20,7 +21,9 @@ import { WorkerLoader } from "./worker_loader.ts";
 
 /**
  * Loads the first generation of `path`, verified against `contract`, and
- * returns the reference that serves it and swaps in later ones.
+ * returns the reference that serves it and swaps in later ones. Or, given a
+ * fleet store and channel instead of a path, follows that channel (SPEC 13):
+ * see the second signature.
  *
  * @typeParam T The handle type of the contract.
  * @typeParam I The isolation mode, which decides what `with()` receives:
@@ -48,11 +51,53 @@ import { WorkerLoader } from "./worker_loader.ts";
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function registerHotswap<T, I extends Isolation = "inline">(
+export function registerHotswap<T, I extends Isolation = "inline">(
   contract: Contract<T>,
   path: PathLike,
+  options?: HotswapOptions & { readonly isolation?: I },
+): Promise<Hotswap<HandleOf<T, I>>>;
+/**
+ * Follows a channel of a fleet store (SPEC 13): loads the generation the
+ * channel wants for this host (a signed artifact, checked against `trust`),
+ * swaps whenever the channel's desired state changes, reports calls, errors
+ * and latency every `reportInterval`, and keeps serving what it has while the
+ * store is unreachable. Closing the reference stops following.
+ *
+ * @typeParam T The handle type of the contract.
+ * @typeParam I The isolation mode.
+ * @param contract The contract every generation must meet.
+ * @param channel The store (`sqlite:<file>`, `nats://host:port`), channel, host id, and the options of a path registration.
+ * @returns The reference, serving the channel's generation for this host.
+ * @throws {HotswapError} When the store cannot be opened or the first generation is refused.
+ *
+ * @example Follow a channel of an embedded store
+ * ```ts ignore
+ * import { registerHotswap } from "@hotswap/runtime";
+ * import { httpApp } from "@hotswap/runtime/types";
+ *
+ * await using hot = await registerHotswap(httpApp, {
+ *   store: "sqlite:fleet.db",
+ *   channel: "app/prod",
+ *   host: Deno.hostname(),
+ *   trust: "trust.json",
+ * });
+ * ```
+ */
+export function registerHotswap<T, I extends Isolation = "inline">(
+  contract: Contract<T>,
+  channel: FleetHostOptions & { readonly isolation?: I },
+): Promise<Hotswap<HandleOf<T, I>>>;
+export async function registerHotswap<T, I extends Isolation = "inline">(
+  contract: Contract<T>,
+  source: PathLike | (FleetHostOptions & { readonly isolation?: I }),
   options: HotswapOptions & { readonly isolation?: I } = {},
 ): Promise<Hotswap<HandleOf<T, I>>> {
+  if (typeof source === "object" && !(source instanceof URL)) {
+    // Loaded on first use: programs that never follow a channel never load the fleet code.
+    const { followChannel } = await import("./fleet/host.ts");
+    return (await followChannel(contract, source)).hot;
+  }
+  const path = source;
   const resolved = resolveOptions(options);
   const entry = toAbsolutePath(path);
   return await openHotswap<HandleOf<T, I>>(

@@ -200,6 +200,11 @@ for (const isolation of MODES) {
     // The highest accepted stays 2: an equal sequence loads, a lower one does not.
     await expectRefused(hot, old, "replayed sequence");
     strictEqual((await hot.swap(v2)).generation, 4);
+    // An explicit rollback to an older artifact (a fleet host back on stable) loads it, signature checked.
+    const back = await hot.swap(old, { rollback: true });
+    strictEqual(back.generation, 5);
+    strictEqual(hot.with((h) => h.label), "old");
+    strictEqual(hot.info().provenance?.manifest.sequence, 1);
   });
 
   Deno.test(`${isolation}: without trust, an artifact loads unverified, its digest still checked`, async () => {

@@ -164,3 +164,36 @@ Deno.test("followChannel() rejects when the channel's first generation is refuse
     );
   });
 });
+
+Deno.test("registerHotswap(contract, { store, channel, host, trust }) follows the channel; close() stops following", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    const { registerHotswap } = await import("../mod.ts");
+    const hot = await registerHotswap(greeter, {
+      store: `sqlite:${fixture.dir}/fleet.db`,
+      channel: "greeter/prod",
+      host: "solo",
+      trust: fixture.trust,
+      reportInterval: 50,
+    });
+    strictEqual(hot.digest, v1.digest);
+    strictEqual(hot.with((h) => h.greet("ada")), "hello ada");
+    const v2 = await fixture.pack("hi", 2);
+    await publish(fixture.store, "greeter/prod", v2.bytes, { digest: v2.digest });
+    const swapped = new Promise<void>((resolve) =>
+      hot.addEventListener("swap", () => resolve(), { once: true })
+    );
+    const outcome = await runRollout(fixture.store, "greeter/prod", v2.digest, { steps: [100], bakeMs: 0 });
+    strictEqual(outcome.status, "promoted");
+    await swapped;
+    strictEqual(hot.with((h) => h.greet("ada")), "hi ada");
+    // Closing the reference stops the follower and closes the store it opened: the sanitizers see no leak.
+    await hot.close();
+    const generation = hot.generation;
+    const v3 = await fixture.pack("hey", 3);
+    await publish(fixture.store, "greeter/prod", v3.bytes, { digest: v3.digest });
+    await runRollout(fixture.store, "greeter/prod", v3.digest, { steps: [100], bakeMs: 0 });
+    strictEqual(hot.generation, generation, "a closed reference follows nothing");
+  });
+});

@@ -35,6 +35,16 @@ export interface ServingMetrics {
 }
 
 /** Options of {@linkcode Follower.start}. */
+/** What a follower's `load` is asked to do beyond loading the artifact. */
+export interface LoadStep {
+  /**
+   * Whether this load goes back to the channel's stable generation after an
+   * aborted rollout: an explicit rollback, which may load an artifact older
+   * (by sequence) than the candidate it replaces.
+   */
+  readonly rollback: boolean;
+}
+
 export interface FollowerOptions {
   /** The fleet's store. */
   readonly store: Store;
@@ -47,7 +57,7 @@ export interface FollowerOptions {
    * `HotswapError`'s `code` goes into the report); the serving generation
    * must stay as it was.
    */
-  readonly load: (bytes: Uint8Array, digest: string) => Promise<void>;
+  readonly load: (bytes: Uint8Array, digest: string, step: LoadStep) => Promise<void>;
   /** What the serving generation did (defaults to zeros). */
   readonly metrics?: () => ServingMetrics;
   /**
@@ -96,7 +106,7 @@ export class Follower implements AsyncDisposable {
   /** This host's id. */
   readonly host: string;
   readonly #store: Store;
-  readonly #load: (bytes: Uint8Array, digest: string) => Promise<void>;
+  readonly #load: (bytes: Uint8Array, digest: string, step: LoadStep) => Promise<void>;
   readonly #metrics: () => ServingMetrics;
   readonly #interval: number;
   readonly #onError: (error: unknown) => void;
@@ -237,7 +247,11 @@ export class Follower implements AsyncDisposable {
       try {
         const bytes = await this.#fetch(wanted);
         if (bytes === undefined) return;
-        await this.#load(bytes, wanted);
+        const state = this.#entry?.state;
+        // Back to stable after an aborted rollout: an explicit rollback, so an
+        // artifact older than the candidate is accepted (SPEC 12).
+        const rollback = state?.rollout?.status === "aborted" && wanted === state.stable;
+        await this.#load(bytes, wanted, { rollback });
         this.#serving = wanted;
         this.#ready.resolve(wanted);
       } catch (error) {

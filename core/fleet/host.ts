@@ -13,12 +13,12 @@
 
 import type { Contract } from "../contract.ts";
 import { HotswapError } from "../errors.ts";
-import type { GenerationStats, Hotswap } from "../hotswap.ts";
+import { adoptResource, type GenerationStats, type Hotswap } from "../hotswap.ts";
 import type { HandleOf, Isolation } from "../isolation.ts";
 import type { HotswapOptions } from "../options.ts";
 import { registerHotswap } from "../register.ts";
 import { openStore, type Store } from "../store/store.ts";
-import { Follower, type ServingMetrics } from "./follower.ts";
+import { Follower, type LoadStep, type ServingMetrics } from "./follower.ts";
 
 /** Options of {@linkcode followChannel}: those of `registerHotswap`, and the fleet's. */
 export interface FleetHostOptions extends HotswapOptions {
@@ -40,7 +40,7 @@ export interface FleetHostOptions extends HotswapOptions {
   onError?: (error: unknown) => void;
 }
 
-/** A reference following a channel; dispose it to stop following and close the reference. */
+/** A reference following a channel; dispose it (or close `hot`) to stop following and close the reference. */
 export interface FleetHost<T> extends AsyncDisposable {
   /** The reference serving the channel's generation. */
   readonly hot: Hotswap<T>;
@@ -74,7 +74,7 @@ export async function followChannel<T, I extends Isolation = "inline">(
 
   /** The digest that served before the last swap: what `rollback()` would bring back. */
   let previous: string | undefined;
-  const load = async (bytes: Uint8Array, digest: string): Promise<void> => {
+  const load = async (bytes: Uint8Array, digest: string, step: LoadStep): Promise<void> => {
     if (hot !== undefined && previous === digest) {
       await hot.rollback();
       // A second rollback would step further back, not to what served before this one.
@@ -87,7 +87,7 @@ export async function followChannel<T, I extends Isolation = "inline">(
     if (hot === undefined) hot = await registerHotswap(contract, file, hotswapOptions);
     else {
       const before = hot.digest;
-      await hot.swap(file);
+      await hot.swap(file, { rollback: step.rollback });
       previous = before;
     }
     if (hot.digest !== digest) {
@@ -112,11 +112,15 @@ export async function followChannel<T, I extends Isolation = "inline">(
     };
   };
 
-  const close = async (): Promise<void> => {
+  /** Stops following: the follower, then the store and cache this host opened (not the reference). */
+  const release = async (): Promise<void> => {
     await follower?.[Symbol.asyncDispose]();
-    await hot?.close();
     if (ownStore) await store[Symbol.asyncDispose]();
     if (ownCache && cache !== undefined) await Deno.remove(cache, { recursive: true }).catch(() => {});
+  };
+  const close = async (): Promise<void> => {
+    await release();
+    await hot?.close();
   };
 
   try {
@@ -135,7 +139,9 @@ export async function followChannel<T, I extends Isolation = "inline">(
     throw error;
   }
   const serving = hot!;
-  return { hot: serving, follower, [Symbol.asyncDispose]: close };
+  // Closing the reference stops the following first, whoever closes it.
+  adoptResource(serving, { [Symbol.asyncDispose]: release });
+  return { hot: serving, follower, [Symbol.asyncDispose]: () => serving.close() };
 }
 
 /** A digest as a file name: base64url. */

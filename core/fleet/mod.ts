@@ -26,7 +26,7 @@
  */
 
 export { canaryBucket, desiredDigest, inCanary } from "./canary.ts";
-export { Follower, type FollowerOptions, type ServingMetrics } from "./follower.ts";
+export { Follower, type FollowerOptions, type LoadStep, type ServingMetrics } from "./follower.ts";
 export { type CohortSummary, type GateDecision, isLive, judge } from "./gate.ts";
 export { type FleetHost, type FleetHostOptions, followChannel } from "./host.ts";
 export {
