@@ -447,9 +447,9 @@ export class Hotswap<T> extends EventTarget {
   }
 
   /**
-   * Waits until the next swap can start at full speed: in worker isolation,
-   * until the warm standby worker has started (a swap right after another
-   * would otherwise wait for a new worker). Inline it resolves at once.
+   * Waits until the next swap can start at full speed: in worker and process
+   * isolation, until the warm standby (worker or process) has started (a swap
+   * right after another would otherwise wait for one). Inline it resolves at once.
    *
    * @returns Resolves once the standby is ready, or failed to start (the next swap reports why).
    *

@@ -133,10 +133,20 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
     throw new TypeError("Cannot register: trust must be the path of a trust list, or a trust list object");
   }
   if (isolation === "inline") {
-    for (const name of ["permissions", "callTimeout", "memoryLimit", "maxRestarts"] as const) {
+    for (const name of ["permissions", "callTimeout"] as const) {
       if (options[name] !== undefined) {
         throw new TypeError(
           `Cannot register: ${name} applies to isolation "worker" or "process" only; inline code runs in the host, with the host's permissions`,
+        );
+      }
+    }
+  }
+  if (isolation !== "process") {
+    // Accepting them elsewhere would promise a limit nothing enforces.
+    for (const name of ["memoryLimit", "maxRestarts"] as const) {
+      if (options[name] !== undefined) {
+        throw new TypeError(
+          `Cannot register: ${name} applies to isolation "process" only (a Worker's memory cannot be capped, and a crashed worker is not restarted); use isolation "process"`,
         );
       }
     }

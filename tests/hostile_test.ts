@@ -100,8 +100,7 @@ async function runHost(fixture: Fixture, attack: Attack, isolation: Isolation): 
       ...(attack.hostFlags ?? []),
       "host.ts",
       isolation,
-      // Inline mode takes none of the sandbox options (callTimeout, memoryLimit…).
-      JSON.stringify(isolation === "inline" ? {} : attack.options ?? {}),
+      JSON.stringify(optionsFor(attack, isolation)),
     ],
     cwd: fixture.dir,
     stdin: "piped",
@@ -132,6 +131,13 @@ async function runHost(fixture: Fixture, attack: Attack, isolation: Isolation): 
     hung,
     stderr: new TextDecoder().decode(stderr),
   };
+}
+
+/** The attack's options a mode takes: none inline, no process-only ones in a worker. */
+function optionsFor(attack: Attack, isolation: Isolation): Record<string, unknown> {
+  if (isolation === "inline") return {};
+  const { memoryLimit, maxRestarts, ...rest } = attack.options ?? {};
+  return isolation === "process" ? { ...rest, memoryLimit, maxRestarts } : rest;
 }
 
 /** The host lived on and closed cleanly: nothing left running, exit 0 by itself. */
