@@ -32,6 +32,7 @@ import { DEFAULT_MAX_SNAPSHOT_BYTES, readSnapshot, Snapshot } from "./snapshot.t
 import { readTrustList, type TrustList, verifiedSigners } from "./trust.ts";
 
 export type { ArtifactManifest, ContractIdentity } from "./_artifact_format.ts";
+export { type ArtifactDescription, describeArtifact } from "./_artifact_format.ts";
 
 /** Where a generation loaded from an artifact came from. */
 export interface Provenance {

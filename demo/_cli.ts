@@ -38,16 +38,38 @@ export interface ProgramArgs {
   readonly watch: boolean;
   /** `--trust`: the trust list file; with it only signed `.hsgen` artifacts load. */
   readonly trust: string | undefined;
+  /** `--store` and the flags that go with it, when the program follows a channel. */
+  readonly fleet: FleetArgs | undefined;
 }
+
+/** The flags of a program that follows a channel of a fleet's store instead of a module path. */
+export interface FleetArgs {
+  /** `--store`: `sqlite:<file>` or `nats://host:port`. */
+  readonly store: string;
+  /** `--channel`: the channel to follow. */
+  readonly channel: string;
+  /** `--host`: this host's id, unique in the fleet. */
+  readonly host: string;
+  /** `--cache`: where fetched artifacts are written (default: a temporary directory, removed on exit). */
+  readonly cache: string | undefined;
+  /** `--report-interval`: milliseconds between two reports to the store (default: the follower's). */
+  readonly reportInterval: number | undefined;
+}
+
+/** The flags only a program following a channel takes. */
+const FLEET_FLAGS = ["store", "channel", "host", "cache", "report-interval"] as const;
 
 /**
  * Parses the flags demo/main.ts and demo/server.ts share, plus the program's
- * own number flag; `--help` prints `usage` and exits 0, a mistake exits 2.
+ * own number flag, and with `fleet` the flags of following a channel
+ * (`--store`, `--channel`, `--host`, `--cache`, `--report-interval`);
+ * `--help` prints `usage` and exits 0, a mistake exits 2.
  *
  * @param args The command line.
  * @param program The program's path, for messages.
  * @param usage The help text.
  * @param numberFlag The program's own number flag.
+ * @param fleet Whether the program can follow a channel.
  * @returns The flags.
  */
 export function parseProgramArgs(
@@ -55,6 +77,7 @@ export function parseProgramArgs(
   program: string,
   usage: string,
   numberFlag: "interval" | "port",
+  fleet = false,
 ): ProgramArgs {
   try {
     const { values, positionals } = parseArgs({
@@ -68,13 +91,14 @@ export function parseProgramArgs(
         watch: { type: "boolean", default: false },
         trust: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
+        ...(fleet ? Object.fromEntries(FLEET_FLAGS.map((flag) => [flag, { type: "string" as const }])) : {}),
       },
     });
     if (values.help === true) {
       console.log(usage);
       Deno.exit(0);
     }
-    return {
+    const parsed = {
       positionals,
       number: values[numberFlag] as string | undefined,
       isolation: parseIsolation(values.isolation as string | undefined),
@@ -82,9 +106,59 @@ export function parseProgramArgs(
       watch: values.watch === true,
       trust: values.trust as string | undefined,
     };
+    return { ...parsed, fleet: parseFleet(values as Record<string, unknown>, parsed) };
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error), program);
   }
+}
+
+/**
+ * Reads the flags of following a channel: `--store` needs `--channel` and
+ * `--host`, and takes the place of the module path, `--watch` and `--root`
+ * (the channel decides what runs); the other fleet flags need `--store`.
+ *
+ * @throws {RangeError} A combination that cannot run.
+ */
+function parseFleet(
+  values: Record<string, unknown>,
+  other: Omit<ProgramArgs, "fleet" | "number">,
+): FleetArgs | undefined {
+  const flag = (name: (typeof FLEET_FLAGS)[number]) => {
+    const value = values[name];
+    if (value === "") throw new RangeError(`--${name} needs a value`);
+    return value as string | undefined;
+  };
+  const store = flag("store");
+  if (store === undefined) {
+    const stray = FLEET_FLAGS.find((name) => values[name] !== undefined);
+    if (stray !== undefined) throw new RangeError(`--${stray} goes with --store <url>`);
+    return undefined;
+  }
+  const channel = flag("channel");
+  const host = flag("host");
+  if (channel === undefined) throw new RangeError("--store needs --channel <name>: the channel to follow");
+  if (host === undefined) throw new RangeError("--store needs --host <id>: this host's id in the fleet");
+  if (other.positionals.length > 0) {
+    throw new RangeError(
+      `--store serves what channel "${channel}" wants, so it takes no module; got ${
+        other.positionals.join(" ")
+      }`,
+    );
+  }
+  if (other.watch) throw new RangeError("--watch cannot go with --store: the channel decides what runs");
+  if (other.roots !== undefined) {
+    throw new RangeError("--root cannot go with --store: artifacts from the channel load from --cache");
+  }
+  const interval = flag("report-interval");
+  return {
+    store,
+    channel,
+    host,
+    cache: flag("cache"),
+    reportInterval: interval === undefined
+      ? undefined
+      : parseInteger("report-interval", interval, 0, 1, 3_600_000),
+  };
 }
 
 /**
@@ -123,11 +197,12 @@ export async function registerOrExit<T>(
  *
  * @param value The flag's value, if given.
  * @returns The isolation mode.
- * @throws {RangeError} When it is neither `inline` nor `worker`.
+ * @throws {RangeError} When it is not `inline`, `worker` or `process`.
  */
 export function parseIsolation(value: string | undefined): Isolation {
-  if (value === undefined || value === "inline" || value === "worker") return value ?? "inline";
-  throw new RangeError(`--isolation must be "inline" or "worker", got "${value}"`);
+  if (value === undefined) return "inline";
+  if (value === "inline" || value === "worker" || value === "process") return value;
+  throw new RangeError(`--isolation must be "inline", "worker" or "process", got "${value}"`);
 }
 
 /**

@@ -35,10 +35,12 @@ End of input (Ctrl-D) or Ctrl-C closes gracefully: calls drain, exit 0.
 
 Options:
   --interval <ms>      milliseconds between ticks (default 1000)
-  --isolation <mode>   inline (default) or worker: each generation in its
-                       own Worker with no permissions; needs Deno's
-                       worker-options (deno.json "unstable", as the task
-                       has) and read access to the runtime's core/
+  --isolation <mode>   inline (default), worker or process: each
+                       generation in its own Worker, or its own child deno
+                       process, with no permissions. worker needs Deno's
+                       worker-options (deno.json "unstable") and read access
+                       to the runtime's core/; process needs run permission
+                       for the deno executable (the tasks grant both)
   --root <dir>         a directory generations may load from; repeatable
                        (default: each module's own directory)
   --watch              swap again when a file of the current generation changes

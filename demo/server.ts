@@ -2,6 +2,8 @@
  * An HTTP server whose handler is hot: every request runs inside
  * `hot.with()` on the generation current when it arrives, SIGHUP (or
  * `--watch`) swaps in the edited app, and no request is dropped by a swap.
+ * With `--store`, it is a fleet host instead: it serves what a channel of
+ * the fleet's store wants for it, and reports back (SPEC 13, FLEET.md).
  *
  *     deno task serve        # = deno run --allow-read=so --allow-net=127.0.0.1 demo/server.ts so/app.ts
  *     curl -i http://127.0.0.1:8000/
@@ -12,9 +14,11 @@
 
 import { HotswapError, type Isolation } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
+import { type FleetHost, followChannel } from "../core/fleet/host.ts";
 import { type GraphWatcher, watchGraph } from "../core/watch.ts";
 import {
   Coalescer,
+  type FleetArgs,
   onSignals,
   parseInteger,
   parseProgramArgs,
@@ -26,6 +30,8 @@ import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
 const PROGRAM = "demo/server.ts";
 const USAGE = `Usage: deno run --allow-read=<dirs> --allow-net=127.0.0.1 demo/server.ts [options] [module]
+       deno run --allow-read=<dirs> --allow-write=<dirs> --allow-net=127.0.0.1 demo/server.ts \\
+         --store <url> --channel <name> --host <id> [--trust <file>] [--cache <dir>] [options]
 
 Serves <module> (default so/app.ts), a generation exporting hs_httpApp, on
 127.0.0.1. Each request runs on the generation that is current when it
@@ -33,12 +39,20 @@ arrives; a swap never drops or splits a request. The response header
 x-hotswap-generation names the generation that served it, and
 GET /_hotswap describes the live generations.
 
+With --store, it takes no module: it is a host of a fleet, serving what
+<name> wants for it (the stable generation, or the candidate of a rollout
+when this host is in its canary), swapping when that changes, and reporting
+its calls, errors and latency to the store (see FLEET.md). GET /_hotswap
+then also shows the digest the channel wants and the one serving.
+
 Options:
   --port <n>           port on 127.0.0.1 (default 8000; 0 picks a free one)
-  --isolation <mode>   inline (default) or worker: each generation in its
-                       own Worker with no permissions; needs Deno's
-                       worker-options (deno.json "unstable", as the task
-                       has) and read access to the runtime's core/
+  --isolation <mode>   inline (default), worker or process: each
+                       generation in its own Worker, or its own child deno
+                       process, with no permissions. worker needs Deno's
+                       worker-options (deno.json "unstable") and read access
+                       to the runtime's core/; process needs run permission
+                       for the deno executable (the tasks grant both)
   --root <dir>         a directory generations may load from; repeatable
                        (default: the module's own directory)
   --watch              swap when a file of the current generation changes
@@ -46,8 +60,22 @@ Options:
                        trust list; a plain module path is refused as unsigned
   -h, --help           show this help
 
-Signals: SIGHUP loads <module> again (edit it, then kill -HUP <pid>);
-SIGINT or SIGTERM stop accepting, finish the requests in flight, exit 0.`;
+Fleet host:
+  --store <url>        sqlite:<file> (embedded; read and write access to its
+                       directory) or nats://host:port (NATS JetStream; net)
+  --channel <name>     the channel to follow, such as app/prod
+  --host <id>          this host's id, unique in the fleet; the canary draw
+                       hashes it, so keep it across restarts
+  --cache <dir>        where fetched artifacts are written before loading
+                       (default: a temporary directory, removed on exit)
+  --report-interval <ms>
+                       milliseconds between two reports (default 1000)
+  --trust <file>       as above: every artifact of the channel is verified;
+                       without it artifacts load unverified (a warning says so)
+
+Signals: SIGHUP loads <module> again (edit it, then kill -HUP <pid>; a fleet
+host ignores it: the channel decides); SIGINT or SIGTERM stop accepting,
+finish the requests in flight, exit 0 (a fleet host also leaves the store).`;
 
 const HOSTNAME = "127.0.0.1";
 /** The host's own route, answered without entering a generation. */
@@ -55,29 +83,81 @@ const STATUS_PATH = "/_hotswap";
 const GENERATION_HEADER = "x-hotswap-generation";
 
 interface ServerOptions {
-  readonly path: string;
+  /** The module to serve; `undefined` for a fleet host. */
+  readonly path: string | undefined;
   readonly port: number;
   readonly isolation: Isolation;
   readonly roots: readonly string[] | undefined;
   readonly watch: boolean;
   readonly trust: string | undefined;
+  /** `--store` and its flags: follow a channel instead of serving a module. */
+  readonly fleet: FleetArgs | undefined;
 }
 
 function parseOptions(args: string[]): ServerOptions {
-  const { positionals, number, isolation, roots, watch, trust } = parseProgramArgs(
+  const { positionals, number, isolation, roots, watch, trust, fleet } = parseProgramArgs(
     args,
     PROGRAM,
     USAGE,
     "port",
+    true,
   );
   if (positionals.length > 1) {
     usageError(`Expected at most one [module], got ${positionals.length}: ${positionals.join(" ")}`, PROGRAM);
   }
   try {
     const port = parseInteger("port", number, 8000, 0, 65_535);
-    return { path: positionals[0] ?? "so/app.ts", port, isolation, roots, watch, trust };
+    const path = fleet === undefined ? positionals[0] ?? "so/app.ts" : undefined;
+    return { path, port, isolation, roots, watch, trust, fleet };
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error), PROGRAM);
+  }
+}
+
+/** How long the same failure of a fleet host (the store unreachable) stays quiet after it was printed. */
+const REPEAT_QUIET_MS = 10_000;
+
+/**
+ * Follows the channel until its first generation serves; a failure (the
+ * store cannot be opened, the first artifact is refused) is printed and
+ * exits 1, since a host with nothing to serve has nothing to do.
+ */
+async function followOrExit(
+  options: ServerOptions,
+  fleet: FleetArgs,
+  out: Output,
+  fatal: Output,
+): Promise<FleetHost<HttpApp>> {
+  const where = `channel ${fleet.channel}`;
+  out.line("follow", "info", fleet.channel, fleet.store, `host ${fleet.host}`, `pid ${Deno.pid}`);
+  if (options.trust === undefined) {
+    out.line("warn", "warn", "no --trust: artifacts from the store load without their signature checked");
+  }
+  // The follower retries the store every report: say each failure once, not every second.
+  const printed = new Map<string, number>();
+  const onError = (error: unknown) => {
+    const key = error instanceof Error ? error.message : String(error);
+    const now = performance.now();
+    if (now - (printed.get(key) ?? -Infinity) < REPEAT_QUIET_MS) return;
+    if (printed.size > 100) printed.clear();
+    printed.set(key, now);
+    out.failed(error, where);
+  };
+  try {
+    if (fleet.cache !== undefined) await Deno.mkdir(fleet.cache, { recursive: true });
+    return await followChannel(httpApp, {
+      store: fleet.store,
+      channel: fleet.channel,
+      host: fleet.host,
+      isolation: options.isolation,
+      onError,
+      ...(options.trust === undefined ? {} : { trust: options.trust }),
+      ...(fleet.cache === undefined ? {} : { cacheDir: fleet.cache }),
+      ...(fleet.reportInterval === undefined ? {} : { reportInterval: fleet.reportInterval }),
+    });
+  } catch (error) {
+    fatal.failed(error, where);
+    Deno.exit(1);
   }
 }
 
@@ -119,13 +199,45 @@ async function main(args: string[]): Promise<never> {
   // Failures that end the program go to stderr; swaps and refused swaps are ordinary output.
   const fatal = new Output(shouldColor(Deno.stderr), console.error);
 
-  const hot = await registerOrExit(httpApp, options, fatal);
+  // Listen for stop signals first: a fleet host may wait a while for its channel's first generation.
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
+  let listening = false;
+  const stops = new StopSignals();
+  onSignals(["SIGINT", "SIGTERM"], (signal) => {
+    const meaning = stops.next();
+    if (meaning === "force") {
+      out.line("stop", "warn", `${signal} again: exiting without waiting`);
+      Deno.exit(130);
+    }
+    if (meaning !== "stop") return;
+    if (listening) return stop(signal);
+    // Nothing accepted yet, so nothing to finish.
+    out.line("stop", "dim", `${signal} before the first generation served: exiting`);
+    Deno.exit(0);
+  });
+
+  const fleet = options.fleet === undefined
+    ? undefined
+    : await followOrExit(options, options.fleet, out, fatal);
+  const hot = fleet?.hot ?? await registerOrExit(httpApp, { ...options, path: options.path! }, fatal);
   hot.addEventListener("retire", (event) => out.retired(event.detail));
+
+  /** What `GET /_hotswap` adds for a fleet host: what the channel wants, what serves. */
+  const fleetStatus = () =>
+    fleet === undefined || options.fleet === undefined ? {} : {
+      fleet: {
+        store: options.fleet.store,
+        channel: options.fleet.channel,
+        host: options.fleet.host,
+        desired: fleet.follower.desired ?? null,
+        serving: hot.digest,
+      },
+    };
 
   async function handler(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === STATUS_PATH) {
-      return Response.json({ ...hot.info(), stats: hot.stats() }, {
+      return Response.json({ ...hot.info(), stats: hot.stats(), ...fleetStatus() }, {
         headers: { "cache-control": "no-store" },
       });
     }
@@ -159,9 +271,32 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  // SIGHUP reloads the configured module, as daemons re-read their config; bursts fold into one reload.
-  const reloads = new Coalescer(() => swapTo(options.path, "SIGHUP"));
-  onSignals(["SIGHUP"], () => reloads.request());
+  let reloads: Coalescer | undefined;
+  if (options.fleet !== undefined) {
+    const channel = options.fleet.channel;
+    // The follower swaps and rolls back by itself; say what it did, and which artifact it is.
+    hot.addEventListener("swap", ({ detail }) => {
+      const label = hot.info().provenance?.manifest.label;
+      const back = detail.via === "rollback";
+      out.line(
+        "swap",
+        back ? "warn" : "good",
+        `gen ${detail.from} → ${detail.to}`,
+        out.paint("info", shortDigest(detail.digest)),
+        ...(label === undefined ? [] : [label]),
+        out.paint("dim", `(channel ${channel}${back ? ", back to stable" : ""})`),
+      );
+    });
+    onSignals(["SIGHUP"], () => {
+      out.line("hup", "dim", `SIGHUP ignored: channel ${channel} decides what serves (hotswap rollout)`);
+    });
+  } else {
+    // SIGHUP reloads the configured module, as daemons re-read their config; bursts fold into one reload.
+    const path = options.path!;
+    const coalescer = new Coalescer(() => swapTo(path, "SIGHUP"));
+    onSignals(["SIGHUP"], () => coalescer.request());
+    reloads = coalescer;
+  }
 
   let watcher: GraphWatcher<HttpApp> | undefined;
   if (options.watch) {
@@ -181,18 +316,8 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  // Watch and listen before the server prints its address: whoever reads it may edit or signal at once.
-  const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
-  const stops = new StopSignals();
-  onSignals(["SIGINT", "SIGTERM"], (signal) => {
-    const meaning = stops.next();
-    if (meaning === "force") {
-      out.line("stop", "warn", `${signal} again: exiting without waiting`);
-      Deno.exit(130);
-    }
-    if (meaning === "stop") stop(signal);
-  });
-
+  // Watch (and listen for signals, above) before the server prints its address: whoever reads it may edit
+  // or signal at once.
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -200,17 +325,22 @@ async function main(args: string[]): Promise<never> {
       port: options.port,
       onListen: ({ hostname, port }) => {
         const info = hot.info();
+        const label = info.provenance?.manifest.label;
         out.line(
           "serve",
           "info",
           `http://${hostname}:${port}/`,
-          displayPath(info.path),
+          options.fleet === undefined ? displayPath(info.path) : `channel ${options.fleet.channel}`,
           `gen ${info.generation}`,
           out.paint("info", shortDigest(info.digest)),
-          `${info.isolation}${options.watch ? ", watching" : ""}, pid ${Deno.pid}`,
+          ...(options.fleet === undefined || label === undefined ? [] : [label]),
+          `${info.isolation}${options.watch ? ", watching" : ""}${
+            options.fleet === undefined ? "" : `, host ${options.fleet.host}`
+          }, pid ${Deno.pid}`,
         );
       },
     }, handler);
+    listening = true;
   } catch (error) {
     const hint = error instanceof Deno.errors.AddrInUse ? `; pick another with --port` : "";
     fatal.failed(new Error(`Cannot listen on ${HOSTNAME}:${options.port}: ${String(error)}${hint}`));
@@ -226,7 +356,9 @@ async function main(args: string[]): Promise<never> {
   // Closing first would answer requests already accepted with 503.
   await server.shutdown();
   await watcher?.close();
-  await reloads.idle();
+  await reloads?.idle();
+  // A fleet host's reference first stops following, removes its report (the
+  // gate stops counting it at once) and closes the store.
   await hot.close();
   out.line("closed", "dim", "bye");
   // Exit explicitly rather than idle out (SPEC 10): a generation's pending timer must not keep us up.

@@ -181,18 +181,16 @@ Deno.test("demo: a first module that cannot load exits 1 with its code", async (
 
 /** Copies what `deno task demo` needs into `dir`, as a fresh clone has it. */
 async function cloneInto(dir: string): Promise<void> {
-  const files: string[] = [];
-  for (const top of ["deno.json", "deno.lock", "mod.ts", "core", "types", "so", "demo"]) {
-    const info = await Deno.stat(`${REPO}${top}`);
-    if (info.isFile) files.push(top);
-    else {for await (const entry of Deno.readDir(`${REPO}${top}`)) {
-        if (entry.isFile) files.push(`${top}/${entry.name}`);
-      }}
-  }
-  for (const file of files) {
-    await Deno.mkdir(`${dir}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
-    await Deno.copyFile(`${REPO}${file}`, `${dir}/${file}`);
-  }
+  const copy = async (path: string): Promise<void> => {
+    const info = await Deno.stat(`${REPO}${path}`);
+    if (info.isFile) {
+      await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+      await Deno.copyFile(`${REPO}${path}`, `${dir}/${path}`);
+      return;
+    }
+    for await (const entry of Deno.readDir(`${REPO}${path}`)) await copy(`${path}/${entry.name}`);
+  };
+  for (const top of ["deno.json", "mod.ts", "core", "types", "so", "demo"]) await copy(top);
 }
 
 /** A generation whose someFn reads a file it was never granted. */

@@ -13,6 +13,7 @@ import { promote } from "../core/fleet/cli/promote.ts";
 import { publish } from "../core/fleet/cli/publish.ts";
 import { rollout } from "../core/fleet/cli/rollout.ts";
 import { status } from "../core/fleet/cli/status.ts";
+import { main } from "../core/cli/main.ts";
 import { beginRollout } from "../core/fleet/rollout.ts";
 import { Follower } from "../core/fleet/follower.ts";
 import { HotswapError } from "../core/errors.ts";
@@ -75,6 +76,28 @@ Deno.test("every fleet command prints its usage for --help and exits 0", async (
     match(out, /^Usage: hotswap \w+ /);
     strictEqual(out, command.usage);
   }
+});
+
+Deno.test("hotswap --help lists the fleet commands, and the dispatcher runs each", async () => {
+  const io = () => {
+    const lines = { out: [] as string[], err: [] as string[] };
+    return {
+      lines,
+      io: { out: (line: string) => lines.out.push(line), err: (line: string) => lines.err.push(line) },
+    };
+  };
+  const help = io();
+  strictEqual(await main(["--help"], help.io), 0);
+  const commands = { publish, rollout, promote, abort, status };
+  for (const [name, command] of Object.entries(commands)) {
+    match(help.lines.out.join("\n"), new RegExp(`^  ${name} +${RegExp.escape(command.summary)}$`, "m"));
+    const own = io();
+    strictEqual(await main([name, "--help"], own.io), 0);
+    strictEqual(own.lines.out.join("\n"), command.usage);
+  }
+  const usage = io();
+  strictEqual(await main(["status", "--store", "sqlite:x.db"], usage.io), 2);
+  match(usage.lines.err.join("\n"), /^hotswap status: Missing <channel>/);
 });
 
 Deno.test("fleet commands exit 2 on a command line that cannot run", async () => {

@@ -13,10 +13,7 @@ import { dirname } from "node:path";
 import { Child, copyInto, REPO } from "./_child.ts";
 
 const README = await Deno.readTextFile(`${REPO}README.md`);
-const DOCUMENTS = ["README.md", "RELIABILITY.md", "SECURITY.md"];
-/** Linked from the README before it exists: another change of issue 13 writes it. */
-// TODO(#13): drop once FLEET.md is in the repository.
-const PENDING = new Set(["FLEET.md"]);
+const DOCUMENTS = ["README.md", "RELIABILITY.md", "SECURITY.md", "FLEET.md"];
 
 /** The lines of the section under `## heading`, up to the next `## `. */
 function section(heading: string): string[] {
@@ -88,7 +85,6 @@ Deno.test("README.md, RELIABILITY.md and SECURITY.md link to files and headings 
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^[a-z]+:/.test(target!)) continue;
       const [file, anchor] = target!.split("#") as [string, string | undefined];
-      if (PENDING.has(file)) continue;
       const path = file === "" ? document : file;
       await Deno.stat(`${REPO}${path}`).catch(() => {
         throw new Error(`${document} links to ${target}, which does not exist`);

@@ -1,6 +1,7 @@
 /**
- * The `hotswap` command (SPEC 12): make signing keys, keep trust lists, pack
- * generations into signed `.hsgen` artifacts, verify and inspect them.
+ * The `hotswap` command (SPEC 12 and 13): make signing keys, keep trust
+ * lists, pack generations into signed `.hsgen` artifacts, verify and inspect
+ * them; publish them to a fleet's store and roll them out to its hosts.
  *
  *     deno run -A jsr:@hotswap/runtime/cli <command> …
  *     deno task hotswap <command> …          # in this repository
@@ -21,27 +22,52 @@ import {
   type Io,
   UsageError,
 } from "./_common.ts";
+import { abort } from "../fleet/cli/abort.ts";
+import { promote } from "../fleet/cli/promote.ts";
+import { publish } from "../fleet/cli/publish.ts";
+import { rollout } from "../fleet/cli/rollout.ts";
+import { status } from "../fleet/cli/status.ts";
 import { inspect } from "./inspect.ts";
 import { keygen } from "./keygen.ts";
 import { pack } from "./pack.ts";
 import { trust } from "./trust.ts";
 import { verify } from "./verify.ts";
 
-const COMMANDS: Readonly<Record<string, Command>> = { keygen, trust, pack, verify, inspect };
+/** Signed generations (SPEC 12). */
+const SIGNING: Readonly<Record<string, Command>> = { keygen, trust, pack, verify, inspect };
+/** Fleet rollout (SPEC 13); each runs the same under this dispatcher or on its own. */
+const FLEET: Readonly<Record<string, Command>> = { publish, rollout, promote, abort, status };
+const COMMANDS: Readonly<Record<string, Command>> = { ...SIGNING, ...FLEET };
+
+function list(commands: Readonly<Record<string, Command>>): string {
+  return Object.entries(commands).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`).join(
+    "\n",
+  );
+}
 
 const USAGE = `Usage: hotswap <command> [options]
 
 Signed generations: a build packs and signs a generation once; hosts started
 with a trust list load only artifacts signed by a key it trusts.
 
-Commands:
-${Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`).join("\n")}
+${list(SIGNING)}
+
+Fleet rollout: the artifact goes to a store (sqlite:<file> or
+nats://host:port) once; hosts follow a channel of it, and a rollout moves
+the channel to a candidate in steps, back to stable when the gate trips.
+
+${list(FLEET)}
 
 A walk through:
   hotswap keygen release
-  hotswap trust add release.pub.json --trust trust.json --scope SOHandles
-  hotswap pack so/Handles.ts --contract types/mod.ts#soHandles --key release.key --out handles.hsgen
-  hotswap verify handles.hsgen --trust trust.json
+  hotswap trust add release.pub.json --trust trust.json --scope HttpApp
+  hotswap pack so/app.ts --contract types/mod.ts#httpApp --key release.key --label v1 --out v1.hsgen
+  hotswap verify v1.hsgen --trust trust.json
+  hotswap publish v1.hsgen --store sqlite:fleet.db --channel app/prod
+  # hosts: demo/server.ts --store sqlite:fleet.db --channel app/prod --host <id> --trust trust.json
+  # edit so/app_logic.ts, pack it again with --label v2 --out v2.hsgen, publish it
+  hotswap rollout app/prod --store sqlite:fleet.db --to v2 --steps 10,50,100 --bake 30s
+  hotswap status app/prod --store sqlite:fleet.db
 
 Run hotswap <command> --help for a command's options.
 Exit codes: 0 done, 1 failed or refused, 2 usage error.`;

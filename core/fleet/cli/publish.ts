@@ -6,8 +6,7 @@
  * @module
  */
 
-// TODO(fleet): import describeArtifact from core/artifact.ts once it re-exports it.
-import { describeArtifact } from "../../_artifact_format.ts";
+import { describeArtifact } from "../../artifact.ts";
 import { publish as publishArtifact } from "../rollout.ts";
 import {
   command,
