@@ -162,7 +162,7 @@ Deno.test("demo: --help lists every flag and exits 0", async () => {
 Deno.test("demo: a bad command line exits 2 and says what is wrong", async () => {
   const cases: Array<[string[], RegExp]> = [
     [["--interval", "0", "so/Handles.ts"], /--interval must be a whole number from 1/],
-    [["--isolation", "thread", "so/Handles.ts"], /--isolation must be "inline" or "worker"/],
+    [["--isolation", "thread", "so/Handles.ts"], /--isolation must be "inline", "worker" or "process"/],
     [["--bogus", "so/Handles.ts"], /Unknown option '--bogus'/],
     [[], /Missing <module>/],
   ];
