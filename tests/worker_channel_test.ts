@@ -156,7 +156,8 @@ Deno.test("worker channel: a message flood ends the worker at its first stray me
   const body = `const big = "x".repeat(1_000);
     for (let i = 0; i < 20_000; i++) post({ t: "result", id: 4294967295 - (i % 1000), value: big });`;
   await expectEnded(hot, fixture, hostile(body), null, /nobody is waiting for/);
-  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+  // Measured here: 16-41 ms worst (a Worker's constructor alone blocks the host 6-9 ms).
+  ok(lag.worst < 100, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
 });
 
 Deno.test("worker channel: a generation that writes the shared call ring ends its worker, never hangs the host", async () => {
@@ -219,7 +220,8 @@ try {
   );
   await hot.warm();
   strictEqual(hot.stats().sandboxes, 2, "every attacker's worker is gone");
-  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+  // Measured here: 16-41 ms worst (a Worker's constructor alone blocks the host 6-9 ms).
+  ok(lag.worst < 100, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
 });
 
 /** Measures how late a 10 ms timer chain fires while the test runs: the host's worst event-loop stall. */
@@ -282,5 +284,6 @@ Deno.test("worker channel: random and protocol-shaped messages from a generation
   );
   await hot.warm();
   strictEqual(hot.stats().sandboxes, 2, "no attacker's worker is left");
-  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+  // Measured here: 16-41 ms worst (a Worker's constructor alone blocks the host 6-9 ms).
+  ok(lag.worst < 100, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
 });
