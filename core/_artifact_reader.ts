@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { ArtifactFile } from "./_artifact_format.ts";
 import { MemoryFiles } from "./_file_access.ts";
-import { HotswapError } from "./errors.ts";
+import { HotswapError, messageOf } from "./errors.ts";
 import { assertReadable, type Roots } from "./roots.ts";
 import { SignatureError } from "./signature.ts";
 import { readGraph, type Snapshot } from "./snapshot.ts";
@@ -45,7 +45,7 @@ export async function walkFiles(
     // The packer walked these very bytes: a walk that fails now means they
     // changed. The failure's own advice (fix the syntax…) is not for a reader
     // of an artifact, so only what failed is quoted.
-    const failure = error instanceof Error ? error.message : String(error);
+    const failure = messageOf(error);
     const what = failure.lastIndexOf("; ") > 0 ? failure.slice(0, failure.lastIndexOf("; ")) : failure;
     throw refusal(
       "tampered",

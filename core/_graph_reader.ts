@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { HotswapError } from "./errors.ts";
+import { HotswapError, messageOf } from "./errors.ts";
 import { ScanError, scanImports, type SourceSyntax } from "./_import_scanner.ts";
 import type { FileAccess, Importer } from "./_file_access.ts";
 import type { SnapshotModule } from "./snapshot.ts";
@@ -237,7 +237,7 @@ function checkJson(path: string, source: string): LocalImport[] {
   } catch (error) {
     throw new HotswapError(
       "E_IMPORT",
-      `Cannot parse "${path}": ${error instanceof Error ? error.message : String(error)}; fix the JSON`,
+      `Cannot parse "${path}": ${messageOf(error)}; fix the JSON`,
       { path, cause: error },
     );
   }

@@ -14,7 +14,7 @@
  */
 
 import { Contract, type ContractDefinition, type ShapeDefinition } from "./contract.ts";
-import { HotswapError } from "./errors.ts";
+import { HotswapError, messageOf } from "./errors.ts";
 import { callHook, importError, type ModuleHooks, resolveHandle } from "./handle.ts";
 import {
   type ContractFields,
@@ -241,7 +241,7 @@ export class Guest {
       throw new HotswapError(
         "E_CONTRACT",
         `Cannot copy member "${path || "(handle)"}" of "${entry}"'s handle to the host: ${
-          error instanceof Error ? error.message : String(error)
+          messageOf(error)
         }; make it plain data, or a function the host calls`,
         { path: entry },
       );

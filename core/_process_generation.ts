@@ -12,7 +12,7 @@
  */
 
 import { within } from "./deadline.ts";
-import { HotswapError } from "./errors.ts";
+import { HotswapError, messageOf } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import type { GenerationProcess } from "./_process_host.ts";
 import type { ProcessPool } from "./_process_pool.ts";
@@ -100,7 +100,7 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
 
   readonly #forwardAbort = (): void => {
     const reason: unknown = this.#options.signal.reason;
-    this.#process.abort(reason instanceof Error ? reason.message : String(reason));
+    this.#process.abort(messageOf(reason));
   };
 
   /** The process that serves once the current death is dealt with. */
@@ -228,7 +228,7 @@ function asWorkerError(error: unknown, entry: string): HotswapError {
   if (error instanceof HotswapError && error.code === "E_WORKER") return error;
   return new HotswapError(
     "E_WORKER",
-    `Cannot restart the process of "${entry}": ${error instanceof Error ? error.message : String(error)}`,
+    `Cannot restart the process of "${entry}": ${messageOf(error)}`,
     { path: entry, cause: error },
   );
 }

@@ -7,7 +7,7 @@
  */
 
 import { ContractError } from "./contract.ts";
-import { HotswapError, type HotswapErrorCode } from "./errors.ts";
+import { HotswapError, type HotswapErrorCode, isHotswapErrorCode } from "./errors.ts";
 
 /** The contract's serialisable fields; the worker rebuilds the `Contract` from them. */
 export interface ContractFields {
@@ -82,21 +82,6 @@ export type WorkerMessage =
   | { readonly t: "error"; readonly id: number; readonly error: SerializedError }
   | { readonly t: "exit"; readonly how: string };
 
-const CODES: ReadonlySet<string> = new Set<HotswapErrorCode>([
-  "E_NOT_FOUND",
-  "E_OUTSIDE_ROOTS",
-  "E_PERMISSION",
-  "E_INTEGRITY",
-  "E_IMPORT",
-  "E_SYMBOL",
-  "E_CONTRACT",
-  "E_INIT",
-  "E_TIMEOUT",
-  "E_CLOSED",
-  "E_UNSUPPORTED",
-  "E_WORKER",
-]);
-
 /**
  * Flattens any thrown value into fields that survive `postMessage`,
  * writing file paths where the message names a minted `blob:` URL.
@@ -123,7 +108,7 @@ export function serializeError(
         name: String(error.name),
         message: unblob(cut(String(error.message))),
         stack: typeof error.stack === "string" ? unblob(cut(error.stack)) : undefined,
-        code: typeof code === "string" && CODES.has(code) ? code as HotswapErrorCode : undefined,
+        code: isHotswapErrorCode(code) ? code : undefined,
         path: typeof path === "string" ? path : undefined,
         problems: Array.isArray(problems) ? problems.map(String) : undefined,
         cause: cause === undefined || depth >= CAUSE_DEPTH

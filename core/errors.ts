@@ -136,6 +136,15 @@ export function noteActiveGeneration(error: HotswapError, active: number): Hotsw
   return error;
 }
 
+/** The message of a thrown value: an Error's `message`, anything else as text. */
+export function messageOf(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : String(value);
+  } catch {
+    return `a ${typeof value} that cannot be printed`;
+  }
+}
+
 /** Renders any thrown value as one short line for an error message. */
 export function describeThrown(value: unknown): string {
   try {

@@ -7,7 +7,7 @@
 
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HotswapError } from "./errors.ts";
+import { HotswapError, messageOf } from "./errors.ts";
 
 /** A path given by a user: a string (relative to the working directory) or a `file:` URL. */
 export type PathLike = string | URL;
@@ -63,7 +63,7 @@ export class Roots {
         throw new HotswapError(
           "E_NOT_FOUND",
           `Cannot use root "${root}": it does not exist or cannot be resolved (${
-            error instanceof Error ? error.message : String(error)
+            messageOf(error)
           }); create it or fix the roots option`,
           { path: root, cause: error },
         );

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { HotswapError } from "./errors.ts";
+import { HotswapError, messageOf } from "./errors.ts";
 import { assertReadable, type PathLike, toAbsolutePath } from "./roots.ts";
 import {
   canonicalJson,
@@ -87,7 +87,7 @@ export async function readTrustList(path: PathLike): Promise<TrustList> {
     throw new HotswapError(
       "E_NOT_FOUND",
       `Cannot read trust list "${file}": ${
-        error instanceof Error ? error.message : String(error)
+        messageOf(error)
       }; create it with \`hotswap trust add <name>.pub.json --trust ${file}\``,
       { path: file, cause: error },
     );
@@ -96,7 +96,7 @@ export async function readTrustList(path: PathLike): Promise<TrustList> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw malformed(file, `it is not JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw malformed(file, `it is not JSON (${messageOf(error)})`);
   }
   return parseTrustList(value, file);
 }

@@ -940,10 +940,3 @@ for (const mode of MODES) {
     });
   }
 }
-
-Deno.test("The catalogue holds at least 25 hostile generations per mode", () => {
-  for (const mode of MODES) {
-    const cases = CASES.filter((entry) => entry.modes === undefined || entry.modes.includes(mode));
-    ok(cases.length >= 25, `${mode}: ${cases.length} cases`);
-  }
-});

@@ -7,7 +7,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { HotswapError } from "../errors.ts";
+import { HotswapError, messageOf } from "../errors.ts";
 import { decodeBase64, keyIdOf, type SigningKey } from "../signature.ts";
 
 /** Exit code of a command that did its job. */
@@ -72,7 +72,7 @@ export function parseFlags(
       options: { ...options, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(messageOf(error));
   }
   if (parsed.values.help === true) return undefined;
   return { values: parsed.values as Flags, positionals: parsed.positionals };
@@ -185,7 +185,7 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
 /** The message of a failure, as the CLI prints it. */
 export function describe(error: unknown): string {
   if (error instanceof HotswapError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }
 
 /** An ISO 8601 instant from a flag. */
