@@ -11,23 +11,31 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { HotswapError } from "../../errors.ts";
+import {
+  describe,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  type Flags,
+  type Io,
+  positionalsOf,
+  required,
+  UsageError,
+} from "../../cli/_common.ts";
 import { openStore, type Store } from "../../store/store.ts";
 
-/** Exit code of a command that did its job. */
-export const EXIT_OK = 0;
-/** Exit code of a failure: an aborted rollout, an unreachable store. */
-export const EXIT_FAILURE = 1;
-/** Exit code of a command line that cannot be run as written. */
-export const EXIT_USAGE = 2;
-
-/** Where a command writes: results to `out`, everything else to `err`. */
-export interface Io {
-  /** A line of the command's result. */
-  out(line: string): void;
-  /** A line of diagnostics. */
-  err(line: string): void;
-}
+// Shared with the signing commands: one CLI, one way to fail and to read flags.
+export {
+  describe,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  type Flags,
+  type Io,
+  positionalsOf,
+  required,
+  UsageError,
+};
 
 /** A `hotswap` command. */
 export interface FleetCommand {
@@ -44,17 +52,6 @@ export const CONSOLE: Io = {
   out: (line) => console.log(line),
   err: (line) => console.error(line),
 };
-
-/** A mistake in the command line (exit 2). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-/** The values `parseArgs` gives. */
-export type Flags = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /**
  * Builds a command from its flags and body: `--help` prints the usage, a
@@ -99,30 +96,6 @@ export function command(
       }
     },
   };
-}
-
-/** The message of a failure, as the CLI prints it. */
-export function describe(error: unknown): string {
-  if (error instanceof HotswapError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** A string flag that must be given. */
-export function required(values: Flags, flag: string, hint: string): string {
-  const value = values[flag];
-  if (typeof value !== "string" || value === "") throw new UsageError(`Missing --${flag} ${hint}`);
-  return value;
-}
-
-/** Exactly the named positionals. */
-export function positionalsOf(positionals: string[], names: readonly string[]): string[] {
-  if (positionals.length < names.length) {
-    throw new UsageError(`Missing ${names.slice(positionals.length).map((name) => `<${name}>`).join(" ")}`);
-  }
-  if (positionals.length > names.length) {
-    throw new UsageError(`Unexpected argument "${positionals[names.length]}"`);
-  }
-  return positionals;
 }
 
 /** The `--store` flag's help line. */
