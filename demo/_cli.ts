@@ -6,8 +6,24 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Contract, type HandleOf, type Hotswap, type Isolation, registerHotswap } from "../mod.ts";
-import type { Output } from "./_output.ts";
+import {
+  type Contract,
+  type GraphWatcher,
+  type HandleOf,
+  type Hotswap,
+  type Isolation,
+  registerHotswap,
+  watchGraph,
+} from "../mod.ts";
+import { displayPath, type Output } from "./_output.ts";
+
+/** The `--isolation` lines of both programs' `--help`. */
+export const ISOLATION_HELP: string = `  --isolation <mode>   inline (default), worker or process: each
+                       generation in its own Worker, or its own child deno
+                       process, with no permissions. worker needs Deno's
+                       worker-options (deno.json "unstable") and read access
+                       to the runtime's core/; process needs run permission
+                       for the deno executable (the tasks grant both)`;
 
 /** Exit code for a bad command line, as most Unix tools use. */
 export const EXIT_USAGE = 2;
@@ -374,4 +390,54 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
   const timer = setTimeout(done, ms);
   signal.addEventListener("abort", done, { once: true });
   return promise;
+}
+
+/**
+ * Swaps `hot` to `path` and prints what came of it: a refused swap is
+ * ordinary output for the demos, never an exception.
+ *
+ * @param hot The reference.
+ * @param out Where the outcome is printed.
+ * @param path The module to swap to.
+ * @param via What asked for the swap (stdin, SIGHUP), printed beside it.
+ */
+export async function swapAndReport<T>(
+  hot: Hotswap<T>,
+  out: Output,
+  path: string,
+  via: string,
+): Promise<void> {
+  const started = performance.now();
+  try {
+    const result = await hot.swap(path);
+    out.swapped(result, hot.info().path, performance.now() - started, via);
+  } catch (error) {
+    out.failed(error, via);
+  }
+}
+
+/**
+ * Starts `--watch` on `hot`, printing each swap it makes; a watch that cannot
+ * start is fatal: the reference is closed and the program exits 1.
+ *
+ * @param hot The reference to keep current.
+ * @param out Where swaps are printed.
+ * @param fatal Where the failure to start is printed.
+ * @returns The watcher; close it before `hot`.
+ */
+export async function watchOrExit<T>(hot: Hotswap<T>, out: Output, fatal: Output): Promise<GraphWatcher<T>> {
+  try {
+    return watchGraph(hot, {
+      onSwap: (outcome) => {
+        const via = `watch: ${outcome.changed.map(displayPath).join(", ")}`;
+        if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, via);
+        else out.failed(outcome.error, via);
+      },
+      onError: (error) => out.failed(error, "watch"),
+    });
+  } catch (error) {
+    fatal.failed(error, "watch");
+    await hot.close();
+    Deno.exit(1);
+  }
 }

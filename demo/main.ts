@@ -10,9 +10,9 @@
  */
 
 import type { Isolation } from "../mod.ts";
-import { type SOHandles, soHandles } from "../types/mod.ts";
-import { type GraphWatcher, watchGraph } from "../core/watch.ts";
+import { soHandles } from "../types/mod.ts";
 import {
+  ISOLATION_HELP,
   onSignals,
   parseInteger,
   parseProgramArgs,
@@ -20,7 +20,9 @@ import {
   readLines,
   registerOrExit,
   StopSignals,
+  swapAndReport,
   usageError,
+  watchOrExit,
 } from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
@@ -35,12 +37,7 @@ End of input (Ctrl-D) or Ctrl-C closes gracefully: calls drain, exit 0.
 
 Options:
   --interval <ms>      milliseconds between ticks (default 1000)
-  --isolation <mode>   inline (default), worker or process: each
-                       generation in its own Worker, or its own child deno
-                       process, with no permissions. worker needs Deno's
-                       worker-options (deno.json "unstable") and read access
-                       to the runtime's core/; process needs run permission
-                       for the deno executable (the tasks grant both)
+${ISOLATION_HELP}
   --root <dir>         a directory generations may load from; repeatable
                        (default: each module's own directory)
   --watch              swap again when a file of the current generation changes
@@ -133,33 +130,9 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  async function swapTo(path: string, via: string): Promise<void> {
-    const started = performance.now();
-    try {
-      const result = await hot.swap(path);
-      out.swapped(result, hot.info().path, performance.now() - started, via);
-    } catch (error) {
-      out.failed(error, via);
-    }
-  }
+  const swapTo = (path: string, via: string) => swapAndReport(hot, out, path, via);
 
-  let watcher: GraphWatcher<SOHandles> | undefined;
-  if (options.watch) {
-    try {
-      watcher = watchGraph(hot, {
-        onSwap: (outcome) => {
-          const via = `watch: ${outcome.changed.map(displayPath).join(", ")}`;
-          if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, via);
-          else out.failed(outcome.error, via);
-        },
-        onError: (error) => out.failed(error, "watch"),
-      });
-    } catch (error) {
-      fatal.failed(error, "watch");
-      await hot.close();
-      Deno.exit(1);
-    }
-  }
+  const watcher = options.watch ? await watchOrExit(hot, out, fatal) : undefined;
 
   let ticking: Promise<void> = Promise.resolve();
   let closing: Promise<never> | undefined;

@@ -15,16 +15,18 @@
 import { HotswapError, type Isolation } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
-import { type GraphWatcher, watchGraph } from "../core/watch.ts";
 import {
   Coalescer,
   type FleetArgs,
+  ISOLATION_HELP,
   onSignals,
   parseInteger,
   parseProgramArgs,
   registerOrExit,
   StopSignals,
+  swapAndReport,
   usageError,
+  watchOrExit,
 } from "./_cli.ts";
 import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
 
@@ -47,12 +49,7 @@ then also shows the digest the channel wants and the one serving.
 
 Options:
   --port <n>           port on 127.0.0.1 (default 8000; 0 picks a free one)
-  --isolation <mode>   inline (default), worker or process: each
-                       generation in its own Worker, or its own child deno
-                       process, with no permissions. worker needs Deno's
-                       worker-options (deno.json "unstable") and read access
-                       to the runtime's core/; process needs run permission
-                       for the deno executable (the tasks grant both)
+${ISOLATION_HELP}
   --root <dir>         a directory generations may load from; repeatable
                        (default: the module's own directory)
   --watch              swap when a file of the current generation changes
@@ -261,15 +258,7 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  async function swapTo(path: string, via: string): Promise<void> {
-    const started = performance.now();
-    try {
-      const result = await hot.swap(path);
-      out.swapped(result, hot.info().path, performance.now() - started, via);
-    } catch (error) {
-      out.failed(error, via);
-    }
-  }
+  const swapTo = (path: string, via: string) => swapAndReport(hot, out, path, via);
 
   let reloads: Coalescer | undefined;
   if (options.fleet !== undefined) {
@@ -298,23 +287,7 @@ async function main(args: string[]): Promise<never> {
     reloads = coalescer;
   }
 
-  let watcher: GraphWatcher<HttpApp> | undefined;
-  if (options.watch) {
-    try {
-      watcher = watchGraph(hot, {
-        onSwap: (outcome) => {
-          const via = `watch: ${outcome.changed.map(displayPath).join(", ")}`;
-          if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, via);
-          else out.failed(outcome.error, via);
-        },
-        onError: (error) => out.failed(error, "watch"),
-      });
-    } catch (error) {
-      fatal.failed(error, "watch");
-      await hot.close();
-      Deno.exit(1);
-    }
-  }
+  const watcher = options.watch ? await watchOrExit(hot, out, fatal) : undefined;
 
   // Watch (and listen for signals, above) before the server prints its address: whoever reads it may edit
   // or signal at once.
