@@ -18,6 +18,7 @@ import type { GenerationProcess } from "./_process_host.ts";
 import type { ProcessPool } from "./_process_pool.ts";
 import type { LoadPayload } from "./_process_protocol.ts";
 import type { MemberDescriptor } from "./_protocol.ts";
+import { buildRemoteHandle } from "./_remote_handle.ts";
 
 /** The window over which `maxRestarts` counts restarts. */
 const RESTART_WINDOW = 60_000;
@@ -59,7 +60,7 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
   constructor(process: GenerationProcess, options: ProcessGenerationOptions) {
     this.#process = process;
     this.#options = options;
-    this.handle = buildHandle(options.descriptor, this) as T;
+    this.handle = buildRemoteHandle(options.descriptor, (member, args) => this.call(member, args)) as T;
     this.#follow(process);
     options.signal.addEventListener("abort", this.#forwardAbort, { once: true });
   }
@@ -242,26 +243,4 @@ function sameShape(a: MemberDescriptor, b: MemberDescriptor): boolean {
   const keys = Object.keys(a.members);
   if (keys.length !== Object.keys(other).length) return false;
   return keys.every((key) => Object.hasOwn(other, key) && sameShape(a.members[key]!, other[key]!));
-}
-
-/** Rebuilds the handle in the host: function members call into whichever process serves. */
-function buildHandle(descriptor: MemberDescriptor, generation: ProcessGeneration<unknown>): unknown {
-  switch (descriptor.kind) {
-    case "value":
-      return descriptor.value;
-    case "function": {
-      const member = descriptor.index;
-      return (...args: unknown[]): Promise<unknown> => generation.call(member, args);
-    }
-    case "object": {
-      const object: Record<string, unknown> = {};
-      for (const [key, member] of Object.entries(descriptor.members)) {
-        const value = buildHandle(member, generation);
-        if (typeof value === "function") Object.defineProperty(value, "name", { value: key });
-        // defineProperty, as "__proto__" must stay an own property.
-        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-      }
-      return object;
-    }
-  }
 }

@@ -21,11 +21,11 @@ import type { GenerationRuntime } from "./generation.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
 import type { WorkerPermissions } from "./options.ts";
 import type { Snapshot } from "./snapshot.ts";
-import type { MemberDescriptor } from "./_protocol.ts";
 import { checkWorkerOptionsFlag } from "./_worker_flag.ts";
 import { type Loaded, WORKER_MAIN, type WorkerHost } from "./_worker_host.ts";
 import { IMPORT_GUARD } from "./_worker_lockdown.ts";
 import { WorkerPool } from "./_worker_pool.ts";
+import { buildRemoteHandle } from "./_remote_handle.ts";
 
 /** Permission kinds a worker is denied unless `permissions` grants them. */
 const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as const;
@@ -109,7 +109,7 @@ export class WorkerLoader implements Loader {
     }
     const host = worker;
     const { handle: description, hooks } = loaded;
-    const handle = buildHandle(description, host) as T;
+    const handle = buildRemoteHandle(description, (member, args) => host.call(member, args)) as T;
     const problems = request.contract.check(handle);
     if (problems.length > 0) {
       throw refuse(
@@ -159,28 +159,6 @@ export class WorkerLoader implements Loader {
   [Symbol.asyncDispose](): Promise<void> {
     this.#pool.close();
     return Promise.resolve();
-  }
-}
-
-/** Rebuilds the handle in the host from the worker's description. */
-function buildHandle(descriptor: MemberDescriptor, host: WorkerHost): unknown {
-  switch (descriptor.kind) {
-    case "value":
-      return descriptor.value;
-    case "function": {
-      const member = descriptor.index;
-      return (...args: unknown[]): Promise<unknown> => host.call(member, args);
-    }
-    case "object": {
-      const object: Record<string, unknown> = {};
-      for (const [key, member] of Object.entries(descriptor.members)) {
-        const value = buildHandle(member, host);
-        if (typeof value === "function") Object.defineProperty(value, "name", { value: key });
-        // defineProperty, as "__proto__" must stay an own property.
-        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-      }
-      return object;
-    }
   }
 }
 

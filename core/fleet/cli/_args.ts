@@ -18,24 +18,10 @@ import {
   EXIT_USAGE,
   type Flags,
   type Io,
-  positionalsOf,
   required,
   UsageError,
 } from "../../cli/_common.ts";
 import { openStore, type Store } from "../../store/store.ts";
-
-// Shared with the signing commands: one CLI, one way to fail and to read flags.
-export {
-  describe,
-  EXIT_FAILURE,
-  EXIT_OK,
-  EXIT_USAGE,
-  type Flags,
-  type Io,
-  positionalsOf,
-  required,
-  UsageError,
-};
 
 /** A `hotswap` command. */
 export interface FleetCommand {

@@ -8,17 +8,8 @@
 
 import { describeArtifact } from "../../artifact.ts";
 import { publish as publishArtifact } from "../rollout.ts";
-import {
-  command,
-  EXIT_FAILURE,
-  EXIT_OK,
-  type FleetCommand,
-  positionalsOf,
-  required,
-  short,
-  STORE_HELP,
-  storeFrom,
-} from "./_args.ts";
+import { EXIT_FAILURE, EXIT_OK, positionalsOf, required } from "../../cli/_common.ts";
+import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
 
 const USAGE = `Usage: hotswap publish <file>.hsgen --store <url> --channel <channel>
 

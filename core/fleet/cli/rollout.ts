@@ -11,20 +11,15 @@
 
 import type { GateDecision } from "../gate.ts";
 import { resolveArtifact, type RolloutEvent, runRollout } from "../rollout.ts";
+import { EXIT_FAILURE, EXIT_OK, type Io, positionalsOf, required, UsageError } from "../../cli/_common.ts";
 import {
   command,
   durationFlag,
-  EXIT_FAILURE,
-  EXIT_OK,
   type FleetCommand,
-  type Io,
   numberFlag,
-  positionalsOf,
-  required,
   short,
   STORE_HELP,
   storeFrom,
-  UsageError,
 } from "./_args.ts";
 
 const USAGE = `Usage: hotswap rollout <channel> --store <url> --to <digest|label> [options]

@@ -6,7 +6,8 @@
  */
 
 import { channelStatus } from "../status.ts";
-import { command, EXIT_OK, type FleetCommand, positionalsOf, short, STORE_HELP, storeFrom } from "./_args.ts";
+import { EXIT_OK, positionalsOf } from "../../cli/_common.ts";
+import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
 
 const USAGE = `Usage: hotswap status <channel> --store <url> [--json]
 
