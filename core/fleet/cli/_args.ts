@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import {
   describe,
   EXIT_FAILURE,
@@ -18,6 +18,7 @@ import {
   EXIT_USAGE,
   type Flags,
   type Io,
+  parseFlags,
   required,
   UsageError,
 } from "../../cli/_common.ts";
@@ -55,22 +56,12 @@ export function command(
     usage,
     async run(args: string[], io: Io = CONSOLE): Promise<number> {
       try {
-        let parsed;
-        try {
-          parsed = parseArgs({
-            args,
-            allowPositionals: true,
-            strict: true,
-            options: { ...options, help: { type: "boolean", short: "h" } },
-          });
-        } catch (error) {
-          throw new UsageError(error instanceof Error ? error.message : String(error));
-        }
-        if (parsed.values.help === true) {
+        const parsed = parseFlags(args, options);
+        if (parsed === undefined) {
           io.out(usage);
           return EXIT_OK;
         }
-        return await body(parsed.values as Flags, parsed.positionals, io);
+        return await body(parsed.values, parsed.positionals, io);
       } catch (error) {
         if (error instanceof UsageError) {
           io.err(`hotswap ${name}: ${error.message}`);
