@@ -102,16 +102,19 @@ Deno.test("Hotswap.swap() fired five times without awaiting commits in order, on
 Deno.test("handoff() state reaches the next factory and dispose() runs after the drain", async () => {
   await using fixture = await Fixture.create();
   const log: string[] = [];
-  (globalThis as Record<string, unknown>).__handoffLog = log;
+  // The slow call waits on this gate, opened once generation b serves: the order is fixed, not timed.
+  const gate = Promise.withResolvers<void>();
+  Object.assign(globalThis, { __handoffLog: log, __handoffGate: gate.promise });
   const source = (label: string) =>
     `const log = (globalThis as any).__handoffLog as string[];
+const gate = (globalThis as any).__handoffGate as Promise<void>;
 let count = 0;
 export function hs_echo(ctx: { generation: number; previous: unknown }) {
   count = typeof ctx.previous === "number" ? ctx.previous : 0;
   log.push("factory ${label} gen " + ctx.generation + " previous " + String(ctx.previous));
   return { label: "${label}", run: (input: unknown) => {
     count++;
-    return input === "slow" ? new Promise((r) => setTimeout(() => { log.push("slow call done ${label}"); r(count); }, 20)) : count;
+    return input === "slow" ? gate.then(() => { log.push("slow call done ${label}"); return count; }) : count;
   } };
 }
 export function handoff() { log.push("handoff ${label}"); return count; }
@@ -124,6 +127,7 @@ export async function dispose() { log.push("dispose ${label}"); }`;
   await fixture.write({ "gen.ts": source("b") });
   const { retired } = await hot.swap(entry);
   strictEqual(hot.with((h) => h.run(1)), 4);
+  gate.resolve();
   await retired;
   strictEqual(await slow, 3);
   deepStrictEqual(log, [
@@ -134,6 +138,7 @@ export async function dispose() { log.push("dispose ${label}"); }`;
     "dispose a",
   ]);
   delete (globalThis as Record<string, unknown>).__handoffLog;
+  delete (globalThis as Record<string, unknown>).__handoffGate;
 });
 
 Deno.test("Hotswap.swap() of the same entry runs an edited dependency (the module cache is bypassed)", async () => {
