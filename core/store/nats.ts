@@ -117,11 +117,12 @@ export class NatsStore implements Store {
       // host whose server is gone learns it (and keeps serving) sooner.
       const js = jetstream(nc, { timeout: REQUEST_TIMEOUT });
       const kvm = new Kvm(js);
+      const objm = new Objm(js);
       const [channels, reports, index, artifacts] = await Promise.all([
-        kvm.create(CHANNELS, { history: 5 }),
-        kvm.create(REPORTS, { history: 1 }),
-        kvm.create(INDEX, { history: 1 }),
-        new Objm(js).create(ARTIFACTS),
+        createOrJoin(() => kvm.create(CHANNELS, { history: 5 })),
+        createOrJoin(() => kvm.create(REPORTS, { history: 1 })),
+        createOrJoin(() => kvm.create(INDEX, { history: 1 })),
+        createOrJoin(() => objm.create(ARTIFACTS)),
       ]);
       return new NatsStore(url, nc, { channels, reports, index, artifacts });
     } catch (error) {
@@ -374,4 +375,26 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     resolve();
   }
   return promise;
+}
+
+/** How often opening a bucket is tried while other clients create it at the same moment. */
+const CREATE_ATTEMPTS = 5;
+
+/**
+ * Creates a bucket, or joins the one another client is creating right now:
+ * hosts starting together against a fresh server race to create the same
+ * streams, and the server refuses all but one ("subjects overlap with an
+ * existing stream"); once that one exists, creating it again with the same
+ * configuration simply opens it.
+ */
+async function createOrJoin<T>(create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await create();
+    } catch (error) {
+      const racing = error instanceof Error && /overlap|already in use|already exists/i.test(error.message);
+      if (!racing || attempt >= CREATE_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+    }
+  }
 }
