@@ -71,6 +71,8 @@ export class NatsStore implements Store {
   readonly #background = new Set<Promise<void>>();
   #watches = 0;
   #watcherStop: (() => void) | undefined;
+  /** Settles once the KV watcher is subscribed (or failed to be): see `#watch`. */
+  #watcherReady: Promise<void> = Promise.resolve();
 
   private constructor(
     url: string,
@@ -263,6 +265,12 @@ export class NatsStore implements Store {
   ): AsyncGenerator<ChannelEntry | undefined, void, undefined> {
     if (this.#watches++ === 0) this.#startWatcher();
     try {
+      // The first state is read only once the bucket watcher is subscribed:
+      // a change written between that read and the subscription would reach
+      // this watch only at the next recheck, seconds later.
+      // Bounded: a server that does not answer must not keep the watch from
+      // reading (and from ending when aborted).
+      await sleep(RECHECK_MS, signal, this.#watcherReady);
       yield* watchLoop(() => this.getChannel(channel), this.#pulse, RECHECK_MS, signal);
     } finally {
       if (--this.#watches === 0) this.#watcherStop?.();
@@ -281,16 +289,22 @@ export class NatsStore implements Store {
       stopped.abort();
       current?.stop();
     };
+    const { promise: ready, resolve: subscribed } = Promise.withResolvers<void>();
+    this.#watcherReady = ready;
     this.#track((async () => {
       while (!signal.aborted) {
         try {
           const watcher = await this.#channels.watch({ include: "updates" });
           current = watcher;
           if (signal.aborted) watcher.stop();
+          subscribed();
+          // Changes made while no watcher was subscribed: every watch re-reads.
+          this.#pulse.notify();
           for await (const _entry of watcher) this.#pulse.notify();
         } catch {
           // Unreachable: the status loop notifies on reconnection.
         }
+        subscribed();
         current = undefined;
         await sleep(REWATCH_MS, signal);
       }
@@ -363,12 +377,13 @@ async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts or `until` settles. */
+function sleep(ms: number, signal: AbortSignal, until?: Promise<void>): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   const { promise, resolve } = Promise.withResolvers<void>();
   const timer = setTimeout(done, ms);
   signal.addEventListener("abort", done, { once: true });
+  until?.then(done);
   function done() {
     clearTimeout(timer);
     signal.removeEventListener("abort", done);
