@@ -61,6 +61,7 @@ export { HotswapError, type HotswapErrorCode, type HotswapErrorOptions } from ".
 export type {
   DrainTimeoutEventDetail,
   HotswapEventMap,
+  HotswapListener,
   RejectEventDetail,
   RestartEventDetail,
   SwapEventDetail,

@@ -5,11 +5,12 @@
  *
  * Reading the clock costs about 100 ns here (`performance.now()`, measured on
  * Deno 2.9.6), several times a whole `with()` call, so calls are sampled:
- * `with()` times a call when the generation's call count reaches the number
- * {@linkcode LatencyHistogram.sampled} returned at the last timed call, which
- * spaces timed calls about {@linkcode SAMPLE_SPACING_MS} apart: every call at
- * a few hundred calls a second, one in thousands under a benchmark loop. The
- * hot path pays one comparison.
+ * `Generation.call` (under `with()`) times a call when the generation's call
+ * count reaches the number {@linkcode LatencyHistogram.sampled} returned at
+ * the last timed call, which spaces timed calls about
+ * {@linkcode SAMPLE_SPACING_MS} apart: every call at a few hundred calls a
+ * second, one in thousands under a benchmark loop. The hot path pays one
+ * comparison.
  *
  * @module
  */

@@ -6,6 +6,7 @@
 
 import type { HotswapError } from "./errors.ts";
 import type { RetireReport } from "./generation.ts";
+import type { Hotswap } from "./hotswap.ts";
 
 /** Detail of a `swap` event: a new generation was committed. */
 export interface SwapEventDetail {
@@ -66,3 +67,15 @@ export interface HotswapEventMap {
   /** Process isolation: a serving generation's process was restarted from its snapshot. */
   restart: CustomEvent<RestartEventDetail>;
 }
+
+/**
+ * What `addEventListener(type, …)` of a `Hotswap<T>` takes: a listener typed
+ * with the event's detail for the names of {@linkcode HotswapEventMap},
+ * anything `EventTarget` takes for other names.
+ *
+ * @typeParam T The reference's handle type.
+ * @typeParam K The event's name.
+ */
+export type HotswapListener<T, K extends string> = K extends keyof HotswapEventMap
+  ? ((this: Hotswap<T>, event: HotswapEventMap[K]) => void) | EventListenerObject | null
+  : EventListenerOrEventListenerObject | null;

@@ -1,7 +1,7 @@
 /**
- * A generation: one loaded, verified instance of a module graph, with its
- * in-flight call count and the Promise-based drain barrier that tells when
- * the last call on it has finished.
+ * A generation: one loaded, verified instance of a module graph, the calls
+ * running on it, and the Promise-based drain barrier that tells when the
+ * last of them has finished.
  *
  * The generation knows nothing of files or workers: what it runs on comes in
  * as a {@linkcode GenerationRuntime} (inline import or worker proxy).
@@ -11,6 +11,7 @@
 
 import { within } from "./deadline.ts";
 import type { Snapshot } from "./snapshot.ts";
+import type { GenerationStats } from "./stats.ts";
 import { LatencyHistogram } from "./_latency.ts";
 
 /**
@@ -77,7 +78,12 @@ export interface RetireReport {
   readonly disposeError?: unknown;
 }
 
-/** One loaded generation with its in-flight counter and drain barrier. */
+/**
+ * One loaded generation. It owns its counters: calls enter through
+ * {@linkcode Generation.call} and leave through the closures it hands to the
+ * promise they return, so nothing outside can unbalance `inflight` (which
+ * would leave the drain barrier waiting forever, or resolve it early).
+ */
 export class Generation<T> {
   /** Generation number, from 1, one more per commit. */
   readonly number: number;
@@ -87,26 +93,20 @@ export class Generation<T> {
   readonly handle: T;
   /** When the load finished (epoch ms). */
   readonly loadedAt: number = Date.now();
-  /** Calls running on this generation now. Read and written by `with()` directly. */
-  inflight = 0;
-  /** Calls ever started on this generation. */
-  calls = 0;
-  /** Calls that threw or rejected. */
-  errors = 0;
-  /** Latencies of the calls `with()` timed. */
-  readonly latency: LatencyHistogram = new LatencyHistogram();
-  /** The call number `with()` times next (see `LatencyHistogram.sampled`). */
-  nextSample = 1;
-  /** Serving, draining or retired. */
-  state: GenerationState = "active";
-  /** Releases one call; shared so `with()` allocates no closure per call. */
-  readonly release: () => void;
+  #inflight = 0;
+  #calls = 0;
+  #errors = 0;
+  /** The call number timed next (see `LatencyHistogram.sampled`). */
+  #nextSample = 1;
+  #state: GenerationState = "active";
+  readonly #latency = new LatencyHistogram();
+  /** Releases one call; made once, so a call allocates no closure. */
+  readonly #release: () => void;
   /**
    * Releases one call that failed, after making the error's stack name the
-   * generation's files rather than minted URLs; the same as `release` when
-   * there is nothing to rename.
+   * generation's files rather than minted URLs.
    */
-  readonly fail: (error: unknown) => void;
+  readonly #fail: (error: unknown) => void;
   readonly #runtime: GenerationRuntime<T>;
   readonly #controller: AbortController;
   #drained: PromiseWithResolvers<void> | undefined;
@@ -131,20 +131,21 @@ export class Generation<T> {
     this.#runtime = runtime;
     this.#controller = controller;
     const release = () => {
-      if (--this.inflight === 0 && this.#drained !== undefined) {
+      if (--this.#inflight === 0 && this.#drained !== undefined) {
         this.#drained.resolve();
         this.#drained = undefined;
       }
     };
-    this.release = release;
+    this.#release = release;
     const unblob = runtime.unblob;
-    this.fail = unblob === undefined
+    // Chosen once here rather than tested on every failed call.
+    this.#fail = unblob === undefined
       ? (_error: unknown) => {
-        this.errors++;
+        this.#errors++;
         release();
       }
       : (error: unknown) => {
-        this.errors++;
+        this.#errors++;
         renameFrames(error, unblob);
         release();
       };
@@ -153,6 +154,121 @@ export class Generation<T> {
   /** The snapshot digest. */
   get digest(): string {
     return this.snapshot.digest;
+  }
+
+  /** Calls running on this generation now. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Calls ever started on this generation. */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /** Calls that threw or rejected. */
+  get errors(): number {
+    return this.#errors;
+  }
+
+  /** Serving, draining or retired. */
+  get state(): GenerationState {
+    return this.#state;
+  }
+
+  /**
+   * Runs `fn` with the handle as one call: in flight until `fn` returns or,
+   * if it returns a promise, until that settles. A synchronous result stays
+   * synchronous. This is `Hotswap.with()`'s hot path: one counter up, one
+   * comparison, no allocation (the sampler decides which calls are timed).
+   *
+   * @param fn Receives the handle.
+   * @returns What `fn` returns; a foreign thenable comes back adopted as a promise.
+   */
+  call<R>(fn: (handle: T) => R): R {
+    this.#inflight++;
+    if (++this.#calls >= this.#nextSample) return this.#timed(fn);
+    let result: R;
+    try {
+      result = fn(this.handle);
+    } catch (error) {
+      this.#fail(error);
+      throw error;
+    }
+    try {
+      if (result instanceof Promise) {
+        // Observe settlement beside the caller: the caller awaits the very same
+        // promise (no extra hop), and this branch swallows nothing it returns.
+        // The intrinsic `then`, not `result.then`: an own `then` on the promise
+        // could throw or never call back, and the call would never be released.
+        Promise.prototype.then.call(result, this.#release, this.#fail);
+        return result;
+      }
+      if (isThenable(result)) {
+        // A foreign thenable: adopt it once so its `then` is not called twice.
+        const adopted = Promise.resolve(result);
+        adopted.then(this.#release, this.#fail);
+        return adopted as R;
+      }
+    } catch {
+      // Inspecting the result threw (a Proxy trap, a `then` getter, a hostile
+      // species): it cannot be observed, so it is handed back as a plain value.
+    }
+    this.#release();
+    return result;
+  }
+
+  /**
+   * `call()` for a call the latency sampler picked: the same, timed. Kept
+   * apart so the common path allocates no closure and reads no clock.
+   */
+  #timed<R>(fn: (handle: T) => R): R {
+    const started = performance.now();
+    const latency = this.#latency;
+    this.#nextSample = latency.sampled(this.#calls, started);
+    const done = () => {
+      latency.record(performance.now() - started);
+      this.#release();
+    };
+    const failed = (error: unknown) => {
+      latency.record(performance.now() - started);
+      this.#fail(error);
+    };
+    let result: R;
+    try {
+      result = fn(this.handle);
+    } catch (error) {
+      failed(error);
+      throw error;
+    }
+    try {
+      if (result instanceof Promise) {
+        Promise.prototype.then.call(result, done, failed);
+        return result;
+      }
+      if (isThenable(result)) {
+        const adopted = Promise.resolve(result);
+        adopted.then(done, failed);
+        return adopted as R;
+      }
+    } catch {
+      // As in call(): a result that cannot be inspected is a plain value.
+    }
+    done();
+    return result;
+  }
+
+  /** A snapshot of the counters, with latency percentiles of the timed calls. */
+  stats(): GenerationStats {
+    return {
+      generation: this.number,
+      state: this.#state,
+      inflight: this.#inflight,
+      calls: this.#calls,
+      errors: this.#errors,
+      p50: this.#latency.quantile(0.5),
+      p99: this.#latency.quantile(0.99),
+    };
   }
 
   /** Asks the runtime for the state to hand to the next generation. */
@@ -165,7 +281,7 @@ export class Generation<T> {
    * waiters share one promise.
    */
   drained(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
+    if (this.#inflight === 0) return Promise.resolve();
     this.#drained ??= Promise.withResolvers<void>();
     return this.#drained.promise;
   }
@@ -179,7 +295,7 @@ export class Generation<T> {
    * @param onDrainTimeout Called when calls are still running at the deadline.
    */
   async retire(drainTimeout: number, onDrainTimeout: () => void): Promise<RetireReport> {
-    this.state = "draining";
+    this.#state = "draining";
     const started = performance.now();
     const drained = (await within(this.drained(), drainTimeout)).status !== "timeout";
     const waitedMs = performance.now() - started;
@@ -187,7 +303,7 @@ export class Generation<T> {
     this.#controller.abort(new DOMException(`Generation ${this.number} retired`, "AbortError"));
     const disposal = await within(this.#runtime.dispose(), drainTimeout);
     this.#runtime.unload();
-    this.state = "retired";
+    this.#state = "retired";
     const report: RetireReport = { generation: this.number, digest: this.digest, drained, waitedMs };
     if (disposal.status === "fulfilled") return report;
     const disposeError = disposal.status === "rejected"
@@ -206,4 +322,9 @@ function renameFrames(error: unknown, unblob: (text: string) => string): void {
   } catch {
     // A frozen error, or a stack getter that throws: it is the generation's to keep.
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
 }

@@ -17,7 +17,12 @@ export type WorkerPermissions = Deno.PermissionOptionsObject;
 
 /** Options of {@linkcode registerHotswap}. */
 export interface HotswapOptions {
-  /** Directories every file of a generation must resolve into (default: the loaded entry's directory). */
+  /**
+   * Directories every file of a generation must resolve into; left out (or
+   * empty), the directory of the entry each load reads.
+   *
+   * @default {[dirname(entry)]}
+   */
   roots?: readonly PathLike[];
   /**
    * Where generations run: `"inline"` in the host's isolate, `"worker"` each
@@ -26,7 +31,12 @@ export interface HotswapOptions {
    * @default {"inline"}
    */
   isolation?: Isolation;
-  /** Worker and process isolation: the generation's Deno permissions (default: none at all). */
+  /**
+   * Worker and process isolation: the generation's Deno permissions. Every
+   * kind left out is denied, so the default grants nothing at all.
+   *
+   * @default {{}}
+   */
   permissions?: WorkerPermissions;
   /** Pin of the first generation's digest, `sha256-<base64>`. */
   integrity?: string;
@@ -56,7 +66,9 @@ export interface HotswapOptions {
   /**
    * Worker and process isolation: milliseconds one call may take before it
    * rejects `E_TIMEOUT` (in a process, the process is then killed and
-   * restarted). No limit when left out.
+   * restarted); `undefined` sets no limit.
+   *
+   * @default {undefined}
    */
   callTimeout?: number;
   /**

@@ -97,16 +97,15 @@ export async function registerHotswap<T, I extends Isolation = "inline">(
     const { followChannel } = await import("./fleet/host.ts");
     return (await followChannel(contract, source)).hot;
   }
-  const path = source;
   const resolved = resolveOptions(options);
-  const entry = toAbsolutePath(path);
-  return await openHotswap<HandleOf<T, I>>(
-    contract as Contract<unknown>,
-    resolved,
-    { source: sourceFor(resolved, contract as Contract<unknown>), loader: loaderFor(resolved) },
-    entry,
-    options.integrity,
-  );
+  const entry = toAbsolutePath(source);
+  return await openHotswap<HandleOf<T, I>>({
+    contract: contract as Contract<unknown>,
+    options: resolved,
+    strategies: { source: sourceFor(resolved, contract as Contract<unknown>), loader: loaderFor(resolved) },
+    path: entry,
+    integrity: options.integrity,
+  });
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * Generation (core/generation.ts) on its own, with a runtime stub standing
- * for a loader: the drain barrier, retirement in its order (drain, abort,
- * dispose, unload), its deadlines, and the counters `with()` feeds.
+ * for a loader: calls and the counters they feed, the drain barrier,
+ * retirement in its order (drain, abort, dispose, unload), and its deadlines.
+ * Calls are held in flight by promises the test settles.
  *
  * @module
  */
 
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { Generation, type GenerationRuntime } from "../core/generation.ts";
 import type { Snapshot } from "../core/snapshot.ts";
 import { flushMicrotasks } from "./_fixtures.ts";
@@ -28,16 +29,23 @@ function runtime(
   };
 }
 
+/** Starts a call on `generation` that stays in flight until the returned gate settles. */
+function hold(generation: Generation<{ n: 1 }>): PromiseWithResolvers<void> & { call: Promise<void> } {
+  const gate = Promise.withResolvers<void>();
+  const call = generation.call(() => gate.promise);
+  return { ...gate, call };
+}
+
 Deno.test("Generation.drained() resolves at once without calls, and when the last call is released", async () => {
   const generation = new Generation(1, SNAPSHOT, runtime([]), new AbortController());
   let settled = false;
   await generation.drained();
-  generation.inflight += 2;
+  const [first, second] = [hold(generation), hold(generation)];
   const barrier = generation.drained().then(() => settled = true);
-  generation.release();
+  first.resolve();
   await flushMicrotasks();
   strictEqual(settled, false, "one call still runs");
-  generation.release();
+  second.resolve();
   await barrier;
   strictEqual(settled, true);
 });
@@ -47,12 +55,12 @@ Deno.test("Generation.retire() drains, aborts the signal, disposes, then unloads
   const controller = new AbortController();
   controller.signal.addEventListener("abort", () => log.push("abort"));
   const generation = new Generation(2, SNAPSHOT, runtime(log), controller);
-  generation.inflight++;
+  const held = hold(generation);
   const retiring = generation.retire(60_000, () => log.push("drain-timeout"));
   await flushMicrotasks();
   deepStrictEqual(log, [], "nothing happens while a call runs");
   strictEqual(generation.state, "draining");
-  generation.release();
+  held.resolve();
   const report = await retiring;
   deepStrictEqual(log, ["abort", "dispose", "unload"]);
   strictEqual(report.generation, 2);
@@ -69,21 +77,44 @@ Deno.test("Generation.retire() past drainTimeout reports drained false, and a di
     runtime(log, () => new Promise(() => {})),
     new AbortController(),
   );
-  generation.inflight++;
+  const held = hold(generation);
   const report = await generation.retire(10, () => log.push("drain-timeout"));
   deepStrictEqual(log, ["drain-timeout", "dispose", "unload"]);
   strictEqual(report.drained, false);
   ok(report.disposeError instanceof Error);
   strictEqual(generation.state, "retired");
+  held.resolve(); // the abandoned call settles, so the test leaves nothing pending
 });
 
-Deno.test("Generation.fail() releases the call and counts it as an error", async () => {
+Deno.test("Generation.call() counts a call in flight until its promise settles, and keeps a sync result sync", async () => {
   const generation = new Generation(4, SNAPSHOT, runtime([]), new AbortController());
-  generation.inflight = 2;
-  generation.release();
-  generation.fail(new Error("boom"));
-  strictEqual(generation.inflight, 0);
-  strictEqual(generation.errors, 1);
+  strictEqual(generation.call((handle) => handle.n), 1);
+  const held = hold(generation);
+  deepStrictEqual([generation.calls, generation.inflight], [2, 1]);
+  held.resolve();
+  await held.call;
+  deepStrictEqual([generation.calls, generation.inflight, generation.errors], [2, 0, 0]);
+});
+
+Deno.test("Generation.call() releases a call that throws or rejects, and counts it as an error", async () => {
+  const generation = new Generation(5, SNAPSHOT, runtime([]), new AbortController());
+  throws(() =>
+    generation.call(() => {
+      throw new Error("sync");
+    }), /sync/);
+  await rejects(generation.call(() => Promise.reject(new Error("async"))), /async/);
+  const { inflight, calls, errors, p99 } = generation.stats();
+  deepStrictEqual([inflight, calls, errors], [0, 2, 2]);
+  ok(p99 > 0, "the first call is always timed");
   await generation.drained();
   strictEqual(await generation.handoff(), "state");
+});
+
+Deno.test("Generation counters are read-only outside it", () => {
+  const generation = new Generation(6, SNAPSHOT, runtime([]), new AbortController());
+  throws(() => {
+    // @ts-expect-error inflight has no setter: only call() and its release change it
+    generation.inflight = 1;
+  }, TypeError);
+  strictEqual(generation.inflight, 0);
 });

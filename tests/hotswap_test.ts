@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
-import { defineContract, type HotswapError, registerHotswap, type RetireReport } from "../mod.ts";
+import { defineContract, Hotswap, type HotswapError, registerHotswap, type RetireReport } from "../mod.ts";
 import { echo, echoModule, Fixture, flushMicrotasks } from "./_fixtures.ts";
 
 /** A generation whose `run` blocks on a gate the test holds, to keep calls in flight. */
@@ -263,4 +263,24 @@ Deno.test("A handle factory may be async and receives generation, digest and an 
   await retired;
   strictEqual(first.aborted(), true, "the retired generation's signal is aborted");
   strictEqual(hot.with((h) => h.aborted()), false);
+});
+
+Deno.test("Hotswap cannot be constructed directly, from JavaScript either: registerHotswap() is the way in", () => {
+  // @ts-expect-error the constructor is private
+  throws(() => new Hotswap(Symbol("openHotswap"), {}), TypeError);
+  throws(() => Reflect.construct(Hotswap, []), TypeError);
+});
+
+Deno.test("Hotswap.removeEventListener() of a listener never added, or of null, changes nothing", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": echoModule("v1") });
+  await using hot = await registerHotswap(echo, entry);
+  const seen: number[] = [];
+  const onSwap = (event: CustomEvent<{ to: number }>) => seen.push(event.detail.to);
+  hot.addEventListener("swap", onSwap);
+  hot.removeEventListener("swap", () => {});
+  hot.removeEventListener("swap", null);
+  hot.addEventListener("swap", null);
+  await hot.swap(entry);
+  deepStrictEqual(seen, [2]);
 });

@@ -1,0 +1,135 @@
+/**
+ * Loading the generation that would follow the current one, short of its
+ * commit: read the snapshot (or take a kept one), check the integrity pin,
+ * ask the outgoing generation for its state, and run the loader, all under
+ * the swap's abort signal. Nothing here changes what serves: on any failure
+ * the reference stays as it was.
+ *
+ * @module
+ */
+
+import type { Contract } from "./contract.ts";
+import { within } from "./deadline.ts";
+import { describeThrown, HotswapError } from "./errors.ts";
+import { Generation } from "./generation.ts";
+import { type Loader, loadWithin, type SnapshotSource } from "./loader.ts";
+import type { Snapshot } from "./snapshot.ts";
+import type { GenerationInfo } from "./stats.ts";
+import type { Emit } from "./_listeners.ts";
+
+/** The strategies a reference is built with: where snapshots come from, and how they run. */
+export interface Strategies {
+  /** Reads (and verifies) a generation by path. */
+  readonly source: SnapshotSource;
+  /** Runs a snapshot in the isolation mode. */
+  readonly loader: Loader;
+}
+
+/** What loading needs of the reference it loads for. */
+export interface LoadContext<T> extends Strategies {
+  /** The contract every generation must meet, typed as `with()` sees the handle. */
+  readonly contract: Contract<T>;
+  /** Bounds the load, and the outgoing generation's `handoff()`, in milliseconds. */
+  readonly loadTimeout: number;
+  /** Announces `restart` events of the loaded generation. */
+  readonly emit: Emit;
+}
+
+/** What a load of a generation is asked to do. */
+export interface LoadPlan {
+  /** Pin of the new generation's digest. */
+  readonly integrity: string | undefined;
+  /** An explicit rollback: the source may go below the highest sequence. */
+  readonly rollback?: boolean;
+  readonly signal: AbortSignal | undefined;
+  /** Whether to ask the outgoing generation's `handoff()` for state. */
+  readonly handoff: boolean;
+  readonly via: GenerationInfo["via"];
+}
+
+/**
+ * Loads the generation after `outgoing` from a path (read through the
+ * source) or a kept snapshot (a rollback), not yet committed.
+ *
+ * @returns The loaded generation; the caller commits it or retires it.
+ * @throws {HotswapError} Why it cannot serve; an abort rejects with the signal's reason.
+ */
+export async function loadGeneration<T>(
+  context: LoadContext<T>,
+  from: string | Snapshot,
+  outgoing: Generation<T> | undefined,
+  plan: LoadPlan,
+): Promise<Generation<T>> {
+  const { signal } = plan;
+  const snapshot = typeof from === "string"
+    ? await context.source.read(from, { rollback: plan.rollback === true })
+    : from;
+  checkIntegrity(snapshot, plan.integrity);
+  signal?.throwIfAborted();
+  const number = (outgoing?.number ?? 0) + 1;
+  const previous = outgoing === undefined || !plan.handoff
+    ? undefined
+    : await handoff(outgoing, snapshot, context.loadTimeout);
+  signal?.throwIfAborted();
+  const controller = new AbortController();
+  // An abort during the load reaches the factory through its context's signal.
+  const forward = () => controller.abort(signal!.reason);
+  signal?.addEventListener("abort", forward, { once: true });
+  try {
+    const runtime = await loadWithin<T>(context.loader, {
+      contract: context.contract,
+      snapshot,
+      context: { generation: number, digest: snapshot.digest, previous, signal: controller.signal },
+      onRestart: (reason, restarts) => context.emit("restart", { generation: number, reason, restarts }),
+    }, context.loadTimeout);
+    return new Generation(number, snapshot, runtime, controller);
+  } catch (error) {
+    controller.abort(error);
+    // A factory that gave up because the swap was aborted: report the abort, not E_INIT.
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", forward);
+  }
+}
+
+/** Asks the outgoing generation for its state, bounded by `loadTimeout` so a stuck handoff() cannot block the swap queue. */
+async function handoff<T>(
+  outgoing: Generation<T>,
+  snapshot: Snapshot,
+  loadTimeout: number,
+): Promise<unknown> {
+  const outcome = await within((async () => await outgoing.handoff())(), loadTimeout);
+  if (outcome.status === "fulfilled") return outcome.value;
+  if (outcome.status === "timeout") {
+    throw new HotswapError(
+      "E_TIMEOUT",
+      `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" did not settle within loadTimeout (${loadTimeout} ms); make handoff() return its state promptly`,
+      { path: outgoing.snapshot.entry },
+    );
+  }
+  throw new HotswapError(
+    "E_INIT",
+    `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" threw ${
+      describeThrown(outcome.reason)
+    }; fix handoff() in the running generation's module`,
+    { path: outgoing.snapshot.entry, cause: outcome.reason },
+  );
+}
+
+function checkIntegrity(snapshot: Snapshot, integrity: string | undefined): void {
+  if (integrity === undefined || integrity === snapshot.digest) return;
+  if (typeof integrity !== "string") {
+    throw new TypeError(
+      `Cannot check integrity: pin must be a "sha256-<base64>" string, got ${typeof integrity}`,
+    );
+  }
+  const form = /^sha256-[A-Za-z0-9+/]{43}=$/.test(integrity)
+    ? ""
+    : ' (and is not of the form "sha256-<base64>")';
+  throw new HotswapError(
+    "E_INTEGRITY",
+    `Cannot accept "${snapshot.entry}": its digest is ${snapshot.digest} but the integrity pin is ${integrity}${form}; the files changed since they were pinned: review them and pin the new digest`,
+    { path: snapshot.entry },
+  );
+}

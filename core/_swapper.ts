@@ -1,0 +1,230 @@
+/**
+ * The swaps of one reference, from request to retirement: queue them in
+ * arrival order, load the next generation, commit it, retire the one it
+ * replaces; and close, which ends all of that. `Hotswap` is the public face;
+ * it keeps only the pointer `with()` reads, which this file sets through
+ * `serve` at each commit and at close.
+ *
+ * @module
+ */
+
+import type { Contract } from "./contract.ts";
+import { describeThrown, HotswapError, noteActiveGeneration } from "./errors.ts";
+import type { Generation } from "./generation.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { type PathLike, toAbsolutePath } from "./roots.ts";
+import type { Snapshot } from "./snapshot.ts";
+import type { HotswapStats } from "./stats.ts";
+import type { SwapOptions, SwapResult } from "./swap.ts";
+import { Lineage } from "./_lineage.ts";
+import type { Emit } from "./_listeners.ts";
+import { type LoadContext, loadGeneration, type LoadPlan, type Strategies } from "./_load_generation.ts";
+import { SwapQueue } from "./_swap_queue.ts";
+
+/** What a reference is created with; see `registerHotswap`. */
+export interface OpenRequest {
+  /** The contract every generation must meet. */
+  readonly contract: Contract<unknown>;
+  readonly options: ResolvedOptions;
+  readonly strategies: Strategies;
+  /** The first generation's entry file, absolute. */
+  readonly path: string;
+  /** Pin of the first generation's digest. */
+  readonly integrity: string | undefined;
+}
+
+/**
+ * Points `with()` at a newly committed generation, or nowhere once closing.
+ * A method, not a function-typed field: method parameters are bivariant, so
+ * a `Hotswap<Sub>` stays assignable to a `Hotswap<Super>` as users expect.
+ */
+export interface WithPointer<T> {
+  serve(generation: Generation<T> | undefined): void;
+}
+
+/** Runs the swaps of one reference; see the module doc. */
+export class Swapper<T> {
+  /** The books: current and draining generations, rollback snapshots, history, counters. */
+  readonly lineage: Lineage<T>;
+  readonly #loading: LoadContext<T>;
+  readonly #options: ResolvedOptions;
+  readonly #emit: Emit;
+  readonly #pointer: WithPointer<T>;
+  readonly #queue = new SwapQueue();
+  /** Disposed first at close (a channel follower, which must stop swapping before the drain). */
+  readonly #resources: AsyncDisposable[] = [];
+  #closing: Promise<void> | undefined;
+  #rejects = 0;
+
+  /**
+   * @param request The contract, options and strategies; not yet its first generation (see `open()`).
+   * @param emit Dispatches the reference's events.
+   * @param serve Points `with()` at a newly committed generation, or nowhere once closing.
+   */
+  constructor(request: OpenRequest, emit: Emit, serve: WithPointer<T>) {
+    const { options, strategies } = request;
+    this.#options = options;
+    this.#emit = emit;
+    this.#pointer = serve;
+    this.lineage = new Lineage(options, emit);
+    // The loader hands back the handle as `with()` sees it: the contract's
+    // own type inline, its Remote in a worker (which is what T is).
+    const contract = request.contract as Contract<T>;
+    this.#loading = { ...strategies, contract, loadTimeout: options.loadTimeout, emit };
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Commits the first generation; on failure frees the loader, as nobody will ever close this reference. */
+  async open(path: string, integrity: string | undefined): Promise<void> {
+    try {
+      await this.#load(path, { integrity, signal: undefined, handoff: true, via: "register" });
+    } catch (error) {
+      await this.#loading.loader[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** See {@linkcode Hotswap.swap}. */
+  swap(path: PathLike, options: SwapOptions): Promise<SwapResult> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const plan: LoadPlan = {
+      integrity: options.integrity,
+      signal,
+      handoff: options.handoff !== false,
+      via: "swap",
+      rollback: options.rollback === true,
+    };
+    return this.#enqueue(() => this.#load(toAbsolutePath(path), plan), path, signal);
+  }
+
+  /** See {@linkcode Hotswap.rollback}. */
+  rollback(): Promise<SwapResult> {
+    const task = () => {
+      const target = this.lineage.previous;
+      const active = this.lineage.current?.number ?? 0;
+      if (target === undefined) {
+        throw new HotswapError(
+          "E_NOT_FOUND",
+          `Cannot roll back: generation ${active} has no earlier snapshot to return to (${this.lineage.kept} kept, rollbackDepth ${this.#options.rollbackDepth}); swap to a module instead`,
+          { activeGeneration: active },
+        );
+      }
+      return this.#load(target, { integrity: undefined, signal: undefined, handoff: true, via: "rollback" });
+    };
+    return this.#enqueue(task, undefined, undefined);
+  }
+
+  /** See {@linkcode Hotswap.close}; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Gives the reference something to dispose first when it closes. */
+  adopt(resource: AsyncDisposable): void {
+    this.#resources.push(resource);
+  }
+
+  /** See {@linkcode Hotswap.stats}. */
+  stats(): HotswapStats {
+    const { calls, swaps, rollbacks, generations } = this.lineage.counts();
+    const sandboxes = this.#loading.loader.live;
+    return { calls, swaps, rejects: this.#rejects, rollbacks, sandboxes, generations };
+  }
+
+  /** Resolves once the loader's standby is ready for the next swap. */
+  warm(): Promise<void> {
+    return this.#loading.loader.ready();
+  }
+
+  /** The error of anything asked of a closed reference. */
+  closedError(action: string): HotswapError {
+    return new HotswapError(
+      "E_CLOSED",
+      `Cannot ${action}: this hot-swap reference for ${this.#loading.contract.name} is closed; register a new one with registerHotswap()`,
+      { activeGeneration: undefined },
+    );
+  }
+
+  #enqueue(
+    task: () => Promise<SwapResult>,
+    path: PathLike | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<SwapResult> {
+    return this.#queue.run(async () => {
+      if (this.closed) throw this.closedError(path === undefined ? "roll back" : `swap to "${path}"`);
+      signal?.throwIfAborted();
+      try {
+        return await task();
+      } catch (error) {
+        // The caller cancelled: that is no refusal of the generation.
+        if (signal?.aborted && error === signal.reason) throw error;
+        throw this.#reject(error, path);
+      }
+    }, signal);
+  }
+
+  /** Loads a generation from a path (read from disk) or a kept snapshot, then commits it. */
+  async #load(from: string | Snapshot, plan: LoadPlan): Promise<SwapResult> {
+    const outgoing = this.lineage.current;
+    const incoming = await loadGeneration(this.#loading, from, outgoing, plan);
+    if (this.closed || plan.signal?.aborted) {
+      // close() or the caller's abort came while this generation loaded: it must never serve.
+      await incoming.retire(this.#options.drainTimeout, () => {});
+      if (this.closed) throw this.closedError(`commit "${incoming.snapshot.entry}"`);
+      throw plan.signal!.reason;
+    }
+    // A rollback's snapshot was not read through the source this time, so the source is not told.
+    if (plan.via !== "rollback") this.#loading.source.committed(incoming.snapshot);
+    // Serving first: a "swap" listener that calls with() must reach the new generation.
+    this.#pointer.serve(incoming);
+    this.lineage.commit(incoming, plan.via);
+    // Only the first load (registration) has no outgoing generation, and it returns no result.
+    const retired = outgoing === undefined ? undefined! : this.lineage.retire(outgoing);
+    return { generation: incoming.number, digest: incoming.digest, retired };
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#pointer.serve(undefined);
+    // A follower first: it must not queue swaps while the reference closes.
+    for (const resource of this.#resources.splice(0)) {
+      try {
+        await resource[Symbol.asyncDispose]();
+      } catch (error) {
+        console.error("A resource of a hot-swap reference failed to close:", error);
+      }
+    }
+    await this.#queue.idle();
+    await this.lineage.retireAll();
+    await this.#loading.loader[Symbol.asyncDispose]();
+  }
+
+  /** Counts and announces a refused swap, and says which generation stays. */
+  #reject(error: unknown, path: PathLike | undefined): HotswapError {
+    const failure = annotate(error, this.lineage.current?.number);
+    if (failure.code !== "E_CLOSED") {
+      this.#rejects++;
+      this.#emit("reject", { path: failure.path ?? String(path ?? ""), error: failure });
+    }
+    return failure;
+  }
+}
+
+/**
+ * Names the generation still serving on the failure itself, so its stack,
+ * `cause` and class survive (a rebuilt error would lose them).
+ */
+function annotate(error: unknown, active: number | undefined): HotswapError {
+  const failure = error instanceof HotswapError
+    ? error
+    : new HotswapError("E_IMPORT", `Cannot load: ${describeThrown(error)}`, { cause: error });
+  if (active === undefined || failure.code === "E_CLOSED" || failure.activeGeneration !== undefined) {
+    return failure;
+  }
+  return noteActiveGeneration(failure, active);
+}
