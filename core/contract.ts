@@ -7,72 +7,30 @@
  */
 
 import { describeThrown, HotswapError, type HotswapErrorOptions } from "./errors.ts";
+import {
+  checkBrand,
+  CONTRACT_BRAND,
+  type ContractBrand,
+  parseSemver,
+  type Semver,
+} from "./_contract_version.ts";
+import { isObjectLike, type Shape, type ShapeDefinition, validateShape } from "./_shape.ts";
+import { checkMembers, describeValue } from "./_shape_check.ts";
 
-/** The kinds a shape member can be checked against at run time. */
-export type ShapeKind =
-  | "string"
-  | "number"
-  | "boolean"
-  | "bigint"
-  | "function"
-  | "object"
-  | "array"
-  | "unknown";
-
-/** A member of a shape: a kind, an optional kind (`"string?"`), or a nested shape. */
-export type ShapeMember = ShapeKind | `${ShapeKind}?` | ShapeDefinition;
-
-/** A runtime shape: member name to what the member must be. */
-export interface ShapeDefinition {
-  /** What the member of this name must be. */
-  readonly [member: string]: ShapeMember;
-}
-
-/**
- * The kind that describes a value of type `V` in a shape.
- *
- * @typeParam V A member's type.
- */
-export type KindOf<V> = unknown extends V ? "unknown"
-  : V extends string ? "string"
-  : V extends number ? "number"
-  : V extends boolean ? "boolean"
-  : V extends bigint ? "bigint"
-  : V extends (...args: never[]) => unknown ? "function"
-  : V extends readonly unknown[] ? "array"
-  : V extends object ? "object"
-  : never;
-
-/**
- * The nested shape that may describe an object member of type `V`.
- *
- * @typeParam V A member's type.
- */
-export type NestedShapeOf<V> = V extends ((...args: never[]) => unknown) | readonly unknown[] ? never
-  : V extends object ? Shape<V>
-  : never;
-
-/**
- * Whether member `K` of `T` is optional.
- *
- * @typeParam T The handle type.
- * @typeParam K A member of it.
- */
-export type IsOptional<T, K extends keyof T> = object extends Pick<T, K> ? true
-  : false;
-
-/**
- * The shape a contract of `T` must declare: every member of `T`, each with
- * the kind of its type (`"unknown"` always fits; optional members end in `?`).
- * A member of `T` missing from the shape is a compile-time error.
- *
- * @typeParam T The handle type the contract describes.
- */
-export type Shape<T> = {
-  readonly [K in keyof T]-?: IsOptional<T, K> extends true
-    ? `${KindOf<Exclude<T[K], undefined>>}?` | "unknown" | "unknown?"
-    : KindOf<T[K]> | NestedShapeOf<T[K]> | "unknown";
-};
+// The contract is three concerns, one file each: what a shape is (`_shape.ts`),
+// checking a value against one (`_shape_check.ts`), and version compatibility
+// through brands (`_contract_version.ts`). This file ties them into the
+// public API, and re-exports their public parts so `mod.ts` has one source.
+export { CONTRACT_BRAND, type ContractBrand } from "./_contract_version.ts";
+export type {
+  IsOptional,
+  KindOf,
+  NestedShapeOf,
+  Shape,
+  ShapeDefinition,
+  ShapeKind,
+  ShapeMember,
+} from "./_shape.ts";
 
 /**
  * What {@linkcode defineContract} takes.
@@ -94,22 +52,6 @@ export interface ContractDefinition<T> {
   /** The runtime shape of the handle. */
   shape: Shape<T>;
 }
-
-/** The brand {@linkcode implement} puts on a handle. */
-export interface ContractBrand {
-  /** The contract name the handle was built for. */
-  readonly name: string;
-  /** The contract version the handle was built for. */
-  readonly version: string;
-}
-
-/**
- * The property key of a handle's brand. It is a registered symbol, so a
- * generation may also brand a handle without importing this package.
- */
-export const CONTRACT_BRAND: unique symbol = Symbol.for(
-  "@hotswap/runtime/contract",
-) as never;
 
 /**
  * A checked agreement on the shape of a handle, created by
@@ -133,6 +75,21 @@ export class Contract<T> {
    *
    * @param definition Name, version, symbol and shape.
    * @throws {TypeError} When a field of the definition is malformed.
+   *
+   * @example Refuse a malformed definition
+   * ```ts
+   * import { Contract } from "@hotswap/runtime";
+   * import { strictEqual, throws } from "node:assert/strict";
+   *
+   * const counter = new Contract<{ count: number }>({
+   *   name: "Counter", version: "1.0.0", symbol: "hs_counter", shape: { count: "number" },
+   * });
+   * strictEqual(counter.symbol, "hs_counter");
+   * throws(
+   *   () => new Contract<{ count: number }>({ name: "Counter", version: "1.0", symbol: "hs_counter", shape: { count: "number" } }),
+   *   TypeError,
+   * );
+   * ```
    */
   constructor(definition: ContractDefinition<T>) {
     if (typeof definition?.name !== "string" || definition.name === "") {
@@ -167,6 +124,33 @@ export class Contract<T> {
    * @param value The candidate handle.
    * @returns The same value, typed as `T`.
    * @throws {ContractError} Listing every mismatch, not just the first.
+   *
+   * @example Verify a handle before using it
+   * ```ts
+   * import { ContractError, defineContract } from "@hotswap/runtime";
+   * import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+   *
+   * interface Greeter { greet(name: string): string; greeting: string }
+   * const greeter = defineContract<Greeter>({
+   *   name: "Greeter", version: "1.0.0", symbol: "hs_greeter",
+   *   shape: { greet: "function", greeting: "string" },
+   * });
+   *
+   * const candidate: unknown = { greet: (n: string) => `hi ${n}`, greeting: "hi" };
+   * const handle = greeter.verify(candidate); // typed as Greeter from here on
+   * strictEqual(handle, candidate);
+   * strictEqual(handle.greet("ada"), "hi ada");
+   *
+   * throws(() => greeter.verify({ greet: "hi" }), (error: unknown) => {
+   *   if (!(error instanceof ContractError)) return false;
+   *   strictEqual(error.code, "E_CONTRACT");
+   *   deepStrictEqual(error.problems, [
+   *     "greet: expected function, got string",
+   *     "greeting: expected string, got undefined (missing)",
+   *   ]);
+   *   return true;
+   * });
+   * ```
    */
   verify(value: unknown): T {
     const problems = this.check(value);
@@ -184,6 +168,28 @@ export class Contract<T> {
    *
    * @param value The candidate handle.
    * @returns One line per mismatch (member path, expected, actual); empty when it fits.
+   *
+   * @example List the mismatches without throwing
+   * ```ts
+   * import { CONTRACT_BRAND, defineContract } from "@hotswap/runtime";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * const settings = defineContract<{ port: number; limits: { rps: number; burst?: number } }>({
+   *   name: "Settings", version: "2.3.0", symbol: "hs_settings",
+   *   shape: { port: "number", limits: { rps: "number", burst: "number?" } },
+   * });
+   *
+   * deepStrictEqual(settings.check({ port: 80, limits: { rps: 10 } }), []);
+   * deepStrictEqual(settings.check({ port: "80", limits: { rps: 10, burst: "x" } }), [
+   *   "port: expected number, got string",
+   *   "limits.burst: expected number, got string",
+   * ]);
+   * deepStrictEqual(settings.check(null), ["(handle): expected object, got null"]);
+   *
+   * // A handle branded for an older minor version is refused, even when its shape fits.
+   * const old = { port: 80, limits: { rps: 10 }, [CONTRACT_BRAND]: { name: "Settings", version: "2.2.0" } };
+   * deepStrictEqual(settings.check(old), ["(brand): built for Settings@2.2.0, older than host's 2.3"]);
+   * ```
    */
   check(value: unknown): string[] {
     const problems: string[] = [];
@@ -315,186 +321,4 @@ export class ContractError extends HotswapError {
     this.name = "ContractError";
     this.problems = Object.freeze([...problems]);
   }
-}
-
-const KINDS: ReadonlySet<string> = new Set<ShapeKind>([
-  "string",
-  "number",
-  "boolean",
-  "bigint",
-  "function",
-  "object",
-  "array",
-  "unknown",
-]);
-
-interface Semver {
-  major: number;
-  minor: number;
-}
-
-function parseSemver(version: unknown, contractName: string): Semver {
-  const match = typeof version === "string"
-    ? /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(version)
-    : null;
-  if (match === null) {
-    throw new TypeError(
-      `Cannot define contract "${contractName}": version ${
-        JSON.stringify(version)
-      } is not semver; use "MAJOR.MINOR.PATCH" such as "1.0.0"`,
-    );
-  }
-  return { major: Number(match[1]), minor: Number(match[2]) };
-}
-
-function validateShape(shape: unknown, prefix: string, contractName: string): void {
-  if (!isObjectLike(shape) || Array.isArray(shape)) {
-    throw new TypeError(
-      `Cannot define contract "${contractName}": shape${
-        prefix ? ` at "${prefix}"` : ""
-      } must be an object of member kinds`,
-    );
-  }
-  for (const [key, member] of Object.entries(shape)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (typeof member === "string") {
-      if (!KINDS.has(member.endsWith("?") ? member.slice(0, -1) : member)) {
-        throw new TypeError(
-          `Cannot define contract "${contractName}": member "${path}" has unknown kind ${
-            JSON.stringify(member)
-          }; use one of ${[...KINDS].join(", ")} (with "?" for optional)`,
-        );
-      }
-    } else {
-      validateShape(member, path, contractName);
-    }
-  }
-}
-
-function isObjectLike(value: unknown): value is Record<PropertyKey, unknown> {
-  return (typeof value === "object" && value !== null) || typeof value === "function";
-}
-
-function checkBrand(
-  value: Record<PropertyKey, unknown>,
-  name: string,
-  host: Semver,
-  problems: string[],
-): void {
-  let brand: unknown;
-  try {
-    brand = value[CONTRACT_BRAND];
-  } catch (error) {
-    problems.push(`(brand): reading it threw ${describeThrown(error)}`);
-    return;
-  }
-  if (brand === undefined) return;
-  try {
-    const { name: brandName, version } = brand as ContractBrand;
-    if (brandName !== name) {
-      problems.push(`(brand): built for contract "${String(brandName)}", expected "${name}"`);
-      return;
-    }
-    const built = parseSemver(version, name);
-    if (built.major !== host.major) {
-      problems.push(
-        `(brand): built for ${name}@${version}, major version differs from host's ${host.major}.x`,
-      );
-    } else if (built.minor < host.minor) {
-      problems.push(
-        `(brand): built for ${name}@${version}, older than host's ${host.major}.${host.minor}`,
-      );
-    }
-  } catch (error) {
-    problems.push(`(brand): malformed brand: ${describeThrown(error)}`);
-  }
-}
-
-function checkMembers(
-  value: Record<PropertyKey, unknown>,
-  shape: ShapeDefinition,
-  prefix: string,
-  problems: string[],
-): void {
-  for (const key of Object.keys(shape)) {
-    const member = shape[key] as ShapeMember;
-    const path = prefix ? `${prefix}.${key}` : key;
-    let actual: unknown;
-    try {
-      actual = value[key];
-    } catch (error) {
-      problems.push(`${path}: reading it threw ${describeThrown(error)}`);
-      continue;
-    }
-    try {
-      checkMember(value, key, actual, member, path, problems);
-    } catch (error) {
-      // Array.isArray throws on a revoked Proxy: blame this member and check the others.
-      problems.push(`${path}: inspecting it threw ${describeThrown(error)}`);
-    }
-  }
-}
-
-function checkMember(
-  owner: Record<PropertyKey, unknown>,
-  key: string,
-  actual: unknown,
-  member: ShapeMember,
-  path: string,
-  problems: string[],
-): void {
-  if (typeof member !== "string") {
-    if (typeof actual === "object" && actual !== null && !Array.isArray(actual)) {
-      checkMembers(actual as Record<PropertyKey, unknown>, member, path, problems);
-    } else {
-      problems.push(`${path}: expected object, got ${describeMember(owner, key, actual)}`);
-    }
-    return;
-  }
-  const optional = member.endsWith("?");
-  const kind = (optional ? member.slice(0, -1) : member) as ShapeKind;
-  if (optional && actual === undefined) return;
-  if (!fitsKind(actual, kind)) {
-    problems.push(`${path}: expected ${kind}, got ${describeMember(owner, key, actual)}`);
-  }
-}
-
-function fitsKind(value: unknown, kind: ShapeKind): boolean {
-  switch (kind) {
-    case "unknown":
-      return true;
-    case "array":
-      return Array.isArray(value);
-    case "object":
-      return typeof value === "object" && value !== null;
-    case "string":
-      return typeof value === "string";
-    case "number":
-      return typeof value === "number";
-    case "boolean":
-      return typeof value === "boolean";
-    case "bigint":
-      return typeof value === "bigint";
-    case "function":
-      return typeof value === "function";
-  }
-}
-
-function describeMember(
-  owner: Record<PropertyKey, unknown>,
-  key: string,
-  actual: unknown,
-): string {
-  if (actual !== undefined) return describeValue(actual);
-  try {
-    return key in owner ? "undefined" : "undefined (missing)";
-  } catch {
-    return "undefined";
-  }
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "array";
-  return typeof value;
 }

@@ -7,7 +7,8 @@
  */
 
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { decodeValue, encodeValue } from "../core/_codec.ts";
+import { assertEncodable, decodeValue, encodeValue } from "../core/_codec.ts";
+import { HotswapError } from "../core/errors.ts";
 
 function roundTrip<T>(value: T): T {
   return decodeValue(encodeValue(value)) as T;
@@ -77,4 +78,173 @@ Deno.test("decodeValue refuses text the encoder never writes", () => {
   ) {
     throws(() => decodeValue(text), Error, text.slice(0, 40));
   }
+});
+
+Deno.test("decodeValue() gives back plain data, strings and special numbers as structuredClone does", () => {
+  for (
+    const value of [
+      null,
+      false,
+      0,
+      -0,
+      NaN,
+      -Infinity,
+      "",
+      'lone \ud800 surrogate, quotes " and [brackets] {braces}',
+      [],
+      {},
+      [1, [2, [3]]],
+      { a: { b: { c: [null, true] } } },
+      Object.assign(Object.create(null), { x: 1 }),
+      [-0, 1n, undefined],
+    ]
+  ) {
+    const back = roundTrip(value);
+    deepStrictEqual(back, structuredClone(value));
+    if (Object.is(value, -0)) ok(Object.is(back, -0));
+  }
+});
+
+Deno.test("decodeValue() keeps views on one buffer sharing it, at their offsets", () => {
+  const buffer = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]).buffer;
+  const value = {
+    bytes: new Uint8Array(buffer, 2, 3),
+    words: new Uint16Array(buffer, 4, 2),
+    data: new DataView(buffer, 1, 2),
+  };
+  const back = roundTrip(value);
+  strictEqual(back.bytes.buffer, back.words.buffer);
+  strictEqual(back.bytes.buffer, back.data.buffer);
+  deepStrictEqual([...back.bytes], [2, 3, 4]);
+  deepStrictEqual(back.words, value.words);
+  strictEqual(back.data.byteOffset, 1);
+  strictEqual(back.data.getUint8(1), 2);
+});
+
+Deno.test("decodeValue() rebuilds errors with their class, code and cause", () => {
+  const back = roundTrip({
+    range: new RangeError("out", { cause: new Error("inner") }),
+    domain: new HotswapError("E_TIMEOUT", "slow"),
+  });
+  ok(back.range instanceof RangeError);
+  strictEqual(back.range.message, "out");
+  strictEqual((back.range.cause as Error).message, "inner");
+  ok(back.domain instanceof HotswapError);
+  strictEqual(back.domain.code, "E_TIMEOUT");
+});
+
+Deno.test("decodeValue() keeps boxed primitives, invalid dates, maps keyed by objects and cycles through them", () => {
+  const key = { k: 1 };
+  const map = new Map<unknown, unknown>([[key, new Set([key])]]);
+  map.set("self", map);
+  const back = roundTrip({ map, invalid: new Date(NaN), boxed: [Object("s"), Object(false), Object(2n)] });
+  const [backKey] = back.map.keys();
+  ok((back.map.get(backKey) as Set<unknown>).has(backKey));
+  strictEqual(back.map.get("self"), back.map);
+  ok(Number.isNaN(back.invalid.getTime()));
+  deepStrictEqual(back.boxed.map((boxed) => typeof boxed), ["object", "object", "object"]);
+  deepStrictEqual(back.boxed.map((boxed) => boxed.valueOf()), ["s", false, 2n]);
+});
+
+Deno.test("decodeValue() keeps an own __proto__ key an own property, in JSON and in a tagged tree", () => {
+  const json = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}');
+  // Spreading defines properties, so the copy keeps the own key; `undefined` makes it go tagged.
+  const tagged = { ...json, u: undefined };
+  ok(Object.hasOwn(tagged, "__proto__"));
+  ok(encodeValue(tagged).startsWith("~"));
+  for (
+    const back of [
+      roundTrip(json),
+      roundTrip(tagged),
+      decodeValue('~["O","__proto__",["O","polluted",true]]'),
+    ]
+  ) {
+    ok(Object.hasOwn(back, "__proto__"));
+    strictEqual(Object.getPrototypeOf(back), Object.prototype);
+    strictEqual((back as { polluted?: unknown }).polluted, undefined);
+  }
+});
+
+/** An array holding `leaf`, nested `levels` arrays deep. */
+function nested(levels: number, leaf?: unknown): unknown[] {
+  let value: unknown[] = leaf === undefined ? [] : [leaf];
+  for (let i = 1; i < levels; i++) value = [value];
+  return value;
+}
+
+Deno.test("encodeValue() carries 1,001 nested containers, a leaf below them included, and refuses one more", () => {
+  for (const leaf of [undefined, -0, 1n]) {
+    const text = encodeValue(nested(1_001, leaf));
+    let back = decodeValue(text);
+    for (let i = 1; i < 1_001; i++) back = (back as unknown[])[0];
+    deepStrictEqual(back, leaf === undefined ? [] : [leaf]);
+    throws(() => encodeValue(nested(1_002, leaf)), (error: Error) => error.name === "DataCloneError");
+  }
+});
+
+Deno.test("decodeValue() refuses a tree nested deeper than the encoder writes, before or after JSON.parse", () => {
+  // 1,010 levels pass the text check (which leaves room for error records) and fail in the tree.
+  throws(() => decodeValue("~" + '["A",'.repeat(1_010) + '["U"]' + "]".repeat(1_010)), /the nesting/);
+  throws(() => decodeValue('{"a":'.repeat(2_000) + "1" + "}".repeat(2_000)), /the nesting/);
+  // Brackets inside a long string are text, not nesting.
+  const text = "[{".repeat(3_000) + '\\"';
+  strictEqual(decodeValue(encodeValue(text)), text);
+});
+
+Deno.test("decodeValue() carries a sparse array of the greatest length without allocating it", () => {
+  const sparse: unknown[] = [];
+  sparse.length = 2 ** 32 - 1;
+  sparse[5] = 1;
+  strictEqual(encodeValue(sparse), '~["H",4294967295,5,1]');
+  const back = roundTrip(sparse);
+  strictEqual(back.length, 2 ** 32 - 1);
+  deepStrictEqual(Object.keys(back), ["5"]);
+});
+
+Deno.test("decodeValue() refuses every malformed node of a tagged tree", () => {
+  const cases: readonly [string, RegExp][] = [
+    ["~{", /JSON/],
+    ['~{"a":1}', /a node/],
+    ["~[]", /a node/],
+    ["~[1]", /a node/],
+    ['~["N","1"]', /a special number/],
+    ['~["I","-"]', /a bigint/],
+    ['~["I","' + "9".repeat(100_001) + '"]', /a bigint/],
+    ['~["A",["R",1]]', /a reference/],
+    ['~["A",["R",0.5]]', /a reference/],
+    ['~["A",["R",-1]]', /a reference/],
+    ['~["H",-1]', /a sparse array/],
+    ['~["H",4294967296]', /a sparse array/],
+    ['~["H",2,2,"x"]', /a sparse array index/],
+    ['~["H",2,"0","x"]', /a sparse array index/],
+    ['~["O",1,2]', /an object key/],
+    ['~["D","x"]', /a date/],
+    ['~["D",["R",0]]', /a date/],
+    ['~["X","a",1]', /a regular expression/],
+    ['~["X","a","zz"]', /flags/],
+    ['~["B",1]', /an array buffer/],
+    ['~["B","!!"]', /base64/],
+    ['~["T","Foo",["B","AA=="],0,1]', /a typed array kind/],
+    ['~["T","Uint8Array",["B","AA=="],0,5]', /length/],
+    ['~["T","Float64Array",["B","AAAAAAAAAAAA"],1,1]', /multiple of 8|offset/],
+    ['~["V",["A"],0,0]', /a view/],
+    ['~["V",["B","AA=="],-1,0]', /a view/],
+    ['~["P",["A"]]', /a boxed primitive/],
+    ['~["P",["U"]]', /a boxed primitive/],
+    ['~["E",{"name":"Error"}]', /message/],
+    ['~["' + "Z".repeat(100) + '"]', /tag "Z{19} is not/],
+  ];
+  for (const [text, message] of cases) {
+    throws(() => decodeValue(text), (error: unknown) => {
+      ok(error instanceof Error, `${text.slice(0, 40)} threw a ${typeof error}`);
+      ok(message.test(error.message), `${text.slice(0, 40)}: ${error.message}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("assertEncodable() names what cannot cross before any call", () => {
+  assertEncodable({ limits: [1, 2], at: new Date(0) });
+  throws(() => assertEncodable({ nested: { run() {} } }), /function run could not be cloned/);
+  throws(() => assertEncodable(new WeakSet()), /a WeakSet could not be cloned/);
 });

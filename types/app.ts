@@ -26,11 +26,19 @@ export interface AppRequest {
 
 /** What an app generation answers with. */
 export interface AppResponse {
-  /** HTTP status, 200 when omitted. */
+  /**
+   * HTTP status.
+   *
+   * @default {200}
+   */
   readonly status?: number;
   /** Response headers. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** The body: text or bytes (empty when omitted). */
+  /**
+   * The body: text or bytes.
+   *
+   * @default {""}
+   */
   readonly body?: string | Uint8Array<ArrayBuffer>;
 }
 
@@ -38,7 +46,26 @@ export interface AppResponse {
 export interface HttpApp {
   /** A short name for logs, such as `"hello v1"`. */
   name: string;
-  /** Answers one request; may be async. */
+  /**
+   * Answers one request; may be async.
+   *
+   * @param request The request, as plain data.
+   * @returns The response, or a promise of it.
+   *
+   * @example Answer a request
+   * ```ts
+   * import { type AppRequest, type HttpApp, httpApp } from "@hotswap/runtime/types";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const app: HttpApp = httpApp.verify({
+   *   name: "echo",
+   *   handle: (request: AppRequest) => ({ status: 201, body: `${request.method} ${request.body}` }),
+   * });
+   * const response = await app.handle({ method: "POST", url: "http://127.0.0.1/", headers: {}, body: "hi" });
+   * strictEqual(response.status, 201);
+   * strictEqual(response.body, "POST hi");
+   * ```
+   */
   handle(request: AppRequest): AppResponse | Promise<AppResponse>;
 }
 

@@ -13,11 +13,39 @@ export type { GenerationContext } from "../core/generation.ts";
 export interface SOHandles {
   /** A string the generation exposes. */
   someData: string;
-  /** Does the generation's work for `i`. */
+  /**
+   * Does the generation's work for `i`.
+   *
+   * @param i The input the host passes.
+   *
+   * @example Call it through a verified handle
+   * ```ts
+   * import { type SOHandles, soHandles } from "@hotswap/runtime/types";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * const seen: number[] = [];
+   * const handle: SOHandles = soHandles.verify({ someData: "data", someFn: (i: number) => void seen.push(i) });
+   * handle.someFn(42);
+   * deepStrictEqual(seen, [42]);
+   * ```
+   */
   someFn(i: number): void;
 }
 
-/** The contract of {@linkcode SOHandles}, exported by generations as `hs_soHandles`. */
+/**
+ * The contract of {@linkcode SOHandles}, exported by generations as `hs_soHandles`.
+ *
+ * @example Verify a seed handle
+ * ```ts
+ * import { soHandles } from "@hotswap/runtime/types";
+ * import { strictEqual, throws } from "node:assert/strict";
+ *
+ * strictEqual(soHandles.symbol, "hs_soHandles");
+ * const handle = soHandles.verify({ someData: "I live in a shared object", someFn: () => {} });
+ * strictEqual(handle.someData, "I live in a shared object");
+ * throws(() => soHandles.verify({ someData: 1 }), { code: "E_CONTRACT" });
+ * ```
+ */
 export const soHandles: Contract<SOHandles> = defineContract<SOHandles>({
   name: "SOHandles",
   version: "1.0.0",

@@ -1,0 +1,194 @@
+/**
+ * The encoding side of the codec: the check that JSON carries a value
+ * faithfully (the fast path), and the encoder that writes the tagged tree
+ * (`_codec_format.ts`) for everything else, refusing what structured cloning
+ * refuses with a `DataCloneError`. It runs on the side that sends, on values
+ * the sender's own code built.
+ *
+ * @module
+ */
+
+import { serializeError } from "./_protocol.ts";
+import { isArray, MAX_DEPTH, stringify, type Tree, VIEWS } from "./_codec_format.ts";
+
+// Captured when the runtime loads, before any generation code can replace them.
+const keys = Object.keys;
+const getPrototypeOf = Object.getPrototypeOf;
+const is = Object.is;
+const isView = ArrayBuffer.isView;
+const toStringTag = Object.prototype.toString;
+const OBJECT_PROTOTYPE = Object.prototype;
+const ARRAY_PROTOTYPE = Array.prototype;
+
+/** Nesting the plain check follows before it leaves the value to the tagged encoder. */
+const PLAIN_DEPTH = 100;
+
+/**
+ * Encodes a value as JSON text when JSON carries it faithfully, else as `~`
+ * and the tagged tree. `undefined` is left to the caller.
+ *
+ * @throws {DOMException} `DataCloneError` for a value that cannot cross.
+ */
+export function encodeDefined(value: unknown): string {
+  if (isPlain(value, 0, undefined)) return stringify(value);
+  return "~" + stringify(new Encoder().encode(value, 0));
+}
+
+/**
+ * Whether JSON carries `value` as structured cloning would: finite numbers
+ * other than `-0`, strings, booleans, null, and arrays and plain objects of
+ * those, each object reached once.
+ */
+function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return value === value && value !== Infinity && value !== -Infinity && !is(value, -0);
+    case "object": {
+      if (value === null) return true;
+      if (depth > PLAIN_DEPTH) return false;
+      // A second reference to an object must stay one object: the tagged form
+      // keeps identity. The top level is not recorded (it can only recur
+      // through a cycle, which the depth bound catches): the set is made
+      // when the first nested object is met, so a call with an array of
+      // primitives allocates none.
+      if (seen !== undefined) {
+        if (seen.has(value)) return false;
+        seen.add(value);
+      }
+      const prototype = getPrototypeOf(value);
+      if (isArray(value)) {
+        if (prototype !== ARRAY_PROTOTYPE) return false;
+        const list = value as unknown[];
+        // A hole reads as undefined, which is not plain: sparse arrays go tagged.
+        for (let i = 0; i < list.length; i++) {
+          const item = list[i];
+          if (seen === undefined && typeof item === "object" && item !== null) seen = new Set();
+          if (!isPlain(item, depth + 1, seen)) return false;
+        }
+        return true;
+      }
+      if (prototype !== OBJECT_PROTOTYPE && prototype !== null) return false;
+      const record = value as Record<string, unknown>;
+      const names = keys(record);
+      for (let i = 0; i < names.length; i++) {
+        const item = record[names[i]!];
+        if (seen === undefined && typeof item === "object" && item !== null) seen = new Set();
+        if (!isPlain(item, depth + 1, seen)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+function cloneError(what: string): DOMException {
+  return new DOMException(`${what} could not be cloned`, "DataCloneError");
+}
+
+/** Writes the tagged tree; containers are numbered in the order they are first met. */
+class Encoder {
+  readonly #ids = new Map<object, number>();
+
+  encode(value: unknown, depth: number): Tree {
+    switch (typeof value) {
+      case "string":
+      case "boolean":
+        return value;
+      case "number":
+        if (value !== value) return ["N", "NaN"];
+        if (value === Infinity) return ["N", "Infinity"];
+        if (value === -Infinity) return ["N", "-Infinity"];
+        if (is(value, -0)) return ["N", "-0"];
+        return value;
+      case "undefined":
+        return ["U"];
+      case "bigint":
+        return ["I", value.toString()];
+      case "object":
+        if (value === null) return null;
+        return this.#object(value, depth);
+      case "function":
+        throw cloneError(`function ${value.name || "(anonymous)"}`);
+      default:
+        throw cloneError(`a ${typeof value}`);
+    }
+  }
+
+  #object(value: object, depth: number): Tree {
+    const known = this.#ids.get(value);
+    if (known !== undefined) return ["R", known];
+    if (depth > MAX_DEPTH) throw cloneError(`a value nested deeper than ${MAX_DEPTH} levels`);
+    this.#ids.set(value, this.#ids.size);
+    const next = depth + 1;
+    if (isArray(value)) return this.#array(value, next);
+    if (value instanceof Error) return ["E", serializeError(value) as unknown as Tree];
+    const kind = toStringTag.call(value).slice(8, -1);
+    if (isView(value)) {
+      const buffer = this.encode(value.buffer, next);
+      if (kind === "DataView") return ["V", buffer, value.byteOffset, value.byteLength];
+      if (!Object.hasOwn(VIEWS, kind)) throw cloneError(`a ${kind}`);
+      return ["T", kind, buffer, value.byteOffset, (value as unknown as { length: number }).length];
+    }
+    switch (kind) {
+      case "ArrayBuffer":
+        return ["B", new Uint8Array(value as ArrayBuffer).toBase64()];
+      case "Date":
+        return ["D", this.encode(Date.prototype.getTime.call(value), next)];
+      case "RegExp":
+        return ["X", (value as RegExp).source, (value as RegExp).flags];
+      case "Map": {
+        const tree: Tree[] = ["M"];
+        for (const [key, item] of value as Map<unknown, unknown>) {
+          tree.push(this.encode(key, next), this.encode(item, next));
+        }
+        return tree;
+      }
+      case "Set": {
+        const tree: Tree[] = ["S"];
+        for (const item of value as Set<unknown>) tree.push(this.encode(item, next));
+        return tree;
+      }
+      case "Boolean":
+      case "Number":
+      case "String":
+      case "BigInt":
+        return ["P", this.encode((value as { valueOf(): unknown }).valueOf(), next)];
+      case "Promise":
+      case "WeakMap":
+      case "WeakSet":
+      case "WeakRef":
+      case "FinalizationRegistry":
+      case "SharedArrayBuffer":
+      case "Blob":
+      case "File":
+        throw cloneError(`a ${kind}`);
+    }
+    // Any other object crosses as its own enumerable string-keyed properties, as with structured cloning.
+    const tree: Tree[] = ["O"];
+    const record = value as Record<string, unknown>;
+    const names = keys(record);
+    for (let i = 0; i < names.length; i++) tree.push(names[i]!, this.encode(record[names[i]!], next));
+    return tree;
+  }
+
+  #array(list: unknown[], depth: number): Tree {
+    let dense = true;
+    for (let i = 0; i < list.length && dense; i++) dense = i in list;
+    if (dense) {
+      const tree: Tree[] = ["A"];
+      for (let i = 0; i < list.length; i++) tree.push(this.encode(list[i], depth));
+      return tree;
+    }
+    const tree: Tree[] = ["H", list.length];
+    const names = keys(list);
+    for (let i = 0; i < names.length; i++) {
+      const index = Number(names[i]);
+      if (Number.isInteger(index) && index >= 0) tree.push(index, this.encode(list[index], depth));
+    }
+    return tree;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The tagged tree the codec writes for a value JSON cannot carry as is,
+ * shared by the encoder (`_codec_encoder.ts`) and the decoder
+ * (`_codec_decoder.ts`), which must agree on every node. A node is a JSON
+ * primitive (itself), `null`, or an array whose first item is a tag:
+ *
+ * - `["U"]` undefined; `["N", "NaN" | "Infinity" | "-Infinity" | "-0"]`;
+ *   `["I", digits]` a bigint;
+ * - `["R", id]` a second reference to the container numbered `id` (containers
+ *   are numbered in the order they are first met, from 0);
+ * - `["A", ...items]` an array; `["H", length, index, item, ...]` a sparse one;
+ * - `["O", key, value, ...]` an object's own enumerable string-keyed properties;
+ * - `["M", key, value, ...]` a map; `["S", ...items]` a set;
+ * - `["D", time]` a date; `["X", source, flags]` a regular expression;
+ * - `["B", base64]` an array buffer; `["T", kind, buffer, offset, length]`
+ *   a typed array; `["V", buffer, offset, length]` a data view;
+ * - `["E", SerializedError]` an error; `["P", primitive]` a boxed primitive.
+ *
+ * @module
+ */
+
+// Captured when the runtime loads, before any generation code can replace them.
+export const stringify: typeof JSON.stringify = JSON.stringify;
+export const isArray: typeof Array.isArray = Array.isArray;
+
+/** A node of the tagged tree, as JSON carries it. */
+export type Tree = null | boolean | number | string | Tree[];
+
+/** Nesting a value may have; deeper ones fail to encode like a clone error. */
+export const MAX_DEPTH = 1_000;
+
+/** The typed array kinds that may cross, by `Symbol.toStringTag`. */
+export const VIEWS: Readonly<
+  Record<string, new (buffer: ArrayBuffer, offset: number, length: number) => ArrayBufferView>
+> = {
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  ...(typeof Float16Array === "function" ? { Float16Array } : {}),
+};
