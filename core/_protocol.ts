@@ -58,6 +58,8 @@ export type HostMessage =
     readonly t: "load";
     readonly id: number;
     readonly url: string;
+    /** Whether the entry may export `then` (see `_namespace_import.ts`). */
+    readonly thenable: boolean;
     readonly entry: string;
     readonly files: readonly (readonly [string, string])[];
     readonly contract: ContractFields;

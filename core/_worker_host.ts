@@ -1,13 +1,13 @@
 /**
- * One generation worker and the host's end of its channel: call bookkeeping,
- * the order of messages among ring records, and every way a worker can end
- * turned into rejections.
+ * One generation worker: starting it, the messages it posts, and every way
+ * a worker can end turned into rejections. The rings are read and written
+ * by `_worker_channel.ts`; which requests wait for which answer is kept by
+ * `_pending_calls.ts` (shared with process isolation).
  *
  * Everything the worker sends is input from an adversary (SPEC 6.4): each
- * message is validated before a field is read, the response ring is read a
- * bounded number of records at a time and checked for an impossible head,
- * a reply nobody waits for is a violation, and any violation terminates that
- * worker with \`E_WORKER\` rather than throw, hang or grow in the host.
+ * message is validated before a field is read, a reply nobody waits for is
+ * a violation, and any violation terminates that worker with `E_WORKER`
+ * rather than throw, hang or grow in the host.
  *
  * @module
  */
@@ -17,58 +17,28 @@ import type { Contract } from "./contract.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type { LoadRequest } from "./loader.ts";
 import type { MintedSnapshot } from "./snapshot.ts";
-import { type HostMessage, rebuildError, type SerializedError, type WorkerMessage } from "./_protocol.ts";
-import {
-  createChannelBuffer,
-  NO_PAYLOAD,
-  OP_MESSAGE,
-  RingReader,
-  RingWriter,
-  SLOT_COUNT,
-} from "./_rpc_channel.ts";
-import { checkWorkerMessage } from "./_worker_messages.ts";
+import { type Pending, PendingCalls, type RequestKind } from "./_pending_calls.ts";
+import type { HostMessage, WorkerMessage } from "./_protocol.ts";
+import { createChannelBuffer } from "./_rpc_channel.ts";
+import { type IdentifiedMessage, WorkerChannel } from "./_worker_channel.ts";
+import { checkWorkerMessage, ProtocolViolation } from "./_worker_messages.ts";
 
 /** The program a generation worker runs. */
 export const WORKER_MAIN: URL = new URL("./_worker_main.ts", import.meta.url);
 
-/**
- * Response checks the host makes before it sleeps: a worker answering a
- * small call within a few microseconds is caught without a thread wake-up.
- * Kept short because it blocks the host's event loop while it lasts.
- */
-const HOST_SPIN_CHECKS = 1_000;
-/** Call ids whose caller gave up (callTimeout) and whose late reply is still welcome. */
-const MAX_ABANDONED_IDS = 10_000;
-
 /** What the worker reports once the handle is verified. */
 export type Loaded = Extract<WorkerMessage, { t: "loaded" }>;
-
-/** A request waiting for its answer, and which answer it may get. */
-interface Pending {
-  readonly kind: "load" | "call" | "control";
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
-  /** The callTimeout timer of a call, when there is one. */
-  timer?: ReturnType<typeof setTimeout>;
-}
 
 /**
  * One worker and its channel.
  */
 export class WorkerHost {
   readonly #worker: Worker;
-  readonly #requests: RingWriter;
-  readonly #responses: RingReader;
-  readonly #pending = new Map<number, Pending>();
-  /** Records waiting for room in the request ring, in call order; `bytes` undefined for a marker. */
-  readonly #overflow: { id: number; op: number; bytes: Uint8Array | undefined }[] = [];
+  readonly #calls: PendingCalls;
+  readonly #channel: WorkerChannel;
   readonly #ready = Promise.withResolvers<void>();
   #readySeen = false;
-  /** Ids of calls that timed out: their late answers are dropped, not violations. */
-  readonly #abandoned = new Set<number>();
   readonly #callTimeout: number | undefined;
-  #nextId = 1;
-  #pumping = false;
   #dead: HotswapError | undefined;
   /** The entry of the generation it runs, for messages; empty while a standby. */
   #entry = "";
@@ -84,8 +54,17 @@ export class WorkerHost {
     this.#worker = worker;
     this.#onEnd = onEnd;
     this.#callTimeout = callTimeout;
-    this.#requests = new RingWriter(buffer, "request");
-    this.#responses = new RingReader(buffer, "response");
+    this.#calls = new PendingCalls(callTimeout, (call) => this.#timeOut(call));
+    this.#channel = new WorkerChannel(buffer, {
+      calls: this.#calls,
+      post: (message) => worker.postMessage(message),
+      violation: (what) => this.#violation(what),
+      failed: (error) => {
+        this.#die(
+          new HotswapError("E_WORKER", `${this.#what()}: the response loop failed: ${describeThrown(error)}`),
+        );
+      },
+    });
     // Observed here so a worker that dies before anyone awaits it is no unhandled rejection.
     this.#ready.promise.catch(() => {});
     worker.onmessage = (event: MessageEvent<unknown>) => this.#receive(event.data);
@@ -152,6 +131,7 @@ export class WorkerHost {
       t: "load",
       id,
       url: minted.url,
+      thenable: minted.thenable,
       entry: snapshot.entry,
       files: [...minted.files],
       contract: contractFields(contract),
@@ -168,33 +148,16 @@ export class WorkerHost {
    */
   call(member: number, args: unknown[]): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    const id = this.#id();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const pending: Pending = { kind: "call", resolve, reject };
-    if (this.#callTimeout !== undefined) {
-      pending.timer = setTimeout(() => this.#timeOut(id), this.#callTimeout);
+    const call = Promise.withResolvers<unknown>();
+    const id = this.#calls.open("call", call);
+    try {
+      this.#channel.call(id, member, args);
+    } catch (error) {
+      // Arguments that cannot be cloned: fail like postMessage, before anything is sent.
+      this.#calls.cancel(id);
+      return Promise.reject(error);
     }
-    this.#pending.set(id, pending);
-    if (this.#overflow.length === 0 && this.#requests.write(id, member, args)) {
-      this.#pump();
-      return promise;
-    }
-    const bytes = this.#requests.encode(args);
-    if (bytes !== undefined) {
-      this.#queue(id, member, bytes);
-    } else {
-      try {
-        this.#worker.postMessage({ t: "call", id, member, args } satisfies HostMessage);
-      } catch (error) {
-        // Arguments that cannot be cloned: fail like postMessage, before anything is sent.
-        clearTimeout(pending.timer);
-        this.#pending.delete(id);
-        return Promise.reject(error);
-      }
-      this.#queue(id, OP_MESSAGE, undefined);
-    }
-    this.#pump();
-    return promise;
+    return call.promise;
   }
 
   /** Runs the module's `handoff` or `dispose` export in the worker; the Hotswap bounds how long it waits. */
@@ -214,15 +177,14 @@ export class WorkerHost {
   }
 
   /** Posts a control message in order among the calls; settles with the worker's answer. */
-  #send(kind: "load" | "control", build: (id: number) => HostMessage): Promise<unknown> {
+  #send(kind: Exclude<RequestKind, "call">, build: (id: number) => IdentifiedMessage): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    const id = this.#id();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#pending.set(id, { kind, resolve, reject });
+    const request = Promise.withResolvers<unknown>();
+    const id = this.#calls.open(kind, request);
     try {
-      this.#worker.postMessage(build(id));
+      this.#channel.send(build(id));
     } catch (error) {
-      this.#pending.delete(id);
+      this.#calls.cancel(id);
       return Promise.reject(
         new HotswapError(
           "E_INIT",
@@ -233,125 +195,12 @@ export class WorkerHost {
         ),
       );
     }
-    this.#queue(id, OP_MESSAGE, undefined);
-    this.#pump();
-    return promise;
-  }
-
-  #id(): number {
-    const id = this.#nextId;
-    this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
-    return id;
-  }
-
-  #queue(id: number, op: number, bytes: Uint8Array | undefined): void {
-    if (this.#overflow.length === 0 && this.#requests.writeEncoded(id, op, bytes)) return;
-    this.#overflow.push({ id, op, bytes });
-  }
-
-  #flush(): void {
-    const overflow = this.#overflow;
-    let sent = 0;
-    while (sent < overflow.length) {
-      const record = overflow[sent]!;
-      if (!this.#requests.writeEncoded(record.id, record.op, record.bytes)) break;
-      sent++;
-    }
-    if (sent > 0) overflow.splice(0, sent);
-  }
-
-  /** Starts the response loop unless it runs; deferred so a burst of calls is written first. */
-  #pump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    queueMicrotask(() => {
-      this.#pumpLoop().catch((error) => {
-        this.#die(
-          new HotswapError("E_WORKER", `${this.#what()}: the response loop failed: ${describeThrown(error)}`),
-        );
-      });
-    });
-  }
-
-  async #pumpLoop(): Promise<void> {
-    const ring = this.#responses;
-    try {
-      while (this.#pending.size > 0 && this.#dead === undefined) {
-        if (this.#overflow.length > 0) this.#flush();
-        if (ring.available) {
-          this.#drain(ring);
-          continue;
-        }
-        // Records waiting for room mean a burst in progress: spin longer, as
-        // sleeping would leave the worker idle until the host wakes.
-        if (ring.spin(this.#overflow.length > 0 ? HOST_SPIN_CHECKS * 20 : HOST_SPIN_CHECKS)) continue;
-        // With records waiting for room, wake every millisecond to see whether the worker made some.
-        const sleep = ring.sleep(this.#overflow.length > 0 ? 1 : undefined);
-        if (sleep !== undefined) await sleep;
-      }
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  /**
-   * Takes the answers waiting in the response ring: at most one ring's worth
-   * per pass, so a worker that keeps forging its head cannot keep the host
-   * in this loop, and only answers to calls the host made.
-   */
-  #drain(ring: RingReader): void {
-    const backlog = ring.backlog();
-    if (backlog < 0 || backlog > SLOT_COUNT) {
-      this.#violation(
-        `moved its response ring ${backlog} records ahead of the host, which no honest writer can`,
-      );
-      return;
-    }
-    for (let taken = 0; taken < backlog && this.#dead === undefined; taken++) {
-      const id = ring.id();
-      let value: unknown;
-      try {
-        value = ring.payload();
-      } catch (error) {
-        this.#violation(`wrote a response record the host cannot decode (${describeThrown(error)})`);
-        return;
-      }
-      ring.advance();
-      const pending = this.#answerable(id, "reply", "a response record");
-      if (pending === undefined) continue;
-      pending.resolve(value === NO_PAYLOAD ? undefined : value);
-    }
-  }
-
-  /**
-   * The request a reply answers, removed from the waiting ones; `undefined`
-   * for a late answer to a timed-out call (dropped) and for anything else,
-   * which is a violation that ends the worker.
-   */
-  #answerable(id: number, kind: Pending["kind"] | "reply", what: string): Pending | undefined {
-    const pending = this.#pending.get(id);
-    if (pending === undefined) {
-      if (!this.#abandoned.delete(id)) {
-        this.#violation(`sent ${what} for call ${id}, which nobody is waiting for`);
-      }
-      return undefined;
-    }
-    if (kind === "reply" ? pending.kind === "load" : pending.kind !== kind) {
-      this.#violation(`sent ${what} for request ${id}, which asked for something else`);
-      return undefined;
-    }
-    this.#pending.delete(id);
-    clearTimeout(pending.timer);
-    return pending;
+    return request.promise;
   }
 
   /** A call ran past callTimeout: its caller stops waiting; the worker's late answer is dropped. */
-  #timeOut(id: number): void {
-    const pending = this.#pending.get(id);
-    if (pending === undefined) return;
-    this.#pending.delete(id);
-    if (this.#abandoned.size < MAX_ABANDONED_IDS) this.#abandoned.add(id);
-    pending.reject(
+  #timeOut(call: Pending): void {
+    call.reject(
       new HotswapError(
         "E_TIMEOUT",
         `${this.#what()} did not answer a call within callTimeout (${this.#callTimeout} ms); the worker goes on (Deno cannot stop a synchronous loop in it); make the call return sooner, or raise callTimeout`,
@@ -378,7 +227,15 @@ export class WorkerHost {
       this.#violation(`sent ${checked.problem}`);
       return;
     }
-    const message = checked.message;
+    try {
+      this.#handle(checked.message);
+    } catch (error) {
+      if (!(error instanceof ProtocolViolation)) throw error;
+      this.#violation(`sent ${error.message}`);
+    }
+  }
+
+  #handle(message: WorkerMessage): void {
     switch (message.t) {
       case "ready":
         if (this.#readySeen) {
@@ -389,13 +246,13 @@ export class WorkerHost {
         this.#ready.resolve();
         return;
       case "loaded":
-        this.#answerable(message.id, "load", "a loaded reply")?.resolve(message);
+        this.#calls.take(message.id, "loaded", "a loaded reply")?.resolve(message);
         return;
       case "result":
-        this.#answerable(message.id, "reply", "a result")?.resolve(message.value);
+        this.#calls.resolve(message.id, message.value, "a result");
         return;
       case "error":
-        this.#settle(message.id, message.error);
+        this.#calls.reject(message.id, message.error);
         return;
       case "exit":
         this.#die(
@@ -409,21 +266,6 @@ export class WorkerHost {
     }
   }
 
-  /** Rejects the request an error record answers, with the error rebuilt in this realm. */
-  #settle(id: number, fields: SerializedError): void {
-    const pending = this.#answerable(id, this.#pending.get(id)?.kind ?? "call", "an error");
-    if (pending === undefined) return;
-    let error: Error;
-    try {
-      error = rebuildError(fields);
-    } catch (failure) {
-      this.#violation(`sent an error record the host cannot rebuild (${describeThrown(failure)})`);
-      pending.reject(this.#dead);
-      return;
-    }
-    pending.reject(error);
-  }
-
   #die(reason: HotswapError): void {
     if (this.#dead !== undefined) return;
     this.#dead = reason;
@@ -432,16 +274,8 @@ export class WorkerHost {
     this.#worker.terminate();
     this.#onEnd();
     this.#ready.reject(reason);
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    this.#abandoned.clear();
-    this.#overflow.length = 0;
-    for (const call of pending) {
-      clearTimeout(call.timer);
-      call.reject(reason);
-    }
-    // The response loop may sleep on the ring: wake it so it sees the end.
-    this.#responses.wake();
+    this.#calls.rejectAll(reason);
+    this.#channel.close();
   }
 
   #crashError(message: string): HotswapError {

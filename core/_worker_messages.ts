@@ -41,13 +41,24 @@ export function checkWorkerMessage(data: unknown): CheckedMessage {
   } catch (error) {
     return {
       ok: false,
-      problem: error instanceof Violation ? error.message : "a message that cannot be read",
+      problem: error instanceof ProtocolViolation ? error.message : "a message that cannot be read",
     };
   }
 }
 
-/** Thrown inside this module only, to name what is wrong. */
-class Violation extends Error {}
+/**
+ * What a generation sent that breaks the protocol; the host ends the
+ * generation for it. Its message names what was received, as the
+ * predicate of "the generation sent …". Thrown by the checks here and by
+ * the hosts' own (`_pending_calls.ts`, `_process_host.ts`).
+ */
+export class ProtocolViolation extends Error {
+  /** @param message What was received. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolViolation";
+  }
+}
 
 function check(data: unknown): WorkerMessage {
   const message = record(data, "a message");
@@ -57,7 +68,7 @@ function check(data: unknown): WorkerMessage {
     case "loaded": {
       const hooks = record(message.hooks, "the hooks of a loaded reply");
       if (typeof hooks.handoff !== "boolean" || typeof hooks.dispose !== "boolean") {
-        throw new Violation("a loaded reply whose hooks are not booleans");
+        throw new ProtocolViolation("a loaded reply whose hooks are not booleans");
       }
       const budget = { members: 0 };
       return {
@@ -74,7 +85,7 @@ function check(data: unknown): WorkerMessage {
     case "exit":
       return { t: "exit", how: text(message.how, MAX_TEXT, "the how of an exit message") };
     default:
-      throw new Violation(`a message of unknown type ${describeType(message.t)}`);
+      throw new ProtocolViolation(`a message of unknown type ${describeType(message.t)}`);
   }
 }
 
@@ -82,22 +93,60 @@ function check(data: unknown): WorkerMessage {
  * Validates an error record and cuts its texts; also for records that come
  * by other channels than a message.
  *
- * @throws {Error} When it is not a valid record (the message names why).
+ * @throws {ProtocolViolation} When it is not a valid record (the message names why).
  */
 export function checkSerializedError(data: unknown): SerializedError {
   return serializedError(data, 0);
 }
 
+/** Files a loaded process may name; more are ignored (they only improve messages). */
+const MAX_FILES = 10_000;
+/** Longest minted URL or file path of a loaded process's file list. */
+const MAX_PATH = 4096;
+
+/** A process's `LOADED` payload, checked: the handle and hooks as in a worker's loaded reply, and its files. */
+export interface CheckedLoadedPayload {
+  readonly handle: MemberDescriptor;
+  readonly hooks: { readonly handoff: boolean; readonly dispose: boolean };
+  /** `[minted URL, file path]` pairs, at most 10,000. */
+  readonly files: (readonly [string, string])[];
+}
+
+/**
+ * Validates the decoded payload of a process's `LOADED` frame (see
+ * `_process_protocol.ts`), answering request `id`.
+ *
+ * @throws {ProtocolViolation} When it is not a valid payload.
+ */
+export function checkLoadedPayload(data: unknown, id: number): CheckedLoadedPayload {
+  const payload = record(data, "a loaded reply");
+  const message = check({ t: "loaded", id, handle: payload.handle, hooks: payload.hooks });
+  if (message.t !== "loaded") throw new ProtocolViolation("a loaded reply of another kind");
+  if (!Array.isArray(payload.files)) throw new ProtocolViolation("a loaded reply without its file list");
+  const files: [string, string][] = [];
+  for (const pair of payload.files.slice(0, MAX_FILES)) {
+    if (
+      !Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" ||
+      typeof pair[1] !== "string" ||
+      pair[0].length === 0 || pair[0].length > MAX_PATH || pair[1].length > MAX_PATH
+    ) {
+      throw new ProtocolViolation("a loaded reply whose file list is not pairs of texts");
+    }
+    files.push([pair[0], pair[1]]);
+  }
+  return { handle: message.handle, hooks: message.hooks, files };
+}
+
 function serializedError(data: unknown, depth: number): SerializedError {
-  if (depth > MAX_DEPTH) throw new Violation("an error whose causes nest too deep");
+  if (depth > MAX_DEPTH) throw new ProtocolViolation("an error whose causes nest too deep");
   const fields = record(data, "an error record");
   const code = fields.code;
   if (code !== undefined && !isHotswapErrorCode(code)) {
-    throw new Violation("an error record with an unknown code");
+    throw new ProtocolViolation("an error record with an unknown code");
   }
   const problems = fields.problems;
   if (problems !== undefined && !(Array.isArray(problems) && problems.every((p) => typeof p === "string"))) {
-    throw new Violation("an error record whose problems are not strings");
+    throw new ProtocolViolation("an error record whose problems are not strings");
   }
   return {
     name: text(fields.name, 256, "the name of an error record"),
@@ -115,8 +164,10 @@ function serializedError(data: unknown, depth: number): SerializedError {
 }
 
 function descriptor(data: unknown, depth: number, budget: { members: number }): MemberDescriptor {
-  if (depth > MAX_DEPTH) throw new Violation("a handle description that nests too deep");
-  if (++budget.members > MAX_MEMBERS) throw new Violation("a handle description with too many members");
+  if (depth > MAX_DEPTH) throw new ProtocolViolation("a handle description that nests too deep");
+  if (++budget.members > MAX_MEMBERS) {
+    throw new ProtocolViolation("a handle description with too many members");
+  }
   const member = record(data, "a member of a handle description");
   switch (member.kind) {
     case "value":
@@ -124,7 +175,7 @@ function descriptor(data: unknown, depth: number, budget: { members: number }): 
     case "function": {
       const index = member.index;
       if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 0 || index >= MAX_MEMBERS) {
-        throw new Violation("a function member without a valid index");
+        throw new ProtocolViolation("a function member without a valid index");
       }
       return { kind: "function", index };
     }
@@ -143,14 +194,14 @@ function descriptor(data: unknown, depth: number, budget: { members: number }): 
       return { kind: "object", members };
     }
     default:
-      throw new Violation(`a handle member of unknown kind ${describeType(member.kind)}`);
+      throw new ProtocolViolation(`a handle member of unknown kind ${describeType(member.kind)}`);
   }
 }
 
 /** A plain object (structured cloning makes every object plain; arrays do not count). */
 function record(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Violation(
+    throw new ProtocolViolation(
       `${what} that is ${value === null ? "null" : `a ${Array.isArray(value) ? "array" : typeof value}`}`,
     );
   }
@@ -159,13 +210,13 @@ function record(value: unknown, what: string): Record<string, unknown> {
 
 function id(value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 0xffffffff) {
-    throw new Violation("a reply without a valid call id");
+    throw new ProtocolViolation("a reply without a valid call id");
   }
   return value;
 }
 
 function text(value: unknown, limit: number, what: string): string {
-  if (typeof value !== "string") throw new Violation(`${what} that is not a string`);
+  if (typeof value !== "string") throw new ProtocolViolation(`${what} that is not a string`);
   return cut(value, limit);
 }
 

@@ -6,13 +6,28 @@
  *
  * The attacking generations run in a real worker with no permissions; each
  * attack hangs its own call, so the call can only end by the host's verdict.
+ * The last tests drive the host's end of the rings (core/_worker_channel.ts)
+ * directly, playing the worker's part with the other ends of the same rings.
  *
  * @module
  */
 
-import { match, ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { defineContract, type Hotswap, HotswapError, registerHotswap, type Remote } from "../mod.ts";
+import { PendingCalls, type RequestKind } from "../core/_pending_calls.ts";
+import type { HostMessage } from "../core/_protocol.ts";
+import {
+  createChannelBuffer,
+  NO_PAYLOAD,
+  OP_MESSAGE,
+  OP_RESULT,
+  RingReader,
+  RingWriter,
+  SLOT_BYTES,
+  SLOT_COUNT,
+} from "../core/_rpc_channel.ts";
+import { WorkerChannel } from "../core/_worker_channel.ts";
 import { Fixture } from "./_fixtures.ts";
 
 interface Target {
@@ -156,8 +171,11 @@ Deno.test("worker channel: a message flood ends the worker at its first stray me
   const body = `const big = "x".repeat(1_000);
     for (let i = 0; i < 20_000; i++) post({ t: "result", id: 4294967295 - (i % 1000), value: big });`;
   await expectEnded(hot, fixture, hostile(body), null, /nobody is waiting for/);
-  // Measured here: 16-41 ms worst (a Worker's constructor alone blocks the host 6-9 ms).
-  ok(lag.worst < 100, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+  // A liveness bound, not a speed target: the defect this guards against
+  // starved host timers for 13 s. Measured on a quiet machine: 16-41 ms worst
+  // (a Worker's constructor alone blocks the host 6-9 ms); CPU contention
+  // stretches it, so the bound leaves room for that.
+  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
 });
 
 Deno.test("worker channel: a generation that writes the shared call ring ends its worker, never hangs the host", async () => {
@@ -220,8 +238,11 @@ try {
   );
   await hot.warm();
   strictEqual(hot.stats().sandboxes, 2, "every attacker's worker is gone");
-  // Measured here: 16-41 ms worst (a Worker's constructor alone blocks the host 6-9 ms).
-  ok(lag.worst < 100, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+  // A liveness bound, not a speed target: the defect this guards against
+  // starved host timers for 13 s. Measured on a quiet machine: 16-41 ms worst
+  // (a Worker's constructor alone blocks the host 6-9 ms); CPU contention
+  // stretches it, so the bound leaves room for that.
+  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
 });
 
 /** Measures how late a 10 ms timer chain fires while the test runs: the host's worst event-loop stall. */
@@ -284,6 +305,161 @@ Deno.test("worker channel: random and protocol-shaped messages from a generation
   );
   await hot.warm();
   strictEqual(hot.stats().sandboxes, 2, "no attacker's worker is left");
-  // Measured here: 16-41 ms worst (a Worker's constructor alone blocks the host 6-9 ms).
-  ok(lag.worst < 100, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+  // A liveness bound, not a speed target: the defect this guards against
+  // starved host timers for 13 s. Measured on a quiet machine: 16-41 ms worst
+  // (a Worker's constructor alone blocks the host 6-9 ms); CPU contention
+  // stretches it, so the bound leaves room for that.
+  ok(lag.worst < 1_000, `the host's event loop stalled ${lag.worst.toFixed(0)} ms`);
+});
+
+/**
+ * A {@linkcode WorkerChannel} with the worker's ends of its rings: the test
+ * reads requests and writes answers itself, in this thread.
+ */
+function channelRig(): {
+  channel: WorkerChannel;
+  calls: PendingCalls;
+  open(kind: RequestKind): { id: number; promise: Promise<unknown> };
+  requests: RingReader;
+  responses: RingWriter;
+  buffer: SharedArrayBuffer;
+  posted: HostMessage[];
+  violation: Promise<string>;
+  [Symbol.dispose](): void;
+} {
+  const buffer = createChannelBuffer();
+  const calls = new PendingCalls(undefined, () => {});
+  const posted: HostMessage[] = [];
+  const violation = Promise.withResolvers<string>();
+  // As the host does on a violation, less rejecting the calls (the tests' own promises).
+  const end = (what: string) => {
+    violation.resolve(what);
+    channel.close();
+  };
+  const channel: WorkerChannel = new WorkerChannel(buffer, {
+    calls,
+    post(message) {
+      // Fails as postMessage does for what cannot be cloned.
+      structuredClone(message);
+      posted.push(message);
+    },
+    violation: end,
+    failed: (error) => end(`failed: ${String(error)}`),
+  });
+  // Deno does not count the reading loop's Atomics.waitAsync as pending
+  // work: this timer keeps the event loop running until the rig is disposed.
+  const keepAlive = setInterval(() => {}, 1_000);
+  return {
+    channel,
+    calls,
+    open(kind) {
+      const request = Promise.withResolvers<unknown>();
+      return { id: calls.open(kind, request), promise: request.promise };
+    },
+    requests: new RingReader(buffer, "request"),
+    responses: new RingWriter(buffer, "response"),
+    buffer,
+    posted,
+    violation: violation.promise,
+    [Symbol.dispose]() {
+      clearInterval(keepAlive);
+      end("disposed");
+    },
+  };
+}
+
+/** The next request record, taken. */
+function takeRequest(requests: RingReader): { id: number; op: number; payload: unknown } {
+  ok(requests.available, "a request record is waiting");
+  const record = { id: requests.id(), op: requests.op(), payload: requests.payload() };
+  requests.advance();
+  return record;
+}
+
+Deno.test("WorkerChannel sends a call in a record and resolves it from the response ring", async () => {
+  using rig = channelRig();
+  const call = rig.open("call");
+  rig.channel.call(call.id, 2, [1, "one"]);
+  deepStrictEqual(takeRequest(rig.requests), { id: call.id, op: 2, payload: [1, "one"] });
+  ok(rig.responses.write(call.id, OP_RESULT, { sum: 2 }));
+  deepStrictEqual(await call.promise, { sum: 2 });
+  const empty = rig.open("call");
+  rig.channel.call(empty.id, 0, []);
+  takeRequest(rig.requests);
+  rig.responses.write(empty.id, OP_RESULT, NO_PAYLOAD);
+  strictEqual(await empty.promise, undefined, "a record without a payload answers undefined");
+  strictEqual(rig.posted.length, 0, "nothing went by message");
+});
+
+Deno.test("WorkerChannel sends what a record cannot carry by message, with a marker record in its place", () => {
+  using rig = channelRig();
+  const small = rig.open("call");
+  const large = rig.open("call");
+  const hook = rig.open("control");
+  rig.channel.call(small.id, 0, [1]);
+  rig.channel.call(large.id, 1, [new Date(0)]);
+  rig.channel.send({ t: "hook", id: hook.id, name: "dispose" });
+  deepStrictEqual(rig.posted.map((message) => message.t), ["call", "hook"]);
+  deepStrictEqual(takeRequest(rig.requests), { id: small.id, op: 0, payload: [1] });
+  deepStrictEqual(takeRequest(rig.requests), { id: large.id, op: OP_MESSAGE, payload: NO_PAYLOAD });
+  deepStrictEqual(takeRequest(rig.requests), { id: hook.id, op: OP_MESSAGE, payload: NO_PAYLOAD });
+});
+
+Deno.test("WorkerChannel.call() throws for arguments that cannot be cloned, and sends nothing", () => {
+  using rig = channelRig();
+  const call = rig.open("call");
+  throws(() => rig.channel.call(call.id, 0, [() => 1]), (error: Error) => error.name === "DataCloneError");
+  strictEqual(rig.requests.available, false);
+  strictEqual(rig.posted.length, 0);
+});
+
+Deno.test("WorkerChannel queues a burst beyond the ring and writes it in call order as slots free", async () => {
+  using rig = channelRig();
+  const burst = Array.from({ length: SLOT_COUNT + 10 }, (_, i) => {
+    const call = rig.open("call");
+    rig.channel.call(call.id, 0, [i]);
+    return call;
+  });
+  const seen: unknown[] = [];
+  while (seen.length < burst.length) {
+    if (!rig.requests.available) {
+      // The rest waits in the overflow queue: the host writes it once the
+      // answers below free slots, and its write wakes this sleep.
+      const sleep = rig.requests.sleep();
+      if (sleep !== undefined) await sleep;
+      continue;
+    }
+    const { id, payload } = takeRequest(rig.requests);
+    seen.push(payload);
+    rig.responses.write(id, OP_RESULT, payload);
+  }
+  deepStrictEqual(seen, burst.map((_, i) => [i]));
+  deepStrictEqual(await Promise.all(burst.map((call) => call.promise)), burst.map((_, i) => [i]));
+});
+
+Deno.test("WorkerChannel ends the worker for a response head no honest writer could publish", async () => {
+  using rig = channelRig();
+  const call = rig.open("call");
+  Atomics.store(new Int32Array(rig.buffer, 0, 16), 4, 1_000_000); // the response ring's head
+  rig.channel.call(call.id, 0, []);
+  match(await rig.violation, /moved its response ring 1000000 records ahead of the host/);
+  strictEqual(rig.calls.size, 1, "nothing was taken from a ring that cannot be trusted");
+});
+
+Deno.test("WorkerChannel ends the worker for an answer nobody is waiting for", async () => {
+  using rig = channelRig();
+  const call = rig.open("call");
+  rig.responses.write(call.id + 1, OP_RESULT, "forged");
+  rig.channel.call(call.id, 0, []);
+  match(await rig.violation, /^sent a response record for request \d+, which nobody is waiting for$/);
+});
+
+Deno.test("WorkerChannel ends the worker for a response record it cannot decode", async () => {
+  using rig = channelRig();
+  const call = rig.open("call");
+  rig.responses.write(call.id, OP_RESULT, "text");
+  // The record's payload length, forged past its slot.
+  new DataView(rig.buffer).setUint32(64 + SLOT_COUNT * SLOT_BYTES + 8, SLOT_BYTES);
+  rig.channel.call(call.id, 0, []);
+  match(await rig.violation, /wrote a response record the host cannot decode \(RangeError: .*payload length/);
 });

@@ -1,0 +1,88 @@
+/**
+ * The checks of what a generation sends (core/_worker_messages.ts): a
+ * message passes in the protocol's types or is refused with its problem
+ * named, and a process's loaded reply is held to the same rules plus its
+ * file list.
+ *
+ * @module
+ */
+
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import {
+  checkLoadedPayload,
+  checkSerializedError,
+  checkWorkerMessage,
+  ProtocolViolation,
+} from "../core/_worker_messages.ts";
+
+const HOOKS = { handoff: false, dispose: true };
+
+Deno.test("checkWorkerMessage() passes protocol messages and names the problem of others", () => {
+  deepStrictEqual(checkWorkerMessage({ t: "result", id: 3, value: [1] }), {
+    ok: true,
+    message: { t: "result", id: 3, value: [1] },
+  });
+  for (
+    const [data, problem] of [
+      [null, "a message that is null"],
+      [[1], "a message that is a array"],
+      [{ t: "result", id: 0 }, "a reply without a valid call id"],
+      [{ t: "nonsense" }, 'a message of unknown type "nonsense"'],
+      [{ t: "exit", how: 1 }, "the how of an exit message that is not a string"],
+    ] as const
+  ) {
+    deepStrictEqual(checkWorkerMessage(data), { ok: false, problem });
+  }
+  const hostile = {
+    get t(): never {
+      throw new Error("a getter");
+    },
+  };
+  deepStrictEqual(checkWorkerMessage(hostile), { ok: false, problem: "a message that cannot be read" });
+});
+
+Deno.test("checkSerializedError() throws a ProtocolViolation for a malformed error record", () => {
+  throws(() => checkSerializedError({ name: "Error", message: "m", code: "E_MADE_UP" }), ProtocolViolation);
+  const cut = checkSerializedError({ name: "Error", message: "m".repeat(100_000) });
+  ok(cut.message.length < 20_000);
+});
+
+Deno.test("checkLoadedPayload() takes the handle, hooks and files of a process's loaded reply", () => {
+  const loaded = checkLoadedPayload({
+    handle: { kind: "object", members: { greet: { kind: "function", index: 0 } } },
+    hooks: HOOKS,
+    files: [["blob:a", "/src/a.ts"]],
+  }, 7);
+  deepStrictEqual(loaded, {
+    handle: { kind: "object", members: { greet: { kind: "function", index: 0 } } },
+    hooks: HOOKS,
+    files: [["blob:a", "/src/a.ts"]],
+  });
+  const many = Array.from({ length: 10_001 }, (_, i) => [`blob:${i}`, `/src/${i}.ts`]);
+  strictEqual(
+    checkLoadedPayload({ handle: { kind: "value", value: 1 }, hooks: HOOKS, files: many }, 1).files.length,
+    10_000,
+    "files past 10,000 are ignored",
+  );
+});
+
+Deno.test("checkLoadedPayload() refuses a malformed loaded reply with a ProtocolViolation", () => {
+  const handle = { kind: "value", value: 1 };
+  for (
+    const [payload, problem] of [
+      [null, /a loaded reply that is null/],
+      [{ handle: { kind: "function", index: -1 }, hooks: HOOKS, files: [] }, /without a valid index/],
+      [{ handle, hooks: { handoff: 1, dispose: false }, files: [] }, /hooks are not booleans/],
+      [{ handle, hooks: HOOKS }, /without its file list/],
+      [{ handle, hooks: HOOKS, files: [["", "/a.ts"]] }, /not pairs of texts/],
+      [{ handle, hooks: HOOKS, files: [["blob:a", 1]] }, /not pairs of texts/],
+      [{ handle, hooks: HOOKS, files: [["blob:a", "x".repeat(5000)]] }, /not pairs of texts/],
+    ] as const
+  ) {
+    throws(
+      () => checkLoadedPayload(payload, 1),
+      (error: Error) => error instanceof ProtocolViolation && problem.test(error.message),
+      JSON.stringify(payload)?.slice(0, 80),
+    );
+  }
+});
