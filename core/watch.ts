@@ -4,109 +4,24 @@
  *
  * The watcher follows the graph, not a fixed list: after every swap (its own
  * or anyone's) it re-reads `hot.info().files`, because a new generation may
- * import files the old one did not. It watches the directories holding those
- * files rather than the files themselves: editors often save by writing a
- * temporary file and renaming it over the original, which replaces the inode
- * a per-file watch would follow.
+ * import files the old one did not.
  *
- * When to swap: editors save in several steps (truncate, write, write,
- * close; or write a temporary file and rename it over), and a swap that read
- * a file halfway would run half a program. On Linux, `Deno.watchFs` reports
- * a file closed after writing as an "access" event (inotify's
- * `IN_CLOSE_WRITE`; reads, ours or anyone's, report nothing, as
- * `IN_CLOSE_NOWRITE` and `IN_OPEN` are not watched), and a file moved into
- * place as a "rename" whose last path is the destination. Either means the
- * file is complete, and the watcher swaps after only `settle` ms of quiet, so
- * files saved together (save all, a git checkout) still make one swap. A
- * "modify", "create" or "remove" with no such event after it may be a file
- * still open for writing, or gone for a moment: the watcher then waits
- * `debounce` ms of quiet instead. That is the fallback for platforms that
- * report no close (macOS, Windows) and for changes that close nothing
- * (`chmod`, a link).
+ * Its parts: `_dir_watch.ts` follows the directories holding those files
+ * (and says why directories), `_change_batch.ts` decides which events count
+ * and how long to wait after them, and this file runs the swaps, one at a
+ * time.
  *
  * @module
  */
 
-import { dirname, extname } from "node:path";
+import { ChangeBatch, changesOf } from "./_change_batch.ts";
+import { DirectoryWatch } from "./_dir_watch.ts";
+import { callBack, report } from "./_watch_report.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
-import type { Hotswap, SwapResult } from "./hotswap.ts";
+import type { Hotswap } from "./hotswap.ts";
+import { quietPeriods, type WatchOptions, type WatchOutcome } from "./watch_options.ts";
 
-/** What one swap started by the watcher came to. */
-export type WatchOutcome =
-  | {
-    /** The swap was committed. */
-    readonly ok: true;
-    /** The files whose changes led to it. */
-    readonly changed: readonly string[];
-    /** The swap's result. */
-    readonly result: SwapResult;
-  }
-  | {
-    /** The swap was refused; the current generation keeps serving. */
-    readonly ok: false;
-    /** The files whose changes led to it. */
-    readonly changed: readonly string[];
-    /** Why it was refused. */
-    readonly error: HotswapError;
-  };
-
-/** Options of {@linkcode watchGraph}. */
-export interface WatchOptions {
-  /**
-   * Milliseconds of quiet to wait, once every changed file is complete
-   * (closed after writing, or renamed into place), before swapping: files
-   * saved within it of each other make one swap.
-   *
-   * @default {5}
-   */
-  settle?: number;
-  /**
-   * Milliseconds of quiet after the last change before swapping when a
-   * changed file was not seen complete: on platforms that report no close
-   * (macOS, Windows), after a change that closes nothing (`chmod`, a
-   * removal), or when a writer pauses this long with the file still open.
-   * Never shorter than `settle`.
-   *
-   * @default {100}
-   */
-  debounce?: number;
-  /**
-   * Called for each change of a watched file, once the watcher has taken it
-   * in. `kind` is the event's kind as `Deno.watchFs` reported it ("access" is
-   * a file closed after writing); `complete` is whether the file is complete
-   * (swap after `settle`) or may still be written (wait for more, or for
-   * `debounce` of quiet).
-   */
-  onChange?: (change: {
-    readonly path: string;
-    readonly kind: Deno.FsEvent["kind"];
-    readonly complete: boolean;
-  }) => void;
-  /** Called after each swap the watcher started, committed or refused. */
-  onSwap?: (outcome: WatchOutcome) => void;
-  /**
-   * Called when the watcher cannot watch a new graph's directories (it keeps
-   * watching the old ones). Without it the error is printed with `console.error`.
-   */
-  onError?: (error: HotswapError) => void;
-  /** Closes the watcher when aborted. */
-  signal?: AbortSignal;
-}
-
-const DEFAULT_SETTLE = 5;
-const DEFAULT_DEBOUNCE = 100;
-const PREFIX = "hotswap watch:";
-
-/** Extensions a module can have: while a swap is failing, a new such file may be the missing import. */
-const MODULE_EXTENSIONS: ReadonlySet<string> = new Set([
-  ".ts",
-  ".mts",
-  ".tsx",
-  ".js",
-  ".mjs",
-  ".jsx",
-  ".json",
-]);
+export type { WatchOptions, WatchOutcome } from "./watch_options.ts";
 
 /**
  * Swaps a {@linkcode Hotswap} to its current entry again whenever a file of
@@ -116,21 +31,14 @@ const MODULE_EXTENSIONS: ReadonlySet<string> = new Set([
  */
 export class GraphWatcher<T> implements AsyncDisposable {
   readonly #hot: Hotswap<T>;
-  readonly #settle: number;
-  readonly #debounce: number;
   readonly #onChange: WatchOptions["onChange"];
   readonly #onSwap: WatchOptions["onSwap"];
   readonly #onError: WatchOptions["onError"];
   readonly #signal: AbortSignal | undefined;
   /** Files whose change triggers a swap: the current graph, plus the file a failed swap blamed. */
   #files: ReadonlySet<string> = new Set();
-  /** The watched directories, joined, to tell whether a new graph needs a new watcher. */
-  #dirsKey = "";
-  #fsWatcher: Deno.FsWatcher | undefined;
-  readonly #pumps = new Set<Promise<void>>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Files changed since the last swap started, and whether each was last seen complete. */
-  readonly #changed = new Map<string, boolean>();
+  readonly #dirs: DirectoryWatch;
+  readonly #batch: ChangeBatch;
   #swapping: Promise<void> | undefined;
   /** The quiet period ran out while a swap was running: swap again once it ends. */
   #pending = false;
@@ -145,17 +53,10 @@ export class GraphWatcher<T> implements AsyncDisposable {
   readonly #onAbort = (): void => {
     this.#closeInBackground();
   };
-  readonly #onQuiet = (): void => {
-    this.#timer = undefined;
-    if (this.closed) return;
-    if (this.#swapping !== undefined) this.#pending = true;
-    else this.#swapping = this.#run();
-  };
 
   /** Use {@linkcode watchGraph}. */
   constructor(hot: Hotswap<T>, options: WatchOptions = {}) {
-    const settle = milliseconds("settle", options.settle, DEFAULT_SETTLE);
-    const debounce = milliseconds("debounce", options.debounce, DEFAULT_DEBOUNCE);
+    const { settle, debounce } = quietPeriods(options);
     if (hot.closed) {
       throw new HotswapError(
         "E_CLOSED",
@@ -164,24 +65,68 @@ export class GraphWatcher<T> implements AsyncDisposable {
       );
     }
     this.#hot = hot;
-    this.#settle = settle;
-    this.#debounce = Math.max(debounce, settle);
     this.#onChange = options.onChange;
     this.#onSwap = options.onSwap;
     this.#onError = options.onError;
     this.#signal = options.signal;
+    this.#dirs = new DirectoryWatch((event) => this.#onEvent(event), (failure) => this.#fail(failure));
+    this.#batch = new ChangeBatch(settle, debounce, () => this.#onQuiet());
     options.signal?.throwIfAborted();
-    this.#subscribeOrThrow();
+    const failure = this.#subscribe();
+    if (failure !== undefined) throw failure;
     hot.addEventListener("swap", this.#onHotSwap);
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
-  /** The files a change of which triggers a swap, sorted. */
+  /**
+   * The files a change of which triggers a swap, sorted.
+   *
+   * @example The files of the current generation
+   * ```ts
+   * import { defineContract, registerHotswap, watchGraph } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ answer: number }>({
+   *   name: "Answer", version: "1.0.0", symbol: "hs_answer", shape: { answer: "number" },
+   * });
+   * const dir = await Deno.realPath(await Deno.makeTempDir());
+   * {
+   *   await Deno.writeTextFile(`${dir}/entry.ts`, "export const hs_answer = { answer: 42 };");
+   *   await using hot = await registerHotswap(contract, `${dir}/entry.ts`);
+   *   await using watcher = watchGraph(hot);
+   *   strictEqual(watcher.files.join(), `${dir}/entry.ts`);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   get files(): readonly string[] {
     return [...this.#files].sort();
   }
 
-  /** Whether `close()` was called. */
+  /**
+   * Whether `close()` was called.
+   *
+   * @example Closed once close() is called
+   * ```ts
+   * import { defineContract, registerHotswap, watchGraph } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ answer: number }>({
+   *   name: "Answer", version: "1.0.0", symbol: "hs_answer", shape: { answer: "number" },
+   * });
+   * const dir = await Deno.realPath(await Deno.makeTempDir());
+   * {
+   *   await Deno.writeTextFile(`${dir}/entry.ts`, "export const hs_answer = { answer: 42 };");
+   *   await using hot = await registerHotswap(contract, `${dir}/entry.ts`);
+   *   const watcher = watchGraph(hot);
+   *   strictEqual(watcher.closed, false);
+   *   const closing = watcher.close();
+   *   strictEqual(watcher.closed, true);
+   *   await closing;
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   get closed(): boolean {
     return this.#closing !== undefined;
   }
@@ -191,26 +136,66 @@ export class GraphWatcher<T> implements AsyncDisposable {
    * cancelled halfway) but is not reported. Idempotent.
    *
    * @returns Resolves once the file watcher is closed and no swap of the watcher runs.
+   *
+   * @example Stop watching before closing the reference
+   * ```ts
+   * import { defineContract, registerHotswap, watchGraph } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ answer: number }>({
+   *   name: "Answer", version: "1.0.0", symbol: "hs_answer", shape: { answer: "number" },
+   * });
+   * const dir = await Deno.realPath(await Deno.makeTempDir());
+   * {
+   *   await Deno.writeTextFile(`${dir}/entry.ts`, "export const hs_answer = { answer: 42 };");
+   *   await using hot = await registerHotswap(contract, `${dir}/entry.ts`);
+   *   const watcher = watchGraph(hot);
+   *   await watcher.close();
+   *   await watcher.close(); // a second close does nothing
+   *   strictEqual(watcher.closed, true);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
   }
 
-  /** Closes, for `await using`. */
+  /**
+   * Closes, for `await using`.
+   *
+   * @example Closed at the end of the block
+   * ```ts
+   * import { defineContract, registerHotswap, watchGraph } from "@hotswap/runtime";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const contract = defineContract<{ answer: number }>({
+   *   name: "Answer", version: "1.0.0", symbol: "hs_answer", shape: { answer: "number" },
+   * });
+   * const dir = await Deno.realPath(await Deno.makeTempDir());
+   * {
+   *   await Deno.writeTextFile(`${dir}/entry.ts`, "export const hs_answer = { answer: 42 };");
+   *   await using hot = await registerHotswap(contract, `${dir}/entry.ts`);
+   *   let watcher;
+   *   {
+   *     await using scoped = watchGraph(hot);
+   *     watcher = scoped;
+   *   }
+   *   strictEqual(watcher.closed, true);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
   async #shutdown(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#batch.cancel();
     this.#hot.removeEventListener("swap", this.#onHotSwap);
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    const watcher = this.#fsWatcher;
-    this.#fsWatcher = undefined;
-    closeQuietly(watcher);
-    await Promise.all(this.#pumps);
+    await this.#dirs.close();
     await this.#swapping;
   }
 
@@ -219,15 +204,8 @@ export class GraphWatcher<T> implements AsyncDisposable {
     this.close().catch((error: unknown) => report("closing the watcher failed:", error));
   }
 
-  /** Watches the current graph's directories; throws when the first watch cannot start. */
-  #subscribeOrThrow(): void {
-    const error = this.#subscribe();
-    if (error !== undefined) throw error;
-  }
-
   /**
-   * Points the watcher at the current generation's graph. Keeps the file
-   * watcher when the directories are unchanged, so no event is missed.
+   * Points the watcher at the current generation's graph.
    *
    * @returns The failure, when the first file watcher could not start.
    */
@@ -238,28 +216,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
     const files = new Set(info.provenance === undefined ? info.files : [info.provenance.artifact]);
     if (this.#failure?.path !== undefined) files.add(this.#failure.path);
     this.#files = files;
-    const dirs = [...new Set([...files].map((file) => dirname(file)))].sort();
-    const key = dirs.join("\0");
-    if (key === this.#dirsKey) return undefined;
-    let watcher: Deno.FsWatcher;
-    try {
-      watcher = Deno.watchFs(dirs, { recursive: false });
-    } catch (error) {
-      const failure = watchError(dirs, error);
-      if (this.#fsWatcher === undefined) return failure;
-      this.#fail(failure);
-      return undefined;
-    }
-    // Open the new watcher before closing the old one, so a change in a
-    // directory both watch cannot fall between them.
-    const old = this.#fsWatcher;
-    this.#fsWatcher = watcher;
-    this.#dirsKey = key;
-    const pump = this.#pump(watcher);
-    this.#pumps.add(pump);
-    pump.finally(() => this.#pumps.delete(pump));
-    closeQuietly(old);
-    return undefined;
+    return this.#dirs.follow(files);
   }
 
   /** Hands a watch failure to `onError`, or prints it. */
@@ -268,61 +225,22 @@ export class GraphWatcher<T> implements AsyncDisposable {
     else callBack("onError", this.#onError, failure);
   }
 
-  /** Feeds one file watcher's events in. Never rejects. */
-  async #pump(watcher: Deno.FsWatcher): Promise<void> {
-    try {
-      for await (const event of watcher) this.#onEvent(event);
-    } catch (error) {
-      // A watcher closed under its iterator may throw instead of ending;
-      // only a live watcher's failure is worth reporting.
-      if (watcher === this.#fsWatcher && !this.closed) {
-        this.#fail(watchError([...new Set(this.files.map((file) => dirname(file)))], error));
-      }
-    }
-  }
-
   #onEvent(event: Deno.FsEvent): void {
     if (this.closed) return;
-    // The kernel dropped events (inotify's queue overflowed): any file may have changed.
-    const paths = event.flag === "rescan" ? [...event.paths, ...this.#files] : event.paths;
-    const last = paths.length - 1;
-    let hit = false;
-    for (const [index, path] of paths.entries()) {
-      // While the watcher's swap is failing, a new module file may be the
-      // missing import the failure complained about: retry on it too.
-      if (!this.#files.has(path) && !(this.#failure !== undefined && MODULE_EXTENSIONS.has(extname(path)))) {
-        continue;
-      }
-      // Closed after writing, or moved into place. Deno reports a move as
-      // "remove" of the source, "rename" of the destination, then "rename" of
-      // both; the last path of a "rename" is where the file is now.
-      const complete = event.flag !== "rescan" &&
-        (event.kind === "access" || (event.kind === "rename" && index === last));
-      this.#changed.set(path, complete);
-      hit = true;
-      callBack("onChange", this.#onChange, { path, kind: event.kind, complete });
-    }
-    if (hit) this.#arm();
+    const changes = changesOf(event, this.#files, this.#failure !== undefined);
+    this.#batch.add(changes);
+    for (const change of changes) callBack("onChange", this.#onChange, change);
   }
 
-  /**
-   * (Re)starts the quiet period: `settle` when every changed file is
-   * complete, else `debounce`, as a file seen modified but not closed may be
-   * half written. Any later change of a watched file starts it over.
-   */
-  #arm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+  #onQuiet(): void {
     if (this.closed) return;
-    let complete = true;
-    for (const done of this.#changed.values()) complete &&= done;
-    this.#timer = setTimeout(this.#onQuiet, complete ? this.#settle : this.#debounce);
+    if (this.#swapping !== undefined) this.#pending = true;
+    else this.#swapping = this.#run();
   }
 
   /** Swaps to the current entry and reports the outcome. Never rejects. */
   async #run(): Promise<void> {
-    const changed = [...this.#changed.keys()].sort();
-    this.#changed.clear();
+    const changed = this.#batch.take();
     let outcome: WatchOutcome | undefined;
     try {
       const info = this.#hot.info();
@@ -350,7 +268,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
     // again now. (Ones still in their quiet period have a timer armed.)
     if (this.#pending) {
       this.#pending = false;
-      if (this.#timer === undefined) this.#swapping = this.#run();
+      if (!this.#batch.waiting) this.#swapping = this.#run();
     }
     callBack("onSwap", this.#onSwap, outcome);
   }
@@ -401,67 +319,4 @@ export class GraphWatcher<T> implements AsyncDisposable {
  */
 export function watchGraph<T>(hot: Hotswap<T>, options?: WatchOptions): GraphWatcher<T> {
   return new GraphWatcher(hot, options);
-}
-
-function milliseconds(name: string, value: unknown, fallback: number): number {
-  const ms = value ?? fallback;
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-    throw new RangeError(
-      `Cannot watch: ${name} must be a finite number of milliseconds, at least 0, got ${String(ms)}`,
-    );
-  }
-  return ms;
-}
-
-/**
- * Calls one of the caller's callbacks in isolation. What it throws, or a
- * promise it returns that rejects, is printed, never passed on: thrown out of
- * a timer or an event pump, or handed to `reportError`, it would reach Deno's
- * global error handling, which ends the host process.
- */
-function callBack<A>(name: string, callback: ((arg: A) => void) | undefined, arg: A): void {
-  if (callback === undefined) return;
-  const fail = (error: unknown) => report(`the ${name} callback threw; the watcher carries on:`, error);
-  try {
-    const result: unknown = callback(arg);
-    if (result instanceof Promise) Promise.prototype.then.call(result, undefined, fail);
-  } catch (error) {
-    fail(error);
-  }
-}
-
-/** Prints a problem of the watcher; never throws, even for a value that cannot be printed. */
-function report(what: string, error: unknown): void {
-  const prefix = what === "" ? PREFIX : `${PREFIX} ${what}`;
-  try {
-    console.error(prefix, error);
-  } catch {
-    console.error(prefix, describeThrown(error));
-  }
-}
-
-function closeQuietly(watcher: Deno.FsWatcher | undefined): void {
-  try {
-    watcher?.close();
-  } catch {
-    // Already closed (its iterator ended on its own): nothing left to free.
-  }
-}
-
-function watchError(dirs: readonly string[], error: unknown): HotswapError {
-  const list = dirs.map((dir) => `"${dir}"`).join(", ");
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return new HotswapError(
-      "E_PERMISSION",
-      `Cannot watch ${list}: the host has no read permission for it; run the host with --allow-read=${
-        dirs.join(",")
-      }`,
-      { path: dirs[0], cause: error },
-    );
-  }
-  return new HotswapError(
-    "E_NOT_FOUND",
-    `Cannot watch ${list}: ${describeThrown(error)}; check that the generation's directories still exist`,
-    { path: dirs[0], cause: error },
-  );
 }

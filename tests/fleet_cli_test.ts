@@ -3,7 +3,7 @@
  * exit codes (0 done, 1 failed, 2 usage), what they print, and where.
  */
 
-import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { defineContract } from "../core/contract.ts";
 import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey } from "../core/signature.ts";
@@ -115,6 +115,22 @@ Deno.test("fleet commands exit 2 on a command line that cannot run", async () =>
     strictEqual(code, 2, `${args.join(" ")}: ${err}`);
     match(err, message);
     match(err, /--help for usage/);
+  }
+});
+
+Deno.test("channel commands read their flags before opening the store: a usage mistake creates no database", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_fleet_cli_" });
+  try {
+    const store = `sqlite:${dir}/fleet.db`;
+    for (
+      const [command, args] of [[rollout, ["--to", "v2", "--bake", "soon"]], [abort, ["--nope"]]] as const
+    ) {
+      const { code } = await run(command, ["app", "--store", store, ...args]);
+      strictEqual(code, 2);
+    }
+    await rejects(Deno.stat(`${dir}/fleet.db`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -10,7 +10,8 @@ import { defineContract } from "../core/contract.ts";
 import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey } from "../core/signature.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
-import { publish, runRollout } from "../core/fleet/rollout.ts";
+import { publish } from "../core/fleet/publish.ts";
+import { runRollout } from "../core/fleet/rollout.ts";
 import { openStore, type Store } from "../core/store/store.ts";
 import type { TrustList } from "../core/trust.ts";
 

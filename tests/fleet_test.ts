@@ -18,7 +18,8 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { inCanary } from "../core/fleet/canary.ts";
-import { publish, runRollout } from "../core/fleet/rollout.ts";
+import { publish } from "../core/fleet/publish.ts";
+import { runRollout } from "../core/fleet/rollout.ts";
 import { HotswapError } from "../core/errors.ts";
 import { openStore, type Store } from "../core/store/store.ts";
 import { readLines } from "../demo/_cli.ts";

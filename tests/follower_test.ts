@@ -4,7 +4,7 @@
 
 import { deepStrictEqual, rejects, strictEqual, throws } from "node:assert/strict";
 import { Follower } from "../core/fleet/follower.ts";
-import { publish } from "../core/fleet/rollout.ts";
+import { publish } from "../core/fleet/publish.ts";
 import { HotswapError } from "../core/errors.ts";
 import { openStore, type Store } from "../core/store/store.ts";
 

@@ -6,9 +6,11 @@
 
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { canaryBucket, desiredDigest, inCanary } from "../core/fleet/canary.ts";
-import { Follower, type ServingMetrics } from "../core/fleet/follower.ts";
+import { Follower } from "../core/fleet/follower.ts";
+import type { ServingMetrics } from "../core/fleet/follower_options.ts";
 import { judge } from "../core/fleet/gate.ts";
-import { abort, beginRollout, promote, publish, runRollout } from "../core/fleet/rollout.ts";
+import { publish } from "../core/fleet/publish.ts";
+import { abort, beginRollout, promote, runRollout } from "../core/fleet/rollout.ts";
 import { channelStatus } from "../core/fleet/status.ts";
 import { HotswapError } from "../core/errors.ts";
 import { type HostReport, openStore, type RolloutState, type Store } from "../core/store/store.ts";

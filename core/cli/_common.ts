@@ -35,9 +35,33 @@ export class CommandError extends Error {
 
 /** Where a command writes: standard output for results, standard error for everything else. */
 export interface Io {
-  /** A line of the command's result. */
+  /**
+   * A line of the command's result.
+   *
+   * @param line The line, without its newline.
+   * @example Keep the result, print the diagnostics
+   * ```ts
+   * import { main } from "@hotswap/runtime/cli";
+   * import { ok } from "node:assert/strict";
+   * const out: string[] = [];
+   * await main(["--help"], { out: (line) => out.push(line), err: console.error });
+   * ok(out.join("\n").includes("keygen"));
+   * ```
+   */
   out(line: string): void;
-  /** A line of diagnostics. */
+  /**
+   * A line of diagnostics: usage errors, refusals, progress.
+   *
+   * @param line The line, without its newline.
+   * @example Capture why a command line was refused
+   * ```ts
+   * import { main } from "@hotswap/runtime/cli";
+   * import { ok, strictEqual } from "node:assert/strict";
+   * const err: string[] = [];
+   * strictEqual(await main(["verify"], { out: console.log, err: (line) => err.push(line) }), 2);
+   * ok(err.some((line) => line.includes("hotswap verify")));
+   * ```
+   */
   err(line: string): void;
 }
 

@@ -33,6 +33,8 @@ import { pack } from "./pack.ts";
 import { trust } from "./trust.ts";
 import { verify } from "./verify.ts";
 
+export type { Io } from "./_common.ts";
+
 /** Signed generations (SPEC 12). */
 const SIGNING: Readonly<Record<string, Command>> = { keygen, trust, pack, verify, inspect };
 /** Fleet rollout (SPEC 13); each runs the same under this dispatcher or on its own. */
@@ -84,6 +86,18 @@ const CONSOLE: Io = {
  * @param args The arguments after the program name.
  * @param io Where to write (default: the console).
  * @returns The exit code: 0 done, 1 failed or refused, 2 usage error.
+ *
+ * @example Run a command line, capturing what it prints
+ * ```ts
+ * import { main } from "@hotswap/runtime/cli";
+ * import { ok, strictEqual } from "node:assert/strict";
+ *
+ * const out: string[] = [], err: string[] = [];
+ * strictEqual(await main(["--help"], { out: (line) => out.push(line), err: (line) => err.push(line) }), 0);
+ * ok(out[0]?.startsWith("Usage: hotswap <command>"));
+ * strictEqual(await main(["frobnicate"], { out: (line) => out.push(line), err: (line) => err.push(line) }), 2);
+ * ok(err[0]?.includes('unknown command "frobnicate"'));
+ * ```
  */
 export async function main(args: string[], io: Io = CONSOLE): Promise<number> {
   const [name, ...rest] = args;

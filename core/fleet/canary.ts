@@ -21,6 +21,17 @@ const encoder = new TextEncoder();
  * @param host The host's id.
  * @param rolloutId The rollout's id.
  * @returns The host's bucket, in hundredths of a percent.
+ *
+ * @example Every host and the controller compute the same bucket
+ * ```ts
+ * import { canaryBucket, inCanary } from "@hotswap/runtime/fleet";
+ * import { ok, strictEqual } from "node:assert/strict";
+ *
+ * const bucket = canaryBucket("web-1", "r1");
+ * ok(bucket >= 0 && bucket < 10_000);
+ * strictEqual(canaryBucket("web-1", "r1"), bucket);
+ * strictEqual(inCanary("web-1", "r1", (bucket + 1) / 100), true);
+ * ```
  */
 export function canaryBucket(host: string, rolloutId: string): number {
   let hash = 0x811c9dc5;
@@ -66,6 +77,21 @@ export function inCanary(host: string, rolloutId: string, percent: number): bool
  * @param state The channel's desired state (`undefined`: never written).
  * @param host The host's id.
  * @returns The digest, or `undefined` when the channel has no generation yet.
+ *
+ * @example Canary hosts get the candidate while the rollout runs
+ * ```ts
+ * import { desiredDigest } from "@hotswap/runtime/fleet";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const from = "sha256-" + "A".repeat(43) + "=", to = "sha256-" + "B".repeat(43) + "=";
+ * const rollout = {
+ *   id: "r1", to, from, steps: [100], step: 0, percent: 100, status: "running" as const, bakeMs: 0,
+ *   maxErrorRate: 0.01, progressDeadlineMs: 60_000, startedAt: 0, stepStartedAt: 0,
+ * };
+ * strictEqual(desiredDigest({ stable: from, rollout }, "web-1"), to);
+ * strictEqual(desiredDigest({ stable: from }, "web-1"), from);
+ * strictEqual(desiredDigest(undefined, "web-1"), undefined);
+ * ```
  */
 export function desiredDigest(state: ChannelState | undefined, host: string): string | undefined {
   const rollout = state?.rollout;

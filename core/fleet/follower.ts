@@ -17,63 +17,17 @@
  */
 
 import { describeThrown, HotswapError } from "../errors.ts";
-import { type ChannelEntry, checkName, type HostReport, type Refusal, type Store } from "../store/store.ts";
+import { type ChannelEntry, checkName, type Refusal, type Store } from "../store/store.ts";
 import { desiredDigest } from "./canary.ts";
-
-/** What the serving generation did, for the report. */
-export interface ServingMetrics {
-  /** The host's generation number now serving. */
-  readonly generation: number;
-  /** Calls on it since it started serving. */
-  readonly calls: number;
-  /** Of those, calls that threw or rejected. */
-  readonly errors: number;
-  /** Median latency of recent calls, in ms. */
-  readonly p50: number;
-  /** 99th percentile latency of recent calls, in ms. */
-  readonly p99: number;
-}
-
-/** Options of {@linkcode Follower.start}. */
-/** What a follower's `load` is asked to do beyond loading the artifact. */
-export interface LoadStep {
-  /**
-   * Whether this load goes back to the channel's stable generation after an
-   * aborted rollout: an explicit rollback, which may load an artifact older
-   * (by sequence) than the candidate it replaces.
-   */
-  readonly rollback: boolean;
-}
-
-export interface FollowerOptions {
-  /** The fleet's store. */
-  readonly store: Store;
-  /** The channel to follow. */
-  readonly channel: string;
-  /** This host's id, unique in the fleet. */
-  readonly host: string;
-  /**
-   * Loads an artifact and makes it serve. Rejecting refuses the artifact (a
-   * `HotswapError`'s `code` goes into the report); the serving generation
-   * must stay as it was.
-   */
-  readonly load: (bytes: Uint8Array, digest: string, step: LoadStep) => Promise<void>;
-  /** What the serving generation did (defaults to zeros). */
-  readonly metrics?: () => ServingMetrics;
-  /**
-   * Milliseconds between two reports (and two looks at the channel).
-   *
-   * @default {1000}
-   */
-  readonly reportInterval?: number;
-  /** Told of failures the follower survives: the store unreachable, a refused artifact. */
-  readonly onError?: (error: unknown) => void;
-}
-
-const DEFAULT_REPORT_INTERVAL = 1_000;
-/** Artifacts kept in memory, so going back to stable fetches nothing. */
-const CACHED_ARTIFACTS = 4;
-const NO_METRICS: ServingMetrics = { generation: 0, calls: 0, errors: 0, p50: 0, p99: 0 };
+import { ArtifactCache } from "./_artifact_cache.ts";
+import { hostReport } from "./_host_report.ts";
+import {
+  type FollowerOptions,
+  type LoadStep,
+  NO_METRICS,
+  reportIntervalOf,
+  type ServingMetrics,
+} from "./follower_options.ts";
 
 /**
  * Follows a channel for one host. Create with {@linkcode Follower.start};
@@ -111,7 +65,7 @@ export class Follower implements AsyncDisposable {
   readonly #interval: number;
   readonly #onError: (error: unknown) => void;
   readonly #stop = new AbortController();
-  readonly #cache = new Map<string, Uint8Array>();
+  readonly #cache: ArtifactCache;
   readonly #refused = new Map<string, Refusal>();
   readonly #ready = Promise.withResolvers<string>();
   #entry: ChannelEntry | undefined;
@@ -131,13 +85,9 @@ export class Follower implements AsyncDisposable {
     this.#store = options.store;
     this.#load = options.load;
     this.#metrics = options.metrics ?? (() => NO_METRICS);
-    this.#interval = options.reportInterval ?? DEFAULT_REPORT_INTERVAL;
-    if (!(this.#interval > 0 && Number.isFinite(this.#interval))) {
-      throw new RangeError(
-        `Cannot follow "${this.channel}": reportInterval must be above 0 ms, got ${this.#interval}`,
-      );
-    }
+    this.#interval = reportIntervalOf(options);
     this.#onError = options.onError ?? (() => {});
+    this.#cache = new ArtifactCache(this.#store, this.#onError);
     // Nobody may be waiting on ready(): a rejection there must not end the host.
     this.#ready.promise.catch(() => {});
     this.#watching = this.#watch();
@@ -151,6 +101,26 @@ export class Follower implements AsyncDisposable {
    * @param options The store, channel, host id and the `load` callback.
    * @returns The follower; {@linkcode Follower.ready} tells when it serves.
    * @throws {TypeError} A malformed channel or host name.
+   * @throws {RangeError} A `reportInterval` that is not above 0.
+   *
+   * @example Start, and stop, following a channel
+   * ```ts
+   * import { Follower, publish } from "@hotswap/runtime/fleet";
+   * import { openStore } from "@hotswap/runtime/store";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+   *   const digest = "sha256-" + "A".repeat(43) + "=";
+   *   await publish(store, "app", new Uint8Array([1]), { digest });
+   *   const follower = Follower.start({ store, channel: "app", host: "h1", load: () => Promise.resolve() });
+   *   await follower.ready();
+   *   strictEqual((await store.listReports("app"))[0]?.host, "h1");
+   *   await follower[Symbol.asyncDispose]();
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   static start(options: FollowerOptions): Follower {
     return new Follower(options);
@@ -160,22 +130,104 @@ export class Follower implements AsyncDisposable {
    * Resolves with the digest first served, once one is; rejects when the
    * first generation the channel wants is refused, or the follower is closed
    * before anything serves. A channel with no generation yet is waited for.
+   *
+   * @returns The digest first served.
+   *
+   * @example Wait until the host serves
+   * ```ts
+   * import { Follower, publish } from "@hotswap/runtime/fleet";
+   * import { openStore } from "@hotswap/runtime/store";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+   *   const digest = "sha256-" + "A".repeat(43) + "=";
+   *   await publish(store, "app", new Uint8Array([1]), { digest });
+   *   await using follower = Follower.start({ store, channel: "app", host: "h1", load: () => Promise.resolve() });
+   *   strictEqual(await follower.ready(), digest);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
    */
   ready(): Promise<string> {
     return this.#ready.promise;
   }
 
-  /** The digest this host serves ("" before the first load). */
+  /**
+   * The digest this host serves ("" before the first load).
+   *
+   * @example What the host serves
+   * ```ts
+   * import { Follower, publish } from "@hotswap/runtime/fleet";
+   * import { openStore } from "@hotswap/runtime/store";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+   *   const digest = "sha256-" + "A".repeat(43) + "=";
+   *   await publish(store, "app", new Uint8Array([1]), { digest });
+   *   await using follower = Follower.start({ store, channel: "app", host: "h1", load: () => Promise.resolve() });
+   *   strictEqual(follower.digest, "");
+   *   await follower.ready();
+   *   strictEqual(follower.digest, digest);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   get digest(): string {
     return this.#serving;
   }
 
-  /** The digest the channel wants this host to run, as last read. */
+  /**
+   * The digest the channel wants this host to run, as last read.
+   *
+   * @example What the channel wants of the host
+   * ```ts
+   * import { Follower, publish } from "@hotswap/runtime/fleet";
+   * import { openStore } from "@hotswap/runtime/store";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+   *   const digest = "sha256-" + "A".repeat(43) + "=";
+   *   await publish(store, "app", new Uint8Array([1]), { digest });
+   *   await using follower = Follower.start({ store, channel: "app", host: "h1", load: () => Promise.resolve() });
+   *   await follower.ready();
+   *   strictEqual(follower.desired, digest);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   get desired(): string | undefined {
     return desiredDigest(this.#entry?.state, this.host);
   }
 
-  /** Stops watching and reporting, and removes this host's report. Idempotent. */
+  /**
+   * Stops watching and reporting, and removes this host's report. Idempotent.
+   *
+   * @example A host that leaves is no longer reported
+   * ```ts
+   * import { Follower, publish } from "@hotswap/runtime/fleet";
+   * import { openStore } from "@hotswap/runtime/store";
+   * import { strictEqual } from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+   *   const digest = "sha256-" + "A".repeat(43) + "=";
+   *   await publish(store, "app", new Uint8Array([1]), { digest });
+   *   {
+   *     await using follower = Follower.start({ store, channel: "app", host: "h1", load: () => Promise.resolve() });
+   *     await follower.ready();
+   *   }
+   *   strictEqual((await store.listReports("app")).length, 0);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -245,7 +297,7 @@ export class Follower implements AsyncDisposable {
       for (const digest of this.#refused.keys()) if (digest !== wanted) this.#refused.delete(digest);
       this.#loading = true;
       try {
-        const bytes = await this.#fetch(wanted);
+        const bytes = await this.#cache.get(wanted, this.#serving);
         if (bytes === undefined) return;
         const state = this.#entry?.state;
         // Back to stable after an aborted rollout: an explicit rollback, so an
@@ -262,31 +314,6 @@ export class Follower implements AsyncDisposable {
       // Tell the controller now rather than at the next tick: a gate waits on this.
       await this.#report();
     }
-  }
-
-  /** The artifact's bytes, from memory or the store; `undefined` (try later) when the store fails. */
-  async #fetch(digest: string): Promise<Uint8Array | undefined> {
-    const cached = this.#cache.get(digest);
-    if (cached !== undefined) return cached;
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await this.#store.getArtifact(digest);
-    } catch (error) {
-      this.#onError(error);
-      return undefined;
-    }
-    if (bytes === undefined) {
-      throw new HotswapError(
-        "E_NOT_FOUND",
-        `Cannot load ${digest}: the store has no such artifact; publish it`,
-      );
-    }
-    this.#cache.set(digest, bytes);
-    for (const key of this.#cache.keys()) {
-      if (this.#cache.size <= CACHED_ARTIFACTS) break;
-      if (key !== this.#serving && key !== digest) this.#cache.delete(key);
-    }
-    return bytes;
   }
 
   #refuse(digest: string, error: unknown): void {
@@ -306,28 +333,15 @@ export class Follower implements AsyncDisposable {
     } catch (error) {
       this.#onError(error);
     }
-    const report: HostReport = {
+    const report = hostReport({
       host: this.host,
-      generation: metrics.generation,
-      digest: this.#serving,
-      desired: wanted ?? "",
-      state: refused !== undefined
-        ? "refused"
-        : this.#loading
-        ? "loading"
-        : this.#serving === ""
-        ? "starting"
-        : wanted === undefined || wanted === this.#serving
-        ? "serving"
-        : "loading",
-      calls: metrics.calls,
-      errors: metrics.errors,
-      p50: metrics.p50,
-      p99: metrics.p99,
-      at: Date.now(),
+      serving: this.#serving,
+      wanted,
+      refused,
+      loading: this.#loading,
+      metrics,
       interval: this.#interval,
-      ...(refused === undefined ? {} : { refused }),
-    };
+    }, Date.now());
     try {
       await this.#store.putReport(this.channel, report);
     } catch (error) {

@@ -69,6 +69,19 @@ export type GateDecision =
  * @param report A host's last report.
  * @param now The current time (epoch ms).
  * @returns `true` while the host counts.
+ *
+ * @example A host that reports every second is gone after 5 s of silence
+ * ```ts
+ * import { isLive } from "@hotswap/runtime/fleet";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const report = {
+ *   host: "h1", generation: 1, digest: "", desired: "", state: "starting" as const,
+ *   calls: 0, errors: 0, p50: 0, p99: 0, at: 0, interval: 1_000,
+ * };
+ * strictEqual(isLive(report, 5_000), true);
+ * strictEqual(isLive(report, 5_001), false);
+ * ```
  */
 export function isLive(report: HostReport, now: number): boolean {
   return report.at + 3 * report.interval + 2_000 >= now;

@@ -18,7 +18,8 @@ import type { HandleOf, Isolation } from "../isolation.ts";
 import type { HotswapOptions } from "../options.ts";
 import { registerHotswap } from "../register.ts";
 import { openStore, type Store } from "../store/store.ts";
-import { Follower, type LoadStep, type ServingMetrics } from "./follower.ts";
+import { Follower } from "./follower.ts";
+import type { LoadStep, ServingMetrics } from "./follower_options.ts";
 
 /** Options of {@linkcode followChannel}: those of `registerHotswap`, and the fleet's. */
 export interface FleetHostOptions extends HotswapOptions {
@@ -59,6 +60,32 @@ export interface FleetHost<T> extends AsyncDisposable {
  * @param options The store, channel, host id, and `registerHotswap`'s options (`trust` above all).
  * @returns The reference and its follower.
  * @throws {HotswapError} When the first generation the channel wants is refused, or the store cannot be opened.
+ *
+ * @example A host serving a channel's signed generation
+ * ```ts
+ * import { defineContract, generateSigningKey, packArtifact } from "@hotswap/runtime";
+ * import { followChannel, publish } from "@hotswap/runtime/fleet";
+ * import { openStore } from "@hotswap/runtime/store";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const greeter = defineContract<{ greet(name: string): string }>({
+ *   name: "Greeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" },
+ * });
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   const key = await generateSigningKey();
+ *   await Deno.writeTextFile(`${dir}/greeter.ts`, 'export const hs_greeter = { greet: (n: string) => "hello " + n };');
+ *   const { bytes, manifest } = await packArtifact(`${dir}/greeter.ts`, { contract: greeter, key, label: "v1" });
+ *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+ *   await publish(store, "app", bytes, { digest: manifest.digest });
+ *   await using host = await followChannel(greeter, {
+ *     store, channel: "app", host: "web-1", cacheDir: dir,
+ *     trust: { version: 1, keys: [{ keyid: key.keyid, publicKey: key.publicKey }], revoked: [] },
+ *   });
+ *   strictEqual(host.hot.with((h) => h.greet("ada")), "hello ada");
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function followChannel<T, I extends Isolation = "inline">(
   contract: Contract<T>,

@@ -26,19 +26,11 @@
  */
 
 export { canaryBucket, desiredDigest, inCanary } from "./canary.ts";
-export { Follower, type FollowerOptions, type LoadStep, type ServingMetrics } from "./follower.ts";
+export { Follower } from "./follower.ts";
+export type { FollowerOptions, LoadStep, ServingMetrics } from "./follower_options.ts";
 export { type CohortSummary, type GateDecision, isLive, judge } from "./gate.ts";
 export { type FleetHost, type FleetHostOptions, followChannel } from "./host.ts";
-export {
-  abort,
-  beginRollout,
-  promote,
-  publish,
-  type PublishResult,
-  resolveArtifact,
-  type RolloutEvent,
-  type RolloutOptions,
-  type RolloutOutcome,
-  runRollout,
-} from "./rollout.ts";
+export { abort, beginRollout, promote, type RolloutOutcome, runRollout } from "./rollout.ts";
+export { publish, type PublishResult, resolveArtifact } from "./publish.ts";
+export type { RolloutEvent, RolloutOptions } from "./rollout_options.ts";
 export { type ChannelStatus, channelStatus, type HostStatus } from "./status.ts";

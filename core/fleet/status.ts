@@ -47,7 +47,30 @@ export interface ChannelStatus {
 /**
  * Reads a channel's state, hosts and the gate's verdict.
  *
+ * @param store The fleet's store.
+ * @param channel The channel.
  * @returns The status; a channel never written has revision 0.
+ * @throws {TypeError} A malformed channel name.
+ *
+ * @example The status of a channel just published to
+ * ```ts
+ * import { channelStatus, publish } from "@hotswap/runtime/fleet";
+ * import { openStore } from "@hotswap/runtime/store";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
+ *   strictEqual((await channelStatus(store, "app")).revision, 0);
+ *   const digest = "sha256-" + "A".repeat(43) + "=";
+ *   await publish(store, "app", new Uint8Array([1]), { digest, label: "v1" });
+ *   const status = await channelStatus(store, "app");
+ *   strictEqual(status.stable, digest);
+ *   strictEqual(status.artifacts[0]?.label, "v1");
+ *   strictEqual(status.hosts.length, 0);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function channelStatus(store: Store, channel: string): Promise<ChannelStatus> {
   checkName("channel", channel);

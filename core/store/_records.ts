@@ -1,7 +1,7 @@
 /**
- * What the store adapters share: reading records another process wrote
- * (every field type-checked), the `E_STORE` error, and the level-triggered
- * watch loop.
+ * What the store adapters share about records: reading those another
+ * process wrote (every field type-checked), and the errors of a store,
+ * `E_STORE` and `E_CLOSED`.
  *
  * @module
  */
@@ -9,19 +9,23 @@
 import { HotswapError } from "../errors.ts";
 import type {
   ArtifactInfo,
-  ChannelEntry,
   ChannelState,
   HostReport,
   HostState,
   Refusal,
   RolloutState,
   RolloutStatus,
-} from "./store.ts";
+} from "./schema.ts";
 
 /** An `E_STORE` error naming the store and the operation. */
 export function storeError(url: string, action: string, cause: unknown): HotswapError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new HotswapError("E_STORE", `Cannot ${action} in store "${url}": ${reason}`, { cause });
+}
+
+/** The `E_CLOSED` error of a store used after it was closed. */
+export function closedError(url: string, action: string): HotswapError {
+  return new HotswapError("E_CLOSED", `Cannot ${action}: store "${url}" is closed; open it again`);
 }
 
 // Records come from other processes: read every field with its type checked.
@@ -141,79 +145,4 @@ export function parseArtifactInfo(value: unknown): ArtifactInfo {
     size: num(o, "size", what),
     publishedAt: num(o, "publishedAt", what),
   };
-}
-
-/**
- * A level-triggered "something may have changed" signal: a counter and a
- * wake-up, no queue, so a burst of notifications costs one wake-up and
- * nothing piles up. A waiter names the count it last saw, so a notification
- * that came while it was busy is not missed.
- */
-export class Pulse {
-  #count = 0;
-  #waiting: PromiseWithResolvers<void> | undefined;
-
-  /** Notifications so far. */
-  get count(): number {
-    return this.#count;
-  }
-
-  /** Wakes every waiter. */
-  notify(): void {
-    this.#count++;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.resolve();
-  }
-
-  /**
-   * Resolves at once if a notification came since `seen`, else on the next
-   * one, after `ms` milliseconds at the latest, or when `signal` aborts.
-   * Never rejects.
-   */
-  async next(seen: number, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted || this.#count !== seen) return;
-    this.#waiting ??= Promise.withResolvers<void>();
-    const done = Promise.withResolvers<void>();
-    const onAbort = () => done.resolve();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(done.resolve, ms);
-    try {
-      await Promise.race([this.#waiting.promise, done.promise]);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }
-}
-
-/**
- * The watch loop both adapters share: read, yield when the revision
- * changed, wait for a pulse (or `recheckMs` at most: the catch-up for a
- * notification that never came), until `signal` aborts. A failed read yields
- * nothing and is tried again at the next pulse.
- */
-export async function* watchLoop(
-  read: () => Promise<ChannelEntry | undefined>,
-  pulse: Pulse,
-  recheckMs: number,
-  signal: AbortSignal,
-): AsyncGenerator<ChannelEntry | undefined, void, undefined> {
-  let last: number | undefined = -1;
-  while (!signal.aborted) {
-    const seen = pulse.count;
-    let entry: ChannelEntry | undefined;
-    let ok = true;
-    try {
-      entry = await read();
-    } catch {
-      ok = false;
-    }
-    if (signal.aborted) return;
-    if (ok && entry?.revision !== last) {
-      last = entry?.revision;
-      yield entry;
-    }
-    await pulse.next(seen, recheckMs, signal);
-  }
 }

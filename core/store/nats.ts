@@ -10,6 +10,11 @@
  * written as one base64url token; a host's report lives under
  * `<channel>.<host>`, so one channel's reports are listed by prefix.
  *
+ * Everything only NATS needs stays in this one file: `openStore` imports it
+ * by a path Deno cannot see ahead, so a host needs read permission for each
+ * file it alone imports, and FLEET.md grants this one. What it shares with
+ * the SQLite adapter (`_records.ts`, `_watches.ts`) loads with the program.
+ *
  * @module
  */
 
@@ -19,24 +24,10 @@ import { type KV, Kvm } from "npm:@nats-io/kv@3.4.0";
 import { type ObjectStore, Objm } from "npm:@nats-io/obj@3.4.0";
 import { within } from "../deadline.ts";
 import { HotswapError } from "../errors.ts";
-import {
-  type ArtifactInfo,
-  type ChannelEntry,
-  type ChannelState,
-  checkDigest,
-  checkName,
-  type HostReport,
-  type Store,
-  type WatchChannelOptions,
-} from "./store.ts";
-import {
-  parseArtifactInfo,
-  parseChannelState,
-  parseReport,
-  Pulse,
-  storeError,
-  watchLoop,
-} from "./_records.ts";
+import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
+import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
+import { closedError, parseArtifactInfo, parseChannelState, parseReport, storeError } from "./_records.ts";
+import { ChannelWatches, sleep } from "./_watches.ts";
 
 const CHANNELS = "hotswap_channels";
 const REPORTS = "hotswap_reports";
@@ -65,14 +56,11 @@ export class NatsStore implements Store {
   readonly #reports: KV;
   readonly #index: KV;
   readonly #artifacts: ObjectStore;
-  readonly #pulse = new Pulse();
   readonly #closed = new AbortController();
+  readonly #watches: ChannelWatches;
   /** The status loop and the channel watcher loops, awaited at dispose. */
   readonly #background = new Set<Promise<void>>();
-  #watches = 0;
   #watcherStop: (() => void) | undefined;
-  /** Settles once the KV watcher is subscribed (or failed to be): see `#watch`. */
-  #watcherReady: Promise<void> = Promise.resolve();
 
   private constructor(
     url: string,
@@ -85,11 +73,17 @@ export class NatsStore implements Store {
     this.#reports = buckets.reports;
     this.#index = buckets.index;
     this.#artifacts = buckets.artifacts;
+    const source = {
+      start: () => this.#startWatcher(),
+      stop: () => Promise.resolve(this.#watcherStop?.()),
+    };
+    this.#watches = new ChannelWatches(url, source, RECHECK_MS, this.#closed.signal);
     // A reconnection may have hidden changes: every watch re-reads.
+    const pulse = this.#watches.pulse;
     this.#track(
       (async () => {
         for await (const status of nc.status()) {
-          if (status.type === "reconnect") this.#pulse.notify();
+          if (status.type === "reconnect") pulse.notify();
         }
       })().catch(() => {}),
     );
@@ -252,36 +246,16 @@ export class NatsStore implements Store {
 
   watch(channel: string, options: WatchChannelOptions = {}): AsyncIterableIterator<ChannelEntry | undefined> {
     checkName("channel", channel);
-    if (this.#closed.signal.aborted) throw this.#closedError("watch a channel");
-    const signal = options.signal === undefined
-      ? this.#closed.signal
-      : AbortSignal.any([options.signal, this.#closed.signal]);
-    return this.#watch(channel, signal);
-  }
-
-  async *#watch(
-    channel: string,
-    signal: AbortSignal,
-  ): AsyncGenerator<ChannelEntry | undefined, void, undefined> {
-    if (this.#watches++ === 0) this.#startWatcher();
-    try {
-      // The first state is read only once the bucket watcher is subscribed:
-      // a change written between that read and the subscription would reach
-      // this watch only at the next recheck, seconds later.
-      // Bounded: a server that does not answer must not keep the watch from
-      // reading (and from ending when aborted).
-      await sleep(RECHECK_MS, signal, this.#watcherReady);
-      yield* watchLoop(() => this.getChannel(channel), this.#pulse, RECHECK_MS, signal);
-    } finally {
-      if (--this.#watches === 0) this.#watcherStop?.();
-    }
+    return this.#watches.watch(() => this.getChannel(channel), options);
   }
 
   /**
    * Follows the channels bucket while any watch runs. A watcher the server
    * ended (its consumer lost) is created again, every second at most.
+   *
+   * @returns Settles once the watcher is subscribed, or failed to be.
    */
-  #startWatcher(): void {
+  #startWatcher(): Promise<void> {
     const stopped = new AbortController();
     const signal = AbortSignal.any([stopped.signal, this.#closed.signal]);
     let current: { stop(): void } | undefined;
@@ -290,7 +264,6 @@ export class NatsStore implements Store {
       current?.stop();
     };
     const { promise: ready, resolve: subscribed } = Promise.withResolvers<void>();
-    this.#watcherReady = ready;
     this.#track((async () => {
       while (!signal.aborted) {
         try {
@@ -299,8 +272,8 @@ export class NatsStore implements Store {
           if (signal.aborted) watcher.stop();
           subscribed();
           // Changes made while no watcher was subscribed: every watch re-reads.
-          this.#pulse.notify();
-          for await (const _entry of watcher) this.#pulse.notify();
+          this.#watches.pulse.notify();
+          for await (const _entry of watcher) this.#watches.pulse.notify();
         } catch {
           // Unreachable: the status loop notifies on reconnection.
         }
@@ -308,15 +281,16 @@ export class NatsStore implements Store {
         current = undefined;
         await sleep(REWATCH_MS, signal);
       }
+      subscribed();
     })());
+    return ready;
   }
 
   /** Ends every watch, closes the connection. Idempotent. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort();
-    this.#watcherStop?.();
-    this.#pulse.notify();
+    await this.#watches.close();
     await this.#nc.close().catch(() => {});
     await Promise.all(this.#background);
   }
@@ -329,17 +303,13 @@ export class NatsStore implements Store {
   }
 
   async #use<R>(action: string, fn: () => Promise<R>): Promise<R> {
-    if (this.#closed.signal.aborted) throw this.#closedError(action);
+    if (this.#closed.signal.aborted) throw closedError(this.url, action);
     try {
       return await fn();
     } catch (error) {
       if (error instanceof HotswapError || error instanceof TypeError) throw error;
       throw storeError(this.url, action, error);
     }
-  }
-
-  #closedError(action: string): HotswapError {
-    return new HotswapError("E_CLOSED", `Cannot ${action}: store "${this.url}" is closed; open it again`);
   }
 }
 
@@ -375,21 +345,6 @@ async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of iterator) items.push(item);
   return items;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts or `until` settles. */
-function sleep(ms: number, signal: AbortSignal, until?: Promise<void>): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const timer = setTimeout(done, ms);
-  signal.addEventListener("abort", done, { once: true });
-  until?.then(done);
-  function done() {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", done);
-    resolve();
-  }
-  return promise;
 }
 
 /** How often opening a bucket is tried while other clients create it at the same moment. */

@@ -16,25 +16,10 @@
  */
 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import {
-  type ArtifactInfo,
-  type ChannelEntry,
-  type ChannelState,
-  checkDigest,
-  checkName,
-  type HostReport,
-  type Store,
-  type WatchChannelOptions,
-} from "./store.ts";
-import {
-  parseArtifactInfo,
-  parseChannelState,
-  parseReport,
-  Pulse,
-  storeError,
-  watchLoop,
-} from "./_records.ts";
-import { HotswapError } from "../errors.ts";
+import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
+import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
+import { closedError, parseArtifactInfo, parseChannelState, parseReport, storeError } from "./_records.ts";
+import { ChannelWatches, type WakeSource } from "./_watches.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -55,11 +40,10 @@ export class SqliteStore implements Store {
   readonly url: string;
   readonly #db: DatabaseSync;
   readonly #notifyPath: string;
-  readonly #pulse = new Pulse();
   readonly #closed = new AbortController();
   readonly #statements = new Map<string, StatementSync>();
-  /** Watches running now: the file watcher and the poll run only while there is one. */
-  #watches = 0;
+  /** The file watcher and the poll run only while a watch does. */
+  readonly #watches: ChannelWatches;
   #watcher: Deno.FsWatcher | undefined;
   #watching: Promise<void> | undefined;
   #poll: ReturnType<typeof setInterval> | undefined;
@@ -69,6 +53,11 @@ export class SqliteStore implements Store {
     this.url = `sqlite:${file}`;
     this.#db = db;
     this.#notifyPath = `${file}-notify`;
+    const source: WakeSource = {
+      start: () => Promise.resolve(this.#startNotifications()),
+      stop: () => this.#stopNotifications(),
+    };
+    this.#watches = new ChannelWatches(this.url, source, RECHECK_MS, this.#closed.signal);
   }
 
   /**
@@ -116,6 +105,7 @@ export class SqliteStore implements Store {
   }
 
   async getArtifact(digest: string): Promise<Uint8Array | undefined> {
+    checkDigest(digest);
     await Promise.resolve();
     const row = this.#use(
       "read an artifact",
@@ -167,7 +157,7 @@ export class SqliteStore implements Store {
       return row === undefined ? undefined : Number(row.revision);
     });
     if (written !== undefined) {
-      this.#pulse.notify();
+      this.#watches.pulse.notify();
       // Wakes the watchers of other processes (see the module documentation).
       await Deno.writeTextFile(this.#notifyPath, `${channel} ${written}\n`).catch(() => {});
     }
@@ -189,6 +179,8 @@ export class SqliteStore implements Store {
   }
 
   async deleteReport(channel: string, host: string): Promise<void> {
+    checkName("channel", channel);
+    checkName("host", host);
     await Promise.resolve();
     this.#use(
       "remove a report",
@@ -217,49 +209,31 @@ export class SqliteStore implements Store {
 
   watch(channel: string, options: WatchChannelOptions = {}): AsyncIterableIterator<ChannelEntry | undefined> {
     checkName("channel", channel);
-    if (this.#closed.signal.aborted) throw this.#closedError("watch a channel");
-    const signal = options.signal === undefined
-      ? this.#closed.signal
-      : AbortSignal.any([options.signal, this.#closed.signal]);
-    return this.#watch(channel, signal);
-  }
-
-  async *#watch(
-    channel: string,
-    signal: AbortSignal,
-  ): AsyncGenerator<ChannelEntry | undefined, void, undefined> {
-    this.#startNotifications();
-    try {
-      yield* watchLoop(() => Promise.resolve(this.#readChannel(channel)), this.#pulse, RECHECK_MS, signal);
-    } finally {
-      await this.#stopNotifications();
-    }
+    return this.#watches.watch(() => Promise.resolve(this.#readChannel(channel)), options);
   }
 
   /** Closes the database and ends every watch. Idempotent. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort();
-    this.#pulse.notify();
-    this.#watches = 0;
-    await this.#stopNotifications();
+    // Before the database closes: the poll reads it.
+    await this.#watches.close();
     this.#db.close();
   }
 
   #startNotifications(): void {
-    if (this.#watches++ > 0) return;
     this.#dataVersion = this.#readDataVersion();
     this.#poll = setInterval(() => {
       const version = this.#readDataVersion();
       if (version === this.#dataVersion) return;
       this.#dataVersion = version;
-      this.#pulse.notify();
+      this.#watches.pulse.notify();
     }, POLL_MS);
     try {
       const watcher = Deno.watchFs(this.#notifyPath, { recursive: false });
       this.#watcher = watcher;
       this.#watching = (async () => {
-        for await (const _event of watcher) this.#pulse.notify();
+        for await (const _event of watcher) this.#watches.pulse.notify();
       })().catch(() => {
         // A watcher that fails leaves the poll to notice commits.
       });
@@ -269,7 +243,6 @@ export class SqliteStore implements Store {
   }
 
   async #stopNotifications(): Promise<void> {
-    if (this.#watches > 0 && --this.#watches > 0) return;
     clearInterval(this.#poll);
     this.#poll = undefined;
     const watcher = this.#watcher;
@@ -308,7 +281,7 @@ export class SqliteStore implements Store {
 
   /** Runs a database call, turning what it throws into `E_STORE` (and refusing after close). */
   #use<R>(action: string, fn: () => R): R {
-    if (this.#closed.signal.aborted) throw this.#closedError(action);
+    if (this.#closed.signal.aborted) throw closedError(this.url, action);
     try {
       return fn();
     } catch (error) {
@@ -332,9 +305,5 @@ export class SqliteStore implements Store {
 
   #all(sql: string, ...values: SQLInputValue[]): Record<string, unknown>[] {
     return this.#statement(sql).all(...values) as Record<string, unknown>[];
-  }
-
-  #closedError(action: string): HotswapError {
-    return new HotswapError("E_CLOSED", `Cannot ${action}: store "${this.url}" is closed; open it again`);
   }
 }

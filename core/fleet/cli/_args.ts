@@ -1,8 +1,8 @@
 /**
  * What the fleet commands share: the command shape of `hotswap` (summary,
  * usage, `run(args, io)` resolving to the exit code), flag parsing where a
- * mistake is exit 2 with a pointer to `--help`, the `--store` flag, and
- * durations such as `30s`.
+ * mistake is exit 2 with a pointer to `--help`, the `--store` flag, the
+ * commands on one channel, and durations such as `30s`.
  *
  * Each command handles its own failures (exit 1, the reason on standard
  * error), so it runs the same under any dispatcher.
@@ -19,6 +19,7 @@ import {
   type Flags,
   type Io,
   parseFlags,
+  positionalsOf,
   required,
   UsageError,
 } from "../../cli/_common.ts";
@@ -73,6 +74,46 @@ export function command(
       }
     },
   };
+}
+
+/** What a command on one channel is, beyond its body. */
+export interface ChannelCommandSpec<F> {
+  /** The command's name. */
+  readonly name: string;
+  /** One line for `hotswap --help`. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly usage: string;
+  /** Its flags besides `--store`. */
+  readonly options?: NonNullable<ParseArgsConfig["options"]>;
+  /** Reads the flags; runs before the store opens, so a usage mistake opens (and creates) no store. */
+  readonly read: (values: Flags) => F;
+}
+
+/** What the body of a command on one channel works with. */
+export interface ChannelContext<F> {
+  /** The channel, its one positional argument. */
+  readonly channel: string;
+  /** The store `--store` names, closed once the body ends. */
+  readonly store: Store;
+  /** What `read` made of the flags. */
+  readonly flags: F;
+  /** Where to write. */
+  readonly io: Io;
+}
+
+/** Builds a command of the form `hotswap <name> <channel> --store <url> [flags]`. */
+export function channelCommand<F>(
+  spec: ChannelCommandSpec<F>,
+  body: (context: ChannelContext<F>) => Promise<number>,
+): FleetCommand {
+  const options = { store: { type: "string" as const }, ...spec.options };
+  return command(spec.name, spec.summary, spec.usage, options, async (values, positionals, io) => {
+    const [channel] = positionalsOf(positionals, ["channel"]);
+    const flags = spec.read(values);
+    await using store = await storeFrom(values);
+    return await body({ channel: channel!, store, flags, io });
+  });
 }
 
 /** The `--store` flag's help line. */

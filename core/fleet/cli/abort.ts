@@ -6,8 +6,8 @@
  */
 
 import { abort as abortRollout } from "../rollout.ts";
-import { EXIT_OK, positionalsOf } from "../../cli/_common.ts";
-import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
+import { EXIT_OK } from "../../cli/_common.ts";
+import { channelCommand, type FleetCommand, short, STORE_HELP } from "./_args.ts";
 
 const USAGE = `Usage: hotswap abort <channel> --store <url> [--reason <text>]
 
@@ -19,22 +19,19 @@ ${STORE_HELP}
   --reason <text>       why, shown by status and the rollout command (default: aborted by an operator)`;
 
 /** The `abort` command. */
-export const abort: FleetCommand = command(
-  "abort",
-  "abort the running rollout: every host back on stable",
-  USAGE,
-  { store: { type: "string" }, reason: { type: "string" } },
-  async (values, positionals, io) => {
-    const [channel] = positionalsOf(positionals, ["channel"]);
-    await using store = await storeFrom(values);
-    const reason = typeof values.reason === "string" ? values.reason : undefined;
-    const rollout = await abortRollout(store, channel!, reason);
-    io.out(
-      `${channel}: aborted the rollout to ${short(rollout.to)}; every host returns to ${short(rollout.from)}`,
-    );
-    return EXIT_OK;
-  },
-);
+export const abort: FleetCommand = channelCommand({
+  name: "abort",
+  summary: "abort the running rollout: every host back on stable",
+  usage: USAGE,
+  options: { reason: { type: "string" } },
+  read: (values) => typeof values.reason === "string" ? values.reason : undefined,
+}, async ({ channel, store, flags: reason, io }) => {
+  const rollout = await abortRollout(store, channel, reason);
+  io.out(
+    `${channel}: aborted the rollout to ${short(rollout.to)}; every host returns to ${short(rollout.from)}`,
+  );
+  return EXIT_OK;
+});
 
 /**
  * Runs `hotswap abort`.

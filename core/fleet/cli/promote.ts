@@ -6,8 +6,8 @@
  */
 
 import { promote as promoteRollout } from "../rollout.ts";
-import { EXIT_OK, positionalsOf } from "../../cli/_common.ts";
-import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
+import { EXIT_OK } from "../../cli/_common.ts";
+import { channelCommand, type FleetCommand, short, STORE_HELP } from "./_args.ts";
 
 const USAGE = `Usage: hotswap promote <channel> --store <url>
 
@@ -18,19 +18,16 @@ rollout command following it exits 0. Exit 1 when no rollout is running.
 ${STORE_HELP}`;
 
 /** The `promote` command. */
-export const promote: FleetCommand = command(
-  "promote",
-  "make the running rollout's candidate stable now",
-  USAGE,
-  { store: { type: "string" } },
-  async (values, positionals, io) => {
-    const [channel] = positionalsOf(positionals, ["channel"]);
-    await using store = await storeFrom(values);
-    const rollout = await promoteRollout(store, channel!);
-    io.out(`${channel}: promoted ${short(rollout.to)} (rollout ${rollout.id}, was at ${rollout.percent} %)`);
-    return EXIT_OK;
-  },
-);
+export const promote: FleetCommand = channelCommand({
+  name: "promote",
+  summary: "make the running rollout's candidate stable now",
+  usage: USAGE,
+  read: () => undefined,
+}, async ({ channel, store, io }) => {
+  const rollout = await promoteRollout(store, channel);
+  io.out(`${channel}: promoted ${short(rollout.to)} (rollout ${rollout.id}, was at ${rollout.percent} %)`);
+  return EXIT_OK;
+});
 
 /**
  * Runs `hotswap promote`.

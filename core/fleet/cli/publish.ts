@@ -7,7 +7,7 @@
  */
 
 import { describeArtifact } from "../../artifact.ts";
-import { publish as publishArtifact } from "../rollout.ts";
+import { publish as publishArtifact } from "../publish.ts";
 import { EXIT_FAILURE, EXIT_OK, positionalsOf, required } from "../../cli/_common.ts";
 import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
 

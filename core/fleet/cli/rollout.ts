@@ -10,17 +10,11 @@
  */
 
 import type { GateDecision } from "../gate.ts";
-import { resolveArtifact, type RolloutEvent, runRollout } from "../rollout.ts";
-import { EXIT_FAILURE, EXIT_OK, type Io, positionalsOf, required, UsageError } from "../../cli/_common.ts";
-import {
-  command,
-  durationFlag,
-  type FleetCommand,
-  numberFlag,
-  short,
-  STORE_HELP,
-  storeFrom,
-} from "./_args.ts";
+import { resolveArtifact } from "../publish.ts";
+import { runRollout } from "../rollout.ts";
+import type { RolloutEvent, RolloutOptions } from "../rollout_options.ts";
+import { EXIT_FAILURE, EXIT_OK, type Flags, type Io, required, UsageError } from "../../cli/_common.ts";
+import { channelCommand, durationFlag, type FleetCommand, numberFlag, short, STORE_HELP } from "./_args.ts";
 
 const USAGE = `Usage: hotswap rollout <channel> --store <url> --to <digest|label> [options]
 
@@ -46,12 +40,11 @@ ${STORE_HELP}
                         how long a step's hosts have to load the candidate (default 60s)`;
 
 /** The `rollout` command. */
-export const rollout: FleetCommand = command(
-  "rollout",
-  "roll a channel out to a candidate in steps, gated on the hosts' reports",
-  USAGE,
-  {
-    store: { type: "string" },
+export const rollout: FleetCommand = channelCommand({
+  name: "rollout",
+  summary: "roll a channel out to a candidate in steps, gated on the hosts' reports",
+  usage: USAGE,
+  options: {
     to: { type: "string" },
     steps: { type: "string" },
     bake: { type: "string" },
@@ -59,50 +52,56 @@ export const rollout: FleetCommand = command(
     "max-p99-ms": { type: "string" },
     "progress-deadline": { type: "string" },
   },
-  async (values, positionals, io) => {
-    const [channel] = positionalsOf(positionals, ["channel"]);
-    const target = required(values, "to", "<digest|label>: the candidate to roll out");
-    const steps = stepsFlag(values.steps);
-    const bakeMs = durationFlag(values, "bake");
-    const maxErrorRate = numberFlag(values, "max-error-rate", 0, 1);
-    const maxP99Ms = numberFlag(values, "max-p99-ms", 0, Number.MAX_SAFE_INTEGER);
-    const progressDeadlineMs = durationFlag(values, "progress-deadline");
-    await using store = await storeFrom(values);
-    const { digest } = await resolveArtifact(store, target);
-    const stop = new AbortController();
-    const onSignal = () => stop.abort(new Interrupted());
-    Deno.addSignalListener("SIGINT", onSignal);
-    try {
-      const outcome = await runRollout(store, channel!, digest, {
-        ...(steps === undefined ? {} : { steps }),
-        ...(bakeMs === undefined ? {} : { bakeMs }),
-        ...(maxErrorRate === undefined ? {} : { maxErrorRate }),
-        ...(maxP99Ms === undefined ? {} : { maxP99Ms }),
-        ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
-        signal: stop.signal,
-        onProgress: (event) => print(event, io),
-      });
-      if (outcome.status === "promoted") {
-        io.out(`${channel}: ${short(digest)} is stable`);
-        return EXIT_OK;
-      }
-      io.err(
-        `hotswap rollout: ${channel}: rollout aborted, every host back on ${
-          short(outcome.rollout.from)
-        }: ${outcome.rollout.reason}`,
-      );
-      return EXIT_FAILURE;
-    } catch (error) {
-      if (!(error instanceof Interrupted)) throw error;
-      io.err(
-        `hotswap rollout: controller stopped; the rollout of ${channel} stays where it is: run the same command to resume, or hotswap abort ${channel} --store ${store.url}`,
-      );
-      return 130;
-    } finally {
-      Deno.removeSignalListener("SIGINT", onSignal);
+  read: rolloutFlags,
+}, async ({ channel, store, flags: { target, options }, io }) => {
+  const { digest } = await resolveArtifact(store, target);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort(new Interrupted());
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    const outcome = await runRollout(store, channel, digest, {
+      ...options,
+      signal: stop.signal,
+      onProgress: (event) => print(event, io),
+    });
+    if (outcome.status === "promoted") {
+      io.out(`${channel}: ${short(digest)} is stable`);
+      return EXIT_OK;
     }
-  },
-);
+    io.err(
+      `hotswap rollout: ${channel}: rollout aborted, every host back on ${
+        short(outcome.rollout.from)
+      }: ${outcome.rollout.reason}`,
+    );
+    return EXIT_FAILURE;
+  } catch (error) {
+    if (!(error instanceof Interrupted)) throw error;
+    io.err(
+      `hotswap rollout: controller stopped; the rollout of ${channel} stays where it is: run the same command to resume, or hotswap abort ${channel} --store ${store.url}`,
+    );
+    return 130;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+});
+
+/** The candidate and the rollout's settings, from the flags. */
+function rolloutFlags(values: Flags): { target: string; options: RolloutOptions } {
+  const target = required(values, "to", "<digest|label>: the candidate to roll out");
+  const steps = stepsFlag(values.steps);
+  const bakeMs = durationFlag(values, "bake");
+  const maxErrorRate = numberFlag(values, "max-error-rate", 0, 1);
+  const maxP99Ms = numberFlag(values, "max-p99-ms", 0, Number.MAX_SAFE_INTEGER);
+  const progressDeadlineMs = durationFlag(values, "progress-deadline");
+  const options = {
+    ...(steps === undefined ? {} : { steps }),
+    ...(bakeMs === undefined ? {} : { bakeMs }),
+    ...(maxErrorRate === undefined ? {} : { maxErrorRate }),
+    ...(maxP99Ms === undefined ? {} : { maxP99Ms }),
+    ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
+  };
+  return { target, options };
+}
 
 class Interrupted extends Error {
   constructor() {

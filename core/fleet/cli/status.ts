@@ -6,8 +6,8 @@
  */
 
 import { channelStatus } from "../status.ts";
-import { EXIT_OK, positionalsOf } from "../../cli/_common.ts";
-import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
+import { EXIT_OK } from "../../cli/_common.ts";
+import { channelCommand, type FleetCommand, short, STORE_HELP } from "./_args.ts";
 
 const USAGE = `Usage: hotswap status <channel> --store <url> [--json]
 
@@ -20,57 +20,55 @@ ${STORE_HELP}
   --json                machine-readable output`;
 
 /** The `status` command. */
-export const status: FleetCommand = command(
-  "status",
-  "show a channel, its rollout and its hosts",
-  USAGE,
-  { store: { type: "string" }, json: { type: "boolean" } },
-  async (values, positionals, io) => {
-    const [channel] = positionalsOf(positionals, ["channel"]);
-    await using store = await storeFrom(values);
-    const s = await channelStatus(store, channel!);
-    if (values.json === true) {
-      io.out(JSON.stringify(s, null, 2));
-      return EXIT_OK;
-    }
-    const label = (digest: string | undefined) => {
-      const found = s.artifacts.find((artifact) => artifact.digest === digest)?.label;
-      return found === undefined ? short(digest) : `${short(digest)} (${found})`;
-    };
-    io.out(`channel ${channel} (revision ${s.revision})`);
-    io.out(`  stable   ${label(s.stable)}`);
-    const r = s.rollout;
-    if (r !== undefined) {
-      io.out(
-        `  rollout  ${r.id} ${r.status}: ${label(r.from)} -> ${label(r.to)}, step ${
-          r.step + 1
-        }/${r.steps.length} (${r.percent} %)`,
-      );
-      if (r.reason !== undefined) io.out(`           ${r.reason}`);
-    }
-    if (s.gate !== undefined) {
-      io.out(`  gate     ${s.gate.verdict === "pass" ? "pass" : `${s.gate.verdict}: ${s.gate.reason}`}`);
-    }
-    io.out(`  hosts    ${s.hosts.filter((host) => host.live).length} live of ${s.hosts.length}`);
-    for (const host of s.hosts) {
-      const flags = [host.live ? "" : "stale", host.canary ? "canary" : ""].filter((flag) => flag !== "")
-        .join(",");
-      io.out(
-        `    ${host.host.padEnd(16)} ${host.state.padEnd(8)} gen ${String(host.generation).padEnd(4)} ${
-          label(host.digest)
-        }${
-          host.wants !== host.digest ? ` wants ${label(host.wants)}` : ""
-        }  ${host.errors}/${host.calls} errors  p50 ${host.p50.toFixed(1)} ms  p99 ${host.p99.toFixed(1)} ms${
-          flags === "" ? "" : `  [${flags}]`
-        }`,
-      );
-      if (host.refused !== undefined) {
-        io.out(`      refused ${short(host.refused.digest)}: ${host.refused.code}: ${host.refused.message}`);
-      }
-    }
+export const status: FleetCommand = channelCommand({
+  name: "status",
+  summary: "show a channel, its rollout and its hosts",
+  usage: USAGE,
+  options: { json: { type: "boolean" } },
+  read: (values) => values.json === true,
+}, async ({ channel, store, flags: json, io }) => {
+  const s = await channelStatus(store, channel);
+  if (json) {
+    io.out(JSON.stringify(s, null, 2));
     return EXIT_OK;
-  },
-);
+  }
+  const label = (digest: string | undefined) => {
+    const found = s.artifacts.find((artifact) => artifact.digest === digest)?.label;
+    return found === undefined ? short(digest) : `${short(digest)} (${found})`;
+  };
+  io.out(`channel ${channel} (revision ${s.revision})`);
+  io.out(`  stable   ${label(s.stable)}`);
+  const r = s.rollout;
+  if (r !== undefined) {
+    io.out(
+      `  rollout  ${r.id} ${r.status}: ${label(r.from)} -> ${label(r.to)}, step ${
+        r.step + 1
+      }/${r.steps.length} (${r.percent} %)`,
+    );
+    if (r.reason !== undefined) io.out(`           ${r.reason}`);
+  }
+  if (s.gate !== undefined) {
+    io.out(`  gate     ${s.gate.verdict === "pass" ? "pass" : `${s.gate.verdict}: ${s.gate.reason}`}`);
+  }
+  io.out(`  hosts    ${s.hosts.filter((host) => host.live).length} live of ${s.hosts.length}`);
+  for (const host of s.hosts) {
+    const flags = [host.live ? "" : "stale", host.canary ? "canary" : ""].filter((flag) => flag !== "")
+      .join(",");
+    io.out(
+      `    ${host.host.padEnd(16)} ${host.state.padEnd(8)} gen ${String(host.generation).padEnd(4)} ${
+        label(host.digest)
+      }${
+        host.wants !== host.digest ? ` wants ${label(host.wants)}` : ""
+      }  ${host.errors}/${host.calls} errors  p50 ${host.p50.toFixed(1)} ms  p99 ${host.p99.toFixed(1)} ms${
+        flags === "" ? "" : `  [${flags}]`
+      }`,
+    );
+    if (host.refused !== undefined) {
+      io.out(`      refused ${short(host.refused.digest)}: ${host.refused.code}: ${host.refused.message}`);
+    }
+  }
+  return EXIT_OK;
+});
 
 /**
  * Runs `hotswap status`.

@@ -1,0 +1,60 @@
+/**
+ * The artifacts a follower has fetched, kept in memory so going back to the
+ * stable generation (an aborted rollout) fetches nothing.
+ *
+ * @module
+ */
+
+import { HotswapError } from "../errors.ts";
+import type { Store } from "../store/store.ts";
+
+/** Artifacts kept in memory. */
+const CACHED_ARTIFACTS = 4;
+
+/** Artifacts by digest, from memory or the store; the few most recent kept. */
+export class ArtifactCache {
+  readonly #store: Store;
+  readonly #onError: (error: unknown) => void;
+  readonly #bytes = new Map<string, Uint8Array>();
+
+  /**
+   * @param store Where artifacts are fetched from.
+   * @param onError Told when the store fails.
+   */
+  constructor(store: Store, onError: (error: unknown) => void) {
+    this.#store = store;
+    this.#onError = onError;
+  }
+
+  /**
+   * The artifact's bytes.
+   *
+   * @param digest The artifact.
+   * @param keep A digest never evicted to make room: the one serving.
+   * @returns The bytes, or `undefined` (try later) when the store failed; `onError` was told.
+   * @throws {HotswapError} `E_NOT_FOUND` when the store has no such artifact.
+   */
+  async get(digest: string, keep: string): Promise<Uint8Array | undefined> {
+    const cached = this.#bytes.get(digest);
+    if (cached !== undefined) return cached;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#store.getArtifact(digest);
+    } catch (error) {
+      this.#onError(error);
+      return undefined;
+    }
+    if (bytes === undefined) {
+      throw new HotswapError(
+        "E_NOT_FOUND",
+        `Cannot load ${digest}: the store has no such artifact; publish it`,
+      );
+    }
+    this.#bytes.set(digest, bytes);
+    for (const key of this.#bytes.keys()) {
+      if (this.#bytes.size <= CACHED_ARTIFACTS) break;
+      if (key !== keep && key !== digest) this.#bytes.delete(key);
+    }
+    return bytes;
+  }
+}
