@@ -1,21 +1,12 @@
 /**
  * Command-line plumbing shared by demo/main.ts and demo/server.ts: flag
- * values, stdin lines, signals, and a reload that coalesces bursts.
+ * values, stdin lines, pauses, and a reload that coalesces bursts.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import {
-  type Contract,
-  type GraphWatcher,
-  type HandleOf,
-  type Hotswap,
-  type Isolation,
-  registerHotswap,
-  watchGraph,
-} from "../mod.ts";
-import { displayPath, type Output } from "./_output.ts";
+import type { Isolation } from "../mod.ts";
 
 /** The `--isolation` lines of both programs' `--help`. */
 export const ISOLATION_HELP: string = `  --isolation <mode>   inline (default), worker or process: each
@@ -44,8 +35,8 @@ export function usageError(message: string, program: string): never {
 export interface ProgramArgs {
   /** The module paths given. */
   readonly positionals: readonly string[];
-  /** The raw value of the program's own number flag (`--interval` or `--port`). */
-  readonly number: string | undefined;
+  /** The value of the program's own number flag (`--interval` or `--port`), checked. */
+  readonly number: number;
   /** `--isolation`, checked. */
   readonly isolation: Isolation;
   /** `--root`, repeatable. */
@@ -56,6 +47,14 @@ export interface ProgramArgs {
   readonly trust: string | undefined;
   /** `--store` and the flags that go with it, when the program follows a channel. */
   readonly fleet: FleetArgs | undefined;
+}
+
+/** A program's own number flag: its name, its default and the values it accepts. */
+export interface NumberFlag {
+  readonly name: "interval" | "port";
+  readonly fallback: number;
+  readonly min: number;
+  readonly max: number;
 }
 
 /** The flags of a program that follows a channel of a fleet's store instead of a module path. */
@@ -92,7 +91,7 @@ export function parseProgramArgs(
   args: string[],
   program: string,
   usage: string,
-  numberFlag: "interval" | "port",
+  numberFlag: NumberFlag,
   fleet = false,
 ): ProgramArgs {
   try {
@@ -101,7 +100,7 @@ export function parseProgramArgs(
       allowPositionals: true,
       strict: true,
       options: {
-        [numberFlag]: { type: "string" },
+        [numberFlag.name]: { type: "string" },
         isolation: { type: "string" },
         root: { type: "string", multiple: true },
         watch: { type: "boolean", default: false },
@@ -116,7 +115,13 @@ export function parseProgramArgs(
     }
     const parsed = {
       positionals,
-      number: values[numberFlag] as string | undefined,
+      number: parseInteger(
+        numberFlag.name,
+        values[numberFlag.name] as string | undefined,
+        numberFlag.fallback,
+        numberFlag.min,
+        numberFlag.max,
+      ),
       isolation: parseIsolation(values.isolation as string | undefined),
       roots: values.root as string[] | undefined,
       watch: values.watch === true,
@@ -178,37 +183,6 @@ function parseFleet(
 }
 
 /**
- * Loads a program's first generation; a failure is printed and exits 1,
- * since a program with nothing to serve has nothing to do.
- *
- * @param contract The contract generations must meet.
- * @param options The entry, `--isolation`, `--root` and `--trust`.
- * @param fatal Where the failure is printed.
- * @returns The reference serving generation 1.
- */
-export async function registerOrExit<T>(
-  contract: Contract<T>,
-  options: {
-    readonly path: string;
-    readonly isolation: Isolation;
-    readonly roots: readonly string[] | undefined;
-    readonly trust: string | undefined;
-  },
-  fatal: Output,
-): Promise<Hotswap<HandleOf<T, Isolation>>> {
-  try {
-    return await registerHotswap(contract, options.path, {
-      isolation: options.isolation,
-      ...(options.roots === undefined ? {} : { roots: options.roots }),
-      ...(options.trust === undefined ? {} : { trust: options.trust }),
-    });
-  } catch (error) {
-    fatal.failed(error);
-    Deno.exit(1);
-  }
-}
-
-/**
  * Reads `--isolation`.
  *
  * @param value The flag's value, if given.
@@ -265,59 +239,6 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
     }
   }
   if (buffered !== "") yield buffered.replace(/\r$/, "");
-}
-
-/**
- * Listens to the given signals, skipping the ones this OS cannot deliver
- * (Windows has no SIGHUP or SIGTERM listeners).
- *
- * @param signals The signals.
- * @param handler Called with the signal's name.
- * @returns Removes the listeners.
- */
-export function onSignals(
-  signals: readonly Deno.Signal[],
-  handler: (signal: Deno.Signal) => void,
-): () => void {
-  const usable = Deno.build.os === "windows"
-    ? signals.filter((signal) => signal === "SIGINT" || signal === "SIGBREAK")
-    : signals;
-  const listeners = usable.map((signal) => {
-    const listener = () => handler(signal);
-    Deno.addSignalListener(signal, listener);
-    return [signal, listener] as const;
-  });
-  return () => {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-  };
-}
-
-/** Milliseconds within which a second stop signal counts as the same keypress. */
-const ECHO_WINDOW_MS = 1_000;
-
-/**
- * Tells what a stop signal (SIGINT, SIGTERM) means: the first one stops
- * gracefully; a later one insists on exiting at once. A repeat within a
- * second is the same Ctrl-C delivered twice: under `deno task` the terminal
- * signals the whole process group and the task runner forwards its own copy
- * to the program, a few milliseconds apart.
- */
-export class StopSignals {
-  #first: number | undefined;
-
-  /**
-   * Classifies one more stop signal.
-   *
-   * @returns `"stop"` for the first, `"echo"` for a repeat within a second, `"force"` afterwards.
-   */
-  next(): "stop" | "echo" | "force" {
-    const now = performance.now();
-    if (this.#first === undefined) {
-      this.#first = now;
-      return "stop";
-    }
-    return now - this.#first < ECHO_WINDOW_MS ? "echo" : "force";
-  }
 }
 
 /**
@@ -390,54 +311,4 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
   const timer = setTimeout(done, ms);
   signal.addEventListener("abort", done, { once: true });
   return promise;
-}
-
-/**
- * Swaps `hot` to `path` and prints what came of it: a refused swap is
- * ordinary output for the demos, never an exception.
- *
- * @param hot The reference.
- * @param out Where the outcome is printed.
- * @param path The module to swap to.
- * @param via What asked for the swap (stdin, SIGHUP), printed beside it.
- */
-export async function swapAndReport<T>(
-  hot: Hotswap<T>,
-  out: Output,
-  path: string,
-  via: string,
-): Promise<void> {
-  const started = performance.now();
-  try {
-    const result = await hot.swap(path);
-    out.swapped(result, hot.info().path, performance.now() - started, via);
-  } catch (error) {
-    out.failed(error, via);
-  }
-}
-
-/**
- * Starts `--watch` on `hot`, printing each swap it makes; a watch that cannot
- * start is fatal: the reference is closed and the program exits 1.
- *
- * @param hot The reference to keep current.
- * @param out Where swaps are printed.
- * @param fatal Where the failure to start is printed.
- * @returns The watcher; close it before `hot`.
- */
-export async function watchOrExit<T>(hot: Hotswap<T>, out: Output, fatal: Output): Promise<GraphWatcher<T>> {
-  try {
-    return watchGraph(hot, {
-      onSwap: (outcome) => {
-        const via = `watch: ${outcome.changed.map(displayPath).join(", ")}`;
-        if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, via);
-        else out.failed(outcome.error, via);
-      },
-      onError: (error) => out.failed(error, "watch"),
-    });
-  } catch (error) {
-    fatal.failed(error, "watch");
-    await hot.close();
-    Deno.exit(1);
-  }
 }

@@ -11,22 +11,10 @@
 
 import type { Isolation } from "../mod.ts";
 import { soHandles } from "../types/mod.ts";
-import {
-  ISOLATION_HELP,
-  onSignals,
-  parseInteger,
-  parseProgramArgs,
-  pause,
-  readLines,
-  registerOrExit,
-  StopSignals,
-  swapAndReport,
-  usageError,
-  watchOrExit,
-} from "./_cli.ts";
-import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
+import { ISOLATION_HELP, pause, readLines } from "./_cli.ts";
+import { displayPath, shortDigest } from "./_output.ts";
+import { Program } from "./_program.ts";
 
-const PROGRAM = "demo/main.ts";
 const USAGE = `Usage: deno run --allow-read=<dirs> demo/main.ts [options] <module>
 
 Loads <module>, a generation exporting hs_soHandles (such as so/Handles.ts),
@@ -64,36 +52,31 @@ interface DemoOptions {
   readonly trust: string | undefined;
 }
 
+const program = new Program("demo/main.ts", USAGE);
+
 function parseOptions(args: string[]): DemoOptions {
-  const { positionals, number, isolation, roots, watch, trust } = parseProgramArgs(
-    args,
-    PROGRAM,
-    USAGE,
-    "interval",
-  );
+  const { positionals, number: interval, isolation, roots, watch, trust } = program.parseArgs(args, {
+    name: "interval",
+    fallback: 1000,
+    min: 1,
+    max: 86_400_000,
+  });
   if (positionals.length !== 1) {
-    usageError(
+    program.usageError(
       positionals.length === 0
         ? "Missing <module>: name the first generation, such as so/Handles.ts"
         : `Expected one <module>, got ${positionals.length}: ${positionals.join(" ")}`,
-      PROGRAM,
     );
   }
-  try {
-    const interval = parseInteger("interval", number, 1000, 1, 86_400_000);
-    return { path: positionals[0]!, interval, isolation, roots, watch, trust };
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), PROGRAM);
-  }
+  return { path: positionals[0]!, interval, isolation, roots, watch, trust };
 }
 
 async function main(args: string[]): Promise<never> {
   const options = parseOptions(args);
-  const out = new Output(shouldColor(Deno.stdout));
-  // Failures that end the program go to stderr; a refused swap is ordinary output.
-  const fatal = new Output(shouldColor(Deno.stderr), console.error);
+  // A refused swap is ordinary output; failures that end the program go to stderr.
+  const out = program.out;
 
-  const hot = await registerOrExit(soHandles, options, fatal);
+  const hot = await program.register(soHandles, options);
   hot.addEventListener("retire", (event) => out.retired(event.detail));
 
   const info = hot.info();
@@ -130,9 +113,7 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  const swapTo = (path: string, via: string) => swapAndReport(hot, out, path, via);
-
-  const watcher = options.watch ? await watchOrExit(hot, out, fatal) : undefined;
+  const watcher = options.watch ? await program.watch(hot) : undefined;
 
   let ticking: Promise<void> = Promise.resolve();
   let closing: Promise<never> | undefined;
@@ -153,19 +134,11 @@ async function main(args: string[]): Promise<never> {
   }
 
   // Listen before the first tick prints: whoever sees output may already send Ctrl-C.
-  const stops = new StopSignals();
-  onSignals(["SIGINT", "SIGTERM"], (signal) => {
-    const meaning = stops.next();
-    if (meaning === "force") {
-      out.line("stop", "warn", `${signal} again: exiting without waiting for the drain`);
-      Deno.exit(130);
-    }
-    if (meaning === "stop") {
-      shutdown(signal).catch((error) => {
-        console.error("Closing failed:", error);
-        Deno.exit(1);
-      });
-    }
+  program.onStop((signal) => {
+    shutdown(signal).catch((error) => {
+      console.error("Closing failed:", error);
+      Deno.exit(1);
+    });
   });
 
   ticking = ticks();
@@ -173,7 +146,7 @@ async function main(args: string[]): Promise<never> {
   for await (const line of readLines(Deno.stdin.readable)) {
     const path = line.trim();
     if (closing !== undefined) break;
-    if (path !== "") await swapTo(path, "stdin");
+    if (path !== "") await program.swap(hot, path, "stdin");
     out.text("Next module to use:");
   }
   return await shutdown("end of input");

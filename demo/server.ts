@@ -15,22 +15,10 @@
 import { HotswapError, type Isolation } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
-import {
-  Coalescer,
-  type FleetArgs,
-  ISOLATION_HELP,
-  onSignals,
-  parseInteger,
-  parseProgramArgs,
-  registerOrExit,
-  StopSignals,
-  swapAndReport,
-  usageError,
-  watchOrExit,
-} from "./_cli.ts";
-import { displayPath, Output, shortDigest, shouldColor } from "./_output.ts";
+import { Coalescer, type FleetArgs, ISOLATION_HELP } from "./_cli.ts";
+import { displayPath, type Output, shortDigest } from "./_output.ts";
+import { onSignals, Program } from "./_program.ts";
 
-const PROGRAM = "demo/server.ts";
 const USAGE = `Usage: deno run --allow-read=<dirs> --allow-net=127.0.0.1 demo/server.ts [options] [module]
        deno run --allow-read=<dirs> --allow-write=<dirs> --allow-net=127.0.0.1 demo/server.ts \\
          --store <url> --channel <name> --host <id> [--trust <file>] [--cache <dir>] [options]
@@ -91,24 +79,19 @@ interface ServerOptions {
   readonly fleet: FleetArgs | undefined;
 }
 
+const program = new Program("demo/server.ts", USAGE);
+
 function parseOptions(args: string[]): ServerOptions {
-  const { positionals, number, isolation, roots, watch, trust, fleet } = parseProgramArgs(
+  const { positionals, number: port, isolation, roots, watch, trust, fleet } = program.parseArgs(
     args,
-    PROGRAM,
-    USAGE,
-    "port",
+    { name: "port", fallback: 8000, min: 0, max: 65_535 },
     true,
   );
   if (positionals.length > 1) {
-    usageError(`Expected at most one [module], got ${positionals.length}: ${positionals.join(" ")}`, PROGRAM);
+    program.usageError(`Expected at most one [module], got ${positionals.length}: ${positionals.join(" ")}`);
   }
-  try {
-    const port = parseInteger("port", number, 8000, 0, 65_535);
-    const path = fleet === undefined ? positionals[0] ?? "so/app.ts" : undefined;
-    return { path, port, isolation, roots, watch, trust, fleet };
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), PROGRAM);
-  }
+  const path = fleet === undefined ? positionals[0] ?? "so/app.ts" : undefined;
+  return { path, port, isolation, roots, watch, trust, fleet };
 }
 
 /** How long the same failure of a fleet host (the store unreachable) stays quiet after it was printed. */
@@ -192,21 +175,13 @@ function plain(status: number, text: string, headers: Record<string, string> = {
 
 async function main(args: string[]): Promise<never> {
   const options = parseOptions(args);
-  const out = new Output(shouldColor(Deno.stdout));
-  // Failures that end the program go to stderr; swaps and refused swaps are ordinary output.
-  const fatal = new Output(shouldColor(Deno.stderr), console.error);
+  // Swaps and refused swaps are ordinary output; failures that end the program go to stderr.
+  const { out, fatal } = program;
 
   // Listen for stop signals first: a fleet host may wait a while for its channel's first generation.
   const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
   let listening = false;
-  const stops = new StopSignals();
-  onSignals(["SIGINT", "SIGTERM"], (signal) => {
-    const meaning = stops.next();
-    if (meaning === "force") {
-      out.line("stop", "warn", `${signal} again: exiting without waiting`);
-      Deno.exit(130);
-    }
-    if (meaning !== "stop") return;
+  program.onStop((signal) => {
     if (listening) return stop(signal);
     // Nothing accepted yet, so nothing to finish.
     out.line("stop", "dim", `${signal} before the first generation served: exiting`);
@@ -216,7 +191,7 @@ async function main(args: string[]): Promise<never> {
   const fleet = options.fleet === undefined
     ? undefined
     : await followOrExit(options, options.fleet, out, fatal);
-  const hot = fleet?.hot ?? await registerOrExit(httpApp, { ...options, path: options.path! }, fatal);
+  const hot = fleet?.hot ?? await program.register(httpApp, { ...options, path: options.path! });
   hot.addEventListener("retire", (event) => out.retired(event.detail));
 
   /** What `GET /_hotswap` adds for a fleet host: what the channel wants, what serves. */
@@ -258,8 +233,6 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  const swapTo = (path: string, via: string) => swapAndReport(hot, out, path, via);
-
   let reloads: Coalescer | undefined;
   if (options.fleet !== undefined) {
     const channel = options.fleet.channel;
@@ -282,12 +255,12 @@ async function main(args: string[]): Promise<never> {
   } else {
     // SIGHUP reloads the configured module, as daemons re-read their config; bursts fold into one reload.
     const path = options.path!;
-    const coalescer = new Coalescer(() => swapTo(path, "SIGHUP"));
+    const coalescer = new Coalescer(() => program.swap(hot, path, "SIGHUP"));
     onSignals(["SIGHUP"], () => coalescer.request());
     reloads = coalescer;
   }
 
-  const watcher = options.watch ? await watchOrExit(hot, out, fatal) : undefined;
+  const watcher = options.watch ? await program.watch(hot) : undefined;
 
   // Watch (and listen for signals, above) before the server prints its address: whoever reads it may edit
   // or signal at once.

@@ -1,7 +1,10 @@
 /**
- * A Deno subprocess for end-to-end tests: its output is read line by line as
- * it arrives, and tests await the line they expect (bounded by a timeout)
- * instead of sleeping.
+ * The one way tests run a subprocess. {@linkcode Child} is a running `deno`
+ * whose output is read line by line as it arrives, so a test awaits the line
+ * it expects (bounded by a timeout) instead of sleeping;
+ * {@linkcode runToEnd} runs one to its end and hands back all it printed;
+ * {@linkcode runSteps} runs a host program of tests/fixtures/ that prints one
+ * JSON object per step.
  *
  * @module
  */
@@ -200,6 +203,95 @@ export class Child implements AsyncDisposable {
     const tail = this.lines.slice(-30).map((line) => `  ${line.stream}| ${line.text}`).join("\n");
     return new Error(`Child ${this.pid} ${what}; its last output:\n${tail}`);
   }
+}
+
+/** Options of {@linkcode runToEnd}. */
+export interface RunOptions extends SpawnOptions {
+  /** Text written to the child's stdin before it is closed (default: closed at once). */
+  stdin?: string;
+  /** Milliseconds before the child is killed with SIGKILL (default 60,000). */
+  timeout?: number;
+}
+
+/** How a child run to its end ended, and all it printed. */
+export interface Finished {
+  /** The exit code (with a signal, what Deno reports for it). */
+  readonly code: number;
+  /** The signal that ended it, if one did. */
+  readonly signal: Deno.Signal | null;
+  /** Whether the timeout had to kill it (it did not exit by itself). */
+  readonly killed: boolean;
+  /** Its stdout, each line ended by `\n`. */
+  readonly stdout: string;
+  /** Its stderr, each line ended by `\n`. */
+  readonly stderr: string;
+}
+
+/**
+ * Runs `deno <args>` (or another program's) to its end.
+ *
+ * @param args Arguments after the `deno` executable.
+ * @param options Working directory, environment, stdin and timeout.
+ * @returns How it ended and what it printed.
+ */
+export async function runToEnd(args: string[], options: RunOptions = {}): Promise<Finished> {
+  await using child = Child.spawn(args, options);
+  if (options.stdin !== undefined) {
+    await child.write(options.stdin).catch(() => {
+      // The child exited without reading its input: what it printed says why.
+    });
+  }
+  await child.closeStdin();
+  let killed = false;
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+      killed = true;
+    } catch {
+      // It exited just now; a pipe it left to a process of its own is what holds the run up.
+    }
+  }, options.timeout ?? 60_000);
+  try {
+    const { code, signal } = await child.status;
+    const text = (stream: Line["stream"]) => child.text(stream).map((line) => `${line}\n`).join("");
+    return { code, signal, killed, stdout: text("out"), stderr: text("err") };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** tests/fixtures/host.ts: registers its first path, swaps to each further one, prints a step each. */
+export const STEPS_HOST: string = fileURLToPath(new URL("./fixtures/host.ts", import.meta.url));
+
+/** What a host of tests/fixtures/ printed, one JSON object per step, and how it ended. */
+export interface Steps<Step> {
+  readonly steps: Step[];
+  readonly code: number;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a host program of tests/fixtures/ (such as {@linkcode STEPS_HOST})
+ * with `NO_COLOR`, and reads the steps it printed: its stdout lines that
+ * hold a JSON object.
+ *
+ * @param script The host program's path.
+ * @param flags Flags of `deno run`, such as permissions.
+ * @param args The program's own arguments.
+ * @returns The steps, exit code and stderr.
+ */
+export async function runSteps<Step = Record<string, unknown>>(
+  script: string,
+  flags: readonly string[],
+  args: readonly string[],
+): Promise<Steps<Step>> {
+  const { code, stdout, stderr } = await runToEnd(["run", ...flags, script, ...args], {
+    env: { NO_COLOR: "1" },
+  });
+  const steps = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line) as Step
+  );
+  return { steps, code, stderr };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { setImmediate } from "node:timers";
 import { defineContract } from "../core/contract.ts";
 
 /** A temporary directory of generation files, removed on dispose. */
@@ -64,4 +65,9 @@ export function echoModule(label: string, extra = ""): string {
 /** Flushes pending microtasks a few times, to show something is still blocked. */
 export async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/** One event-loop turn: every pending microtask has run. */
+export function macrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

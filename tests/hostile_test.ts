@@ -12,7 +12,7 @@
 
 import { ok, strictEqual } from "node:assert/strict";
 import type { Isolation } from "../mod.ts";
-import { REPO } from "./_child.ts";
+import { REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
 
 /** What the host printed and how it ended. */
@@ -89,48 +89,30 @@ async function runHost(fixture: Fixture, attack: Attack, isolation: Isolation): 
   ping: () => "pong",
 };`,
   });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--no-lock",
-      `--allow-read=${fixture.dir},${REPO}`,
-      `--allow-run=${Deno.execPath()}`,
-      "--unstable-worker-options",
-      ...(attack.hostFlags ?? []),
-      "host.ts",
-      isolation,
-      JSON.stringify(optionsFor(attack, isolation)),
-    ],
+  const { code, signal, killed, stdout, stderr } = await runToEnd([
+    "run",
+    "--no-prompt",
+    "--no-lock",
+    `--allow-read=${fixture.dir},${REPO}`,
+    `--allow-run=${Deno.execPath()}`,
+    "--unstable-worker-options",
+    ...(attack.hostFlags ?? []),
+    "host.ts",
+    isolation,
+    JSON.stringify(optionsFor(attack, isolation)),
+  ], {
     cwd: fixture.dir,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
     env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  if (attack.stdin !== undefined) await writer.write(new TextEncoder().encode(attack.stdin)).catch(() => {});
-  await writer.close().catch(() => {});
-  let hung = false;
-  const watchdog = setTimeout(() => {
-    hung = true;
-    child.kill("SIGKILL");
-  }, WATCHDOG);
-  const { code, signal, stdout, stderr } = await child.output();
-  clearTimeout(watchdog);
+    ...(attack.stdin === undefined ? {} : { stdin: attack.stdin }),
+    timeout: WATCHDOG,
+  });
   const reports: Record<string, unknown> = {};
-  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+  for (const line of stdout.split("\n")) {
     if (!line.startsWith("[")) continue;
     const [key, value] = JSON.parse(line) as [string, unknown];
     reports[key] = value;
   }
-  return {
-    reports,
-    code: signal === null ? code : undefined,
-    signal,
-    hung,
-    stderr: new TextDecoder().decode(stderr),
-  };
+  return { reports, code: signal === null ? code : undefined, signal, hung: killed, stderr };
 }
 
 /** The attack's options a mode takes: none inline, no process-only ones in a worker. */

@@ -9,7 +9,7 @@
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { REPO } from "./_child.ts";
+import { REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
 
 /** A host program that registers, swaps (to an edited generation) and closes. */
@@ -31,20 +31,6 @@ console.log("closed", hot.closed);
 `;
 }
 
-async function deno(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): Promise<{ code: number; output: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    stdin: "null",
-    env: { NO_COLOR: "1", ...env },
-  }).output();
-  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
-}
-
 for (
   const [how, specifier] of [
     ["an absolute path", join(REPO, "mod.ts")],
@@ -63,15 +49,15 @@ for (
       strictEqual(await exists(join(dir, "deno.json")), false, `${dir}/deno.json must not exist`);
     }
 
-    const checked = await deno(["check", "host.ts"], fixture.dir);
-    strictEqual(checked.code, 0, checked.output);
+    const checked = await runToEnd(["check", "host.ts"], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
+    strictEqual(checked.code, 0, checked.stdout + checked.stderr);
 
-    const ran = await deno(
-      ["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts"],
-      fixture.dir,
-    );
-    strictEqual(ran.code, 0, ran.output);
-    match(ran.output, /^gen 1 hello ada\ngen 2 hi ada\nclosed true\n/m);
+    const ran = await runToEnd(["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts"], {
+      cwd: fixture.dir,
+      env: { NO_COLOR: "1" },
+    });
+    strictEqual(ran.code, 0, ran.stdout + ran.stderr);
+    match(ran.stdout, /^gen 1 hello ada\ngen 2 hi ada\nclosed true\n/m);
   });
 }
 
@@ -88,10 +74,10 @@ async function exists(path: string): Promise<boolean> {
 Deno.test("the demo on an empty DENO_DIR downloads only the library's own npm packages", async () => {
   const denoDir = await Deno.makeTempDir({ prefix: "hotswap_deno_dir_" });
   try {
-    const { code, output } = await deno(["run", "--allow-read=so", "demo/main.ts", "--help"], REPO, {
-      DENO_DIR: denoDir,
+    const { code, stderr } = await runToEnd(["run", "--allow-read=so", "demo/main.ts", "--help"], {
+      env: { NO_COLOR: "1", DENO_DIR: denoDir },
     });
-    strictEqual(code, 0, output);
+    strictEqual(code, 0, stderr);
     const registry = join(denoDir, "npm", "registry.npmjs.org");
     const downloaded: string[] = [];
     for await (const entry of Deno.readDir(registry)) {

@@ -4,10 +4,10 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { runSteps, STEPS_HOST } from "./_child.ts";
 import { echoModule, Fixture } from "./_fixtures.ts";
 
-const HOST = new URL("./fixtures/host.ts", import.meta.url).pathname;
-
+/** One line tests/fixtures/host.ts prints: a load or swap, and what then serves. */
 interface Step {
   path: string;
   code?: string;
@@ -15,24 +15,6 @@ interface Step {
   generation: number;
   digest?: string;
   result?: unknown;
-}
-
-async function runHost(
-  flags: string[],
-  args: string[],
-): Promise<{ steps: Step[]; code: number; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, HOST, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const steps = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
-    JSON.parse(line) as Step
-  );
-  return { steps, code: output.code, stderr: new TextDecoder().decode(output.stderr) };
 }
 
 Deno.test("A host with --allow-read of some directories loads and swaps inside them and gets E_PERMISSION outside, never a prompt", async () => {
@@ -45,7 +27,7 @@ Deno.test("A host with --allow-read of some directories loads and swaps inside t
     "gens/lib/label.ts": `export const label = "two";`,
   });
   const outside = await other.write({ "gen.ts": echoModule("outside") });
-  const { steps, code, stderr } = await runHost([`--allow-read=${allowed.path("gens")}`], [
+  const { steps, code, stderr } = await runSteps<Step>(STEPS_HOST, [`--allow-read=${allowed.path("gens")}`], [
     first,
     second,
     outside,
@@ -67,7 +49,7 @@ Deno.test("Inline loading needs no write, net, env or run permission", async () 
     "gen.ts": `import { helper } from "./helper.ts";\nexport const hs_echo = { label: "x", run: helper };`,
     "helper.ts": `export const helper = (i: unknown) => ["x", i];`,
   });
-  const { steps, code, stderr } = await runHost([
+  const { steps, code, stderr } = await runSteps<Step>(STEPS_HOST, [
     `--allow-read=${fixture.dir}`,
     "--deny-write",
     "--deny-net",
@@ -85,7 +67,7 @@ Deno.test("E_TIMEOUT: a generation stuck in top-level await is reported, and the
   await using fixture = await Fixture.create();
   const good = await fixture.write({ "good.ts": echoModule("good") });
   const stuck = await fixture.write({ "stuck.ts": `await new Promise(() => {});\n${echoModule("stuck")}` });
-  const { steps, code, stderr } = await runHost([`--allow-read=${fixture.dir}`], [
+  const { steps, code, stderr } = await runSteps<Step>(STEPS_HOST, [`--allow-read=${fixture.dir}`], [
     "--load-timeout",
     "100",
     good,

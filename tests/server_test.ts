@@ -13,17 +13,49 @@ export function greet(generation: number, served: number): string {
 `;
 }
 
+/**
+ * A generation wrapping the sample app with a gate the test holds: `GET
+ * /gate` says on stdout that it runs (a with() call on its generation, in
+ * flight), then waits until the test writes to the server's stdin, and
+ * answers as `GET /json` does. Inline isolation shares the server's stdio:
+ * the test both sees the request start and ends it, and no timer decides.
+ */
+const GATED_APP = `import { handoff, hs_httpApp as app } from "./app.ts";
+export { handoff };
+export function hs_httpApp(ctx: Parameters<typeof app>[0]) {
+  const inner = app(ctx);
+  return {
+    name: inner.name,
+    async handle(request: Parameters<typeof inner.handle>[0]) {
+      const url = new URL(request.url);
+      if (url.pathname !== "/gate") return inner.handle(request);
+      console.log(\`gate held on generation \${ctx.generation}\`);
+      await Deno.stdin.read(new Uint8Array(64));
+      return inner.handle({ ...request, url: new URL("/json", url).href });
+    },
+  };
+}
+`;
+
 interface Served {
   readonly child: Child;
   readonly base: string;
   readonly dir: string;
 }
 
-/** Copies the app into a temp dir and serves it on a free port; removes the dir afterwards. */
-async function withServer(args: readonly string[], body: (server: Served) => Promise<void>): Promise<void> {
+/**
+ * Copies the app (and {@linkcode GATED_APP} as gated.ts) into a temp dir and
+ * serves `entry` from there on a free port; removes the dir afterwards.
+ */
+async function withServer(
+  args: readonly string[],
+  body: (server: Served) => Promise<void>,
+  entry: "app.ts" | "gated.ts" = "app.ts",
+): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
   try {
     await copyInto(APP, dir);
+    await Deno.writeTextFile(`${dir}/gated.ts`, GATED_APP);
     await using child = Child.spawn([
       "run",
       `--allow-read=${dir}`,
@@ -32,7 +64,7 @@ async function withServer(args: readonly string[], body: (server: Served) => Pro
       "--port",
       "0",
       ...args,
-      `${dir}/app.ts`,
+      `${dir}/${entry}`,
     ]);
     const [, base] = await child.waitFor(/^serve +(http:\/\/127\.0\.0\.1:\d+\/) /);
     await body({ child, base: base!, dir });
@@ -54,14 +86,6 @@ async function inflightOn(base: string, generation: number): Promise<number> {
     stats: { generations: { generation: number; inflight: number }[] };
   };
   return status.stats.generations.find((entry) => entry.generation === generation)?.inflight ?? 0;
-}
-
-/** Polls the status route (each poll is a round trip, not a sleep) until a call runs on `generation`. */
-async function untilInflight(base: string, generation: number): Promise<void> {
-  for (let poll = 0; poll < 1_000; poll++) {
-    if (await inflightOn(base, generation) > 0) return;
-  }
-  throw new Error(`No request became in flight on generation ${generation}`);
 }
 
 function pause(ms: number): Promise<void> {
@@ -135,49 +159,50 @@ Deno.test(
 );
 
 Deno.test(
-  "server: a slow request in flight at a swap completes on the old generation",
+  "server: a request in flight at a swap completes on the old generation",
   { ignore },
   async () => {
     await withServer([], async ({ child, base, dir }) => {
-      const started = performance.now();
-      const slow = get(`${base}slow?ms=300`);
-      await untilInflight(base, 1);
+      const held = get(`${base}gate`);
+      // The gate's line is printed from inside the call: generation 1 is pinned until the test releases it.
+      await child.waitFor(/^gate held on generation 1$/);
 
       await replaceFile(`${dir}/app_logic.ts`, logic("v2"));
       child.kill("SIGHUP");
-      await child.waitFor(/^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+app\.ts {2}\d+ ms {2}\(SIGHUP\)$/);
+      await child.waitFor(/^swap +gen 1 → 2 {2}sha256-\S{8} {2}\S+gated\.ts {2}\d+ ms {2}\(SIGHUP\)$/);
 
-      // New requests already run on generation 2 while the slow one holds generation 1.
+      // New requests already run on generation 2 while the held one keeps generation 1.
       const fresh = await get(base);
       strictEqual(fresh.generation, 2);
       match(fresh.body, /^Hello from v2, generation 2/);
       strictEqual(await inflightOn(base, 1), 1);
 
-      const old = await slow;
+      await child.write("release\n");
+      const old = await held;
       strictEqual(old.status, 200);
       strictEqual(old.generation, 1);
       deepStrictEqual(JSON.parse(old.body).version, "v1");
-      ok(performance.now() - started >= 300);
       await child.waitForAnywhere(/^retire +gen 1 {2}drained after \d+ ms$/);
 
       child.kill("SIGTERM");
       strictEqual((await child.status).code, 0);
-    });
+    }, "gated.ts");
   },
 );
 
 Deno.test("server: SIGTERM finishes the requests in flight, then exits 0", { ignore }, async () => {
   await withServer([], async ({ child, base }) => {
-    const slow = get(`${base}slow?ms=300`);
-    await untilInflight(base, 1);
+    const held = get(`${base}gate`);
+    await child.waitFor(/^gate held on generation 1$/);
     child.kill("SIGTERM");
     await child.waitFor(/^stop +SIGTERM: no new connections; finishing 1 request\(s\) in flight$/);
-    const answer = await slow;
+    await child.write("release\n");
+    const answer = await held;
     strictEqual(answer.status, 200);
     strictEqual(answer.generation, 1);
     await child.waitFor(/^closed +bye$/);
     strictEqual((await child.status).code, 0);
-  });
+  }, "gated.ts");
 });
 
 Deno.test(
