@@ -117,21 +117,21 @@ export class GraphReader {
         { path: realPath, cause: error },
       );
     }
-    const { imports, computedImports } = syntax === "json"
-      ? { imports: checkJson(realPath, source), computedImports: [] }
+    const { imports, computedImports, exportsThen } = syntax === "json"
+      ? { imports: checkJson(realPath, source), computedImports: [], exportsThen: false }
       : this.#imports(realPath, source, { mediaType, syntax });
     const childDigests = [...new Set(imports.map((local) => local.module))]
       .filter((index) => index !== undefined)
       .map((index) => this.modules[index]!.digest);
     const digest = digestOf(bytes, childDigests);
-    return { path: realPath, source, mediaType, imports, computedImports, digest };
+    return { path: realPath, source, mediaType, imports, computedImports, exportsThen, digest };
   }
 
   #imports(
     realPath: string,
     source: string,
     kind: { mediaType: string; syntax: SourceSyntax },
-  ): { imports: LocalImport[]; computedImports: readonly number[] } {
+  ): { imports: LocalImport[]; computedImports: readonly number[]; exportsThen: boolean } {
     const syntax = kind.syntax;
     this.#scanning = { path: realPath, source, syntax };
     let scan;
@@ -163,7 +163,7 @@ export class GraphReader {
         imports.push({ start, end, quoted, module: undefined });
       }
     }
-    return { imports, computedImports: scan.computed };
+    return { imports, computedImports: scan.computed, exportsThen: scan.exportsThen };
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The generation side of an isolation boundary, shared by the worker
- * program and the process program: import a minted snapshot through a
- * namespace wrapper, resolve and verify the handle with the same code as
+ * program and the process program: import a minted snapshot (through a
+ * namespace wrapper when it may export `then`), resolve and verify the handle with the same code as
  * inline loading, describe the handle for the host (functions by index, data
  * by value), then invoke members and run hooks on the host's behalf,
  * answering through the transport's callbacks.
@@ -16,6 +16,7 @@
 import { Contract, type ContractDefinition, type ShapeDefinition } from "./contract.ts";
 import { HotswapError, messageOf } from "./errors.ts";
 import { callHook, importError, type ModuleHooks, resolveHandle } from "./handle.ts";
+import { importNamespace } from "./_namespace_import.ts";
 import {
   type ContractFields,
   type MemberDescriptor,
@@ -47,6 +48,8 @@ export interface GuestReplies {
 export interface GuestLoad {
   /** The minted entry URL. */
   readonly url: string;
+  /** Whether the entry may export `then`, so must be imported through a wrapper. */
+  readonly thenable: boolean;
   /** The entry file, for messages. */
   readonly entry: string;
   /** Minted URL (and source-map URL) to file path, so errors name files. */
@@ -90,20 +93,11 @@ export class Guest {
   async load(request: GuestLoad): Promise<GuestLoaded> {
     this.#files = request.files;
     const contract = new Contract(request.contract as ContractDefinition<unknown>);
-    // A namespace exporting `then` is a thenable, which import() would adopt:
-    // import a module that re-exports the namespace as one binding instead.
-    const wrapper = URL.createObjectURL(
-      new Blob([`import * as namespace from ${JSON.stringify(request.url)};\nexport { namespace };`], {
-        type: "text/javascript",
-      }),
-    );
     let namespace: Record<string, unknown>;
     try {
-      ({ namespace } = await import(wrapper));
+      ({ namespace } = await importNamespace(request.url, request.thenable));
     } catch (error) {
       throw importError(error, this.#files, request.entry);
-    } finally {
-      URL.revokeObjectURL(wrapper);
     }
     const resolved = await resolveHandle(namespace, contract, {
       generation: request.generation,

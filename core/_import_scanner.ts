@@ -26,11 +26,14 @@
  * @module
  */
 
-import { parse } from "npm:@babel/parser@8.1.3";
 import { createHash } from "node:crypto";
+import { jsxPragmas, parseProgram, type SourceSyntax, type SyntaxNode as Node } from "./_source_parser.ts";
+import { walk } from "./_syntax_walk.ts";
 
-/** How a module's text is parsed: which syntax extensions it may hold. */
-export type SourceSyntax = "ts" | "tsx" | "jsx" | "js";
+// Parsing (`_source_parser.ts`) and the walk of the tree for uses and
+// `import()` calls (`_syntax_walk.ts`) live apart; this file decides, from
+// their results, which imports Deno resolves and evaluates.
+export { ScanError, SCANNER_NAME, type SourceSyntax } from "./_source_parser.ts";
 
 /** A specifier Deno resolves, and the text to replace to redirect it. */
 export interface ImportRecord {
@@ -75,76 +78,14 @@ export interface ScanResult {
    * isolation sends it through a guard.
    */
   readonly computed: readonly number[];
+  /**
+   * Whether the module's namespace may have a `then` export: one of that
+   * name, or an `export * from` (whose names this module does not list).
+   * `import()` adopts a namespace with `then` as a thenable, so only such an
+   * entry needs importing through a wrapper module (one more module a swap).
+   */
+  readonly exportsThen: boolean;
 }
-
-/** A source the parser cannot read at all: the parser's reason and where (1-based). */
-export class ScanError extends Error {
-  /** The reason, without position. */
-  readonly reason: string;
-  /** 1-based line. */
-  readonly line: number;
-  /** 1-based column (UTF-16 code units). */
-  readonly column: number;
-
-  constructor(reason: string, line: number, column: number, options?: ErrorOptions) {
-    super(`${reason} (${line}:${column})`, options);
-    this.name = "ScanError";
-    this.reason = reason;
-    this.line = line;
-    this.column = column;
-  }
-}
-
-/** The parser's name and version, for messages that blame it. */
-export const SCANNER_NAME = "@babel/parser 8.1.3";
-
-// A syntax tree node, read generically.
-interface Node {
-  readonly type: string;
-  readonly start: number;
-  readonly end: number;
-  readonly [key: string]: unknown;
-}
-
-// Decorators (TC39; TypeScript's experimental parameter decorators are
-// recoverable errors), and the import phases Deno may accept.
-const PROPOSALS = ["decorators", "decoratorAutoAccessors", "sourcePhaseImports", "deferredImportEvaluation"];
-const PLUGINS: Readonly<Record<SourceSyntax, readonly string[]>> = {
-  ts: ["typescript", ...PROPOSALS],
-  tsx: ["typescript", "jsx", ...PROPOSALS],
-  jsx: ["jsx", ...PROPOSALS],
-  js: PROPOSALS,
-};
-
-/** Keys that hold only types, on nodes that are not themselves TypeScript nodes. */
-const TYPE_KEYS =
-  "typeAnnotation typeParameters typeArguments superTypeParameters superTypeArguments returnType";
-const SKIPPED_KEYS: ReadonlySet<string> = new Set(
-  `type start end loc range extra leadingComments trailingComments innerComments implements predicate ${TYPE_KEYS}`
-    .split(" "),
-);
-/** TypeScript nodes that hold a value expression, and the keys that hold it. */
-const TS_VALUE_KEYS: Readonly<Record<string, readonly string[]>> = {
-  TSAsExpression: ["expression"],
-  TSSatisfiesExpression: ["expression"],
-  TSTypeAssertion: ["expression"],
-  TSNonNullExpression: ["expression"],
-  TSInstantiationExpression: ["expression"],
-  TSEnumDeclaration: ["members", "body"],
-  TSEnumBody: ["members"],
-  TSEnumMember: ["initializer"],
-  TSModuleDeclaration: ["body"],
-  TSModuleBlock: ["body"],
-  TSExportAssignment: ["expression"],
-  TSImportEqualsDeclaration: ["moduleReference"],
-  TSQualifiedName: ["left"],
-  TSParameterProperty: ["parameter"],
-};
-/** Nodes whose non-computed `key` is a name, not a reference. */
-const KEYED: ReadonlySet<string> = new Set(
-  "ObjectProperty ObjectMethod ClassProperty ClassMethod ClassPrivateProperty ClassPrivateMethod ClassAccessorProperty"
-    .split(" "),
-);
 
 /** Scan results by syntax, elision and the source's SHA-256: a swap re-reads mostly unchanged files. */
 const cache = new Map<string, ScanResult>();
@@ -181,7 +122,9 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
   const found: ImportRecord[] = [];
   // Static imports whose fate depends on whether one of their bindings is used.
   const pending: { record: ImportRecord; names: string[] }[] = [];
+  let exportsThen = false;
   for (const node of body) {
+    exportsThen ||= mayExportThen(node);
     const source = node.source as Node | null | undefined;
     if (source?.type !== "StringLiteral") continue;
     const record = (evaluated: boolean): ImportRecord => ({
@@ -235,187 +178,56 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
     imports: Object.freeze(found),
     jsxImportSource: pragmas.importSource,
     computed: Object.freeze(computed),
+    exportsThen,
   });
 }
 
-function parseProgram(source: string, syntax: SourceSyntax): Node {
-  try {
-    return run(source, PLUGINS[syntax]);
-  } catch (error) {
-    if (!isParseError(error)) throw error;
-    throw new ScanError(error.message.replace(/\s*\(\d+:\d+\)$/, ""), error.loc.line, error.loc.column + 1, {
-      cause: error,
-    });
+/** Whether a top-level statement may export a binding named `then` (see {@linkcode ScanResult.exportsThen}). */
+function mayExportThen(node: Node): boolean {
+  if (node.type === "ExportAllDeclaration") return node.exportKind !== "type";
+  if (node.type === "TSImportEqualsDeclaration") return node.isExport === true && isThen(node.id as Node);
+  if (node.type !== "ExportNamedDeclaration" || node.exportKind === "type") return false;
+  const specifiers = (node.specifiers ?? []) as readonly Node[];
+  if (specifiers.some((specifier) => specifier.exportKind !== "type" && isThen(specifier.exported as Node))) {
+    return true;
   }
-}
-
-function run(source: string, plugins: readonly string[]): Node {
-  const file = parse(source, {
-    sourceType: "module",
-    plugins: plugins as never,
-    // Early errors (a duplicate `let`, an abstract method in a plain class)
-    // are left to Deno, which reports them at import with their position:
-    // babel rejects some TypeScript that Deno strips and runs.
-    errorRecovery: true,
-    createImportExpressions: true,
-    // Comments stay in `file.comments`; attaching them to nodes costs time.
-    attachComment: false,
-  });
-  const program = file.program as unknown as Node;
-  return { ...program, comments: file.comments ?? [] };
-}
-
-interface ParseError {
-  readonly message: string;
-  readonly loc: { readonly line: number; readonly column: number };
-}
-
-function isParseError(error: unknown): error is ParseError {
-  return error instanceof SyntaxError &&
-    typeof (error as { loc?: { line?: unknown } }).loc?.line === "number";
-}
-
-interface Pragmas {
-  readonly factory: string | undefined;
-  readonly fragment: string | undefined;
-  readonly importSource: string | undefined;
-  readonly runtime: "classic" | "automatic" | undefined;
-}
-
-/** Reads the JSX pragmas Deno honours from the module's comments. */
-function jsxPragmas(comments: readonly { value: string }[]): Pragmas {
-  let factory, fragment, importSource, runtime: string | undefined;
-  for (const { value } of comments) {
-    if (!value.includes("@jsx")) continue;
-    for (const [, name, argument] of value.matchAll(/@(jsx|jsxFrag|jsxImportSource|jsxRuntime)\s+(\S+)/g)) {
-      if (name === "jsx") factory = argument;
-      else if (name === "jsxFrag") fragment = argument;
-      else if (name === "jsxImportSource") importSource = argument;
-      else runtime = argument;
-    }
+  const declaration = node.declaration as Node | null | undefined;
+  if (declaration === null || declaration === undefined) return false;
+  if (declaration.type === "VariableDeclaration") {
+    return (declaration.declarations as readonly Node[]).some((declarator) =>
+      bindsThen(declarator.id as Node)
+    );
   }
-  const mode = runtime === "classic" || runtime === "automatic"
-    ? runtime
-    : importSource !== undefined
-    ? "automatic"
-    : undefined;
-  return { factory, fragment, importSource, runtime: mode };
+  // Functions, classes, enums and namespaces bind their own name.
+  return declaration.id !== null && declaration.id !== undefined && isThen(declaration.id as Node);
+}
+
+/** An export name, `then` or `"then"`. */
+function isThen(name: Node): boolean {
+  return (name.type === "Identifier" ? name.name : name.value) === "then";
+}
+
+/** Whether a binding pattern (`x`, `{ a: [x] }`, `...x`, `x = 1`) binds `then`. */
+function bindsThen(pattern: Node | null): boolean {
+  if (pattern === null) return false;
+  switch (pattern.type) {
+    case "Identifier":
+      return pattern.name === "then";
+    case "ObjectPattern":
+      return (pattern.properties as readonly Node[]).some((property) =>
+        bindsThen((property.type === "RestElement" ? property.argument : property.value) as Node)
+      );
+    case "ArrayPattern":
+      return (pattern.elements as readonly (Node | null)[]).some(bindsThen);
+    case "AssignmentPattern":
+      return bindsThen(pattern.left as Node);
+    case "RestElement":
+      return bindsThen(pattern.argument as Node);
+    default:
+      return true; // a pattern this walk does not know: assume the worst
+  }
 }
 
 function rootName(expression: string): string {
   return expression.split(".", 1)[0]!;
-}
-
-/**
- * Walks the program (iteratively: a deeply nested expression must not
- * overflow the stack here) collecting the names used as values, the
- * `import()` calls with a literal specifier, and whether there is JSX.
- */
-function walk(
-  body: readonly Node[],
-  source: string,
-  computed: number[],
-): { used: Set<string>; dynamic: ImportRecord[]; jsx: boolean } {
-  const used = new Set<string>();
-  const dynamic: ImportRecord[] = [];
-  let jsx = false;
-  const stack: unknown[] = [...body];
-  const push = (...values: unknown[]) => {
-    for (const value of values) {
-      if (Array.isArray(value)) stack.push(...value);
-      else if (value !== null && typeof value === "object") stack.push(value);
-    }
-  };
-  while (stack.length > 0) {
-    const node = stack.pop() as Node | null;
-    if (node === null || typeof node.type !== "string") continue;
-    const type = node.type;
-    if (type.startsWith("TS")) {
-      const keys = TS_VALUE_KEYS[type];
-      if (keys !== undefined && node.declare !== true && node.importKind !== "type") {
-        push(...keys.map((key) => node[key]));
-      }
-      continue;
-    }
-    if (node.declare === true) continue;
-    switch (type) {
-      case "Identifier":
-        used.add(node.name as string);
-        continue;
-      case "ImportDeclaration":
-        continue;
-      case "ImportExpression":
-        if (!dynamicImport(node, dynamic) && source.startsWith("import", node.start)) {
-          computed.push(node.start);
-        }
-        push(node.source, node.options);
-        continue;
-      case "ExportNamedDeclaration":
-        if (node.source || node.exportKind === "type") continue;
-        push(node.declaration);
-        for (const specifier of node.specifiers as readonly Node[]) {
-          if (specifier.exportKind !== "type") push(specifier.local);
-        }
-        continue;
-      case "ExportAllDeclaration":
-        continue;
-      case "MemberExpression":
-      case "OptionalMemberExpression":
-        push(node.object, node.computed ? node.property : null);
-        continue;
-      case "LabeledStatement":
-        push(node.body);
-        continue;
-      case "BreakStatement":
-      case "ContinueStatement":
-      case "MetaProperty":
-        continue;
-      case "JSXElement":
-      case "JSXFragment":
-        jsx = true;
-        break;
-      case "JSXOpeningElement":
-        push(jsxName(node.name as Node), node.attributes);
-        continue;
-      case "JSXClosingElement":
-        continue;
-      case "JSXAttribute":
-        push(node.value);
-        continue;
-      case "JSXIdentifier":
-        used.add(node.name as string);
-        continue;
-    }
-    if (KEYED.has(type) && node.computed !== true) {
-      for (const key in node) if (key !== "key" && !SKIPPED_KEYS.has(key)) push(node[key]);
-      continue;
-    }
-    for (const key in node) if (!SKIPPED_KEYS.has(key)) push(node[key]);
-  }
-  return { used, dynamic, jsx };
-}
-
-/** The binding a JSX tag refers to, or `null` for an intrinsic tag such as `div`. */
-function jsxName(name: Node): Node | null {
-  if (name.type === "JSXMemberExpression") {
-    let root = name.object as Node;
-    while (root.type === "JSXMemberExpression") root = root.object as Node;
-    return root;
-  }
-  if (name.type !== "JSXIdentifier") return null;
-  const text = name.name as string;
-  return /^[a-z]/.test(text) || text.includes("-") ? null : name;
-}
-
-/** Records an `import()` of a literal specifier; `false` when the specifier is computed. */
-function dynamicImport(node: Node, dynamic: ImportRecord[]): boolean {
-  const argument = node.source as Node;
-  let specifier: string | undefined;
-  if (argument.type === "StringLiteral") specifier = argument.value as string;
-  else if (argument.type === "TemplateLiteral" && (argument.expressions as unknown[]).length === 0) {
-    specifier = ((argument.quasis as Node[])[0]!.value as { cooked?: string }).cooked;
-  }
-  if (specifier === undefined) return false;
-  dynamic.push({ specifier, start: argument.start, end: argument.end, quoted: true, evaluated: true });
-  return true;
 }

@@ -32,6 +32,8 @@ export interface MintSource {
   }[];
   /** Where each `import(…)` with a computed specifier starts (its `import` keyword). */
   readonly computedImports?: readonly number[] | undefined;
+  /** Whether its namespace may export `then`; unknown (left out) counts as yes. */
+  readonly exportsThen?: boolean | undefined;
 }
 
 /**
@@ -86,6 +88,7 @@ export function mintModules(modules: readonly MintSource[], guard?: string): Min
   return {
     url: urls[urls.length - 1]!,
     files,
+    thenable: modules[modules.length - 1]!.exportsThen !== false,
     unblob(text) {
       for (const [url, path] of files) text = text.replaceAll(url, path);
       return text;

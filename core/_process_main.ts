@@ -138,7 +138,12 @@ const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
 async function load(id: number, text: string): Promise<void> {
   const request = decodeValue(text) as LoadPayload;
   const minted = mintModules(request.modules);
-  const loaded = await guest.load({ ...request, url: minted.url, files: minted.files });
+  const loaded = await guest.load({
+    ...request,
+    url: minted.url,
+    thenable: minted.thenable,
+    files: minted.files,
+  });
   // The files let the host name them where Deno's own diagnostics on stderr print a `blob:` URL.
   writer.frame(
     LOADED,

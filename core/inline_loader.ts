@@ -17,6 +17,7 @@ import { HotswapError } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import { callHook, importError, resolveHandle } from "./handle.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
+import { importNamespace } from "./_namespace_import.ts";
 
 /**
  * Imports generations into the host's own isolate. Keeps nothing between
@@ -42,19 +43,7 @@ export class InlineLoader implements Loader {
   async load<T>(request: LoadRequest<T>, signal: AbortSignal): Promise<GenerationRuntime<T>> {
     const { contract, snapshot, context } = request;
     const minted = snapshot.mint();
-    // A module namespace that exports `then` is a thenable, and import() adopts
-    // it: the import hangs or resolves to whatever `then` passes on. Importing
-    // the entry through a module that re-exports its namespace as one binding
-    // hands the namespace over untouched.
-    const wrapper = URL.createObjectURL(
-      new Blob([`import * as namespace from ${JSON.stringify(minted.url)};\nexport { namespace };`], {
-        type: "text/javascript",
-      }),
-    );
-    const revoke = () => {
-      minted.revoke();
-      URL.revokeObjectURL(wrapper);
-    };
+    const revoke = () => minted.revoke();
     const builtins = BuiltinsGuard.take();
     const abandon = () => {
       builtins.restore();
@@ -64,7 +53,7 @@ export class InlineLoader implements Loader {
     try {
       let namespace: Record<string, unknown>;
       try {
-        ({ namespace } = await import(wrapper));
+        ({ namespace } = await importNamespace(minted.url, minted.thenable));
       } catch (error) {
         builtins.restore();
         throw importError(error, minted.files, snapshot.entry);

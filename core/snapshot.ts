@@ -43,6 +43,8 @@ export interface SnapshotModule {
   readonly imports: readonly LocalImport[];
   /** Where each `import(…)` with a computed specifier starts (its `import` keyword), in order. */
   readonly computedImports: readonly number[];
+  /** Whether its namespace may export `then` (see `MintSource.exportsThen`). */
+  readonly exportsThen: boolean;
   /** This module's digest, which also covers its local imports. */
   readonly digest: string;
 }
@@ -56,6 +58,11 @@ export interface MintedSnapshot {
    * (as Deno prints it) that a JavaScript module's source map names.
    */
   readonly files: ReadonlyMap<string, string>;
+  /**
+   * Whether the entry may export `then`, and must be imported through a
+   * wrapper module (see `_namespace_import.ts`).
+   */
+  readonly thenable: boolean;
   /**
    * Writes file paths where `text` (a message or a stack) names a module by
    * its minted URL or its source map's file URL. Lines and columns are the

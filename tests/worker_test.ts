@@ -597,9 +597,14 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
   deepStrictEqual(
     [...loaded].map((url) => url.slice(`file://${REPO}core/`.length)).sort(),
     [
+      "_contract_version.ts",
       "_guest.ts",
+      "_namespace_import.ts",
       "_protocol.ts",
+      "_record_codec.ts",
       "_rpc_channel.ts",
+      "_shape.ts",
+      "_shape_check.ts",
       "_worker_lockdown.ts",
       "_worker_main.ts",
       "contract.ts",

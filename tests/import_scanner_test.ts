@@ -1,0 +1,56 @@
+/**
+ * Unit tests of the import scanner's `exportsThen`: which entries need the
+ * wrapper module that keeps `import()` from adopting a thenable namespace.
+ * The end-to-end cases (a `then` export that resolves, one that never calls
+ * back) are in catalogue_then_test.ts.
+ */
+
+import { strictEqual } from "node:assert/strict";
+import { scanImports } from "../core/_import_scanner.ts";
+
+const exportsThen = (source: string) => scanImports(source, "ts", { elideUnused: true }).exportsThen;
+
+Deno.test("scanImports() says a module may export then for every form that binds it", () => {
+  for (
+    const source of [
+      "export function then() {}",
+      "export async function then() {}",
+      "export class then {}",
+      "export const then = 1;",
+      "export let a = 1, then = 2;",
+      "export const { a: { b: [then] } } = x;",
+      "export const [, ...then] = x;",
+      "export const { then = 1 } = x;",
+      "export const { ...then } = x;",
+      "const f = 1; export { f as then };",
+      'const f = 1; export { f as "then" };',
+      'export { then } from "./a.ts";',
+      'export * as then from "./a.ts";',
+      'export * from "./a.ts";',
+      "export enum then { A }",
+      "export namespace then { export const a = 1; }",
+    ]
+  ) {
+    strictEqual(exportsThen(source), true, source);
+  }
+});
+
+Deno.test("scanImports() says a module does not export then when no export can be named so", () => {
+  for (
+    const source of [
+      "export const hs_app = { run: () => Promise.resolve(1).then((n) => n) };",
+      "const then = 1; export const a = then;",
+      "export default function then() {}",
+      "export function other(then: number) { return then; }",
+      'export type { then } from "./a.ts";',
+      'export type * from "./a.ts";',
+      "export { type then } from './a.ts';",
+      "export interface then {}",
+      "export type then = number;",
+      "export declare function then(): void; // erased: no binding at run time",
+      "",
+    ]
+  ) {
+    strictEqual(exportsThen(source), false, source);
+  }
+});
