@@ -135,6 +135,8 @@ export function processCommand(flags: readonly string[], memoryLimitMiB: number)
       "--no-prompt",
       "--no-config",
       "--no-lock",
+      // Nor V8's compiled code of each generation (see the environment in `_process_host.ts`).
+      "--no-code-cache",
       `--v8-flags=--max-old-space-size=${Math.max(1, Math.floor(memoryLimitMiB))}`,
       ...flags,
       PROCESS_MAIN.protocol === "file:" ? fileURLToPath(PROCESS_MAIN) : PROCESS_MAIN.href,

@@ -1,8 +1,9 @@
 /**
- * The host's end of one generation process: spawning it, the framed channel
- * over its stdin and stdout, call bookkeeping with the `callTimeout`
- * deadline, and turning every way a process can end (exit, signal, crash,
- * out of memory, protocol violation, kill) into one `E_WORKER` reason.
+ * The host's end of one generation process: spawning it, what its frames
+ * mean, and turning every way a process can end (exit, signal, crash, out
+ * of memory, protocol violation, `callTimeout`, kill) into one `E_WORKER`
+ * reason. The pipes are `_process_channel.ts`; which requests wait for which
+ * answer is kept by `_pending_calls.ts` (shared with worker isolation).
  *
  * Everything the process writes is input from an adversary: frames are
  * bounded, each is checked before a field is read, replies must match a
@@ -14,7 +15,8 @@
 
 import { HotswapError } from "./errors.ts";
 import { decodeValue, encodeValue } from "./_codec.ts";
-import { FrameError, FrameReader, FrameWriter, payloadText } from "./_frames.ts";
+import { payloadText } from "./_frames.ts";
+import { ProcessChannel } from "./_process_channel.ts";
 import {
   ABORT,
   CALL,
@@ -29,18 +31,14 @@ import {
   LOG,
   LOG_ERR,
   MAX_LOG_LINE,
-  MAX_PROCESS_FRAME,
   READY,
   RESULT,
 } from "./_process_protocol.ts";
-import { type MemberDescriptor, rebuildError } from "./_protocol.ts";
-import { checkSerializedError, checkWorkerMessage } from "./_worker_messages.ts";
+import { type Pending, PendingCalls } from "./_pending_calls.ts";
+import type { MemberDescriptor } from "./_protocol.ts";
+import { checkLoadedPayload, checkSerializedError, ProtocolViolation } from "./_worker_messages.ts";
 import { ProcessOutput } from "./_process_output.ts";
 
-/** Bytes read from the process's stdout at once. */
-const STDOUT_BUFFER = 64 * 1024;
-/** Bytes the host queues for a process that does not read them before calls are refused. */
-const MAX_QUEUED = 64 * 1024 * 1024;
 /** How long a process whose stdout ended may take to exit before it is killed. */
 const EOF_GRACE = 100;
 /** How long the host waits for a dead process's last stderr bytes, to quote them. */
@@ -50,16 +48,6 @@ const STDERR_GRACE = 250;
 export interface ProcessLoaded {
   readonly handle: MemberDescriptor;
   readonly hooks: { readonly handoff: boolean; readonly dispose: boolean };
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
-}
-
-interface PendingCall extends Pending {
-  /** `performance.now()` past which the call times out. */
-  readonly deadline: number;
 }
 
 /** How to start a process: the `deno` arguments and its working directory. */
@@ -73,19 +61,13 @@ export interface ProcessCommand {
 /** One generation process and its channel. */
 export class GenerationProcess {
   readonly #child: Deno.ChildProcess;
-  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #stdout: ReadableStreamBYOBReader;
-  readonly #stderrReader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: FrameWriter;
-  readonly #calls = new Map<number, PendingCall>();
-  readonly #control = new Map<number, Pending>();
+  readonly #channel: ProcessChannel;
+  readonly #calls: PendingCalls;
   readonly #ready = Promise.withResolvers<void>();
   readonly #died = Promise.withResolvers<HotswapError>();
   readonly #closed: Promise<void>;
   readonly #callTimeout: number | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #eof: ReturnType<typeof setTimeout> | undefined;
-  #nextId = 1;
   #dead: HotswapError | undefined;
   #loaded = false;
   /** The entry of the generation it runs, for messages; empty while a standby. */
@@ -95,20 +77,16 @@ export class GenerationProcess {
   private constructor(child: Deno.ChildProcess, command: ProcessCommand, callTimeout: number | undefined) {
     this.#child = child;
     this.#callTimeout = callTimeout;
-    this.#stdin = child.stdin.getWriter();
-    // A BYOB reader fills one buffer again and again; the default reader
-    // allocates a fresh chunk per read (measured: a third more host CPU per call).
-    this.#stdout = child.stdout.getReader({ mode: "byob" });
-    this.#stderrReader = child.stderr.getReader();
-    // A rejected write means the pipe is gone: the exit handling below says why.
-    this.#stdin.closed.catch(() => {});
-    this.#writer = new FrameWriter((bytes) => this.#stdin.write(bytes), () => {});
+    this.#calls = new PendingCalls(callTimeout, (call) => this.#timeOut(call));
+    this.#channel = new ProcessChannel(child, {
+      frame: (type, id, arg, payload) => this.#receive(type, id, arg, payload),
+      violation: (what) => this.#die(this.#violation(what)),
+      end: () => this.#channelClosed(),
+      stderr: (chunk) => this.#output.keepStderr(chunk),
+    });
     // Observed here, so a process that dies before anyone awaits it is no unhandled rejection.
     this.#ready.promise.catch(() => {});
-    // A pipe that fails ends its loop; the exit handling says why the process ended.
-    const stdout = this.#readStdout().catch(() => {});
-    const stderr = this.#readStderr().catch(() => {});
-    this.#closed = this.#watch(stdout, stderr).finally(command.cleanup);
+    this.#closed = this.#watch().finally(command.cleanup);
   }
 
   /**
@@ -130,10 +108,13 @@ export class GenerationProcess {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      // Every generation is new code at new blob: URLs: left to its defaults,
+      // Deno would write each one's emitted JavaScript into DENO_DIR for good
+      // (measured: 2 files and 116 KiB per change, and twice the load time).
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_EMIT_CACHE_MODE: "disable" },
     }).spawn();
     const process = new GenerationProcess(child, command, callTimeout);
-    process.#writer.frame(INIT, 0, 0, JSON.stringify({ memoryLimit }));
+    process.#channel.send(INIT, 0, 0, JSON.stringify({ memoryLimit }));
     return process;
   }
 
@@ -203,13 +184,9 @@ export class GenerationProcess {
     }
     const full = this.#full();
     if (full !== undefined) return Promise.reject(full);
-    const id = this.#id();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const deadline = this.#callTimeout === undefined ? Infinity : performance.now() + this.#callTimeout;
-    this.#calls.set(id, { resolve, reject, deadline });
-    this.#writer.frame(CALL, id, member, text);
-    if (this.#timer === undefined && this.#callTimeout !== undefined) this.#arm(this.#callTimeout);
-    return promise;
+    const call = Promise.withResolvers<unknown>();
+    this.#channel.send(CALL, this.#calls.open("call", call), member, text);
+    return call.promise;
   }
 
   /** Runs the module's `handoff` or `dispose` export in the process. */
@@ -219,7 +196,7 @@ export class GenerationProcess {
 
   /** Aborts the generation's signal in the process. */
   abort(reason: string): void {
-    if (this.#dead === undefined) this.#writer.frame(ABORT, 0, 0, reason);
+    if (this.#dead === undefined) this.#channel.send(ABORT, 0, 0, reason);
   }
 
   /** SIGKILLs the process; pending calls reject with `reason`. Idempotent. */
@@ -227,89 +204,43 @@ export class GenerationProcess {
     this.#die(reason);
   }
 
-  #request(type: number, arg: number, text: string): Promise<unknown> {
+  #request(type: typeof LOAD | typeof HOOK, arg: number, text: string): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const full = this.#full();
     if (full !== undefined) return Promise.reject(full);
-    const id = this.#id();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#control.set(id, { resolve, reject });
-    this.#writer.frame(type, id, arg, text);
-    return promise;
+    const request = Promise.withResolvers<unknown>();
+    this.#channel.send(type, this.#calls.open(type === LOAD ? "load" : "control", request), arg, text);
+    return request.promise;
   }
 
   /** A process that stopped reading its stdin must not make the host queue without bound. */
   #full(): HotswapError | undefined {
-    if (this.#writer.queued <= MAX_QUEUED) return undefined;
+    const queued = this.#channel.backlog();
+    if (queued === undefined) return undefined;
     return new HotswapError(
       "E_WORKER",
       `${this.#what()} is not reading its channel (${
-        Math.round(this.#writer.queued / 1048576)
+        Math.round(queued / 1048576)
       } MiB queued): the call was refused; set callTimeout so a process that stops answering is restarted`,
       { path: this.#entry || undefined },
     );
   }
 
-  #id(): number {
-    const id = this.#nextId;
-    this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
-    return id;
-  }
-
-  /**
-   * One timer for all calls: they share one timeout and are kept in the
-   * order they started, so the oldest pending call has the next deadline.
-   */
-  #arm(delay: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      const oldest = this.#calls.values().next();
-      if (oldest.done) return;
-      const left = oldest.value.deadline - performance.now();
-      if (left > 0) {
-        this.#arm(left);
-        return;
-      }
-      const timeout = new HotswapError(
-        "E_TIMEOUT",
-        `A call to "${this.#entry}" ran longer than callTimeout (${this.#callTimeout} ms): its process was killed; make the call return sooner or raise callTimeout`,
-        { path: this.#entry },
-      );
-      oldest.value.reject(timeout);
-      this.#calls.delete(this.#calls.keys().next().value!);
-      this.#die(
-        new HotswapError(
-          "E_WORKER",
-          `The process of "${this.#entry}" was killed because a call ran longer than callTimeout (${this.#callTimeout} ms); calls running there were lost`,
-          { path: this.#entry, cause: timeout },
-        ),
-      );
-    }, delay);
-  }
-
-  async #readStdout(): Promise<void> {
-    const frames = new FrameReader(MAX_PROCESS_FRAME, (type, id, arg, payload) => {
-      this.#receive(type, id, arg, payload);
-    });
-    const reader = this.#stdout;
-    let buffer = new Uint8Array(STDOUT_BUFFER);
-    for (;;) {
-      const { value, done } = await reader.read(buffer);
-      if (done || value === undefined) {
-        this.#channelClosed();
-        return;
-      }
-      buffer = new Uint8Array(value.buffer);
-      if (this.#dead !== undefined) continue;
-      try {
-        frames.push(value);
-      } catch (error) {
-        const what = error instanceof FrameError || error instanceof Violation
-          ? error.message
-          : `a frame the host cannot read (${error instanceof Error ? error.message : String(error)})`;
-        this.#die(this.#violation(what));
-      }
-    }
+  /** The call ran past callTimeout: a process that does not answer is killed, as it may be stuck in a loop. */
+  #timeOut(call: Pending): void {
+    const timeout = new HotswapError(
+      "E_TIMEOUT",
+      `A call to "${this.#entry}" ran longer than callTimeout (${this.#callTimeout} ms): its process was killed; make the call return sooner or raise callTimeout`,
+      { path: this.#entry },
+    );
+    call.reject(timeout);
+    this.#die(
+      new HotswapError(
+        "E_WORKER",
+        `The process of "${this.#entry}" was killed because a call ran longer than callTimeout (${this.#callTimeout} ms); calls running there were lost`,
+        { path: this.#entry, cause: timeout },
+      ),
+    );
   }
 
   /**
@@ -326,81 +257,53 @@ export class GenerationProcess {
   }
 
   #receive(type: number, id: number, arg: number, payload: Uint8Array): void {
+    // A dead process is not listened to: its channel stops at the next chunk, this at the next frame.
+    if (this.#dead !== undefined) return;
     switch (type) {
-      case RESULT: {
+      case RESULT:
         // Decoded before the request is taken: a value that does not decode
         // is a violation, and the death that follows rejects the request.
-        const value = decodeValue(payloadText(payload));
-        this.#take(id).resolve(value);
+        this.#calls.resolve(id, decodeValue(payloadText(payload)), "a result");
         return;
-      }
-      case ERROR: {
-        const error = rebuildError(checkSerializedError(JSON.parse(payloadText(payload))));
-        this.#take(id).reject(error);
+      case ERROR:
+        this.#calls.reject(id, checkSerializedError(JSON.parse(payloadText(payload))));
         return;
-      }
       case LOADED: {
-        const pending = this.#take(id);
-        const decoded = decodeValue(payloadText(payload)) as Record<string, unknown> | null;
-        const checked = checkWorkerMessage({
-          t: "loaded",
-          id,
-          handle: decoded?.handle,
-          hooks: decoded?.hooks,
-        });
-        if (!checked.ok) throw new Violation(checked.problem);
-        if (checked.message.t !== "loaded") throw new Violation("a loaded reply of another kind");
-        this.#output.files = fileList(decoded?.files);
+        // Checked before the request is taken, as above: a request taken
+        // and then refused would be left out of the rejections at death.
+        const { handle, hooks, files } = checkLoadedPayload(decodeValue(payloadText(payload)), id);
+        const pending = this.#calls.take(id, "loaded", "a loaded reply");
+        if (pending === undefined) return;
+        this.#output.files = files;
         this.#loaded = true;
-        pending.resolve({ handle: checked.message.handle, hooks: checked.message.hooks });
+        pending.resolve({ handle, hooks } satisfies ProcessLoaded);
         return;
       }
       case READY:
         this.#ready.resolve();
         return;
       case LOG:
-        if (payload.length > MAX_LOG_LINE) throw new Violation(`a console line of ${payload.length} bytes`);
+        if (payload.length > MAX_LOG_LINE) {
+          throw new ProtocolViolation(`a console line of ${payload.length} bytes`);
+        }
         this.#output.log(arg === LOG_ERR, payloadText(payload), this.#entry);
         return;
       default:
-        throw new Violation(`a frame of unknown type ${type}`);
-    }
-  }
-
-  /** The pending call or request `id`; a reply to anything else is a violation. */
-  #take(id: number): Pending {
-    const call = this.#calls.get(id);
-    if (call !== undefined) {
-      this.#calls.delete(id);
-      return call;
-    }
-    const pending = this.#control.get(id);
-    if (pending === undefined) throw new Violation(`a reply to request ${id}, which is not pending`);
-    this.#control.delete(id);
-    return pending;
-  }
-
-  async #readStderr(): Promise<void> {
-    for (;;) {
-      const { value, done } = await this.#stderrReader.read();
-      if (done) return;
-      this.#output.keepStderr(value);
+        throw new ProtocolViolation(`a frame of unknown type ${type}`);
     }
   }
 
   /** Follows the process to its end, then releases everything it held. */
-  async #watch(stdout: Promise<void>, stderr: Promise<void>): Promise<void> {
+  async #watch(): Promise<void> {
     const status = await this.#child.status;
     // The pipes close with the process, unless something it started still
     // holds them: wait a moment for the last bytes, not for that.
     const grace = Promise.withResolvers<void>();
     const timer = setTimeout(grace.resolve, STDERR_GRACE);
-    await Promise.race([Promise.allSettled([stdout, stderr]), grace.promise]);
+    await Promise.race([this.#channel.drained, grace.promise]);
     clearTimeout(timer);
     this.#die(this.#exitReason(status));
-    // Cancelling ends a read still pending and closes the pipe; after the end of a stream it does nothing.
-    await Promise.allSettled([this.#stdin.abort(), this.#stdout.cancel(), this.#stderrReader.cancel()]);
-    await Promise.allSettled([stdout, stderr]);
+    await this.#channel.close();
   }
 
   #exitReason(status: Deno.CommandStatus): HotswapError {
@@ -429,8 +332,7 @@ export class GenerationProcess {
   #die(reason: HotswapError): void {
     if (this.#dead !== undefined) return;
     this.#dead = reason;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#channel.stop();
     clearTimeout(this.#eof);
     this.#eof = undefined;
     try {
@@ -439,10 +341,7 @@ export class GenerationProcess {
       // It has exited already.
     }
     this.#ready.reject(reason);
-    const pending = [...this.#calls.values(), ...this.#control.values()];
-    this.#calls.clear();
-    this.#control.clear();
-    for (const call of pending) call.reject(reason);
+    this.#calls.rejectAll(reason);
     this.#died.resolve(reason);
   }
 
@@ -450,27 +349,4 @@ export class GenerationProcess {
     if (this.#entry === "") return "A standby generation process";
     return this.#loaded ? `The process of "${this.#entry}"` : `The process loading "${this.#entry}"`;
   }
-}
-
-/** A reply that breaks the protocol; the process is killed for it. */
-class Violation extends Error {}
-
-/** Files a loaded process may name; more are ignored (they only improve messages). */
-const MAX_FILES = 10_000;
-
-/** The `[url, path]` pairs of a loaded reply, checked: a malformed list is a violation. */
-function fileList(value: unknown): (readonly [string, string])[] {
-  if (!Array.isArray(value)) throw new Violation("a loaded reply without its file list");
-  const files: [string, string][] = [];
-  for (const pair of value.slice(0, MAX_FILES)) {
-    if (
-      !Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" ||
-      typeof pair[1] !== "string" ||
-      pair[0].length === 0 || pair[0].length > 4096 || pair[1].length > 4096
-    ) {
-      throw new Violation("a loaded reply whose file list is not pairs of texts");
-    }
-    files.push([pair[0], pair[1]]);
-  }
-  return files;
 }
