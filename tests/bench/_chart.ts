@@ -29,9 +29,10 @@ const BUCKET_MS = 20;
  * Builds the SVG text of the latency chart.
  *
  * @param runs One entry per runner.
+ * @param editEvery Milliseconds between two edits, for the title.
  * @returns The SVG document.
  */
-export async function latencyChart(runs: ChartRun[]): Promise<string> {
+export async function latencyChart(runs: ChartRun[], editEvery = 100): Promise<string> {
   const values: Record<string, unknown>[] = [];
   for (const run of runs) {
     const slowest = new Map<number, number>();
@@ -58,7 +59,7 @@ export async function latencyChart(runs: ChartRun[]): Promise<string> {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     data: { values },
     title: {
-      text: "Request latency while the app is edited every 100 ms",
+      text: `Request latency (GET /) while the app is edited every ${editEvery} ms`,
       subtitle:
         "blue: slowest request of each 20 ms; red crosses: failed requests; grey lines: edits (swaps)",
     },

@@ -1,293 +1,246 @@
 /**
  * Load harness (`deno task bench:load`): serves the sample HTTP app under a
- * bounded load while its logic is edited every 100 ms, four ways:
+ * bounded load while it is edited, and compares, on the same load and the
+ * same edits, our runners with Deno's watchers and `bun --hot`:
  *
- * - `hotswap`: demo/server.ts, swapping on SIGHUP after each edit;
+ * - `hotswap`: demo/server.ts, swapping on SIGHUP after each edit (inline isolation);
+ * - `hotswap-worker`, `hotswap-process`: the same with `--isolation worker` / `process`;
  * - `hotswap-watch`: demo/server.ts with `--watch`, swapping when it sees the edit;
  * - `watch`: a plain server importing the app, under `deno run --watch` (restart);
- * - `watch-hmr`: the same plain server under `deno run --watch-hmr`.
+ * - `watch-hmr`: the same plain server under `deno run --watch-hmr`;
+ * - `bun-hot`: the same plain server on `Bun.serve`, under `bun --hot` (Bun
+ *   {@linkcode BUN_VERSION} from npm, installed by the harness into
+ *   ~/.cache/hotswap-bench; skipped, saying why, when that fails).
  *
- * Every request's start time, latency, outcome and answering version is
- * recorded. It prints, per runner, total and failed requests, latency
- * p50/p99/max in steady state and in the 50 ms after each edit, edits
- * applied, and the time from a file write to the first response from the new
- * code (p50/p90/p99). That time runs from just before the write call (the new
- * text is prepared beforehand) to the moment the client has read a response
- * body naming the new version (or a later one). With `--json <file>` it also writes the raw samples, and with
- * `--chart <file.svg>` a chart of latency over time with the edits marked.
+ * Our runners' deno runs with `--no-code-cache` and
+ * `DENO_EMIT_CACHE_MODE=disable`: otherwise Deno writes each generation's
+ * emitted JS and V8 code cache into DENO_DIR (two files, ~116 KiB per
+ * change), which also doubles the swap time. `--deno-defaults` runs them
+ * without, for comparison.
  *
- * Bounded: each runner lasts `--duration` ms (default 8,000), every process
- * started is stopped, and the temporary copy of the app is removed.
+ * Load: `--concurrency` loops (default 4) request `GET /` and
+ * `--slow-concurrency` loops (default 2) `GET /slow?ms=300`, back to back.
+ * Every request's start, end, outcome and answering version is recorded.
  *
- * Usage: deno task bench:load [--duration ms] [--concurrency n] [--edit-every ms] [--only name]
- *        [--json file] [--chart file.svg]
+ * Edits: after a second of warm-up, one every `--edit-every` ms (default
+ * 100): first the logic (so/app_logic.ts, the handler's dependency: its
+ * `VERSION`), then the entry (so/app.ts itself: a version string the copy
+ * sends as a header), then 20 more, alternating logic and entry. Each bumps
+ * the version, so a response names the newest file it saw. The last second
+ * of a run has no edits; a short `--duration` writes fewer.
+ *
+ * Per runner it prints: requests and failures; `GET /` latency p50/p99 in
+ * steady state and p99 in the 50 ms after each edit; edits served / written;
+ * write → first response from the new code (p50/p90/p99), from just before
+ * the write call to the moment the client has read a response naming that
+ * version or a later one; how many `/slow` requests in flight at an edit
+ * (started before the write, ended after its new code first answered)
+ * answered on the old code; and the server's resident memory per change.
+ * With `--json <file>` it also writes the raw samples and summaries, and
+ * with `--chart <file.svg>` a chart of `GET /` latency over time with the
+ * edits marked.
+ *
+ * Bounded: each runner lasts `--duration` ms (default 8,000) plus its start
+ * and stop; every process started is stopped, and every temporary directory
+ * removed.
+ *
+ * Usage: deno task bench:load [--duration ms] [--concurrency n] [--slow-concurrency n] [--edit-every ms]
+ *        [--only name]... [--deno-defaults] [--json file] [--chart file.svg]
+ *
+ * @module
  */
 
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { latencyChart } from "./_chart.ts";
+import {
+  type Edit,
+  type Memory,
+  printTable,
+  type RunnerResult,
+  type Sample,
+  summarise,
+} from "./_load_report.ts";
+import {
+  answeringVersion,
+  BUN_VERSION,
+  type BunInstall,
+  type CommandOptions,
+  ensureBun,
+  prepareApp,
+  RESTARTS,
+  type RunnerName,
+  RUNNERS,
+  serverCommand,
+  SIGNALLED,
+} from "./_load_runners.ts";
+import { StderrTail, stopServer, type TreeMemory, treeMemory } from "./_load_procs.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     duration: { type: "string", default: "8000" },
     concurrency: { type: "string", default: "4" },
+    "slow-concurrency": { type: "string", default: "2" },
     "edit-every": { type: "string", default: "100" },
     only: { type: "string", multiple: true },
+    "deno-defaults": { type: "boolean", default: false },
     json: { type: "string" },
     chart: { type: "string" },
   },
 });
 const DURATION = Number(values.duration);
 const CONCURRENCY = Number(values.concurrency);
+const SLOW_CONCURRENCY = Number(values["slow-concurrency"]);
 const EDIT_EVERY = Number(values["edit-every"]);
+const DENO_DEFAULTS = values["deno-defaults"] === true;
+/** Logic, entry, then 20 more alternating. */
+const EDITS = 22;
+const WARM_UP = 1_000;
+/** No edit in the last second of a run: its steady state, and the "after" memory samples. */
+const QUIET_END = 1_000;
 const AFTER_EDIT_WINDOW = 50;
-const REPO = new URL("../../", import.meta.url).pathname;
+const SLOW_MS = 300;
+/** Memory samples, this far apart, just before the first edit and at the end of the run. */
+const MEMORY_SAMPLES = [300, 200, 100];
+const IDLE_BEFORE_SAMPLE = 500;
 
-type RunnerName = "hotswap" | "hotswap-watch" | "watch" | "watch-hmr";
-
-/** One request as the client saw it. */
-interface Sample {
-  /** Start, in ms since the runner's load began. */
-  at: number;
-  latency: number;
-  ok: boolean;
-  /** Version number in the body, when it answered. */
-  version: number | undefined;
+for (const [flag, value] of [["duration", DURATION], ["edit-every", EDIT_EVERY]] as const) {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`--${flag} must be a positive number`);
+}
+for (const [flag, value] of [["concurrency", CONCURRENCY], ["slow-concurrency", SLOW_CONCURRENCY]] as const) {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${flag} must be a whole number`);
 }
 
-/** One edit: when the file was written, and its version. */
-interface Edit {
-  /** Just before the write call, in ms since the runner's load began. */
-  at: number;
-  version: number;
+/** Waits until `performance.now()` reaches `time` (timers may fire a little early). */
+async function until(time: number): Promise<void> {
+  do {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.ceil(time - performance.now()))));
+  } while (performance.now() < time);
 }
 
-interface RunnerResult {
-  name: RunnerName;
-  samples: Sample[];
-  edits: Edit[];
-}
-
-const BASELINE_SERVER = `import { hs_httpApp } from "./so/app.ts";
-const app = hs_httpApp({ generation: 1, digest: "", previous: undefined, signal: new AbortController().signal });
-const port = Number(Deno.args[0]);
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (request) => {
-  // Converts the request as demo/server.ts does, so both servers do the same work.
-  const headers = Object.fromEntries(request.headers);
-  const answer = await app.handle({ method: request.method, url: request.url, headers, body: await request.text() });
-  return new Response(answer.body, { status: answer.status ?? 200, headers: answer.headers });
-});
-`;
-
-/** Copies the app (and what its type-only imports name) into a fresh directory. */
-async function prepareApp(): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_load_" }));
-  for (const sub of ["so", "types", "core"]) {
-    await Deno.mkdir(join(dir, sub));
-    for await (const entry of Deno.readDir(join(REPO, sub))) {
-      if (entry.isFile && entry.name.endsWith(".ts")) {
-        await Deno.copyFile(join(REPO, sub, entry.name), join(dir, sub, entry.name));
-      }
-    }
-  }
-  await Deno.writeTextFile(join(dir, "baseline_server.ts"), BASELINE_SERVER);
-  await Deno.writeTextFile(logicPath(dir), await versionSource(dir, 1));
-  return dir;
-}
-
-function logicPath(dir: string): string {
-  return join(dir, "so", "app_logic.ts");
-}
-
-/** The app's logic with `VERSION` set to `v<version>`, prepared before the timed write. */
-async function versionSource(dir: string, version: number): Promise<string> {
-  const source = await Deno.readTextFile(logicPath(dir));
-  return source.replace(/VERSION = "v\d+"/, `VERSION = "v${version}"`);
-}
-
-function serverCommand(name: RunnerName, dir: string, port: number): Deno.Command {
-  const read = `--allow-read=${REPO},${dir}`;
-  const net = "--allow-net=127.0.0.1";
-  const args = name === "hotswap" || name === "hotswap-watch"
-    ? [
-      "run",
-      read,
-      net,
-      join(REPO, "demo/server.ts"),
-      "--port",
-      String(port),
-      ...(name === "hotswap-watch" ? ["--watch"] : []),
-      join(dir, "so/app.ts"),
-    ]
-    : [
-      "run",
-      name === "watch" ? "--watch" : "--watch-hmr",
-      read,
-      net,
-      join(dir, "baseline_server.ts"),
-      String(port),
-    ];
-  return new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: dir,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    env: { NO_COLOR: "1" },
-  });
-}
-
-/** Waits until the server answers, for at most 15 s. */
-async function waitUntilServing(url: string): Promise<void> {
+/** Waits until the server answers, for at most 15 s or until it exits. */
+async function waitUntilServing(url: string, server: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  server.status.then(() => exited = true);
   const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !exited) {
     try {
-      const response = await fetch(url);
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       await response.body?.cancel();
       if (response.ok) return;
     } catch { /* not listening yet */ }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`Server at ${url} did not answer within 15 s`);
+  throw new Error(exited ? "the server exited before it answered" : `no answer from ${url} within 15 s`);
 }
 
-async function runOne(name: RunnerName, port: number): Promise<RunnerResult> {
-  const dir = await prepareApp();
-  const server = serverCommand(name, dir, port).spawn();
-  const url = `http://127.0.0.1:${port}/`;
+async function runOne(name: RunnerName, port: number, options: CommandOptions): Promise<RunnerResult> {
+  const app = await prepareApp();
   const samples: Sample[] = [];
   const edits: Edit[] = [];
+  let memory: Memory | undefined;
+  let server: Deno.ChildProcess | undefined;
+  let stderr: StderrTail | undefined;
+  const seen = new Map<number, string>();
   try {
-    await waitUntilServing(url);
+    server = serverCommand(name, app, port, options).spawn();
+    stderr = new StderrTail(server.stderr);
+    const running = server;
+    const base = `http://127.0.0.1:${port}/`;
+    await waitUntilServing(base, running);
+    const memoryNow = async () => {
+      const tree = await treeMemory(running.pid);
+      for (const { pid, comm } of tree?.processes ?? []) seen.set(pid, comm);
+      return tree;
+    };
+    const first = await memoryNow();
+    if (first !== undefined && name === "bun-hot" && !/^bun/.test(first.processes[0]!.comm)) {
+      console.warn(`  warning: the bun-hot server process is "${first.processes[0]!.comm}", not bun`);
+    }
     const start = performance.now();
     const end = start + DURATION;
-    const client = async () => {
+    const client = (path: string, route: Sample["route"]) => async () => {
+      const url = base + path;
       while (performance.now() < end) {
         const at = performance.now();
         let ok = false;
         let version: number | undefined;
+        let failure: string | undefined;
         try {
           const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
           const body = await response.text();
           ok = response.ok;
-          version = Number(/from v(\d+)/.exec(body)?.[1]) || undefined;
-        } catch {
-          ok = false;
+          version = answeringVersion(body, response.headers);
+          if (!ok) failure = `HTTP ${response.status}: ${body.trim().slice(0, 200)}`;
+        } catch (error) {
+          failure = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 200) : String(error);
         }
-        samples.push({ at: at - start, latency: performance.now() - at, ok, version });
+        const sample: Sample = { route, at: at - start, end: performance.now() - start, ok, version };
+        if (failure !== undefined) sample.failure = failure;
+        samples.push(sample);
       }
+    };
+    /** The sample of median RSS among some taken at `times`. */
+    const memorySamples = async (times: number[]) => {
+      const trees: TreeMemory[] = [];
+      for (const time of times) {
+        await until(time);
+        const tree = await memoryNow();
+        if (tree !== undefined) trees.push(tree);
+      }
+      return trees.sort((a, b) => a.rssKiB - b.rssKiB)[Math.floor(trees.length / 2)];
     };
     const editor = async () => {
-      let version = 1;
-      // Leave a steady-state second at each end of the run.
-      while (performance.now() + EDIT_EVERY < end - 1_000) {
-        await new Promise((resolve) => setTimeout(resolve, EDIT_EVERY));
-        if (performance.now() - start < 1_000) continue;
-        version++;
-        const text = await versionSource(dir, version);
-        const at = performance.now() - start;
-        await Deno.writeTextFile(logicPath(dir), text);
-        if (name === "hotswap") server.kill("SIGHUP");
-        edits.push({ at, version });
+      const firstEdit = start + WARM_UP;
+      const before = await memorySamples(MEMORY_SAMPLES.map((d) => firstEdit - d));
+      // Each write at least EDIT_EVERY after the last one, so that each can be measured.
+      let planned = firstEdit;
+      for (let k = 1; k <= EDITS; k++) {
+        if (planned > end - QUIET_END) break;
+        await until(planned);
+        const version = k + 1;
+        const file = k % 2 === 1 ? "logic" : "entry";
+        const text = app.source(file, version);
+        const at = performance.now();
+        await Deno.writeTextFile(app.path(file), text);
+        if (SIGNALLED.has(name)) running.kill("SIGHUP");
+        edits.push({ at: at - start, version, file });
+        planned = at + EDIT_EVERY;
       }
+      const after = await memorySamples(MEMORY_SAMPLES.map((d) => end - d));
+      return { before, after };
     };
-    await Promise.all([editor(), ...Array.from({ length: CONCURRENCY }, client)]);
+    const [rss] = await Promise.all([
+      editor(),
+      ...Array.from({ length: CONCURRENCY }, client("", "/")),
+      ...Array.from({ length: SLOW_CONCURRENCY }, client(`slow?ms=${SLOW_MS}`, "/slow")),
+    ]);
+    await until(performance.now() + IDLE_BEFORE_SAMPLE);
+    const idle = await memoryNow();
+    if (rss.before !== undefined && rss.after !== undefined) {
+      memory = {
+        before: rss.before.rssKiB,
+        after: rss.after.rssKiB,
+        afterIdle: idle?.rssKiB,
+        processes: [rss.before.processes.length, rss.after.processes.length],
+        restarts: RESTARTS.has(name),
+      };
+    }
+  } catch (error) {
+    const said = stderr?.lines();
+    throw new Error(
+      `${name}: ${error instanceof Error ? error.message : String(error)}${said ? `\n${said}` : ""}`,
+    );
   } finally {
-    try {
-      server.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await server.status;
-    await Deno.remove(dir, { recursive: true });
+    if (server !== undefined) {
+      const children = [...seen].filter(([pid]) => pid !== server!.pid).map(([pid, comm]) => ({ pid, comm }));
+      const warning = await stopServer(server, children);
+      if (warning !== undefined) console.warn(`  warning: ${warning}`);
+      await stderr?.done;
+    }
+    await Deno.remove(app.dir, { recursive: true });
   }
-  return { name, samples, edits };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Summary figures of one runner. */
-export interface Summary {
-  runner: RunnerName;
-  requests: number;
-  failed: number;
-  steady: { p50: number; p99: number; max: number };
-  afterEdit: { p50: number; p99: number; max: number };
-  editsWritten: number;
-  editsServed: number;
-  writeToNewCode: { p50: number; p90: number; p99: number; max: number };
-}
-
-function latencies(samples: Sample[]): { p50: number; p99: number; max: number } {
-  const sorted = samples.filter((s) => s.ok).map((s) => s.latency).sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
-}
-
-function summarise({ name, samples, edits }: RunnerResult): Summary {
-  const editTimes = edits.map((e) => e.at);
-  const nearEdit = (at: number) => editTimes.some((t) => at >= t && at < t + AFTER_EDIT_WINDOW);
-  const afterEdit = samples.filter((s) => nearEdit(s.at));
-  const steady = samples.filter((s) => !nearEdit(s.at));
-  // For each edit, the first response (by completion time) carrying its version or a later one.
-  const done = samples.filter((s) => s.ok && s.version !== undefined)
-    .map((s) => ({ end: s.at + s.latency, version: s.version! }))
-    .sort((a, b) => a.end - b.end);
-  const delays: number[] = [];
-  let served = 0;
-  for (const edit of edits) {
-    const first = done.find((d) => d.end >= edit.at && d.version >= edit.version);
-    if (first === undefined) continue;
-    delays.push(first.end - edit.at);
-    if (done.some((d) => d.version === edit.version)) served++;
-  }
-  delays.sort((a, b) => a - b);
-  return {
-    runner: name,
-    requests: samples.length,
-    failed: samples.filter((s) => !s.ok).length,
-    steady: latencies(steady),
-    afterEdit: latencies(afterEdit),
-    editsWritten: edits.length,
-    editsServed: served,
-    writeToNewCode: {
-      p50: percentile(delays, 50),
-      p90: percentile(delays, 90),
-      p99: percentile(delays, 99),
-      max: delays.at(-1) ?? NaN,
-    },
-  };
-}
-
-function ms(value: number): string {
-  return Number.isNaN(value) ? "-" : value.toFixed(1);
-}
-
-function printTable(summaries: Summary[]): void {
-  const header = [
-    "runner",
-    "requests",
-    "failed",
-    "steady p50/p99/max ms",
-    "after-edit p50/p99/max ms",
-    "edits served/written",
-    "write→new code p50/p90/p99 ms",
-  ];
-  const rows = summaries.map((s) => [
-    s.runner,
-    String(s.requests),
-    String(s.failed),
-    `${ms(s.steady.p50)} / ${ms(s.steady.p99)} / ${ms(s.steady.max)}`,
-    `${ms(s.afterEdit.p50)} / ${ms(s.afterEdit.p99)} / ${ms(s.afterEdit.max)}`,
-    `${s.editsServed} / ${s.editsWritten}`,
-    `${ms(s.writeToNewCode.p50)} / ${ms(s.writeToNewCode.p90)} / ${ms(s.writeToNewCode.p99)}`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const row of rows) console.log(line(row));
+  return { name, samples, edits, memory };
 }
 
 function freePort(): number {
@@ -298,25 +251,80 @@ function freePort(): number {
 }
 
 if (import.meta.main) {
-  const runners = (values.only ?? ["hotswap", "hotswap-watch", "watch", "watch-hmr"]) as RunnerName[];
-  console.log(
-    `Load: ${CONCURRENCY} clients for ${DURATION} ms per runner, an edit every ${EDIT_EVERY} ms (Deno ${Deno.version.deno})`,
-  );
-  const results: RunnerResult[] = [];
-  for (const name of runners) {
-    console.log(`running ${name}…`);
-    results.push(await runOne(name, freePort()));
+  const runners = (values.only ?? [...RUNNERS]) as RunnerName[];
+  const unknown = runners.filter((name) => !(RUNNERS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    console.error(`Unknown runner(s): ${unknown.join(", ")}; choose from ${RUNNERS.join(", ")}`);
+    Deno.exit(2);
   }
-  printTable(results.map(summarise));
+  let bun: BunInstall | undefined;
+  if (runners.includes("bun-hot")) {
+    bun = await ensureBun();
+    if ("skipped" in bun) console.warn(`skipping bun-hot: ${bun.skipped}`);
+  }
+  const options: CommandOptions = {
+    denoDefaults: DENO_DEFAULTS,
+    bun: bun !== undefined && "path" in bun ? bun.path : undefined,
+  };
+  console.log(
+    `Load: ${CONCURRENCY} loops on / and ${SLOW_CONCURRENCY} on /slow?ms=${SLOW_MS}, ${DURATION} ms per runner; ` +
+      `${EDITS} edits (logic, entry, then alternating), one every ${EDIT_EVERY} ms after ${WARM_UP} ms ` +
+      `(Deno ${Deno.version.deno}${options.bun === undefined ? "" : `, Bun ${BUN_VERSION}`}; our runners ` +
+      `${
+        DENO_DEFAULTS ? "with Deno's default caches" : "with --no-code-cache, DENO_EMIT_CACHE_MODE=disable"
+      })`,
+  );
+  const fit = Math.max(0, Math.floor((DURATION - WARM_UP - QUIET_END) / EDIT_EVERY) + 1);
+  if (fit < EDITS) {
+    console.log(`  (--duration ${DURATION} leaves room for about ${fit} of the ${EDITS} edits)`);
+  }
+  const results: RunnerResult[] = [];
+  try {
+    for (const name of runners) {
+      if (name === "bun-hot" && options.bun === undefined) continue;
+      console.log(`running ${name}…`);
+      try {
+        results.push(await runOne(name, freePort(), options));
+      } catch (error) {
+        console.error(
+          `  ${name} failed, left out: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  } finally {
+    if (bun !== undefined && "cleanup" in bun) await bun.cleanup();
+  }
+  const summaries = results.map((result) => summarise(result, AFTER_EDIT_WINDOW));
+  printTable(summaries, results, AFTER_EDIT_WINDOW);
   if (values.json) {
     await Deno.writeTextFile(
       values.json,
-      JSON.stringify({ duration: DURATION, concurrency: CONCURRENCY, results }),
+      JSON.stringify({
+        deno: Deno.version.deno,
+        bun: options.bun === undefined ? null : BUN_VERSION,
+        duration: DURATION,
+        concurrency: CONCURRENCY,
+        slowConcurrency: SLOW_CONCURRENCY,
+        editEvery: EDIT_EVERY,
+        denoDefaults: DENO_DEFAULTS,
+        summaries,
+        results,
+      }),
     );
     console.log(`samples written to ${values.json}`);
   }
   if (values.chart) {
-    await Deno.writeTextFile(values.chart, await latencyChart(results));
+    const runs = results.map(({ name, samples, edits }) => ({
+      name,
+      edits,
+      // /slow answers after 300 ms by design: the chart shows GET / only.
+      samples: samples.filter((s) => s.route === "/").map((s) => ({
+        at: s.at,
+        latency: s.end - s.at,
+        ok: s.ok,
+      })),
+    }));
+    await Deno.writeTextFile(values.chart, await latencyChart(runs, EDIT_EVERY));
     console.log(`chart written to ${values.chart}`);
   }
 }
