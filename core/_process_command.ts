@@ -135,7 +135,8 @@ export function processCommand(flags: readonly string[], memoryLimitMiB: number)
       "--no-prompt",
       "--no-config",
       "--no-lock",
-      // Nor V8's compiled code of each generation (see the environment in `_process_host.ts`).
+      // Each generation is new code at new blob: URLs: V8's compiled code of it
+      // would be written into DENO_DIR's code cache for good, and never read.
       "--no-code-cache",
       `--v8-flags=--max-old-space-size=${Math.max(1, Math.floor(memoryLimitMiB))}`,
       ...flags,

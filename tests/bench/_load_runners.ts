@@ -206,8 +206,14 @@ export function serverCommand(
       ...(name === "hotswap-watch" ? ["--watch"] : []),
       app.path("entry"),
     ],
-    // Otherwise Deno writes each generation's emitted JS into DENO_DIR.
-    env: { NO_COLOR: "1", ...(options.denoDefaults ? {} : { DENO_EMIT_CACHE_MODE: "disable" }) },
+    // Otherwise Deno writes each generation's emitted JS into DENO_DIR. Not for
+    // process isolation: the host loads no generation, and its generation
+    // processes would inherit it and transpile their own runtime at every
+    // spawn (measured: write to new code 165 ms median instead of 29 ms).
+    env: {
+      NO_COLOR: "1",
+      ...(options.denoDefaults || isolation === "process" ? {} : { DENO_EMIT_CACHE_MODE: "disable" }),
+    },
   });
 }
 

@@ -12,8 +12,8 @@
  *   {@linkcode BUN_VERSION} from npm, installed by the harness into
  *   ~/.cache/hotswap-bench; skipped, saying why, when that fails).
  *
- * Our runners' deno runs with `--no-code-cache` and
- * `DENO_EMIT_CACHE_MODE=disable`: otherwise Deno writes each generation's
+ * Our runners' deno runs with `--no-code-cache` and (but for process
+ * isolation, see `_load_runners.ts`) `DENO_EMIT_CACHE_MODE=disable`: otherwise Deno writes each generation's
  * emitted JS and V8 code cache into DENO_DIR (two files, ~116 KiB per
  * change), which also doubles the swap time. `--deno-defaults` runs them
  * without, for comparison.
