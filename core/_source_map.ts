@@ -17,11 +17,12 @@ export interface Replacement {
 /** What ECMAScript counts as a line break, hence V8's line numbers. */
 const LINE_BREAK = /\r\n?|[\n\u2028\u2029]/g;
 /**
- * Where a segment starts: a word, or any other visible character. A stack
+ * Where a segment starts: a word, or any other visible character (Unicode
+ * spaces and line breaks end a word, as ASCII ones do). A stack
  * frame's column is the start of a token, and a source map gives the column
  * of the segment at or before it, so every token start gets a segment.
  */
-const TOKEN = /[\w$\u0080-\uffff]+|\S/g;
+const TOKEN = /(?:[\w$]|(?![\s\uFEFF])[\u0080-\uffff])+|\S/g;
 
 /**
  * Applies `replacements` (sorted, not overlapping) to `source`; with

@@ -33,6 +33,11 @@ export class SwapQueue {
 
 /** Rejects with the signal's reason as soon as it aborts, else settles as `promise` does. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  // An abort event fires once: a signal aborted already would never reject.
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
   const aborted = Promise.withResolvers<never>();
   const onAbort = () => aborted.reject(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });

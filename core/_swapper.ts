@@ -110,7 +110,9 @@ export class Swapper<T> {
       if (target === undefined) {
         throw new HotswapError(
           "E_NOT_FOUND",
-          `Cannot roll back: generation ${active} has no earlier snapshot to return to (${this.lineage.kept} kept, rollbackDepth ${this.#options.rollbackDepth}); swap to a module instead`,
+          `Cannot roll back: generation ${active} has no earlier snapshot to return to (${this.lineage.kept} kept, rollbackDepth ${
+            this.#options.rollbackDepth - 1
+          }); swap to a module instead`,
           { activeGeneration: active },
         );
       }

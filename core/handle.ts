@@ -115,7 +115,16 @@ function readHook(
   name: "handoff" | "dispose",
   path: string,
 ): (() => unknown) | undefined {
-  const hook = namespace[name];
+  let hook: unknown;
+  try {
+    hook = namespace[name];
+  } catch (error) {
+    throw new HotswapError(
+      "E_SYMBOL",
+      `Cannot read export "${name}" of "${path}": ${describeThrown(error)}; initialise it at the top level`,
+      { path, cause: error },
+    );
+  }
   if (hook === undefined) return undefined;
   if (typeof hook !== "function") {
     throw new HotswapError(

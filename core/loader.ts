@@ -102,6 +102,7 @@ export async function loadWithin<T>(
     { path: entry },
   );
   controller.abort(timeout);
-  loading.then((runtime) => runtime.unload(), () => {});
+  // An unload that fails has nothing left to report to: the swap was refused.
+  loading.then((runtime) => runtime.unload()).catch(() => {});
   throw timeout;
 }
