@@ -43,6 +43,8 @@ export interface Memory {
   processes: [before: number, after: number];
   /** The server restarts its program on changes (deno --watch), so growth is not per change. */
   restarts: boolean;
+  /** The quiet phase after the load: `changes` more, each served before the next; RSS idle before and after. */
+  quiet: { changes: number; before: number; after: number } | undefined;
 }
 
 /** Everything recorded while one runner served the load. */
@@ -155,6 +157,13 @@ function ms(value: number): string {
   return Number.isNaN(value) ? "-" : value.toFixed(1);
 }
 
+function quietRss(memory: Memory | undefined): string {
+  const quiet = memory?.quiet;
+  if (quiet === undefined) return "-";
+  const figure = (quiet.after - quiet.before) / quiet.changes;
+  return `${figure >= 0 ? "+" : ""}${figure.toFixed(0)} (${quiet.changes})`;
+}
+
 function rss(summary: Summary, memory: Memory | undefined): string {
   if (summary.rssPerChangeKiB === undefined || memory === undefined) return "-";
   const figure = `${summary.rssPerChangeKiB >= 0 ? "+" : ""}${summary.rssPerChangeKiB.toFixed(0)}`;
@@ -184,6 +193,7 @@ export function printTable(summaries: Summary[], results: RunnerResult[], afterE
     "write→new code p50/p90/p99 ms",
     "in-flight /slow on old code",
     "RSS KiB/change",
+    "quiet RSS KiB/change",
   ];
   const rows = summaries.map((s, i) => [
     s.runner,
@@ -197,6 +207,7 @@ export function printTable(summaries: Summary[], results: RunnerResult[], afterE
       s.slowInFlight.failed > 0 ? ` (${s.slowInFlight.failed} failed)` : ""
     }`,
     rss(s, results[i]?.memory),
+    quietRss(results[i]?.memory),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
@@ -212,6 +223,8 @@ export function printTable(summaries: Summary[], results: RunnerResult[], afterE
       "  those count as failed requests, not here).",
       "RSS KiB/change: (RSS after the last edit − RSS before the first) / edits, of the server process and its children",
       "  (a→b processes: summed before → after); (restarts): the runner restarts the program instead of swapping it.",
+      "quiet RSS KiB/change: after the load, (n) more changes with no load, each served before the next; RSS idle",
+      "  500 ms before the first and after the last, over n.",
     ].join("\n"),
   );
 }

@@ -84,6 +84,7 @@ const { values } = parseArgs({
     "edit-every": { type: "string", default: "100" },
     only: { type: "string", multiple: true },
     "deno-defaults": { type: "boolean", default: false },
+    "memory-edits": { type: "string", default: "100" },
     json: { type: "string" },
     chart: { type: "string" },
   },
@@ -93,6 +94,8 @@ const CONCURRENCY = Number(values.concurrency);
 const SLOW_CONCURRENCY = Number(values["slow-concurrency"]);
 const EDIT_EVERY = Number(values["edit-every"]);
 const DENO_DEFAULTS = values["deno-defaults"] === true;
+/** Changes of the quiet memory phase, after the load: retention per change needs many. */
+const MEMORY_EDITS = Number(values["memory-edits"]);
 /** Logic, entry, then 20 more alternating. */
 const EDITS = 22;
 const WARM_UP = 1_000;
@@ -107,7 +110,13 @@ const IDLE_BEFORE_SAMPLE = 500;
 for (const [flag, value] of [["duration", DURATION], ["edit-every", EDIT_EVERY]] as const) {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`--${flag} must be a positive number`);
 }
-for (const [flag, value] of [["concurrency", CONCURRENCY], ["slow-concurrency", SLOW_CONCURRENCY]] as const) {
+for (
+  const [flag, value] of [
+    ["concurrency", CONCURRENCY],
+    ["slow-concurrency", SLOW_CONCURRENCY],
+    ["memory-edits", MEMORY_EDITS],
+  ] as const
+) {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${flag} must be a whole number`);
 }
 
@@ -217,11 +226,28 @@ async function runOne(name: RunnerName, port: number, options: CommandOptions): 
     ]);
     await until(performance.now() + IDLE_BEFORE_SAMPLE);
     const idle = await memoryNow();
+    // The quiet phase: MEMORY_EDITS more changes, no load, each awaited until
+    // the new code answers; RSS idle before and after. Under load, RSS moves
+    // by hundreds of KiB with the requests alone, more than 22 changes leave.
+    let quiet: Memory["quiet"];
+    if (!RESTARTS.has(name) && MEMORY_EDITS > 0 && idle !== undefined) {
+      let version = (edits.at(-1)?.version ?? 1) + 1;
+      for (let k = 0; k < MEMORY_EDITS; k++, version++) {
+        const file = k % 2 === 0 ? "logic" : "entry";
+        await Deno.writeTextFile(app.path(file), app.source(file, version));
+        if (SIGNALLED.has(name)) running.kill("SIGHUP");
+        await servedVersion(base, version);
+      }
+      await until(performance.now() + IDLE_BEFORE_SAMPLE);
+      const after = await memoryNow();
+      if (after !== undefined) quiet = { changes: MEMORY_EDITS, before: idle.rssKiB, after: after.rssKiB };
+    }
     if (rss.before !== undefined && rss.after !== undefined) {
       memory = {
         before: rss.before.rssKiB,
         after: rss.after.rssKiB,
         afterIdle: idle?.rssKiB,
+        quiet,
         processes: [rss.before.processes.length, rss.after.processes.length],
         restarts: RESTARTS.has(name),
       };
@@ -241,6 +267,19 @@ async function runOne(name: RunnerName, port: number, options: CommandOptions): 
     await Deno.remove(app.dir, { recursive: true });
   }
   return { name, samples, edits, memory };
+}
+
+/** Polls `GET /` until it answers from `version` or later; at most 10 s. */
+async function servedVersion(base: string, version: number): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
+    try {
+      const response = await fetch(base, { signal: AbortSignal.timeout(2_000) });
+      const served = answeringVersion(await response.text(), response.headers);
+      if (served !== undefined && served >= version) return;
+    } catch { /* restarting or busy: ask again */ }
+  }
+  throw new Error(`version ${version} did not answer within 10 s`);
 }
 
 function freePort(): number {
