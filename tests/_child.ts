@@ -120,28 +120,41 @@ export class Child implements AsyncDisposable {
   }
 
   async #await(pattern: RegExp, timeout: number, ordered: boolean): Promise<RegExpMatchArray> {
+    let index = ordered ? this.#cursor : 0;
+    const found: { match: RegExpMatchArray | null } = { match: null };
+    const seen = () => {
+      for (; found.match === null && index < this.lines.length; index++) {
+        found.match = this.lines[index]!.text.match(pattern);
+      }
+      return found.match !== null;
+    };
+    await this.until(seen, `print a line matching ${pattern}`, timeout);
+    if (ordered) this.#cursor = index;
+    return found.match!;
+  }
+
+  /**
+   * Waits until `done()` holds, checked now and after each line that
+   * arrives: for a state the lines build up (such as the address a server
+   * printed) rather than one line. The cursor stays.
+   *
+   * @param done The condition.
+   * @param what What the child should do, for the failure: "print its address".
+   * @param timeout Milliseconds to wait before failing with the output so far.
+   */
+  async until(done: () => boolean, what: string, timeout = 10_000): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeout);
     });
     try {
-      let index = ordered ? this.#cursor : 0;
-      for (;;) {
-        for (; index < this.lines.length; index++) {
-          const match = this.lines[index]!.text.match(pattern);
-          if (match !== null) {
-            if (ordered) this.#cursor = index + 1;
-            return match;
-          }
-        }
-        if (this.#outputEnded) throw this.#failure(`exited before printing a line matching ${pattern}`);
+      while (!done()) {
+        if (this.#outputEnded) throw this.#failure(`did not ${what} before it exited`);
         const arrived = Promise.withResolvers<void>();
         this.#waiters.add(arrived.resolve);
         const outcome = await Promise.race([arrived.promise, expired]);
         this.#waiters.delete(arrived.resolve);
-        if (outcome === "timeout") {
-          throw this.#failure(`printed no line matching ${pattern} within ${timeout} ms`);
-        }
+        if (outcome === "timeout") throw this.#failure(`did not ${what} within ${timeout} ms`);
       }
     } finally {
       clearTimeout(timer);

@@ -10,8 +10,7 @@ import { type Contract, defineContract } from "../core/contract.ts";
 import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey, type SigningKey } from "../core/signature.ts";
 import { httpApp } from "../types/mod.ts";
-import { readLines } from "../demo/_cli.ts";
-import { REPO } from "./_child.ts";
+import { Child } from "./_child.ts";
 
 const HOST_PROGRAM = new URL("./fixtures/fleet_host.ts", import.meta.url).pathname;
 const SERVER_PROGRAM = new URL("../demo/server.ts", import.meta.url).pathname;
@@ -156,47 +155,31 @@ export interface FleetServerOptions {
  */
 export class FleetServer {
   readonly host: string;
-  /** Every line it printed, stdout and stderr. */
-  readonly lines: string[] = [];
-  /** The short digests it served, in order: the first generation, then each swap or rollback. */
-  readonly served: string[] = [];
-  /** `http://127.0.0.1:<port>/`, once it listens. */
-  base = "";
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-  #ended = false;
-  #waiters: (() => void)[] = [];
+  readonly #child: Child;
+  readonly #served: string[] = [];
+  #base = "";
+  /** How many of the child's lines {@linkcode FleetServer.served} and {@linkcode FleetServer.base} have read. */
+  #read = 0;
 
   private constructor(options: FleetServerOptions) {
     this.host = options.host;
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--lock=${LOCK}`,
-        "--no-prompt",
-        // The NATS adapter is imported on first use, by a path Deno cannot see ahead: a NATS host reads it.
-        `--allow-read=${options.dir}${options.store.startsWith("nats:") ? `,${NATS_ADAPTER}` : ""}`,
-        `--allow-write=${options.dir}`,
-        "--allow-net=127.0.0.1",
-        SERVER_PROGRAM,
-        "--port=0",
-        `--store=${options.store}`,
-        `--channel=${options.channel}`,
-        `--host=${options.host}`,
-        `--trust=${options.trust}`,
-        `--cache=${options.dir}/cache-${options.host}`,
-        "--report-interval=200",
-      ],
-      cwd: REPO,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#reading = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]).then(() => {
-      this.#ended = true;
-      this.#wake();
-    });
+    this.#child = Child.spawn([
+      "run",
+      `--lock=${LOCK}`,
+      "--no-prompt",
+      // The NATS adapter is imported on first use, by a path Deno cannot see ahead: a NATS host reads it.
+      `--allow-read=${options.dir}${options.store.startsWith("nats:") ? `,${NATS_ADAPTER}` : ""}`,
+      `--allow-write=${options.dir}`,
+      "--allow-net=127.0.0.1",
+      SERVER_PROGRAM,
+      "--port=0",
+      `--store=${options.store}`,
+      `--channel=${options.channel}`,
+      `--host=${options.host}`,
+      `--trust=${options.trust}`,
+      `--cache=${options.dir}/cache-${options.host}`,
+      "--report-interval=200",
+    ], { env: { NO_COLOR: "1" } });
   }
 
   /** Starts a host; it listens once the channel has a generation for it. */
@@ -209,6 +192,23 @@ export class FleetServer {
     const server = new FleetServer(options);
     await server.until(() => server.base !== "", "print its address");
     return server;
+  }
+
+  /** Every line it printed, stdout and stderr. */
+  get lines(): string[] {
+    return this.#child.lines.map((line) => line.text);
+  }
+
+  /** The short digests it served, in order: the first generation, then each swap or rollback. */
+  get served(): readonly string[] {
+    this.#readLines();
+    return this.#served;
+  }
+
+  /** `http://127.0.0.1:<port>/`, once it listens. */
+  get base(): string {
+    this.#readLines();
+    return this.#base;
   }
 
   /** The short digest it serves now. */
@@ -227,22 +227,12 @@ export class FleetServer {
    * after `timeoutMs`, or when it exits first, with its last output.
    */
   async until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (this.#ended || Date.now() > deadline) {
-        throw new Error(
-          `host "${this.host}" did not ${what} ${
-            this.#ended ? "before it exited" : `within ${timeoutMs} ms`
-          }; ` +
-            `it served ${this.served.join(", ")}; its last output:\n  ${this.lines.slice(-20).join("\n  ")}`,
-        );
-      }
-      const { promise, resolve } = Promise.withResolvers<void>();
-      this.#waiters.push(resolve);
-      // Woken by a line or the end; the timer only bounds the wait.
-      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1);
-      await promise;
-      clearTimeout(timer);
+    try {
+      await this.#child.until(done, what, timeoutMs);
+    } catch (error) {
+      throw new Error(
+        `host "${this.host}", which served ${this.served.join(", ")}: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -260,37 +250,27 @@ export class FleetServer {
       // Exited already.
     }
     const { code } = await this.#child.status;
-    await this.#reading;
+    await this.#child[Symbol.asyncDispose]();
     return code;
   }
 
   /** SIGKILL, as a crash. */
   async kill(): Promise<void> {
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // Exited already.
-    }
-    await this.#child.status;
-    await this.#reading;
+    await this.#child[Symbol.asyncDispose]();
   }
 
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const line of readLines(stream)) {
-      this.lines.push(line);
+  /** Reads the `serve` line (its address and first digest) and each `swap` line not read yet. */
+  #readLines(): void {
+    for (; this.#read < this.#child.lines.length; this.#read++) {
+      const line = this.#child.lines[this.#read]!.text;
       const serve = /^serve +(http:\/\/127\.0\.0\.1:\d+\/) .*?(sha256-\S{8})/.exec(line);
       if (serve !== null) {
-        this.base = serve[1]!;
-        this.served.push(serve[2]!);
+        this.#base = serve[1]!;
+        this.#served.push(serve[2]!);
       }
       const swap = /^swap +gen \d+ → \d+ +(sha256-\S{8})/.exec(line);
-      if (swap !== null) this.served.push(swap[1]!);
-      this.#wake();
+      if (swap !== null) this.#served.push(swap[1]!);
     }
-  }
-
-  #wake(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
   }
 }
 
@@ -377,41 +357,32 @@ export class RequestLoad {
 
 /** A host process running tests/fixtures/fleet_host.ts; its stdout tells what it serves and when. */
 export class HostProcess {
-  readonly serving: { digest: string; at: number }[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-  #waiters: (() => void)[] = [];
+  readonly #child: Child;
+  readonly #serving: { digest: string; at: number }[] = [];
+  /** How many of the child's lines {@linkcode HostProcess.serving} has read. */
+  #read = 0;
 
   /** Starts `fleet_host.ts <store> <channel> <host> <trust.json> <cache dir>`. */
   constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--lock=${LOCK}`,
-        "--allow-read",
-        "--allow-write",
-        "--allow-net=127.0.0.1",
-        HOST_PROGRAM,
-        ...args,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#child = child;
-    this.#reading = (async () => {
-      let buffer = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        let newline;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const [word, digest, at] = buffer.slice(0, newline).split(" ");
-          buffer = buffer.slice(newline + 1);
-          if (word === "serving") this.serving.push({ digest: digest!, at: Number(at) });
-          for (const wake of this.#waiters.splice(0)) wake();
-        }
-      }
-    })();
+    this.#child = Child.spawn([
+      "run",
+      `--lock=${LOCK}`,
+      "--allow-read",
+      "--allow-write",
+      "--allow-net=127.0.0.1",
+      HOST_PROGRAM,
+      ...args,
+    ]);
+  }
+
+  /** Each `serving <digest> <epoch ms>` line of its stdout so far. */
+  get serving(): readonly { digest: string; at: number }[] {
+    for (; this.#read < this.#child.lines.length; this.#read++) {
+      const { stream, text } = this.#child.lines[this.#read]!;
+      const [word, digest, at] = text.split(" ");
+      if (stream === "out" && word === "serving") this.#serving.push({ digest: digest!, at: Number(at) });
+    }
+    return this.#serving;
   }
 
   get digest(): string | undefined {
@@ -420,39 +391,28 @@ export class HostProcess {
 
   /** When this host started serving `digest` after `since` (epoch ms), waiting up to `timeoutMs`. */
   async servingSince(digest: string, since: number, timeoutMs = 30_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const found = this.serving.find((entry) => entry.digest === digest && entry.at >= since);
-      if (found !== undefined) return found.at;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `a host never served ${digest}: it served ${this.serving.map((e) => e.digest).join(", ")}`,
-        );
-      }
-      const { promise, resolve } = Promise.withResolvers<void>();
-      this.#waiters.push(resolve);
-      const timer = setTimeout(resolve, 100);
-      await promise;
-      clearTimeout(timer);
+    const found = () => this.serving.find((entry) => entry.digest === digest && entry.at >= since);
+    try {
+      await this.#child.until(() => found() !== undefined, `serve ${digest}`, timeoutMs);
+    } catch (error) {
+      throw new Error(
+        `a host never served ${digest}: it served ${this.serving.map((e) => e.digest).join(", ")}; ${
+          (error as Error).message
+        }`,
+      );
     }
+    return found()!.at;
   }
 
   /** Ends it gracefully (stdin closed). */
   async stop(): Promise<void> {
-    try {
-      await this.#child.stdin.close();
-    } catch {
-      // Already closed (killed).
-    }
+    await this.#child.closeStdin();
     await this.#child.status;
-    await this.#reading;
+    await this.#child[Symbol.asyncDispose]();
   }
 
   /** Ends it at once, as a crash would. */
   async kill(): Promise<void> {
-    this.#child.kill("SIGKILL");
-    await this.#child.status;
-    await this.#reading;
-    await this.#child.stdin.close().catch(() => {});
+    await this.#child[Symbol.asyncDispose]();
   }
 }

@@ -9,30 +9,17 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { REPO } from "./_child.ts";
+import { type Finished, REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
 
 const CLI = join(REPO, "core/cli/main.ts");
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function run(cwd: string, args: string[]): Promise<Run> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
-}
-
 /** `hotswap <args>` as `deno task hotswap` runs it. */
-function hotswap(cwd: string, ...args: string[]): Promise<Run> {
-  return run(cwd, ["run", "--no-prompt", "--allow-read", "--allow-write", CLI, ...args]);
+function hotswap(cwd: string, ...args: string[]): Promise<Finished> {
+  return runToEnd(["run", "--no-prompt", "--allow-read", "--allow-write", CLI, ...args], {
+    cwd,
+    env: { NO_COLOR: "1" },
+  });
 }
 
 /** A generation of two files whose greeting is `word`. */
@@ -149,7 +136,7 @@ Deno.test("hotswap: keygen, trust add, pack, verify, tamper, and a host that swa
       (name) => fixture.path(name),
     ),
   ];
-  const host = await run(dir, [
+  const host = await runToEnd([
     "run",
     "--no-prompt",
     `--allow-read=${grant.join(",")}`,
@@ -158,7 +145,7 @@ Deno.test("hotswap: keygen, trust add, pack, verify, tamper, and a host that swa
     "hi.hsgen",
     "bad.hsgen",
     "gen/hi/entry.ts",
-  ]);
+  ], { cwd: dir, env: { NO_COLOR: "1" } });
   strictEqual(host.code, 0, host.stdout + host.stderr);
   strictEqual(
     host.stdout,

@@ -22,8 +22,7 @@ import { publish } from "../core/fleet/publish.ts";
 import { runRollout } from "../core/fleet/rollout.ts";
 import { HotswapError } from "../core/errors.ts";
 import { openStore, type Store } from "../core/store/store.ts";
-import { readLines } from "../demo/_cli.ts";
-import { REPO } from "./_child.ts";
+import { Child, REPO, runToEnd } from "./_child.ts";
 import { FleetServer, type LoadMark, type Packed, Packer, RequestLoad, shortDigest } from "./_fleet.ts";
 import { natsMissing, NatsServer, natsTest } from "./_nats.ts";
 
@@ -32,72 +31,23 @@ const HOSTS = 6;
 const CLI = `${REPO}core/cli/main.ts`;
 const LOCK = new URL("./deno.lock", import.meta.url).pathname;
 
-/** `hotswap <args>` in a process, with the permissions of `deno task hotswap`. */
-function hotswap(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      `--lock=${LOCK}`,
-      "--frozen",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
-      CLI,
-      ...args,
-    ],
-    cwd: REPO,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let waiting: (() => void) | undefined;
-  const reading = (async () => {
-    for await (const line of readLines(child.stdout)) {
-      out += `${line}\n`;
-      waiting?.();
-    }
-  })();
-  const err = new Response(child.stderr).text();
-  let exited = false;
-  const status = child.status.then((status) => {
-    exited = true;
-    waiting?.();
-    return status;
-  });
-  return {
-    /** Resolves once its output matches `pattern` (30 s at most: the fleet shares two busy cores). */
-    async until(pattern: RegExp): Promise<void> {
-      const deadline = Date.now() + 30_000;
-      while (!pattern.test(out)) {
-        if (exited || Date.now() > deadline) {
-          throw new Error(`hotswap ${args[0]} never printed ${pattern}:\n${out}${exited ? await err : ""}`);
-        }
-        const { promise, resolve } = Promise.withResolvers<void>();
-        waiting = resolve;
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1);
-        await promise;
-        clearTimeout(timer);
-      }
-    },
-    async kill(): Promise<void> {
-      child.kill("SIGKILL");
-      await status;
-      await reading;
-      await err;
-    },
-    /** Its exit code and output; killed (and failed) past 60 s. */
-    async done(): Promise<{ code: number; out: string; err: string }> {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-      const { code } = await status;
-      clearTimeout(timer);
-      await reading;
-      return { code, out, err: await err };
-    },
-  };
+/** `hotswap <args>` as the arguments of `deno`, with the permissions of `deno task hotswap`. */
+function hotswap(args: string[]): string[] {
+  return [
+    "run",
+    "--no-prompt",
+    `--lock=${LOCK}`,
+    "--frozen",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net=127.0.0.1",
+    CLI,
+    ...args,
+  ];
 }
+
+/** How the `hotswap` processes run: without colour. */
+const PLAIN = { env: { NO_COLOR: "1" } };
 
 /** Asserts that every host serves `digest` by its own `GET /_hotswap`, and that the channel wants it there. */
 async function allServe(hosts: readonly FleetServer[], digest: string): Promise<void> {
@@ -169,9 +119,9 @@ async function fleetScenario(
 
     await t.step("a forged artifact is refused by the canary hosts and the rollout aborts", async () => {
       const mark = traffic.mark();
-      const { code, err } = await rollout(forged, "60s").done();
-      strictEqual(code, 1, err);
-      match(err, /rollout aborted, every host back on .*refused the candidate: E_SIGNATURE/);
+      const { code, stderr } = await runToEnd(rollout(forged, "60s"), PLAIN);
+      strictEqual(code, 1, stderr);
+      match(stderr, /rollout aborted, every host back on .*refused the candidate: E_SIGNATURE/);
       ok(hosts.some((host) => host.lines.some((line) => /^error +E_SIGNATURE/.test(line))));
       for (const host of hosts) deepStrictEqual(host.served, [shortDigest(v1.digest)], host.host);
       strictEqual(failedSince(traffic, mark), "");
@@ -181,10 +131,10 @@ async function fleetScenario(
       "a candidate failing 1 request in 5 is aborted at the canary step; every host returns to stable",
       async () => {
         const mark = traffic.mark();
-        const { code, err } = await rollout(bad, "1s").done();
-        strictEqual(code, 1, err);
+        const { code, stderr } = await runToEnd(rollout(bad, "1s"), PLAIN);
+        strictEqual(code, 1, stderr);
         match(
-          err,
+          stderr,
           /rollout aborted, every host back on .*: the canary's error rate .* is above the limit 1\.0 %/,
         );
         const aborted = (await store.getChannel(CHANNEL))?.state.rollout;
@@ -218,9 +168,11 @@ async function fleetScenario(
       "a good candidate reaches every host through a killed controller and killed hosts; no request fails",
       async () => {
         const mark = traffic.mark();
-        const first = rollout(v2, "1500ms");
-        await first.until(/gate: wait: baking/);
-        await first.kill();
+        {
+          // Killed (when disposed) at the canary step, as a crashed controller would be.
+          await using first = Child.spawn(rollout(v2, "1500ms"), PLAIN);
+          await first.waitFor(/gate: wait: baking/, 30_000);
+        }
         const running = (await store.getChannel(CHANNEL))?.state.rollout;
         strictEqual(running?.status, "running");
         strictEqual(running.percent, 34);
@@ -240,9 +192,9 @@ async function fleetScenario(
         deepStrictEqual(hosts[canary]!.served, [shortDigest(v2.digest)], "the restarted canary host");
         deepStrictEqual(hosts[stable]!.served, [shortDigest(v1.digest)], "the restarted stable host");
 
-        const { code, out, err } = await rollout(v2, "1500ms").done();
-        strictEqual(code, 0, `${out}\n${err}`);
-        match(out, new RegExp(`resuming rollout ${running.id} at step 1/2`));
+        const { code, stdout, stderr } = await runToEnd(rollout(v2, "1500ms"), PLAIN);
+        strictEqual(code, 0, `${stdout}\n${stderr}`);
+        match(stdout, new RegExp(`resuming rollout ${running.id} at step 1/2`));
         await allServe(hosts, v2.digest);
         strictEqual(failedSince(traffic, mark), "");
         deepStrictEqual([...new Set(traffic.answered.slice(mark.ok))].sort(), ["v1\n", "v2\n"]);
@@ -360,15 +312,8 @@ Deno.test("demo/server.ts: --store needs --channel and --host and takes no modul
     ],
   ];
   for (const [args, message] of cases) {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "demo/server.ts", ...args],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(stderr);
-    strictEqual(code, 2, `${args.join(" ")}: ${err}`);
-    match(err, message);
+    const { code, stderr } = await runToEnd(["run", "--no-prompt", "demo/server.ts", ...args]);
+    strictEqual(code, 2, `${args.join(" ")}: ${stderr}`);
+    match(stderr, message);
   }
 });

@@ -9,7 +9,7 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { REPO } from "./_child.ts";
+import { REPO, runToEnd } from "./_child.ts";
 import { registerHotswap } from "../mod.ts";
 import { echo, echoModule, Fixture } from "./_fixtures.ts";
 
@@ -52,14 +52,10 @@ console.log(JSON.stringify({ outcomes, fired: [...new Set(fired)].sort(), genera
 `;
 
 async function runHost(fixture: Fixture, mode: "quiet" | "throwing") {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts", mode],
-    cwd: fixture.dir,
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  const err = new TextDecoder().decode(stderr);
+  const { code, stdout: out, stderr: err } = await runToEnd(
+    ["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts", mode],
+    { cwd: fixture.dir, env: { NO_COLOR: "1" } },
+  );
   strictEqual(code, 0, `${mode} host exited ${code}:\n${out}\n${err}`);
   return { result: JSON.parse(out.trim().split("\n").at(-1)!), err };
 }

@@ -10,14 +10,12 @@
 import { deepStrictEqual, match, notStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { defineContract, type HotswapError, registerHotswap } from "../mod.ts";
 import { readSnapshot, type Snapshot } from "../core/snapshot.ts";
 import { Roots } from "../core/roots.ts";
 import { scanImports } from "../core/_import_scanner.ts";
+import { REPO, runToEnd } from "./_child.ts";
 import { echo, Fixture } from "./_fixtures.ts";
-
-const REPO = fileURLToPath(new URL("..", import.meta.url));
 const ISOLATIONS = ["inline", "worker"] as const;
 
 function read(entry: string): Promise<Snapshot> {
@@ -460,31 +458,25 @@ export const hs_echo = { label: "preact", run: (text: string) => (<b title={text
 };
 
 async function runHost(fixture: Fixture, flags: string[]): Promise<unknown[]> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...flags,
-      "--unstable-worker-options",
-      // The worker's own code is read from the repository's core/.
-      `--allow-read=${fixture.dir},${join(REPO, "core")}`,
-      // Lets the runtime confirm --unstable-worker-options (a deno eval child reads the command line).
-      `--allow-run=${Deno.execPath()}`,
-      fixture.path("host.ts"),
-    ],
-    cwd: fixture.dir,
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  strictEqual(code, 0, `${out}${new TextDecoder().decode(stderr)}`);
-  return out.trim().split("\n").map((line) => JSON.parse(line));
+  const { code, stdout, stderr } = await runToEnd([
+    "run",
+    ...flags,
+    "--unstable-worker-options",
+    // The worker's own code is read from the repository's core/.
+    `--allow-read=${fixture.dir},${join(REPO, "core")}`,
+    // Lets the runtime confirm --unstable-worker-options (a deno eval child reads the command line).
+    `--allow-run=${Deno.execPath()}`,
+    fixture.path("host.ts"),
+  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
+  strictEqual(code, 0, `${stdout}${stderr}`);
+  return stdout.trim().split("\n").map((line) => JSON.parse(line));
 }
 
 /** The repository's git status, and the hash of tests/deno.lock (the only lockfile it has). */
 async function repoState(): Promise<string> {
-  const { stdout } = await new Deno.Command("git", { args: ["-C", REPO, "status", "--porcelain"] }).output();
+  const { stdout } = await runToEnd(["-C", REPO, "status", "--porcelain"], { program: "git" });
   const bytes = await Deno.readFile(join(REPO, "tests", "deno.lock"));
-  return `${new TextDecoder().decode(stdout)}${createHash("sha256").update(bytes).digest("hex")}`;
+  return `${stdout}${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
 Deno.test("a generation's npm: import and @jsxImportSource npm: load inline and in a worker; the repository's git status stays clean", async () => {

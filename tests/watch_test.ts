@@ -1,5 +1,6 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
+import { runToEnd } from "./_child.ts";
 import { defineContract, type Hotswap, HotswapError, registerHotswap } from "../mod.ts";
 import { type GraphWatcher, watchGraph, type WatchOptions, type WatchOutcome } from "../core/watch.ts";
 
@@ -430,23 +431,15 @@ Deno.test("watchGraph() callbacks that throw or reject never end the host proces
         JSON.stringify(vanishing)
       }, { recursive: true });\nexport const hs_answer = { value: "gone" };\n`,
     );
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-read=${watched.dir},${vanishing}`,
-        `--allow-write=${watched.dir},${vanishing}`,
-        "host.ts",
-        watched.dir,
-        vanishing,
-      ],
-      cwd: host,
-      stdin: "null",
-      env: { NO_COLOR: "1" },
-      signal: AbortSignal.timeout(30_000),
-    }).output();
-    const out = new TextDecoder().decode(stdout);
-    const err = new TextDecoder().decode(stderr);
+    const { code, stdout: out, stderr: err } = await runToEnd([
+      "run",
+      "--no-prompt",
+      `--allow-read=${watched.dir},${vanishing}`,
+      `--allow-write=${watched.dir},${vanishing}`,
+      "host.ts",
+      watched.dir,
+      vanishing,
+    ], { cwd: host, env: { NO_COLOR: "1" }, timeout: 30_000 });
     strictEqual(code, 0, `host exited ${code}:\n${out}\n${err}`);
     deepStrictEqual(out.trim().split("\n"), [
       "swap 1 true two",

@@ -12,7 +12,6 @@
 
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type Contract,
   defineContract,
@@ -21,9 +20,8 @@ import {
   type HotswapOptions,
   registerHotswap,
 } from "../mod.ts";
+import { REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
-
-const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 /** A handle as worker mode serves it: every function returns a promise. */
 interface Probe {
@@ -110,6 +108,7 @@ export const hs_probe = {
   readEnv: (name: string) => Deno.env.get(name),
   async writeFile(path: string) { await Deno.writeTextFile(path, "written"); return "written"; },
   async spawn(command: string) {
+    // The generation's own code, run in the sandbox under test: it cannot import tests/_child.ts.
     const { success } = await new Deno.Command(command, { args: ["--version"], stdout: "null", stderr: "null" }).output();
     return success;
   },
@@ -521,12 +520,10 @@ try {
   console.log("refused", (error as { code?: string }).code, (error as Error).message);
 }`,
   });
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, "host.ts"],
+  const { code, stdout, stderr } = await runToEnd(["run", "--quiet", ...flags, "host.ts"], {
     cwd: fixture.dir,
-    stdin: "null",
-  }).output();
-  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+  });
+  return { code, output: stdout + stderr };
 }
 
 Deno.test("worker mode: without --unstable-worker-options the load is refused, not the process ended", async () => {
@@ -574,15 +571,10 @@ Deno.test("worker mode: the flag is confirmed from the command line or from deno
 });
 
 Deno.test("worker mode: the worker's own code imports nothing host-only", async () => {
-  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", join(REPO, "core/_worker_main.ts")],
-    cwd: REPO,
-    stderr: "null",
-  }).output();
-  ok(success);
+  const { code, stdout, stderr } = await runToEnd(["info", "--json", join(REPO, "core/_worker_main.ts")]);
+  strictEqual(code, 0, stderr);
   const graph: { modules: { specifier: string; dependencies?: { specifier: string; code?: unknown }[] }[] } =
-    JSON
-      .parse(new TextDecoder().decode(stdout));
+    JSON.parse(stdout);
   const bySpecifier = new Map(graph.modules.map((module) => [module.specifier, module]));
   // Follow code imports only: type-only imports are erased before the worker runs.
   const loaded = new Set<string>();
@@ -652,11 +644,10 @@ const contract = defineContract<{ make(kind: string): unknown }>({ name: "Maker"
 await using hot = await registerHotswap(contract, "maker.ts", { isolation: "worker", permissions: { import: true } });
 console.log(await hot.with((h) => h.make("eval")), await hot.with((h) => h.make("Function")));`,
   });
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-lock", "--no-prompt", "-A", "--unstable-worker-options", "host.ts"],
-    cwd: fixture.dir,
-    stdin: "null",
-  }).output();
-  strictEqual(code, 0, new TextDecoder().decode(stderr));
-  strictEqual(new TextDecoder().decode(stdout).trim(), "2 2");
+  const { code, stdout, stderr } = await runToEnd(
+    ["run", "--no-lock", "--no-prompt", "-A", "--unstable-worker-options", "host.ts"],
+    { cwd: fixture.dir },
+  );
+  strictEqual(code, 0, stderr);
+  strictEqual(stdout.trim(), "2 2");
 });
