@@ -159,12 +159,43 @@ function privateDirectory(): { path: string; remove: () => Promise<void> } {
   if (Deno.permissions.querySync({ name: "write", path: root }).state === "granted") {
     try {
       const path = Deno.makeTempDirSync({ dir: root, prefix: "hotswap_generation_" });
-      return { path, remove: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+      removeAtExit(path);
+      return {
+        path,
+        remove: () => {
+          LIVE_DIRECTORIES.delete(path);
+          return Deno.remove(path, { recursive: true }).catch(() => {});
+        },
+      };
     } catch {
       // Full, or gone: fall back as if the host could not write there.
     }
   }
   return { path: root, remove: () => Promise.resolve() };
+}
+
+/** Private directories whose process has not ended yet, removed if the host exits first. */
+const LIVE_DIRECTORIES = new Set<string>();
+let exitHook = false;
+
+/**
+ * A host that exits without closing its references (a script's end, a
+ * benchmark) never runs a process's cleanup: its directory would be left in
+ * the temporary directory. Removed synchronously at the `unload` event.
+ */
+function removeAtExit(path: string): void {
+  LIVE_DIRECTORIES.add(path);
+  if (exitHook) return;
+  exitHook = true;
+  globalThis.addEventListener("unload", () => {
+    for (const directory of LIVE_DIRECTORIES) {
+      try {
+        Deno.removeSync(directory, { recursive: true });
+      } catch {
+        // Gone already, or no longer ours to remove: nothing to do at exit.
+      }
+    }
+  });
 }
 
 function temporaryRoot(): string {

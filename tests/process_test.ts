@@ -12,7 +12,6 @@
 
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   defineContract,
   type Hotswap,
@@ -22,9 +21,8 @@ import {
   type Remote,
   type RestartEventDetail,
 } from "../mod.ts";
+import { REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
-
-const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 interface Probe {
   label: string;
@@ -439,14 +437,44 @@ async function runHost(
 const contract = defineContract<{ ping(): unknown }>({ name: "Ping", version: "1.0.0", symbol: "hs_ping", shape: { ping: "function" } });
 ${body}`,
   });
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-prompt", "--no-config", ...flags, "host.ts"],
-    cwd: fixture.dir,
-    stdin: "null",
-    signal: AbortSignal.timeout(20_000),
-  }).output();
-  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+  const { code, stdout, stderr } = await runToEnd(
+    ["run", "--quiet", "--no-prompt", "--no-config", ...flags, "host.ts"],
+    { cwd: fixture.dir, timeout: 20_000 },
+  );
+  return { code, output: stdout + stderr };
 }
+
+Deno.test("process mode: a host that exits without close() leaves no private directory behind", async () => {
+  await using fixture = await Fixture.create();
+  const tmp = await Deno.makeTempDir({ prefix: "hotswap_tmpdir_" });
+  try {
+    await fixture.write({
+      "gen.ts": "export const hs_ping = { ping: () => 'pong' };",
+      "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const contract = defineContract<{ ping(): string }>({ name: "Ping", version: "1.0.0", symbol: "hs_ping", shape: { ping: "function" } });
+const hot = await registerHotswap(contract, "gen.ts", { isolation: "process" });
+console.log(await hot.with((h) => h.ping()), Array.from(Deno.readDirSync(${JSON.stringify(tmp)})).length);
+Deno.exit(0);`,
+    });
+    const { code, stdout, stderr } = await runToEnd([
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--no-config",
+      `--allow-read=${fixture.dir},${REPO},${tmp}`,
+      `--allow-write=${tmp}`,
+      "--allow-env=TMPDIR",
+      `--allow-run=${Deno.execPath()}`,
+      "host.ts",
+    ], { cwd: fixture.dir, env: { TMPDIR: tmp }, timeout: 20_000 });
+    strictEqual(code, 0, stderr);
+    // While it served, its generation process (and a standby) had a directory of its own there.
+    match(stdout.trim(), /^pong [1-9]$/, stderr);
+    deepStrictEqual([...Deno.readDirSync(tmp)].map((entry) => entry.name), [], "left in TMPDIR");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
 
 Deno.test("process mode: a host without run permission is refused with the exact --allow-run flag", async () => {
   await using fixture = await Fixture.create();
@@ -484,14 +512,10 @@ console.log("sandboxes", hot.stats().sandboxes);`,
 });
 
 Deno.test("process mode: the process's own program imports nothing host-only", async () => {
-  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", join(REPO, "core/_process_main.ts")],
-    cwd: REPO,
-    stderr: "null",
-  }).output();
-  ok(success);
+  const { code, stdout, stderr } = await runToEnd(["info", "--json", join(REPO, "core/_process_main.ts")]);
+  strictEqual(code, 0, stderr);
   const graph: { modules: { specifier: string; dependencies?: { code?: { specifier: string } }[] }[] } = JSON
-    .parse(new TextDecoder().decode(stdout));
+    .parse(stdout);
   const bySpecifier = new Map(graph.modules.map((module) => [module.specifier, module]));
   // Follow code imports only: type-only imports are erased before the process runs.
   const loaded = new Set<string>();
