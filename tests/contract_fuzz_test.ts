@@ -11,6 +11,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
+import { EVERY_KIND } from "./_arbitraries.ts";
 import {
   type Contract,
   CONTRACT_BRAND,
@@ -69,19 +70,7 @@ const contractArbitrary = fc.oneof(
   shapeArbitrary.map((shape) => contractOf(shape)),
 );
 
-const anything = fc.anything({
-  maxDepth: 3,
-  withBigInt: true,
-  withBoxedValues: true,
-  withDate: true,
-  withMap: true,
-  withNullPrototype: true,
-  withObjectString: true,
-  withSet: true,
-  withSparseArray: true,
-  withTypedArray: true,
-  withUnicodeString: true,
-});
+const anything = fc.anything(EVERY_KIND);
 
 const TRAPS = [
   "get",

@@ -14,29 +14,12 @@
 
 import { match, ok, strictEqual } from "node:assert/strict";
 import { dirname } from "node:path";
-import { Child, REPO } from "./_child.ts";
+import { Child } from "./_child.ts";
+import { firstBlock, section } from "./_readme.ts";
 
-const README = await Deno.readTextFile(`${REPO}README.md`);
 const ENV = { NO_COLOR: "1", PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}` };
 /** `setsid` and GNU `sed -i`, as the block prints it. */
 const ignore = Deno.build.os !== "linux";
-
-/** The lines of the section under `## heading`, up to the next `## `. */
-function section(heading: string): string[] {
-  const lines = README.split("\n");
-  const start = lines.indexOf(`## ${heading}`);
-  ok(start >= 0, `README.md has no "## ${heading}" section`);
-  const end = lines.findIndex((line, index) => index > start && line.startsWith("## "));
-  return lines.slice(start + 1, end < 0 ? undefined : end);
-}
-
-/** The lines of the first fenced block in `lines`. */
-function firstBlock(lines: readonly string[]): string[] {
-  const open = lines.findIndex((line) => line.startsWith("```"));
-  const close = lines.findIndex((line, index) => index > open && line === "```");
-  ok(open >= 0 && close > open, "no fenced block");
-  return lines.slice(open + 1, close);
-}
 
 /** Settles as `promise` does, or fails after `ms` milliseconds. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

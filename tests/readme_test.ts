@@ -11,26 +11,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { dirname } from "node:path";
 import { Child, copyInto, REPO } from "./_child.ts";
+import { firstBlock, README, section } from "./_readme.ts";
 
-const README = await Deno.readTextFile(`${REPO}README.md`);
 const DOCUMENTS = ["README.md", "RELIABILITY.md", "SECURITY.md", "FLEET.md"];
-
-/** The lines of the section under `## heading`, up to the next `## `. */
-function section(heading: string): string[] {
-  const lines = README.split("\n");
-  const start = lines.indexOf(`## ${heading}`);
-  ok(start >= 0, `README.md has no "## ${heading}" section`);
-  const end = lines.findIndex((line, index) => index > start && line.startsWith("## "));
-  return lines.slice(start + 1, end < 0 ? undefined : end);
-}
-
-/** The lines of the first fenced block in `lines`. */
-function firstBlock(lines: readonly string[]): string[] {
-  const open = lines.findIndex((line) => line.startsWith("```"));
-  const close = lines.findIndex((line, index) => index > open && line === "```");
-  ok(open >= 0 && close > open, "no fenced block");
-  return lines.slice(open + 1, close);
-}
 
 /** GitHub's anchor for a heading. */
 function slug(heading: string): string {
