@@ -76,17 +76,7 @@ export async function resolveHandle<T>(
 
 function readExport<T>(namespace: Record<string, unknown>, contract: Contract<T>, path: string): unknown {
   const symbol = contract.symbol;
-  let value: unknown;
-  try {
-    value = symbol in namespace ? namespace[symbol] : undefined;
-  } catch (error) {
-    // An export still in its temporal dead zone throws on access.
-    throw new HotswapError(
-      "E_SYMBOL",
-      `Cannot read export "${symbol}" of "${path}": ${describeThrown(error)}; initialise it at the top level`,
-      { path, cause: error },
-    );
-  }
+  const value = readBinding(namespace, symbol, path);
   if (value === undefined) {
     const found = Object.keys(namespace);
     // Names are compared exactly: point out one that only looks the same.
@@ -110,14 +100,10 @@ function readExport<T>(namespace: Record<string, unknown>, contract: Contract<T>
   return value;
 }
 
-function readHook(
-  namespace: Record<string, unknown>,
-  name: "handoff" | "dispose",
-  path: string,
-): (() => unknown) | undefined {
-  let hook: unknown;
+/** The export `name`, or `undefined`; one still in its temporal dead zone throws on access: E_SYMBOL. */
+function readBinding(namespace: Record<string, unknown>, name: string, path: string): unknown {
   try {
-    hook = namespace[name];
+    return name in namespace ? namespace[name] : undefined;
   } catch (error) {
     throw new HotswapError(
       "E_SYMBOL",
@@ -125,6 +111,14 @@ function readHook(
       { path, cause: error },
     );
   }
+}
+
+function readHook(
+  namespace: Record<string, unknown>,
+  name: "handoff" | "dispose",
+  path: string,
+): (() => unknown) | undefined {
+  const hook = readBinding(namespace, name, path);
   if (hook === undefined) return undefined;
   if (typeof hook !== "function") {
     throw new HotswapError(
