@@ -23,11 +23,24 @@ export interface LocalImport {
   readonly end: number;
   /** `import("…")` literals keep their quotes in the replaced range. */
   readonly quoted: boolean;
+  /** The specifier as written (its value, unquoted). */
+  readonly specifier?: string;
+  /** The bindings it takes by name (see `ImportRecord.names`). */
+  readonly names?: readonly string[] | undefined;
   /**
    * Index of the imported module in `Snapshot.modules`, or `undefined` for an
    * import the transpiler drops, which only has to resolve (to an empty module).
    */
   readonly module: number | undefined;
+}
+
+/** An import of a module outside the snapshot (`node:`, `npm:`, `jsr:`, a URL or a bare name) that Deno evaluates. */
+export interface ExternalImport {
+  readonly specifier: string;
+  /** The bindings it takes by name (see `ImportRecord.names`). */
+  readonly names?: readonly string[] | undefined;
+  /** Whether it is an `import()`, evaluated when called rather than with the module. */
+  readonly dynamic: boolean;
 }
 
 /** Content type (so Deno picks the right transpiler) and syntax, by extension. */
@@ -117,21 +130,40 @@ export class GraphReader {
         { path: realPath, cause: error },
       );
     }
-    const { imports, computedImports, exportsThen } = syntax === "json"
-      ? { imports: checkJson(realPath, source), computedImports: [], exportsThen: false }
+    const { imports, computedImports, exportsThen, externals, script } = syntax === "json"
+      ? {
+        imports: checkJson(realPath, source),
+        computedImports: [],
+        exportsThen: false,
+        externals: [],
+        script: undefined,
+      }
       : this.#imports(realPath, source, { mediaType, syntax });
     const childDigests = [...new Set(imports.map((local) => local.module))]
       .filter((index) => index !== undefined)
       .map((index) => this.modules[index]!.digest);
     const digest = digestOf(bytes, childDigests);
-    return { path: realPath, source, mediaType, imports, computedImports, exportsThen, digest };
+    return {
+      path: realPath,
+      source,
+      mediaType,
+      imports,
+      computedImports,
+      exportsThen,
+      digest,
+      externals,
+      script,
+    };
   }
 
   #imports(
     realPath: string,
     source: string,
     kind: { mediaType: string; syntax: SourceSyntax },
-  ): { imports: LocalImport[]; computedImports: readonly number[]; exportsThen: boolean } {
+  ): Pick<SnapshotModule, "computedImports" | "exportsThen" | "script"> & {
+    imports: LocalImport[];
+    externals: ExternalImport[];
+  } {
     const syntax = kind.syntax;
     this.#scanning = { path: realPath, source, syntax };
     let scan;
@@ -152,18 +184,24 @@ export class GraphReader {
     }
     const base = pathToFileURL(realPath);
     const imports: LocalImport[] = [];
-    for (const { specifier, start, end, quoted, evaluated } of scan.imports) {
-      if (!isLocalSpecifier(specifier)) continue;
+    const externals: ExternalImport[] = [];
+    for (const { specifier, start, end, quoted, evaluated, names } of scan.imports) {
+      if (!isLocalSpecifier(specifier)) {
+        if (evaluated) externals.push({ specifier, names, dynamic: quoted });
+        continue;
+      }
       const child = fileURLToPath(new URL(specifier, base));
       if (evaluated) {
-        imports.push({ start, end, quoted, module: this.visit(child, { path: realPath, specifier }) });
+        const module = this.visit(child, { path: realPath, specifier });
+        imports.push({ start, end, quoted, specifier, names, module });
       } else {
         // Nothing of it runs: it is not followed, but it must not name a missing file.
         this.#files.checkUnfollowed(child, { path: realPath, specifier });
-        imports.push({ start, end, quoted, module: undefined });
+        imports.push({ start, end, quoted, specifier, names, module: undefined });
       }
     }
-    return { imports, computedImports: scan.computed, exportsThen: scan.exportsThen };
+    const { computed, exportsThen, script } = scan;
+    return { imports, computedImports: computed, exportsThen, externals, script };
   }
 
   /**

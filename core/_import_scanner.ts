@@ -29,6 +29,7 @@
 import { createHash } from "node:crypto";
 import { jsxPragmas, parseProgram, type SourceSyntax, type SyntaxNode as Node } from "./_source_parser.ts";
 import { walk } from "./_syntax_walk.ts";
+import { type ScriptText, scriptText } from "./_script_transform.ts";
 
 // Parsing (`_source_parser.ts`) and the walk of the tree for uses and
 // `import()` calls (`_syntax_walk.ts`) live apart; this file decides, from
@@ -54,6 +55,13 @@ export interface ImportRecord {
    * specifier, but never loads the module for evaluation.
    */
   readonly evaluated: boolean;
+  /**
+   * The bindings a static import or `export { … } from` takes from the
+   * module, by the names the module exports them under (`default` for a
+   * default import); left out for a namespace, star, side-effect or dynamic
+   * import, which name no binding.
+   */
+  readonly names?: readonly string[];
 }
 
 /** What {@linkcode scanImports} needs to know about the host. */
@@ -85,6 +93,8 @@ export interface ScanResult {
    * entry needs importing through a wrapper module (one more module a swap).
    */
   readonly exportsThen: boolean;
+  /** The module as a function body, for evaluation as a script; `undefined` when it cannot be one faithfully. */
+  readonly script: ScriptText | undefined;
 }
 
 /** Scan results by syntax, elision and the source's SHA-256: a swap re-reads mostly unchanged files. */
@@ -121,18 +131,20 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
   const pragmas = jsxPragmas(program.comments as readonly { value: string }[]);
   const found: ImportRecord[] = [];
   // Static imports whose fate depends on whether one of their bindings is used.
-  const pending: { record: ImportRecord; names: string[] }[] = [];
+  const pending: { record: ImportRecord; bindings: readonly Binding[] }[] = [];
   let exportsThen = false;
   for (const node of body) {
     exportsThen ||= mayExportThen(node);
     const source = node.source as Node | null | undefined;
     if (source?.type !== "StringLiteral") continue;
+    const bindings = importedBindings(node);
     const record = (evaluated: boolean): ImportRecord => ({
       specifier: source.value as string,
       start: source.start + 1,
       end: source.end - 1,
       quoted: false,
       evaluated,
+      ...namesOf(bindings),
     });
     if (node.type === "ImportDeclaration") {
       if (node.importKind === "type" || node.importKind === "typeof") continue;
@@ -144,10 +156,7 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
         found.push(record(true));
         continue;
       }
-      const names = specifiers
-        .filter((specifier) => specifier.importKind !== "type" && specifier.importKind !== "typeof")
-        .map((specifier) => (specifier.local as Node).name as string);
-      if (names.length > 0) pending.push({ record: record(true), names });
+      if (bindings.length > 0) pending.push({ record: record(true), bindings });
       else found.push(record(false));
     } else if (node.type === "ExportAllDeclaration" || node.type === "ExportNamedDeclaration") {
       if (node.exportKind === "type") continue;
@@ -168,8 +177,12 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
       used.add(rootName(pragmas.factory ?? "React"));
       used.add(rootName(pragmas.fragment ?? "React"));
     }
-    for (const { record, names } of pending) {
-      found.push(names.some((name) => used.has(name)) ? record : { ...record, evaluated: false });
+    for (const { record, bindings } of pending) {
+      // The transpiler drops the bindings not used as values (an interface
+      // imported beside a function), and the whole import when none is.
+      const taken = bindings.filter((binding) => used.has(binding.local));
+      const { names: _all, ...rest } = record;
+      found.push(taken.length > 0 ? { ...rest, ...namesOf(taken) } : { ...record, evaluated: false });
     }
   }
   found.sort((a, b) => a.start - b.start);
@@ -179,7 +192,53 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
     jsxImportSource: pragmas.importSource,
     computed: Object.freeze(computed),
     exportsThen,
+    // JSX compiles to calls: Deno's import runs it.
+    script: syntax === "ts" || syntax === "js" ? scriptText(source, program) : undefined,
   });
+}
+
+/**
+ * A binding an import or re-export takes: its name in the module
+ * (`undefined` for a namespace, which takes none by name) and here.
+ */
+interface Binding {
+  readonly imported: string | undefined;
+  readonly local: string;
+}
+
+/**
+ * The bindings an import or re-export declaration takes from its module by
+ * name (see {@linkcode ImportRecord.names}), types left out.
+ */
+function importedBindings(node: Node): readonly Binding[] {
+  const bindings: Binding[] = [];
+  for (const specifier of (node.specifiers ?? []) as readonly Node[]) {
+    if (specifier.importKind === "type" || specifier.importKind === "typeof") continue;
+    if (specifier.exportKind === "type") continue;
+    const local = nameOf((specifier.local ?? specifier.exported) as Node);
+    const imported = specifier.type === "ImportDefaultSpecifier"
+      ? "default"
+      : specifier.type === "ImportSpecifier"
+      ? nameOf(specifier.imported as Node)
+      : specifier.type === "ExportSpecifier"
+      ? local
+      : undefined;
+    bindings.push({ imported, local });
+  }
+  return bindings;
+}
+
+/** `{ names }` of the bindings taken by name, or nothing when none is. */
+function namesOf(bindings: readonly Binding[]): { names?: readonly string[] } {
+  const names = bindings.map((binding) => binding.imported).filter((name): name is string =>
+    name !== undefined
+  );
+  return names.length === 0 ? {} : { names: Object.freeze(names) };
+}
+
+/** An identifier's name, or a string literal's value (`import { "a-b" as ab }`). */
+function nameOf(node: Node): string {
+  return (node.type === "StringLiteral" ? node.value : node.name) as string;
 }
 
 /** Whether a top-level statement may export a binding named `then` (see {@linkcode ScanResult.exportsThen}). */

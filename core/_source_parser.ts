@@ -83,7 +83,9 @@ function run(source: string, plugins: readonly string[]): SyntaxNode {
     attachComment: false,
   });
   const program = file.program as unknown as SyntaxNode;
-  return { ...program, comments: file.comments ?? [] };
+  // The recoverable errors (`errorRecovery`) sit on the file: kept, so a
+  // caller that rewrites the module can refuse one the parser only tolerated.
+  return { ...program, comments: file.comments ?? [], errors: file.errors ?? [] };
 }
 
 interface ParseError {

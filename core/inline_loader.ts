@@ -1,7 +1,12 @@
 /**
- * Inline loading: the generation's snapshot is imported into the host's own
- * isolate. Fast, but the code shares the host's permissions and V8 never
- * frees an imported module; see the worker loader for isolation.
+ * Inline loading: the generation's snapshot runs in the host's own isolate.
+ * Fast, but the code shares the host's permissions; see the worker loader
+ * for isolation.
+ *
+ * A graph that can (TypeScript, JavaScript and JSON without `import()`,
+ * `import.meta` or code TypeScript compiles: see `_script_graph.ts`) is
+ * evaluated as scripts, whose code is freed with the generation. Any other
+ * is imported from freshly minted `blob:` modules, which V8 never frees.
  *
  * Sharing the isolate also means sharing the built-ins. Inline mode cannot
  * isolate them, so it detects instead: a generation whose top-level code or
@@ -18,6 +23,8 @@ import type { GenerationRuntime } from "./generation.ts";
 import { callHook, importError, resolveHandle } from "./handle.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
 import { importNamespace } from "./_namespace_import.ts";
+import { ScriptGraph } from "./_script_graph.ts";
+import type { Snapshot } from "./snapshot.ts";
 
 /**
  * Imports generations into the host's own isolate. Keeps nothing between
@@ -42,21 +49,20 @@ export class InlineLoader implements Loader {
    */
   async load<T>(request: LoadRequest<T>, signal: AbortSignal): Promise<GenerationRuntime<T>> {
     const { contract, snapshot, context } = request;
-    const minted = snapshot.mint();
-    const revoke = () => minted.revoke();
+    const instance = instantiate(snapshot);
     const builtins = BuiltinsGuard.take();
     const abandon = () => {
       builtins.restore();
-      revoke();
+      instance.revoke();
     };
     signal.addEventListener("abort", abandon, { once: true });
     try {
       let namespace: Record<string, unknown>;
       try {
-        ({ namespace } = await importNamespace(minted.url, minted.thenable));
+        ({ namespace } = await instance.evaluate());
       } catch (error) {
         builtins.restore();
-        throw importError(error, minted.files, snapshot.entry);
+        throw importError(error, instance.files, snapshot.entry);
       }
       builtins.check("E_IMPORT", `Cannot load "${snapshot.entry}": its top-level code`, snapshot.entry);
       // The deadline passed while the top level ran: the swap is already
@@ -77,11 +83,11 @@ export class InlineLoader implements Loader {
         dispose: async () => {
           await callHook(hooks.dispose);
         },
-        unload: revoke,
-        unblob: minted.unblob,
+        unload: instance.revoke,
+        unblob: instance.unblob,
       };
     } catch (error) {
-      revoke();
+      instance.revoke();
       throw error;
     } finally {
       signal.removeEventListener("abort", abandon);
@@ -94,6 +100,35 @@ export class InlineLoader implements Loader {
   }
 }
 
+/** One instance of a snapshot in this isolate, evaluated once. */
+interface Instance {
+  evaluate(): Promise<{ namespace: Record<string, unknown> }>;
+  /** URLs its stack frames name, to the files. */
+  readonly files: ReadonlyMap<string, string>;
+  unblob(text: string): string;
+  /** Frees what Deno holds for it. Idempotent. */
+  revoke(): void;
+}
+
+/**
+ * A fresh instance of the snapshot: evaluated as scripts when the graph
+ * allows (its code is freed with the generation), else imported from
+ * freshly minted modules (which Deno keeps for good); see `_script_graph.ts`.
+ */
+function instantiate(snapshot: Snapshot): Instance {
+  const scripts = ScriptGraph.compile(snapshot.modules);
+  if (scripts !== undefined) {
+    return { evaluate: () => scripts.run(), files: scripts.files, unblob: (text) => text, revoke: () => {} };
+  }
+  const minted = snapshot.mint();
+  return {
+    evaluate: () => importNamespace(minted.url, minted.thenable),
+    files: minted.files,
+    unblob: minted.unblob,
+    revoke: () => minted.revoke(),
+  };
+}
+
 // Captured when the runtime loads, so a generation that replaces them cannot
 // blind the guard. The guard's loops are indexed and build no message before
 // restoring: `Array.prototype` and friends may be the very thing replaced.
@@ -103,6 +138,11 @@ const setPrototypeOf = Reflect.setPrototypeOf;
 const hasOwn = Object.hasOwn;
 const same = Object.is;
 const toText = String;
+
+// Deno makes `globalThis.queueMicrotask` non-enumerable at its first call
+// (measured on 2.9.6): called once now, so that a generation's top-level
+// first call is not taken for a change of the global.
+queueMicrotask(() => {});
 
 /** Objects a generation may not change at all while it loads. */
 const INTRINSICS: readonly (readonly [string, object])[] = listIntrinsics();
@@ -178,13 +218,24 @@ class BuiltinsGuard {
   readonly #setters: unknown[] = [];
   readonly #flags: number[] = [];
 
+  /** The last state taken: the state still, while a comparison finds nothing changed. */
+  static #last: BuiltinsGuard | undefined;
+
+  /**
+   * The built-ins' state now: the last one taken when nothing changed since
+   * (comparing costs about what taking does, but taking anew makes some
+   * 200 KiB of garbage a swap, measured), else a fresh one.
+   */
   static take(): BuiltinsGuard {
+    const last = BuiltinsGuard.#last;
+    if (last !== undefined && last.#unchanged()) return last;
     const guard = new BuiltinsGuard();
     for (let i = 0; i < INTRINSICS.length; i++) {
       const [name, owner] = INTRINSICS[i]!;
       guard.#add(name, owner, true, ownKeys(owner));
     }
     guard.#add("globalThis", globalThis, false, INITIAL_GLOBALS);
+    BuiltinsGuard.#last = guard;
     return guard;
   }
 

@@ -5,7 +5,9 @@
  * Deno caches modules by URL, so re-importing an entry (even with a new query
  * string) re-runs nothing below it. A snapshot therefore never imports the
  * files themselves: {@linkcode Snapshot.mint} rewrites every local import to a
- * fresh `blob:` URL holding the bytes that were hashed. What runs is exactly
+ * fresh `blob:` URL holding the bytes that were hashed, and inline loading
+ * may instead evaluate each module's text, rewritten by the scanner
+ * ({@linkcode SnapshotModule.script}), as a script. What runs is exactly
  * what was verified, later edits on disk cannot reach a loaded generation,
  * and loading needs no permission beyond reading the files once.
  *
@@ -23,9 +25,16 @@
 import { HotswapError } from "./errors.ts";
 import type { Provenance } from "./artifact.ts";
 import { DiskFiles, type FileAccess } from "./_file_access.ts";
-import { GraphReader, isStackOverflow, type LocalImport, Unparsable } from "./_graph_reader.ts";
+import {
+  type ExternalImport,
+  GraphReader,
+  isStackOverflow,
+  type LocalImport,
+  Unparsable,
+} from "./_graph_reader.ts";
 import { SCANNER_NAME } from "./_import_scanner.ts";
 import { mintModules } from "./_mint.ts";
+import type { ScriptText } from "./_script_transform.ts";
 import type { Roots } from "./roots.ts";
 
 /** Default cap on the bytes of one generation's graph. */
@@ -47,6 +56,13 @@ export interface SnapshotModule {
   readonly exportsThen: boolean;
   /** This module's digest, which also covers its local imports. */
   readonly digest: string;
+  /** Imports of modules outside the snapshot that Deno evaluates; unknown when left out. */
+  readonly externals?: readonly ExternalImport[];
+  /**
+   * The module as a function body, for an inline load that evaluates the
+   * graph as scripts (see `_script_graph.ts`); left out when it cannot be one.
+   */
+  readonly script?: ScriptText | undefined;
 }
 
 /** URLs minted for one instance of a snapshot; revoke them once unloaded. */

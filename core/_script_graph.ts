@@ -1,0 +1,307 @@
+/**
+ * A snapshot's module graph evaluated as scripts instead of ES modules: the
+ * technique of Vite's module runner, for the same reason. V8 never frees an
+ * imported module, and Deno's module map only grows, so every inline swap
+ * through `import()` of fresh `blob:` URLs keeps its module records for
+ * good and makes the next import slower (measured on 2.9.6: 2.4 ms for the
+ * sample app's two modules at first, 8.6 ms after 1,500 swaps, about 40 KiB
+ * kept per swap). A script is a plain function: once a generation is
+ * retired and unreferenced, its code and state are garbage like any other.
+ *
+ * Each module's text (the bytes that were hashed) was rewritten by the
+ * import scanner into a function body with every line and column in place
+ * (`_script_transform.ts`); `node:vm` compiles it under the file's URL, so
+ * stack frames read `file:///…/f.ts:LINE:COL` as a module's would. Every
+ * call of that function is a fresh instance of the module: the whole graph
+ * is fresh.
+ *
+ * Modules are evaluated in the snapshot's order (dependencies first), as
+ * ES modules are, a body with top-level `await` awaited before the next;
+ * before each, the bindings it imports by name are checked against what its
+ * dependencies export, as linking does. Only graphs this reproduces
+ * faithfully are taken: TypeScript, JavaScript and JSON modules whose text
+ * the rewrite accepts, no `import()`, and no import outside the snapshot but
+ * of `node:` built-ins. For any other, {@linkcode ScriptGraph.compile}
+ * returns `undefined` and the caller imports minted modules, as Deno would.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { runInThisContext } from "node:vm";
+import type { SnapshotModule } from "./snapshot.ts";
+import { IMPORT_PARAMETER, type ScriptText } from "./_script_transform.ts";
+
+/** A module's exports, as a module namespace holds them: on a null prototype. */
+type Namespace = Record<string, unknown>;
+
+/** A module's compiled body: returns its local exports' getters (in a promise with top-level `await`). */
+type ModuleBody = (load: (specifier: string) => Namespace) => unknown;
+
+/** Where a specifier of one module leads. */
+type Link =
+  | { readonly kind: "module"; readonly index: number; readonly names: readonly string[] | undefined }
+  | { readonly kind: "dropped" }
+  | { readonly kind: "builtin"; readonly value: Namespace; readonly names: readonly string[] | undefined };
+
+/** One module, ready to run. */
+interface CompiledModule {
+  readonly path: string;
+  readonly links: ReadonlyMap<string, Link>;
+  /** The body and what it re-exports, or the JSON text of a JSON module. */
+  readonly body: { readonly run: ModuleBody; readonly text: ScriptText } | string;
+}
+
+const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+/** Built-in modules as namespaces: the module as `default`, its members as the named exports. */
+const builtins = new Map<string, Namespace | undefined>();
+/**
+ * Compiled bodies by file and text, so a swap compiles only the modules
+ * that changed (each call of a body is still a fresh instance of its module).
+ */
+const compiled = new Map<string, ModuleBody>();
+const COMPILED_ENTRIES = 512;
+
+/** A snapshot's modules compiled as scripts; {@linkcode ScriptGraph.run} evaluates a fresh instance. */
+export class ScriptGraph {
+  readonly #modules: readonly CompiledModule[];
+  /** File URLs as stack frames print them, to the files they name. */
+  readonly files: ReadonlyMap<string, string>;
+
+  private constructor(modules: readonly CompiledModule[]) {
+    this.#modules = modules;
+    const files = new Map<string, string>();
+    for (const { path } of modules) {
+      const url = pathToFileURL(path).href;
+      files.set(url, path);
+      files.set(decodeURIComponent(url), path);
+    }
+    this.files = files;
+  }
+
+  /**
+   * Compiles every module of the graph, running none of them.
+   *
+   * @param modules The snapshot's modules, dependencies first.
+   * @returns The graph, or `undefined` when it cannot be evaluated faithfully as scripts.
+   */
+  static compile(modules: readonly SnapshotModule[]): ScriptGraph | undefined {
+    const compiled: CompiledModule[] = [];
+    for (const [index, module] of modules.entries()) {
+      const script = module.script;
+      // A module awaiting at its top level lets the modules after it that
+      // do not import it run meanwhile; in order, the entry alone can await.
+      if (script?.awaits === true && index !== modules.length - 1) return undefined;
+      if (script !== undefined && !jsonAgrees(module, script, modules)) return undefined;
+      const one = compileModule(module);
+      if (one === undefined) return undefined;
+      compiled.push(one);
+    }
+    return new ScriptGraph(compiled);
+  }
+
+  /**
+   * Evaluates a fresh instance of every module, dependencies first.
+   *
+   * @returns The entry's namespace.
+   * @throws What a module's top-level code throws, or a `SyntaxError` for a
+   *   binding imported by name that its module does not export.
+   */
+  async run(): Promise<{ namespace: Namespace }> {
+    const namespaces: Namespace[] = [];
+    for (const module of this.#modules) {
+      for (const [specifier, link] of module.links) checkLink(specifier, link, namespaces);
+      if (typeof module.body === "string") {
+        namespaces.push(seal({ default: JSON.parse(module.body) }));
+        continue;
+      }
+      const load = (specifier: string) => resolveLink(module, specifier, namespaces);
+      const { run, text } = module.body;
+      let locals = run.call(undefined, load);
+      if (text.awaits) locals = await locals;
+      namespaces.push(namespaceOf(locals as object, text, load));
+    }
+    return { namespace: namespaces[namespaces.length - 1]! };
+  }
+}
+
+function compileModule(module: SnapshotModule): CompiledModule | undefined {
+  const { externals, script, computedImports, path } = module;
+  if (externals === undefined || computedImports.length > 0) return undefined;
+  const links = new Map<string, Link>();
+  for (const local of module.imports) {
+    if (local.quoted || local.specifier === undefined) return undefined;
+    const link: Link = local.module === undefined
+      ? { kind: "dropped" }
+      : { kind: "module", index: local.module, names: local.names };
+    const known = links.get(local.specifier);
+    if (known !== undefined && known.kind !== link.kind) return undefined;
+    links.set(local.specifier, mergeNames(known, link));
+  }
+  for (const external of externals) {
+    if (external.dynamic) return undefined;
+    const value = builtin(external.specifier);
+    if (value === undefined) return undefined;
+    const link: Link = { kind: "builtin", value, names: external.names };
+    links.set(external.specifier, mergeNames(links.get(external.specifier), link));
+  }
+  if (module.mediaType === "application/json") return { path, links, body: module.source };
+  if (script === undefined) return undefined;
+  const run = compileBody(path, script);
+  return run === undefined ? undefined : { path, links, body: { run, text: script } };
+}
+
+/** The module's body compiled under its file's URL; `undefined` when V8 refuses it. */
+function compileBody(path: string, script: ScriptText): ModuleBody | undefined {
+  const source = `(${script.awaits ? "async " : ""}function (${IMPORT_PARAMETER}) {${script.code}\n})`;
+  const key = `${path}\0${source}`;
+  let run = compiled.get(key);
+  if (run !== undefined) {
+    compiled.delete(key); // most recently used last, so the oldest is evicted first
+  } else {
+    try {
+      // The body's first line holds the import bindings: the module's own lines keep their numbers.
+      run = runInThisContext(source, { filename: pathToFileURL(path).href, lineOffset: -1 }) as ModuleBody;
+    } catch {
+      // Syntax the rewrite let through that V8 refuses in a function: Deno's import decides.
+      return undefined;
+    }
+    if (compiled.size >= COMPILED_ENTRIES) compiled.delete(compiled.keys().next().value!);
+  }
+  compiled.set(key, run);
+  return run;
+}
+
+/**
+ * Whether the module imports JSON modules, and only those, `with { type:
+ * "json" }`: Deno refuses either mismatch, and must say so itself.
+ */
+function jsonAgrees(module: SnapshotModule, script: ScriptText, modules: readonly SnapshotModule[]): boolean {
+  for (const local of module.imports) {
+    if (local.module === undefined || local.specifier === undefined) continue;
+    const isJson = modules[local.module]!.mediaType === "application/json";
+    if (isJson !== script.json.includes(local.specifier)) return false;
+  }
+  return true;
+}
+
+/** A `node:` built-in as a namespace, or `undefined` for any other specifier. */
+function builtin(specifier: string): Namespace | undefined {
+  if (!specifier.startsWith("node:") || getBuiltinModule === undefined) return undefined;
+  if (!builtins.has(specifier)) {
+    let value: unknown;
+    try {
+      value = getBuiltinModule(specifier);
+    } catch {
+      value = undefined;
+    }
+    const usable = (typeof value === "object" && value !== null) || typeof value === "function";
+    // As Deno's namespace of a built-in: its own enumerable members, and itself as `default`.
+    builtins.set(specifier, usable ? seal({ ...value as object, default: value }) : undefined);
+  }
+  return builtins.get(specifier);
+}
+
+/** Two imports of one specifier in a module: the names of both are checked. */
+function mergeNames(known: Link | undefined, link: Link): Link {
+  if (known === undefined || known.kind === "dropped" || link.kind === "dropped") return link;
+  return { ...link, names: [...known.names ?? [], ...link.names ?? []] } as Link;
+}
+
+/** Refuses a binding imported by name that the module does not export, as linking an ES module does. */
+function checkLink(specifier: string, link: Link, namespaces: readonly Namespace[]): void {
+  if (link.kind === "dropped" || link.names === undefined) return;
+  const target = link.kind === "module" ? namespaces[link.index]! : link.value;
+  for (const name of link.names) {
+    if (name in target) continue;
+    throw new SyntaxError(
+      ambiguities.get(target)?.has(name)
+        ? `The requested module '${specifier}' contains conflicting star exports for name '${name}'`
+        : `The requested module '${specifier}' does not provide an export named '${name}'`,
+    );
+  }
+}
+
+function resolveLink(module: CompiledModule, specifier: string, namespaces: readonly Namespace[]): Namespace {
+  const link = module.links.get(specifier);
+  if (link === undefined) throw new TypeError(`Module not found "${specifier}" from "${module.path}"`);
+  if (link.kind === "module") return namespaces[link.index]!;
+  // Not evaluated by Deno either: only its (unused) bindings are asked for.
+  if (link.kind === "dropped") return EMPTY;
+  return link.value;
+}
+
+/**
+ * A module's namespace: its local exports (the body's getters), its
+ * re-exports, then what its `export *` brings that it does not name itself.
+ * A name two stars bring from different bindings is left out, as an ES
+ * module leaves out an ambiguous star export.
+ */
+function namespaceOf(locals: object, text: ScriptText, load: (specifier: string) => Namespace): Namespace {
+  const namespace = Object.create(null) as Namespace;
+  const origin = new Map<string, unknown>();
+  const define = (name: string, get: () => unknown, from: unknown) => {
+    Object.defineProperty(namespace, name, { get, enumerable: true, configurable: true });
+    origin.set(name, from);
+  };
+  // The body returns `{ get name() { … } }` only: every property is a getter.
+  for (const [name, { get }] of Object.entries(Object.getOwnPropertyDescriptors(locals))) {
+    define(name, get!, get);
+  }
+  for (const { name, from, imported } of text.reexports) {
+    const source = load(from);
+    if (imported === undefined) define(name, () => source, source);
+    else define(name, () => source[imported], originOf(source, imported));
+  }
+  // Names the module exports itself take precedence over its stars'.
+  const explicit = new Set(origin.keys());
+  const ambiguous = new Set<string>();
+  for (const from of text.stars) {
+    const source = load(from);
+    for (const name of Object.keys(source)) {
+      if (name === "default" || explicit.has(name) || ambiguous.has(name)) continue;
+      const token = originOf(source, name);
+      if (!origin.has(name)) define(name, () => source[name], token);
+      else if (origin.get(name) !== token) {
+        ambiguous.add(name);
+        origin.delete(name);
+        delete namespace[name];
+      }
+    }
+  }
+  const sealed = seal(namespace, origin);
+  if (ambiguous.size > 0) ambiguities.set(sealed, ambiguous);
+  return sealed;
+}
+
+/** Where each name of a namespace comes from, to tell a diamond from a conflict. */
+const origins = new WeakMap<Namespace, ReadonlyMap<string, unknown>>();
+/** Names two stars of a namespace's module bring from different bindings. */
+const ambiguities = new WeakMap<Namespace, ReadonlySet<string>>();
+
+function originOf(namespace: Namespace, name: string): unknown {
+  return origins.get(namespace)?.get(name) ?? Object.getOwnPropertyDescriptor(namespace, name)?.get ??
+    namespace;
+}
+
+const EMPTY: Namespace = seal({});
+
+/** Sorted, on a null prototype, tagged `Module` and frozen, as a module namespace object is. */
+function seal(exports: Namespace, origin?: ReadonlyMap<string, unknown>): Namespace {
+  const namespace = Object.create(null) as Namespace;
+  for (const name of Object.keys(exports).sort()) {
+    const { get, value } = Object.getOwnPropertyDescriptor(exports, name)!;
+    Object.defineProperty(
+      namespace,
+      name,
+      get === undefined ? { value, enumerable: true, writable: true } : {
+        get,
+        enumerable: true,
+      },
+    );
+  }
+  Object.defineProperty(namespace, Symbol.toStringTag, { value: "Module" });
+  if (origin !== undefined) origins.set(namespace, origin);
+  return Object.freeze(namespace);
+}

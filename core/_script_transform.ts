@@ -1,0 +1,615 @@
+/**
+ * A module's text made into the body of a function, for evaluation as a
+ * script (see `_script_graph.ts`), from the syntax tree the import scanner
+ * already parsed. Every line and column stays where it was, so stack frames
+ * need no source map:
+ *
+ * - TypeScript's types are blanked out (replaced by spaces, line breaks
+ *   kept), as Node's type stripping and `ts-blank-space` do.
+ * - `import` declarations are blanked; their bindings are declared on the
+ *   function's first line, before the module's own first line, as an ES
+ *   module's bindings exist before its code runs.
+ * - `export` keywords and `export { … }` lists are blanked; a getter per
+ *   exported name, returned after the last line, keeps each export live.
+ *   `export default <expression>` becomes a declaration of a hidden name.
+ *
+ * An importer binds each name it imports once, when it runs (its
+ * dependencies have run by then): a module that assigns an exported binding
+ * anywhere but in its declaration, which would need a live binding, is not
+ * taken. `import * as ns` reads through the namespace's getters, live.
+ *
+ * Only what can be erased this way is taken. Syntax that TypeScript compiles
+ * to code (enums, namespaces, parameter properties, decorators), `<T>x`
+ * assertions, `import.meta`, and anything the parser flagged, give
+ * `undefined`: Deno's own import runs such a module.
+ *
+ * @module
+ */
+
+import type { SyntaxNode as Node } from "./_source_parser.ts";
+
+/** The parameter through which the body reaches its imports. */
+export const IMPORT_PARAMETER = "__hs_import";
+/** The local that holds `export default <expression>`. */
+const DEFAULT_LOCAL = "__hs_dflt";
+/** Names the body declares itself: a module that uses them is not taken. */
+const RESERVED = /__hs_/;
+
+/** A module's text as a function body, and the exports that name other modules. */
+export interface ScriptText {
+  /**
+   * The body: a first line of import bindings, then the module's lines, then
+   * `return` of an object with a getter per local export. Compile it with
+   * a line offset of −1 so the module's lines keep their numbers.
+   */
+  readonly code: string;
+  /** `export { a as b } from "m"` (`imported: "a"`) and `export * as b from "m"` (`imported: undefined`). */
+  readonly reexports: readonly { readonly name: string; readonly from: string; readonly imported?: string }[];
+  /** `export * from "m"`, in source order. */
+  readonly stars: readonly string[];
+  /** Specifiers imported `with { type: "json" }` (any other attribute is refused). */
+  readonly json: readonly string[];
+  /** Whether the body has top-level `await` (it compiles only as an async function). */
+  readonly awaits: boolean;
+}
+
+/** Keys of value nodes that hold only types. */
+const TYPE_KEYS: ReadonlySet<string> = new Set([
+  "typeAnnotation",
+  "typeParameters",
+  "typeArguments",
+  "superTypeParameters",
+  "superTypeArguments",
+  "returnType",
+]);
+const SKIPPED_KEYS: ReadonlySet<string> = new Set([
+  "type",
+  "start",
+  "end",
+  "loc",
+  "range",
+  "extra",
+  "leadingComments",
+  "trailingComments",
+  "innerComments",
+  "comments",
+  "errors",
+  // Blanked with its keyword by `#class`.
+  "implements",
+]);
+/** TypeScript nodes that hold a value: the key of the value. */
+const TS_VALUE: Readonly<Record<string, string>> = {
+  TSAsExpression: "expression",
+  TSSatisfiesExpression: "expression",
+  TSNonNullExpression: "expression",
+  TSInstantiationExpression: "expression",
+};
+/** TypeScript nodes that compile to code, or cannot be blanked safely. */
+const TS_REFUSED: ReadonlySet<string> = new Set([
+  "TSTypeAssertion",
+  "TSParameterProperty",
+  "TSExportAssignment",
+  "TSImportEqualsDeclaration",
+]);
+/** Class members that may carry modifiers TypeScript erases. */
+const MEMBERS: ReadonlySet<string> = new Set([
+  "ClassProperty",
+  "ClassMethod",
+  "ClassPrivateProperty",
+  "ClassPrivateMethod",
+]);
+/** TypeScript declarations that stand as statements (or class members): blanked with a `;`. */
+const STATEMENTS: ReadonlySet<string> = new Set([
+  "TSInterfaceDeclaration",
+  "TSTypeAliasDeclaration",
+  "TSDeclareFunction",
+  "TSDeclareMethod",
+  "TSModuleDeclaration",
+  "TSEnumDeclaration",
+  "TSIndexSignature",
+  "TSNamespaceExportDeclaration",
+]);
+const TS_MODIFIERS = /\b(?:public|private|protected|readonly|override|declare|abstract)\b/g;
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/** Thrown inside the transform when the module cannot be taken; never escapes it. */
+class Refused extends Error {}
+
+/**
+ * Rewrites a parsed module as a function body (see the module doc).
+ *
+ * @param source The module's text.
+ * @param program Its syntax tree, from `parseProgram`.
+ * @returns The body, or `undefined` when the module cannot be evaluated as a script faithfully.
+ */
+export function scriptText(source: string, program: Node): ScriptText | undefined {
+  if (((program.errors ?? []) as unknown[]).length > 0 || RESERVED.test(source)) return undefined;
+  try {
+    return new Rewriter(source).module(program.body as readonly Node[]);
+  } catch (error) {
+    if (error instanceof Refused) return undefined;
+    throw error;
+  }
+}
+
+class Rewriter {
+  readonly #source: string;
+  /** Ranges to replace, in any order; never overlapping. */
+  readonly #edits: { start: number; end: number; text: string }[] = [];
+  readonly #bindings: string[] = [];
+  /** Getters of the local exports: `name` → local. */
+  readonly #locals = new Map<string, string>();
+  readonly #reexports: { name: string; from: string; imported?: string }[] = [];
+  readonly #stars: string[] = [];
+  readonly #json: string[] = [];
+  #awaits = false;
+  /** Whether `export default` held an anonymous function or class, which the export names `default`. */
+  #renameDefault = false;
+  /** Nodes already blanked whole, which the walk must not visit. */
+  readonly #blanked = new Set<Node>();
+  /** Top-level names declared only as types, which an `export { … }` list may name. */
+  #typeOnly: ReadonlySet<string> = new Set();
+  /** Names assigned anywhere after their declaration (by name, as the import scanner's use analysis goes). */
+  readonly #assigned = new Set<string>();
+
+  constructor(source: string) {
+    this.#source = source;
+  }
+
+  module(body: readonly Node[]): ScriptText {
+    this.#typeOnly = typeOnlyNames(body);
+    for (const statement of body) this.#statement(statement);
+    // An importer binds each name once, when it runs: an export that can
+    // change afterwards would need a live binding.
+    for (const local of this.#locals.values()) if (this.#assigned.has(local)) throw new Refused();
+    const getters = [...this.#locals].map(([name, local]) =>
+      `get ${JSON.stringify(name)}() { return ${local}; }`
+    );
+    const rename = this.#renameDefault
+      ? `if (${DEFAULT_LOCAL}.name === "${DEFAULT_LOCAL}") Object.defineProperty(${DEFAULT_LOCAL}, "name", { value: "default" });`
+      : "";
+    const code = `"use strict";${this.#bindings.join("")}\n${this.#apply()}\n;${rename}return { ${
+      getters.join(", ")
+    } };`;
+    return { code, reexports: this.#reexports, stars: this.#stars, json: this.#json, awaits: this.#awaits };
+  }
+
+  #statement(node: Node): void {
+    this.#attributes(node);
+    switch (node.type) {
+      case "ImportDeclaration":
+        return this.#import(node);
+      case "ExportNamedDeclaration":
+        return this.#exportNamed(node);
+      case "ExportDefaultDeclaration":
+        return this.#exportDefault(node);
+      case "ExportAllDeclaration": {
+        this.#blankStatement(node);
+        if (node.exportKind === "type") return;
+        const from = (node.source as Node).value as string;
+        const exported = node.exported as Node | null | undefined;
+        if (exported == null) this.#stars.push(from);
+        else this.#reexports.push({ name: nameOf(exported), from });
+        return;
+      }
+      default:
+        this.#walk(node, true);
+    }
+  }
+
+  /** Notes a JSON import; refuses any other import attribute, which Deno's import must judge. */
+  #attributes(node: Node): void {
+    const attributes = (node.attributes ?? []) as readonly Node[];
+    if (attributes.length === 0) return;
+    const [only] = attributes;
+    const key = only!.key as Node;
+    const value = only!.value as Node;
+    if (attributes.length !== 1 || nameOf(key) !== "type" || value.value !== "json") throw new Refused();
+    this.#json.push((node.source as Node).value as string);
+  }
+
+  #import(node: Node): void {
+    this.#blankStatement(node);
+    if (node.importKind === "type" || node.importKind === "typeof") return;
+    if (((node.phase ?? null) as string | null) !== null) throw new Refused(); // `import source`, `import defer`
+    const from = JSON.stringify((node.source as Node).value as string);
+    const named: string[] = [];
+    for (const specifier of node.specifiers as readonly Node[]) {
+      if (specifier.importKind === "type" || specifier.importKind === "typeof") continue;
+      const local = (specifier.local as Node).name as string;
+      if (specifier.type === "ImportNamespaceSpecifier") {
+        this.#bindings.push(`const ${local} = ${IMPORT_PARAMETER}(${from});`);
+      } else {
+        const imported = specifier.type === "ImportDefaultSpecifier"
+          ? "default"
+          : nameOf(specifier.imported as Node);
+        named.push(`${JSON.stringify(imported)}: ${local}`);
+      }
+    }
+    if (named.length > 0) {
+      this.#bindings.push(`const { ${named.join(", ")} } = ${IMPORT_PARAMETER}(${from});`);
+    }
+  }
+
+  #exportNamed(node: Node): void {
+    const declaration = node.declaration as Node | null | undefined;
+    if (node.exportKind === "type" || (declaration != null && erased(declaration))) {
+      return this.#blankStatement(node);
+    }
+    if (declaration != null) {
+      // `export ` goes; the declaration stays where it is.
+      this.#blankRange(node.start, declaration.start);
+      for (const name of declaredNames(declaration)) this.#locals.set(name, name);
+      return this.#walk(declaration, true);
+    }
+    this.#blankStatement(node);
+    const source = node.source as Node | null | undefined;
+    for (const specifier of node.specifiers as readonly Node[]) {
+      if (specifier.exportKind === "type") continue;
+      // `export { I }` of an interface: TypeScript drops it, there is nothing to get.
+      if (source == null && this.#typeOnly.has((specifier.local as Node).name as string)) continue;
+      const name = nameOf(specifier.exported as Node);
+      if (source != null) {
+        const from = source.value as string;
+        if (specifier.type === "ExportNamespaceSpecifier") this.#reexports.push({ name, from });
+        else this.#reexports.push({ name, from, imported: nameOf(specifier.local as Node) });
+      } else {
+        this.#locals.set(name, (specifier.local as Node).name as string);
+      }
+    }
+  }
+
+  #exportDefault(node: Node): void {
+    const declaration = node.declaration as Node;
+    if (erased(declaration)) return this.#blankStatement(node);
+    const id = declaration.id as Node | null | undefined;
+    const named = (declaration.type === "FunctionDeclaration" || declaration.type === "ClassDeclaration") &&
+      id != null;
+    if (named) {
+      this.#blankRange(node.start, declaration.start);
+      this.#locals.set("default", id.name as string);
+    } else {
+      // `export default` becomes `let __hs_dflt=`, as long; a function or
+      // class that ended the statement gets a `;` after it, so a next line
+      // opening with `(` cannot continue it as an expression would.
+      const keyword = "export default";
+      if (!this.#source.startsWith(keyword, node.start)) throw new Refused();
+      this.#edits.push({
+        start: node.start,
+        end: node.start + keyword.length,
+        text: `let ${DEFAULT_LOCAL}=`,
+      });
+      if (this.#source[node.end - 1] !== ";") {
+        this.#edits.push({ start: declaration.end, end: declaration.end, text: ";" });
+      }
+      // An anonymous function or class is named `default` by the export,
+      // which a class's static code could read before the rename.
+      const anonymous = declaration.type.includes("Function") || declaration.type.startsWith("Class");
+      if (declaration.type.startsWith("Class") && hasStatic(declaration)) throw new Refused();
+      if (anonymous) this.#renameDefault = true;
+      this.#locals.set("default", DEFAULT_LOCAL);
+    }
+    this.#walk(declaration, true);
+  }
+
+  /** Blanks the types within `node` (and checks nothing in it needs compiling). */
+  #walk(root: Node, topLevel: boolean): void {
+    // Each node with whether it runs at the top level (outside any function,
+    // for `await`) and whether it is inside a function with its own `arguments`.
+    const stack: [Node, boolean, boolean][] = [[root, topLevel, !topLevel]];
+    while (stack.length > 0) {
+      const [node, top, inFunction] = stack.pop()!;
+      if (this.#blanked.has(node)) continue;
+      const type = node.type;
+      if (((node.decorators ?? []) as unknown[]).length > 0) throw new Refused();
+      if (type.startsWith("TS")) {
+        const key = TS_VALUE[type];
+        if (key !== undefined) {
+          this.#typeTail(node, node[key] as Node);
+          stack.push([node[key] as Node, top, inFunction]);
+          continue;
+        }
+        if (TS_REFUSED.has(type) || !erased(node)) throw new Refused();
+        if (STATEMENTS.has(type)) this.#blankStatement(node);
+        else this.#blank(node);
+        continue;
+      }
+      if (node.declare === true || (MEMBERS.has(type) && node.abstract === true)) {
+        this.#blankStatement(node);
+        continue;
+      }
+      switch (type) {
+        case "MetaProperty":
+        case "ImportExpression":
+        case "ClassAccessorProperty":
+          throw new Refused();
+        case "AwaitExpression":
+          if (top) this.#awaits = true;
+          break;
+        case "VariableDeclaration":
+          if (top && (node.kind === "await using")) this.#awaits = true;
+          break;
+        case "Identifier":
+          // The module's `arguments` would be the body's own; a direct
+          // `eval` could assign an export where the rewrite cannot see.
+          if ((!inFunction && node.name === "arguments") || node.name === "eval") throw new Refused();
+          if (node.optional === true) this.#mark(node.start + (node.name as string).length, "?");
+          break;
+        case "ObjectPattern":
+        case "ArrayPattern":
+        case "RestElement":
+        case "AssignmentPattern":
+          if (node.optional === true) throw new Refused();
+          break;
+        case "AssignmentExpression":
+          assignedNames(node.left as Node, this.#assigned);
+          break;
+        case "UpdateExpression":
+          assignedNames(node.argument as Node, this.#assigned);
+          break;
+        case "ForInStatement":
+        case "ForOfStatement":
+          if ((node.left as Node).type !== "VariableDeclaration") {
+            assignedNames(node.left as Node, this.#assigned);
+          }
+          if (top && node.await === true) this.#awaits = true;
+          break;
+        case "VariableDeclarator":
+          if (node.definite === true) this.#mark((node.id as Node).start + nameLength(node.id as Node), "!");
+          break;
+        case "ClassDeclaration":
+        case "ClassExpression":
+          this.#class(node);
+          break;
+        case "ArrowFunctionExpression": {
+          const returned = node.returnType as Node | null | undefined;
+          // `(a): T\n=> a` blanked would put a line break before `=>`.
+          if (
+            returned != null && LINE_BREAK.test(this.#source.slice(returned.start, (node.body as Node).start))
+          ) {
+            throw new Refused();
+          }
+          break;
+        }
+      }
+      if (MEMBERS.has(type)) this.#member(node);
+      const functionLike = type.includes("Function") || type === "ClassMethod" ||
+        type === "ClassPrivateMethod" ||
+        type === "ObjectMethod";
+      if (functionLike) this.#thisParameter(node);
+      for (const key in node) {
+        if (SKIPPED_KEYS.has(key)) continue;
+        const value = node[key];
+        if (TYPE_KEYS.has(key)) {
+          if (isNode(value)) this.#blank(value);
+          continue;
+        }
+        const inner = top && !functionLike;
+        const ownArguments = inFunction || (functionLike && type !== "ArrowFunctionExpression");
+        if (Array.isArray(value)) {
+          for (let i = value.length - 1; i >= 0; i--) {
+            if (isNode(value[i])) stack.push([value[i], inner, ownArguments]);
+          }
+        } else if (isNode(value)) stack.push([value, inner, ownArguments]);
+      }
+    }
+  }
+
+  /** `abstract` before `class`, and `implements …`. */
+  #class(node: Node): void {
+    if (node.abstract === true) {
+      const at = this.#source.indexOf("abstract", node.start);
+      if (at === -1 || at >= (node.body as Node).start) throw new Refused();
+      this.#blankRange(at, at + "abstract".length);
+    }
+    const implemented = (node.implements ?? []) as readonly Node[];
+    if (implemented.length > 0) {
+      const at = this.#source.lastIndexOf("implements", implemented[0]!.start);
+      if (at === -1) throw new Refused();
+      this.#blankRange(at, implemented[implemented.length - 1]!.end);
+    }
+  }
+
+  /** A class member's TypeScript-only modifiers, `?` and `!`. */
+  #member(node: Node): void {
+    const key = node.key as Node;
+    const head = this.#source.slice(node.start, key.start);
+    for (const match of head.matchAll(TS_MODIFIERS)) {
+      this.#blankRange(node.start + match.index, node.start + match.index + match[0].length);
+    }
+    const afterKey = node.computed === true ? this.#source.indexOf("]", key.end) + 1 : key.end;
+    if (node.computed === true && afterKey === 0) throw new Refused();
+    if (node.optional === true) this.#mark(afterKey, "?");
+    if (node.definite === true) this.#mark(afterKey, "!");
+  }
+
+  /** TypeScript's `this` parameter (a declared type for `this`), with its comma. */
+  #thisParameter(node: Node): void {
+    const first = ((node.params ?? []) as readonly Node[])[0];
+    if (first?.type !== "Identifier" || first.name !== "this") return;
+    const comma = /^\s*,/.exec(this.#source.slice(first.end));
+    this.#blankRange(first.start, first.end + (comma?.[0].length ?? 0));
+    this.#blanked.add(first);
+  }
+
+  /** Blanks from the end of an expression to the end of the node wrapping it (` as T`, `!`, `<T>`). */
+  #typeTail(node: Node, expression: Node): void {
+    let end = expression.end;
+    // A parenthesised expression: its `)` stays.
+    while (this.#source[end] === ")") end++;
+    if (end < node.end) this.#blankRange(end, node.end);
+  }
+
+  /** Blanks the first `mark` (`?` or `!`) at or after `from`, past spaces only. */
+  #mark(from: number, mark: string): void {
+    const at = this.#source.slice(from).search(/\S/) + from;
+    if (this.#source[at] !== mark) throw new Refused();
+    this.#blankRange(at, at + 1);
+  }
+
+  #blank(node: Node): void {
+    this.#blankRange(node.start, node.end);
+  }
+
+  /**
+   * Blanks a statement or class member, leaving a `;` where it began: the
+   * line before cannot run on into the line after (`f()` then a blanked
+   * line then `(x)` must not become `f()(x)`).
+   */
+  #blankStatement(node: Node): void {
+    this.#edits.push({ start: node.start, end: node.start + 1, text: ";" });
+    this.#blankRange(node.start + 1, node.end);
+  }
+
+  #blankRange(start: number, end: number): void {
+    if (end > start) this.#edits.push({ start, end, text: blank(this.#source.slice(start, end)) });
+  }
+
+  #apply(): string {
+    const edits = this.#edits.sort((a, b) => a.start - b.start);
+    let out = "";
+    let at = 0;
+    for (const { start, end, text } of edits) {
+      if (start < at) throw new Refused(); // overlapping edits: a case this rewriter does not know
+      out += this.#source.slice(at, start) + text;
+      at = end;
+    }
+    return out + this.#source.slice(at);
+  }
+}
+
+/** Whether a declaration or TypeScript node holds only types (nothing of it runs). */
+function erased(node: Node): boolean {
+  if (node.declare === true) return true;
+  switch (node.type) {
+    case "TSEnumDeclaration":
+      return false;
+    case "TSModuleDeclaration":
+      // `declare global` and `declare namespace` only: a namespace with values compiles to code.
+      return node.declare === true || node.kind === "global";
+    default:
+      return node.type.startsWith("TS") && !(node.type in TS_VALUE) && !TS_REFUSED.has(node.type);
+  }
+}
+
+/** Whether a class has a static member or block, which runs as the class is defined. */
+function hasStatic(node: Node): boolean {
+  const members = (node.body as Node).body as readonly Node[];
+  return members.some((member) => member.static === true || member.type === "StaticBlock");
+}
+
+/** Top-level names declared only as types (interfaces, aliases, ambient declarations, type imports). */
+function typeOnlyNames(body: readonly Node[]): Set<string> {
+  const types = new Set<string>();
+  const values = new Set<string>();
+  for (const statement of body) {
+    const declaration = (statement.type.startsWith("Export") ? statement.declaration : statement) as
+      | Node
+      | null;
+    if (statement.type === "ImportDeclaration") {
+      for (const specifier of statement.specifiers as readonly Node[]) {
+        const typeOnly = statement.importKind === "type" || specifier.importKind === "type";
+        (typeOnly ? types : values).add((specifier.local as Node).name as string);
+      }
+    }
+    if (declaration == null || typeof declaration.type !== "string") continue;
+    const id = declaration.id as Node | null | undefined;
+    if (id?.type !== "Identifier") {
+      if (declaration.type === "VariableDeclaration" && declaration.declare !== true) {
+        try {
+          for (const name of declaredNames(declaration)) values.add(name);
+        } catch { /* a pattern the rewrite refuses later anyway */ }
+      }
+      continue;
+    }
+    (erased(declaration) ? types : values).add(id.name as string);
+  }
+  for (const name of values) types.delete(name);
+  return types;
+}
+
+/** The names a declaration binds at the top level. */
+function declaredNames(declaration: Node): string[] {
+  if (declaration.type === "VariableDeclaration") {
+    const names: string[] = [];
+    for (const declarator of declaration.declarations as readonly Node[]) {
+      patternNames(declarator.id as Node, names);
+    }
+    return names;
+  }
+  const id = declaration.id as Node | null | undefined;
+  if (id == null) throw new Refused();
+  return [id.name as string];
+}
+
+function patternNames(pattern: Node, names: string[]): void {
+  switch (pattern.type) {
+    case "Identifier":
+      names.push(pattern.name as string);
+      return;
+    case "ObjectPattern":
+      for (const property of pattern.properties as readonly Node[]) {
+        patternNames((property.type === "RestElement" ? property.argument : property.value) as Node, names);
+      }
+      return;
+    case "ArrayPattern":
+      for (const element of pattern.elements as readonly (Node | null)[]) {
+        if (element) patternNames(element, names);
+      }
+      return;
+    case "RestElement":
+      return patternNames(pattern.argument as Node, names);
+    case "AssignmentPattern":
+      return patternNames(pattern.left as Node, names);
+    default:
+      throw new Refused();
+  }
+}
+
+/** The names a target of assignment binds; a member expression binds none. */
+function assignedNames(target: Node, names: Set<string>): void {
+  switch (target.type) {
+    case "Identifier":
+      names.add(target.name as string);
+      return;
+    case "ObjectPattern":
+      for (const property of target.properties as readonly Node[]) {
+        assignedNames((property.type === "RestElement" ? property.argument : property.value) as Node, names);
+      }
+      return;
+    case "ArrayPattern":
+      for (const element of target.elements as readonly (Node | null)[]) {
+        if (element) assignedNames(element, names);
+      }
+      return;
+    case "RestElement":
+      return assignedNames(target.argument as Node, names);
+    case "AssignmentPattern":
+      return assignedNames(target.left as Node, names);
+    case "TSAsExpression":
+    case "TSSatisfiesExpression":
+    case "TSNonNullExpression":
+    case "ParenthesizedExpression":
+      return assignedNames(target.expression as Node, names);
+  }
+}
+
+/** An identifier's name, or a string literal's value (`export { a as "a-b" }`). */
+function nameOf(node: Node): string {
+  return (node.type === "StringLiteral" ? node.value : node.name) as string;
+}
+
+/** The length of an identifier as written; refused when it is written with escapes. */
+function nameLength(node: Node): number {
+  if (node.type !== "Identifier") throw new Refused();
+  return (node.name as string).length;
+}
+
+function isNode(value: unknown): value is Node {
+  return typeof value === "object" && value !== null && typeof (value as Node).type === "string";
+}
+
+/** Spaces for every character of `text` but line breaks, which stay. */
+function blank(text: string): string {
+  return text.replace(/[^\n\r\u2028\u2029]/g, " ");
+}
