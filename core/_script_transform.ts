@@ -20,8 +20,10 @@
  *
  * Only what can be erased this way is taken. Syntax that TypeScript compiles
  * to code (enums, namespaces, parameter properties, decorators), `<T>x`
- * assertions, `import.meta`, and anything the parser flagged, give
- * `undefined`: Deno's own import runs such a module.
+ * assertions, `import.meta`, `import()`, a direct `eval`, `arguments`
+ * outside a function, import attributes other than JSON's, a source map of
+ * the module's own, and anything the parser only tolerated give `undefined`:
+ * Deno's own import runs such a module.
  *
  * @module
  */
@@ -34,6 +36,11 @@ export const IMPORT_PARAMETER = "__hs_import";
 const DEFAULT_LOCAL = "__hs_dflt";
 /** Names the body declares itself: a module that uses them is not taken. */
 const RESERVED = /__hs_/;
+/**
+ * A module with a source map of its own (compiled output): its frames must
+ * go through the map, which Deno applies to an imported module only.
+ */
+const HAS_SOURCE_MAP = /^[ \t]*\/\/[#@][ \t]*sourceMappingURL=/m;
 
 /** A module's text as a function body, and the exports that name other modules. */
 export interface ScriptText {
@@ -123,7 +130,8 @@ class Refused extends Error {}
  * @returns The body, or `undefined` when the module cannot be evaluated as a script faithfully.
  */
 export function scriptText(source: string, program: Node): ScriptText | undefined {
-  if (((program.errors ?? []) as unknown[]).length > 0 || RESERVED.test(source)) return undefined;
+  const errors = (program.errors ?? []) as unknown[];
+  if (errors.length > 0 || RESERVED.test(source) || HAS_SOURCE_MAP.test(source)) return undefined;
   try {
     return new Rewriter(source).module(program.body as readonly Node[]);
   } catch (error) {

@@ -463,3 +463,10 @@ Deno.test("scriptText() notes JSON imports and refuses any other import attribut
   ]);
   strictEqual(transform('import x from "./x.ts" with { type: "css" };'), undefined);
 });
+
+Deno.test("scriptText() leaves a module with a source map of its own to Deno's import, which applies the map", () => {
+  strictEqual(
+    transform("export const a = 1;\n//# sourceMappingURL=data:application/json;base64,e30=\n", "js"),
+    undefined,
+  );
+});
