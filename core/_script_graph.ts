@@ -57,10 +57,11 @@ const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => unknow
 /** Built-in modules as namespaces: the module as `default`, its members as the named exports. */
 const builtins = new Map<string, Namespace | undefined>();
 /**
- * Compiled bodies by file and text, so a swap compiles only the modules
+ * The last body compiled for each file, so a swap compiles only the modules
  * that changed (each call of a body is still a fresh instance of its module).
+ * One per file: a file's older versions are not kept for a swap back.
  */
-const compiled = new Map<string, ModuleBody>();
+const compiled = new Map<string, { readonly text: ScriptText; readonly run: ModuleBody }>();
 const COMPILED_ENTRIES = 512;
 
 /** A snapshot's modules compiled as scripts; {@linkcode ScriptGraph.run} evaluates a fresh instance. */
@@ -154,22 +155,25 @@ function compileModule(module: SnapshotModule): CompiledModule | undefined {
 
 /** The module's body compiled under its file's URL; `undefined` when V8 refuses it. */
 function compileBody(path: string, script: ScriptText): ModuleBody | undefined {
-  const source = `(${script.awaits ? "async " : ""}function (${IMPORT_PARAMETER}) {${script.code}\n})`;
-  const key = `${path}\0${source}`;
-  let run = compiled.get(key);
-  if (run !== undefined) {
-    compiled.delete(key); // most recently used last, so the oldest is evicted first
-  } else {
-    try {
-      // The body's first line holds the import bindings: the module's own lines keep their numbers.
-      run = runInThisContext(source, { filename: pathToFileURL(path).href, lineOffset: -1 }) as ModuleBody;
-    } catch {
-      // Syntax the rewrite let through that V8 refuses in a function: Deno's import decides.
-      return undefined;
-    }
-    if (compiled.size >= COMPILED_ENTRIES) compiled.delete(compiled.keys().next().value!);
+  const last = compiled.get(path);
+  compiled.delete(path); // most recently used last, so the oldest is evicted first
+  if (last !== undefined && (last.text === script || last.text.code === script.code)) {
+    compiled.set(path, last);
+    return last.run;
   }
-  compiled.set(key, run);
+  let run: ModuleBody;
+  try {
+    // The body's first line holds the import bindings: the module's own lines keep their numbers.
+    run = runInThisContext(
+      `(${script.awaits ? "async " : ""}function (${IMPORT_PARAMETER}) {${script.code}\n})`,
+      { filename: pathToFileURL(path).href, lineOffset: -1 },
+    ) as ModuleBody;
+  } catch {
+    // Syntax the rewrite let through that V8 refuses in a function: Deno's import decides.
+    return undefined;
+  }
+  if (compiled.size >= COMPILED_ENTRIES) compiled.delete(compiled.keys().next().value!);
+  compiled.set(path, { text: script, run });
   return run;
 }
 
