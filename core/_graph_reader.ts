@@ -168,7 +168,7 @@ export class GraphReader {
     this.#scanning = { path: realPath, source, syntax };
     let scan;
     try {
-      scan = scanImports(source, syntax, { elideUnused: this.#elideUnused });
+      scan = scanImports(source, syntax, { elideUnused: this.#elideUnused, path: realPath });
     } catch (error) {
       if (error instanceof ScanError) throw new Unparsable(realPath, source, kind.mediaType, error);
       throw error;

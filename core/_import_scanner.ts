@@ -64,16 +64,6 @@ export interface ImportRecord {
   readonly names?: readonly string[];
 }
 
-/** What {@linkcode scanImports} needs to know about the host. */
-export interface ScanOptions {
-  /**
-   * Whether Deno drops imports none of whose bindings is used as a value
-   * (TypeScript's default elision) rather than keeping every import not
-   * marked `type` (`verbatimModuleSyntax`).
-   */
-  readonly elideUnused: boolean;
-}
-
 /** What {@linkcode scanImports} found. */
 export interface ScanResult {
   /** Specifiers Deno resolves, local or not, in source order. */
@@ -100,6 +90,26 @@ export interface ScanResult {
 /** Scan results by syntax, elision and the source's SHA-256: a swap re-reads mostly unchanged files. */
 const cache = new Map<string, ScanResult>();
 const CACHE_ENTRIES = 4096;
+/**
+ * The key each file was last scanned under. A file's older versions are not
+ * read again by a swap (a rollback reuses its snapshot), so when a file
+ * changes, its previous result is dropped, unless another file has the same
+ * text: what a change keeps is the scan of the new text only.
+ */
+const keyOfPath = new Map<string, string>();
+const pathsOfKey = new Map<string, number>();
+
+/** What {@linkcode scanImports} knows of the file it scans. */
+export interface ScanOptions {
+  /**
+   * Whether Deno drops imports none of whose bindings is used as a value
+   * (TypeScript's default elision) rather than keeping every import not
+   * marked `type` (`verbatimModuleSyntax`).
+   */
+  readonly elideUnused: boolean;
+  /** The file's path, so that its previous version's result can be dropped (see above). */
+  readonly path?: string;
+}
 
 /**
  * Lists the specifiers of `source` that Deno resolves, and which it evaluates.
@@ -107,7 +117,7 @@ const CACHE_ENTRIES = 4096;
  *
  * @param source The module's text.
  * @param syntax Which extensions it may use, from its file extension.
- * @param options What Deno's transpiler does with unused imports.
+ * @param options What Deno's transpiler does with unused imports, and the file's path.
  * @throws {ScanError} When the source is not syntax the parser can recover from.
  * @throws {RangeError} When the source nests too deeply for the parser.
  */
@@ -121,7 +131,33 @@ export function scanImports(source: string, syntax: SourceSyntax, options: ScanO
     if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
   }
   cache.set(key, result);
+  if (options.path !== undefined) remember(options.path, key);
   return result;
+}
+
+/** Records that `path` now reads as `key`, dropping the result of its previous text if no file reads as it. */
+function remember(path: string, key: string): void {
+  const previous = keyOfPath.get(path);
+  if (previous === key) return;
+  keyOfPath.delete(path); // most recently scanned last, for the bound below
+  keyOfPath.set(path, key);
+  pathsOfKey.set(key, (pathsOfKey.get(key) ?? 0) + 1);
+  if (previous !== undefined) release(previous);
+  if (keyOfPath.size > CACHE_ENTRIES) {
+    const [oldest, oldestKey] = keyOfPath.entries().next().value!;
+    keyOfPath.delete(oldest);
+    release(oldestKey);
+  }
+}
+
+function release(key: string): void {
+  const count = (pathsOfKey.get(key) ?? 1) - 1;
+  if (count > 0) {
+    pathsOfKey.set(key, count);
+  } else {
+    pathsOfKey.delete(key);
+    cache.delete(key);
+  }
 }
 
 function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanResult {

@@ -5,7 +5,7 @@
  * back) are in catalogue_then_test.ts.
  */
 
-import { strictEqual } from "node:assert/strict";
+import { deepStrictEqual, notStrictEqual, strictEqual } from "node:assert/strict";
 import { scanImports } from "../core/_import_scanner.ts";
 
 const exportsThen = (source: string) => scanImports(source, "ts", { elideUnused: true }).exportsThen;
@@ -53,4 +53,19 @@ Deno.test("scanImports() says a module does not export then when no export can b
   ) {
     strictEqual(exportsThen(source), false, source);
   }
+});
+
+Deno.test("scanImports() keeps one result per file: a file's previous text is dropped when it changes, unless another file has it", () => {
+  const options = (path: string) => ({ elideUnused: true, path: `/virtual/cache_${path}.ts` });
+  const [a, b] = ["export const v = 'a';\n", "export const v = 'b';\n"];
+  const first = scanImports(a, "ts", options("one"));
+  strictEqual(scanImports(a, "ts", options("one")), first, "the same text is scanned once");
+  scanImports(b, "ts", options("one"));
+  const again = scanImports(a, "ts", options("one"));
+  notStrictEqual(again, first, "the file's previous text was dropped when it changed");
+  deepStrictEqual(again, first);
+  // Another file with the same text keeps it.
+  scanImports(a, "ts", options("two"));
+  scanImports(b, "ts", options("one"));
+  strictEqual(scanImports(a, "ts", options("two")), again);
 });
