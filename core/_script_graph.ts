@@ -15,10 +15,11 @@
  * call of that function is a fresh instance of the module: the whole graph
  * is fresh.
  *
- * Modules are evaluated in the snapshot's order (dependencies first), as
- * ES modules are, a body with top-level `await` awaited before the next;
- * before each, the bindings it imports by name are checked against what its
- * dependencies export, as linking does. Only graphs this reproduces
+ * As an ES module graph is linked before any of it runs, every binding
+ * imported by name is first checked against what its module exports (known
+ * from the rewrite, so before any module runs); then the modules are
+ * evaluated in the snapshot's order, dependencies first, the entry's
+ * top-level `await` awaited. Only graphs this reproduces
  * faithfully are taken: TypeScript, JavaScript and JSON modules whose text
  * the rewrite accepts, no `import()`, and no import outside the snapshot but
  * of `node:` built-ins. For any other, {@linkcode ScriptGraph.compile}
@@ -45,11 +46,27 @@ type Link =
   | { readonly kind: "dropped" }
   | { readonly kind: "builtin"; readonly value: Namespace; readonly names: readonly string[] | undefined };
 
+/**
+ * Where a name a module exports comes from: the module's own binding (`from`
+ * left out), another module's binding `imported`, or that module's whole
+ * namespace (`imported` left out). `origin` names the binding itself
+ * (`<module>:<name>`), to tell a diamond from a conflict between stars.
+ */
+interface Export {
+  readonly origin: string;
+  readonly from?: string;
+  readonly imported?: string;
+}
+
 /** One module, ready to run. */
 interface CompiledModule {
   readonly path: string;
   readonly links: ReadonlyMap<string, Link>;
-  /** The body and what it re-exports, or the JSON text of a JSON module. */
+  /** Each name it exports, and where from; ambiguous star exports left out. */
+  readonly exports: ReadonlyMap<string, Export>;
+  /** Names two of its `export *` bring from different bindings. */
+  readonly ambiguous: ReadonlySet<string>;
+  /** The body, or the JSON text of a JSON module. */
   readonly body: { readonly run: ModuleBody; readonly text: ScriptText } | string;
 }
 
@@ -95,7 +112,7 @@ export class ScriptGraph {
       // do not import it run meanwhile; in order, the entry alone can await.
       if (script?.awaits === true && index !== modules.length - 1) return undefined;
       if (script !== undefined && !jsonAgrees(module, script, modules)) return undefined;
-      const one = compileModule(module);
+      const one = compileModule(module, index, compiled);
       if (one === undefined) return undefined;
       compiled.push(one);
     }
@@ -110,9 +127,11 @@ export class ScriptGraph {
    *   binding imported by name that its module does not export.
    */
   async run(): Promise<{ namespace: Namespace }> {
+    for (const module of this.#modules) {
+      for (const [specifier, link] of module.links) checkLink(specifier, link, this.#modules);
+    }
     const namespaces: Namespace[] = [];
     for (const module of this.#modules) {
-      for (const [specifier, link] of module.links) checkLink(specifier, link, namespaces);
       if (typeof module.body === "string") {
         namespaces.push(seal({ default: JSON.parse(module.body) }));
         continue;
@@ -121,13 +140,17 @@ export class ScriptGraph {
       const { run, text } = module.body;
       let locals = run.call(undefined, load);
       if (text.awaits) locals = await locals;
-      namespaces.push(namespaceOf(locals as object, text, load));
+      namespaces.push(namespaceOf(locals as object, module.exports, load));
     }
     return { namespace: namespaces[namespaces.length - 1]! };
   }
 }
 
-function compileModule(module: SnapshotModule): CompiledModule | undefined {
+function compileModule(
+  module: SnapshotModule,
+  index: number,
+  before: readonly CompiledModule[],
+): CompiledModule | undefined {
   const { externals, script, computedImports, path } = module;
   if (externals === undefined || computedImports.length > 0) return undefined;
   const links = new Map<string, Link>();
@@ -147,10 +170,61 @@ function compileModule(module: SnapshotModule): CompiledModule | undefined {
     const link: Link = { kind: "builtin", value, names: external.names };
     links.set(external.specifier, mergeNames(links.get(external.specifier), link));
   }
-  if (module.mediaType === "application/json") return { path, links, body: module.source };
+  if (module.mediaType === "application/json") {
+    const exports = new Map([["default", { origin: `${index}:default` }]]);
+    return { path, links, exports, ambiguous: new Set(), body: module.source };
+  }
   if (script === undefined) return undefined;
   const run = compileBody(path, script);
-  return run === undefined ? undefined : { path, links, body: { run, text: script } };
+  if (run === undefined) return undefined;
+  const { exports, ambiguous } = exportsOf(index, script, links, before);
+  return { path, links, exports, ambiguous, body: { run, text: script } };
+}
+
+/**
+ * What a module exports, resolved through its re-exports and stars as
+ * linking does: its own names first, then what each star brings that it
+ * does not name; a name two stars bring from different bindings is left out
+ * as ambiguous.
+ */
+function exportsOf(
+  index: number,
+  script: ScriptText,
+  links: ReadonlyMap<string, Link>,
+  before: readonly CompiledModule[],
+): { exports: Map<string, Export>; ambiguous: Set<string> } {
+  const exports = new Map<string, Export>();
+  for (const name of script.exports) exports.set(name, { origin: `${index}:${name}` });
+  /** The names the module at `from` exports: with their origins, or (a built-in) bare. */
+  const exportsAt = (from: string): ReadonlyMap<string, Export> | readonly string[] => {
+    const link = links.get(from);
+    if (link?.kind === "module") return before[link.index]!.exports;
+    return link?.kind === "builtin" ? Object.keys(link.value) : [];
+  };
+  const originIn = (from: string, name: string): string => {
+    const known = exportsAt(from);
+    return (known instanceof Map ? known.get(name)?.origin : undefined) ?? `${from}:${name}`;
+  };
+  for (const { name, from, imported } of script.reexports) {
+    const origin = imported === undefined ? `${from}:*` : originIn(from, imported);
+    exports.set(name, imported === undefined ? { origin, from } : { origin, from, imported });
+  }
+  const explicit = new Set(exports.keys());
+  const ambiguous = new Set<string>();
+  for (const from of script.stars) {
+    const known = exportsAt(from);
+    for (const name of known instanceof Map ? known.keys() : known) {
+      if (name === "default" || explicit.has(name) || ambiguous.has(name)) continue;
+      const origin = originIn(from, name);
+      const seen = exports.get(name);
+      if (seen === undefined) exports.set(name, { origin, from, imported: name });
+      else if (seen.origin !== origin) {
+        ambiguous.add(name);
+        exports.delete(name);
+      }
+    }
+  }
+  return { exports, ambiguous };
 }
 
 /** The module's body compiled under its file's URL; `undefined` when V8 refuses it. */
@@ -214,13 +288,15 @@ function mergeNames(known: Link | undefined, link: Link): Link {
 }
 
 /** Refuses a binding imported by name that the module does not export, as linking an ES module does. */
-function checkLink(specifier: string, link: Link, namespaces: readonly Namespace[]): void {
+function checkLink(specifier: string, link: Link, modules: readonly CompiledModule[]): void {
   if (link.kind === "dropped" || link.names === undefined) return;
-  const target = link.kind === "module" ? namespaces[link.index]! : link.value;
+  const target = link.kind === "module" ? modules[link.index]! : undefined;
   for (const name of link.names) {
-    if (name in target) continue;
+    if (target === undefined ? name in (link as { value: Namespace }).value : target.exports.has(name)) {
+      continue;
+    }
     throw new SyntaxError(
-      ambiguities.get(target)?.has(name)
+      target?.ambiguous.has(name)
         ? `The requested module '${specifier}' contains conflicting star exports for name '${name}'`
         : `The requested module '${specifier}' does not provide an export named '${name}'`,
     );
@@ -237,62 +313,33 @@ function resolveLink(module: CompiledModule, specifier: string, namespaces: read
 }
 
 /**
- * A module's namespace: its local exports (the body's getters), its
- * re-exports, then what its `export *` brings that it does not name itself.
- * A name two stars bring from different bindings is left out, as an ES
- * module leaves out an ambiguous star export.
+ * A module's namespace: a getter per name it exports, its own names reading
+ * the body's getters (live), the others the namespace they come from.
  */
-function namespaceOf(locals: object, text: ScriptText, load: (specifier: string) => Namespace): Namespace {
-  const namespace = Object.create(null) as Namespace;
-  const origin = new Map<string, unknown>();
-  const define = (name: string, get: () => unknown, from: unknown) => {
-    Object.defineProperty(namespace, name, { get, enumerable: true, configurable: true });
-    origin.set(name, from);
-  };
+function namespaceOf(
+  locals: object,
+  exports: ReadonlyMap<string, Export>,
+  load: (specifier: string) => Namespace,
+): Namespace {
   // The body returns `{ get name() { … } }` only: every property is a getter.
-  for (const [name, { get }] of Object.entries(Object.getOwnPropertyDescriptors(locals))) {
-    define(name, get!, get);
-  }
-  for (const { name, from, imported } of text.reexports) {
-    const source = load(from);
-    if (imported === undefined) define(name, () => source, source);
-    else define(name, () => source[imported], originOf(source, imported));
-  }
-  // Names the module exports itself take precedence over its stars'.
-  const explicit = new Set(origin.keys());
-  const ambiguous = new Set<string>();
-  for (const from of text.stars) {
-    const source = load(from);
-    for (const name of Object.keys(source)) {
-      if (name === "default" || explicit.has(name) || ambiguous.has(name)) continue;
-      const token = originOf(source, name);
-      if (!origin.has(name)) define(name, () => source[name], token);
-      else if (origin.get(name) !== token) {
-        ambiguous.add(name);
-        origin.delete(name);
-        delete namespace[name];
-      }
+  const own = Object.getOwnPropertyDescriptors(locals);
+  const namespace = Object.create(null) as Namespace;
+  for (const [name, { from, imported }] of exports) {
+    let get: () => unknown;
+    if (from === undefined) get = own[name]!.get!;
+    else {
+      const source = load(from);
+      get = imported === undefined ? () => source : () => source[imported];
     }
+    Object.defineProperty(namespace, name, { get, enumerable: true, configurable: true });
   }
-  const sealed = seal(namespace, origin);
-  if (ambiguous.size > 0) ambiguities.set(sealed, ambiguous);
-  return sealed;
-}
-
-/** Where each name of a namespace comes from, to tell a diamond from a conflict. */
-const origins = new WeakMap<Namespace, ReadonlyMap<string, unknown>>();
-/** Names two stars of a namespace's module bring from different bindings. */
-const ambiguities = new WeakMap<Namespace, ReadonlySet<string>>();
-
-function originOf(namespace: Namespace, name: string): unknown {
-  return origins.get(namespace)?.get(name) ?? Object.getOwnPropertyDescriptor(namespace, name)?.get ??
-    namespace;
+  return seal(namespace);
 }
 
 const EMPTY: Namespace = seal({});
 
 /** Sorted, on a null prototype, tagged `Module` and frozen, as a module namespace object is. */
-function seal(exports: Namespace, origin?: ReadonlyMap<string, unknown>): Namespace {
+function seal(exports: Namespace): Namespace {
   const namespace = Object.create(null) as Namespace;
   for (const name of Object.keys(exports).sort()) {
     const { get, value } = Object.getOwnPropertyDescriptor(exports, name)!;
@@ -306,6 +353,5 @@ function seal(exports: Namespace, origin?: ReadonlyMap<string, unknown>): Namesp
     );
   }
   Object.defineProperty(namespace, Symbol.toStringTag, { value: "Module" });
-  if (origin !== undefined) origins.set(namespace, origin);
   return Object.freeze(namespace);
 }

@@ -50,6 +50,8 @@ export interface ScriptText {
    * a line offset of −1 so the module's lines keep their numbers.
    */
   readonly code: string;
+  /** The names the module exports from its own bindings, each a getter of the object the body returns. */
+  readonly exports: readonly string[];
   /** `export { a as b } from "m"` (`imported: "a"`) and `export * as b from "m"` (`imported: undefined`). */
   readonly reexports: readonly { readonly name: string; readonly from: string; readonly imported?: string }[];
   /** `export * from "m"`, in source order. */
@@ -179,7 +181,14 @@ class Rewriter {
     const code = `"use strict";${this.#bindings.join("")}\n${this.#apply()}\n;${rename}return { ${
       getters.join(", ")
     } };`;
-    return { code, reexports: this.#reexports, stars: this.#stars, json: this.#json, awaits: this.#awaits };
+    return {
+      code,
+      exports: [...this.#locals.keys()],
+      reexports: this.#reexports,
+      stars: this.#stars,
+      json: this.#json,
+      awaits: this.#awaits,
+    };
   }
 
   #statement(node: Node): void {

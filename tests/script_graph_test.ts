@@ -788,3 +788,32 @@ Deno.test({
     deepStrictEqual(resultOf(got), ["default", "default"], show(got));
   },
 });
+
+Deno.test("script path: a named import the module lacks refuses the generation before any of its modules runs", async () => {
+  await using fixture = await Fixture.create();
+  const marker = `hotswap_script_link_${crypto.randomUUID().replaceAll("-", "_")}`;
+  await fixture.write({
+    "side.ts": `(globalThis as Record<string, unknown>)[${
+      JSON.stringify(marker)
+    }] = true;\nexport const here = 1;\n`,
+    "dep.ts": `export const present = 1;\n`,
+  });
+  const entry = await fixture.write({
+    "gen.ts": probe(
+      "link",
+      `[here, absent]`,
+      `import { here } from "./side.ts";\nimport { absent } from "./dep.ts";`,
+    ),
+  });
+  ok(await takesScriptPath(entry));
+  const refusal = await registerHotswap(echo, entry, { roots: [fixture.dir] }).then(
+    async (hot) => {
+      await hot.close();
+      throw new Error("the generation loaded");
+    },
+    (error: unknown) => error as HotswapError,
+  );
+  strictEqual(refusal.code, "E_IMPORT", refusal.message);
+  match(refusal.message, /does not provide an export named 'absent'/);
+  strictEqual(marker in globalThis, false, "side.ts ran although the graph does not link");
+});
