@@ -338,7 +338,12 @@ function namespaceOf(
 
 const EMPTY: Namespace = seal({});
 
-/** Sorted, on a null prototype, tagged `Module` and frozen, as a module namespace object is. */
+/**
+ * A namespace as code uses one: names sorted, a null prototype, tagged
+ * `Module`, not writable or extensible. Reflection tells it apart: its names
+ * are frozen getters, where a module namespace has writable data properties
+ * that refuse writes.
+ */
 function seal(exports: Namespace): Namespace {
   const namespace = Object.create(null) as Namespace;
   for (const name of Object.keys(exports).sort()) {
