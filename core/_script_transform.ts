@@ -533,9 +533,7 @@ function typeOnlyNames(body: readonly Node[]): Set<string> {
     const id = declaration.id as Node | null | undefined;
     if (id?.type !== "Identifier") {
       if (declaration.type === "VariableDeclaration" && declaration.declare !== true) {
-        try {
-          for (const name of declaredNames(declaration)) values.add(name);
-        } catch { /* a pattern the rewrite refuses later anyway */ }
+        for (const name of declaredNames(declaration)) values.add(name);
       }
       continue;
     }
@@ -548,42 +546,21 @@ function typeOnlyNames(body: readonly Node[]): Set<string> {
 /** The names a declaration binds at the top level. */
 function declaredNames(declaration: Node): string[] {
   if (declaration.type === "VariableDeclaration") {
-    const names: string[] = [];
+    const names = new Set<string>();
     for (const declarator of declaration.declarations as readonly Node[]) {
-      patternNames(declarator.id as Node, names);
+      assignedNames(declarator.id as Node, names);
     }
-    return names;
+    return [...names];
   }
   const id = declaration.id as Node | null | undefined;
   if (id == null) throw new Refused();
   return [id.name as string];
 }
 
-function patternNames(pattern: Node, names: string[]): void {
-  switch (pattern.type) {
-    case "Identifier":
-      names.push(pattern.name as string);
-      return;
-    case "ObjectPattern":
-      for (const property of pattern.properties as readonly Node[]) {
-        patternNames((property.type === "RestElement" ? property.argument : property.value) as Node, names);
-      }
-      return;
-    case "ArrayPattern":
-      for (const element of pattern.elements as readonly (Node | null)[]) {
-        if (element) patternNames(element, names);
-      }
-      return;
-    case "RestElement":
-      return patternNames(pattern.argument as Node, names);
-    case "AssignmentPattern":
-      return patternNames(pattern.left as Node, names);
-    default:
-      throw new Refused();
-  }
-}
-
-/** The names a target of assignment binds; a member expression binds none. */
+/**
+ * The names a declaration's pattern or an assignment's target binds; a
+ * member expression binds none.
+ */
 function assignedNames(target: Node, names: Set<string>): void {
   switch (target.type) {
     case "Identifier":
