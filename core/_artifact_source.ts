@@ -10,6 +10,7 @@
 
 import { isArtifactPath, openArtifact } from "./artifact.ts";
 import type { SnapshotSource } from "./loader.ts";
+import { warmScanner } from "./_scanner_warmup.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { SignatureError } from "./signature.ts";
 import { DEFAULT_MAX_SNAPSHOT_BYTES, type Snapshot } from "./snapshot.ts";
@@ -62,6 +63,11 @@ export class ArtifactSource implements SnapshotSource {
       roots: roots === undefined || roots.length === 0 ? undefined : Roots.resolve(roots, path),
       now: new Date(),
     });
+  }
+
+  /** Warms the import scanner's parser up on the serving generation's files (see `_scanner_warmup.ts`). */
+  warm(snapshot: Snapshot): Promise<void> {
+    return warmScanner(snapshot.modules);
   }
 
   committed(snapshot: Snapshot): void {

@@ -54,6 +54,13 @@ const MODULE_KINDS: Readonly<Record<string, { mediaType: string; syntax: SourceS
   ".json": { mediaType: "application/json", syntax: "json" },
 };
 
+/** The syntax the import scanner parses a file with, by its extension; `undefined` for JSON and the rest. */
+export function sourceSyntaxOf(path: string): SourceSyntax | undefined {
+  const extension = extname(path).toLowerCase();
+  const kind = Object.hasOwn(MODULE_KINDS, extension) ? MODULE_KINDS[extension] : undefined;
+  return kind === undefined || kind.syntax === "json" ? undefined : kind.syntax;
+}
+
 /** Depth-first walk that emits modules after their imports. */
 export class GraphReader {
   readonly modules: SnapshotModule[] = [];

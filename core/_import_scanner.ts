@@ -135,6 +135,16 @@ export function scanImports(source: string, syntax: SourceSyntax, options: ScanO
   return result;
 }
 
+/**
+ * Scans `source` as {@linkcode scanImports} does, without the cache: for a
+ * warm-up (`_scanner_warmup.ts`), whose results nobody reads.
+ *
+ * @throws {ScanError} When the source is not syntax the parser can recover from.
+ */
+export function scanFresh(source: string, syntax: SourceSyntax): ScanResult {
+  return scan(source, syntax, { elideUnused: true });
+}
+
 /** Records that `path` now reads as `key`, dropping the result of its previous text if no file reads as it. */
 function remember(path: string, key: string): void {
   const previous = keyOfPath.get(path);

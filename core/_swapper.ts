@@ -139,9 +139,13 @@ export class Swapper<T> {
     return { calls, swaps, rejects: this.#rejects, rollbacks, sandboxes, generations };
   }
 
-  /** Resolves once the loader's standby is ready for the next swap. */
-  warm(): Promise<void> {
-    return this.#loading.loader.ready();
+  /** Resolves once the loader's standby is ready for the next swap, and the source warmed up. */
+  async warm(): Promise<void> {
+    const current = this.lineage.current;
+    await Promise.all([
+      this.#loading.loader.ready(),
+      current === undefined ? undefined : this.#loading.source.warm?.(current.snapshot),
+    ]);
   }
 
   /** The error of anything asked of a closed reference. */

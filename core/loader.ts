@@ -72,6 +72,11 @@ export interface SnapshotSource {
   read(path: string, options?: { readonly rollback?: boolean }): Promise<Snapshot>;
   /** Told when a snapshot it read became the serving generation (not by rollback). */
   committed(snapshot: Snapshot): void;
+  /**
+   * Gets reading ready to be fast at the next swap, given the generation
+   * serving now (whose files the next ones most likely resemble).
+   */
+  warm?(snapshot: Snapshot): Promise<void>;
 }
 
 /**

@@ -193,6 +193,8 @@ async function main(args: string[]): Promise<never> {
     : await followOrExit(options, options.fleet, out, fatal);
   const hot = fleet?.hot ?? await program.register(httpApp, { ...options, path: options.path! });
   hot.addEventListener("retire", (event) => out.retired(event.detail));
+  // Before listening, so that no request waits on it: the first swaps then run at full speed.
+  await hot.warm();
 
   /** What `GET /_hotswap` adds for a fleet host: what the channel wants, what serves. */
   const fleetStatus = () =>

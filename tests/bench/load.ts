@@ -211,7 +211,10 @@ async function runOne(name: RunnerName, port: number, options: CommandOptions): 
         const file = k % 2 === 1 ? "logic" : "entry";
         const text = app.source(file, version);
         const at = performance.now();
-        await Deno.writeTextFile(app.path(file), text);
+        // Written and signalled in one synchronous step, as an operator's `kill -HUP` follows the save: an
+        // awaited write would signal only once this process's own busy event loop (the load loops above)
+        // came back to it, which a watcher such as bun --hot, woken by the write itself, never waits for.
+        Deno.writeTextFileSync(app.path(file), text);
         if (SIGNALLED.has(name)) running.kill("SIGHUP");
         edits.push({ at: at - start, version, file });
         planned = at + EDIT_EVERY;

@@ -84,6 +84,8 @@ async function child(dir: string): Promise<void> {
   const entry = join(dir, "so/app.ts");
   const logic = join(dir, "so/app_logic.ts");
   const hot = await registerHotswap(httpApp, entry, { roots: [dir] });
+  // As demo/server.ts does before it listens: the first swaps run on a warmed-up parser.
+  await hot.warm();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
     const headers = Object.fromEntries(request.headers);
     const answer = await hot.with((app: { handle(r: unknown): Promise<{ body: string; status?: number }> }) =>
