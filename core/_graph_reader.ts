@@ -8,7 +8,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HotswapError, messageOf } from "./errors.ts";
@@ -60,6 +60,9 @@ export function sourceSyntaxOf(path: string): SourceSyntax | undefined {
   const kind = Object.hasOwn(MODULE_KINDS, extension) ? MODULE_KINDS[extension] : undefined;
   return kind === undefined || kind.syntax === "json" ? undefined : kind.syntax;
 }
+
+/** Strict: a file that is not UTF-8 is refused, not read with replacement characters. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Depth-first walk that emits modules after their imports. */
 export class GraphReader {
@@ -129,7 +132,7 @@ export class GraphReader {
     const { mediaType, syntax } = kind;
     let source: string;
     try {
-      source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      source = UTF8.decode(bytes);
     } catch (error) {
       throw new HotswapError(
         "E_IMPORT",
@@ -137,6 +140,8 @@ export class GraphReader {
         { path: realPath, cause: error },
       );
     }
+    // One hash of the bytes: the scan cache's key, and (with the imports' digests) the module's digest.
+    const hash = createHash("sha256").update(bytes);
     const { imports, computedImports, exportsThen, externals, script } = syntax === "json"
       ? {
         imports: checkJson(realPath, source),
@@ -145,11 +150,11 @@ export class GraphReader {
         externals: [],
         script: undefined,
       }
-      : this.#imports(realPath, source, { mediaType, syntax });
+      : this.#imports(realPath, source, { mediaType, syntax }, hash.copy().digest("base64"));
     const childDigests = [...new Set(imports.map((local) => local.module))]
       .filter((index) => index !== undefined)
       .map((index) => this.modules[index]!.digest);
-    const digest = digestOf(bytes, childDigests);
+    const digest = digestOf(hash, childDigests);
     return {
       path: realPath,
       source,
@@ -167,6 +172,7 @@ export class GraphReader {
     realPath: string,
     source: string,
     kind: { mediaType: string; syntax: SourceSyntax },
+    bytesDigest: string,
   ): Pick<SnapshotModule, "computedImports" | "exportsThen" | "script"> & {
     imports: LocalImport[];
     externals: ExternalImport[];
@@ -175,7 +181,7 @@ export class GraphReader {
     this.#scanning = { path: realPath, source, syntax };
     let scan;
     try {
-      scan = scanImports(source, syntax, { elideUnused: this.#elideUnused, path: realPath });
+      scan = scanImports(source, syntax, { elideUnused: this.#elideUnused, path: realPath, bytesDigest });
     } catch (error) {
       if (error instanceof ScanError) throw new Unparsable(realPath, source, kind.mediaType, error);
       throw error;
@@ -289,9 +295,8 @@ function checkJson(path: string, source: string): LocalImport[] {
   return [];
 }
 
-/** SRI digest of a module: its bytes, then the raw digests of its local imports. */
-function digestOf(bytes: Uint8Array, childDigests: readonly string[]): string {
-  const hash = createHash("sha256").update(bytes);
+/** SRI digest of a module: its bytes (already in `hash`), then the raw digests of its local imports. */
+function digestOf(hash: Hash, childDigests: readonly string[]): string {
   for (const digest of childDigests) hash.update(Buffer.from(digest.slice("sha256-".length), "base64"));
   return `sha256-${hash.digest("base64")}`;
 }

@@ -109,6 +109,12 @@ export interface ScanOptions {
   readonly elideUnused: boolean;
   /** The file's path, so that its previous version's result can be dropped (see above). */
   readonly path?: string;
+  /**
+   * The base64 SHA-256 of the bytes `source` was decoded from, when the
+   * caller has it: the cache key, instead of a hash of the text (a swap
+   * hashes each file once, not twice).
+   */
+  readonly bytesDigest?: string;
 }
 
 /**
@@ -122,7 +128,10 @@ export interface ScanOptions {
  * @throws {RangeError} When the source nests too deeply for the parser.
  */
 export function scanImports(source: string, syntax: SourceSyntax, options: ScanOptions): ScanResult {
-  const key = `${syntax} ${options.elideUnused} ${createHash("sha256").update(source).digest("base64")}`;
+  const content = options.bytesDigest === undefined
+    ? `text ${createHash("sha256").update(source).digest("base64")}`
+    : `bytes ${options.bytesDigest}`;
+  const key = `${syntax} ${options.elideUnused} ${content}`;
   let result = cache.get(key);
   if (result !== undefined) {
     cache.delete(key); // most recently used last, so the oldest is evicted first

@@ -6,6 +6,7 @@
  */
 
 import { deepStrictEqual, notStrictEqual, strictEqual } from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { scanImports } from "../core/_import_scanner.ts";
 
 const exportsThen = (source: string) => scanImports(source, "ts", { elideUnused: true }).exportsThen;
@@ -68,4 +69,24 @@ Deno.test("scanImports() keeps one result per file: a file's previous text is dr
   scanImports(a, "ts", options("two"));
   scanImports(b, "ts", options("one"));
   strictEqual(scanImports(a, "ts", options("two")), again);
+});
+
+Deno.test("scanImports() keys a result by the digest of the bytes read, never confused with a text's own", () => {
+  // A file saved with a BOM: its bytes hash as the text with U+FEFF, which decoding strips.
+  const text = `import "./a.ts";\n`;
+  const withBom = `\uFEFF${text}`;
+  const bytesDigest = createHash("sha256").update(new TextEncoder().encode(withBom)).digest("base64");
+  const fromFile = scanImports(text, "ts", { elideUnused: true, bytesDigest });
+  const fromText = scanImports(withBom, "ts", { elideUnused: true });
+  notStrictEqual(fromText, fromFile);
+  strictEqual(
+    fromText.imports[0]!.start,
+    fromFile.imports[0]!.start + 1,
+    "each result has its own text's positions",
+  );
+  strictEqual(
+    scanImports(text, "ts", { elideUnused: true, bytesDigest }),
+    fromFile,
+    "the same bytes are scanned once",
+  );
 });
