@@ -8,8 +8,8 @@
  * the generation's own files over and over, before any swap, gets it there.
  *
  * Once per isolate (V8's optimised code is shared by every reference), and
- * bounded: {@linkcode WARM_UP_BUDGET_MS} of parsing in all, in slices of at
- * most {@linkcode WARM_UP_SLICE_MS} with a timer turn between them, so that a
+ * bounded: {@linkcode WARM_UP_BUDGET_MS} of parsing in all, in slices of about
+ * {@linkcode WARM_UP_SLICE_MS} with a timer turn between them, so that a
  * server already serving keeps answering. The results are thrown away: the
  * scan cache and what any swap reads are untouched.
  *
@@ -23,7 +23,11 @@ import type { SnapshotModule } from "./snapshot.ts";
 
 /** Milliseconds of parsing a warm-up may spend, in all. */
 export const WARM_UP_BUDGET_MS = 250;
-/** Longest the warm-up holds the thread before it lets other work run. */
+/**
+ * How long a slice of the warm-up parses before it lets other work run (a
+ * slice ends after the parse that crosses it: one parse of a large file,
+ * while still cold, takes longer).
+ */
 export const WARM_UP_SLICE_MS = 4;
 
 /** The isolate's warm-up, once started. */

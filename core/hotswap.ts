@@ -304,8 +304,8 @@ export class Hotswap<T> extends EventTarget {
   /**
    * Waits until the next swap can start at full speed. In every mode, the
    * first call in a process warms up the parser that reads the changed files
-   * of a swap: it parses the current generation's files for 250 ms, 4 ms at
-   * a time, so that V8 optimises it (a swap a few times an hour otherwise
+   * of a swap: it parses the current generation's files for 250 ms, in
+   * slices of about 4 ms, so that V8 optimises it (a swap a few times an hour otherwise
    * parses with cold code: measured 1.5–5 ms for a 2 KiB module under load,
    * instead of 0.3–1 ms). In worker and process isolation it also waits until
    * the warm standby has started, or failed to (the next swap then says why);
