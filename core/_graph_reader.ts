@@ -56,9 +56,13 @@ const MODULE_KINDS: Readonly<Record<string, { mediaType: string; syntax: SourceS
 
 /** The syntax the import scanner parses a file with, by its extension; `undefined` for JSON and the rest. */
 export function sourceSyntaxOf(path: string): SourceSyntax | undefined {
-  const extension = extname(path).toLowerCase();
-  const kind = Object.hasOwn(MODULE_KINDS, extension) ? MODULE_KINDS[extension] : undefined;
+  const kind = moduleKindOf(extname(path).toLowerCase());
   return kind === undefined || kind.syntax === "json" ? undefined : kind.syntax;
+}
+
+/** The kind of a module by its (lower-case) extension; own keys only, so `.constructor` is no kind. */
+function moduleKindOf(extension: string): { mediaType: string; syntax: SourceSyntax | "json" } | undefined {
+  return Object.hasOwn(MODULE_KINDS, extension) ? MODULE_KINDS[extension] : undefined;
 }
 
 /** Strict: a file that is not UTF-8 is refused, not read with replacement characters. */
@@ -119,7 +123,7 @@ export class GraphReader {
 
   #build(realPath: string, bytes: Uint8Array): SnapshotModule {
     const extension = extname(realPath).toLowerCase();
-    const kind = Object.hasOwn(MODULE_KINDS, extension) ? MODULE_KINDS[extension] : undefined;
+    const kind = moduleKindOf(extension);
     if (kind === undefined) {
       throw new HotswapError(
         "E_IMPORT",
