@@ -9,6 +9,7 @@
  */
 
 import { isArtifactPath, openArtifact } from "./artifact.ts";
+import type { DiskReader } from "./_disk_reader.ts";
 import type { SnapshotSource } from "./loader.ts";
 import { warmScanner } from "./_scanner_warmup.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
@@ -26,8 +27,8 @@ export interface ArtifactSourceOptions {
   readonly roots: readonly PathLike[] | undefined;
   /** Cap on a generation's bytes. */
   readonly maxBytes: number | undefined;
-  /** Reads a module path from disk. */
-  readonly readModule: (path: string) => Promise<Snapshot>;
+  /** Reads module paths from disk. */
+  readonly modules: DiskReader;
 }
 
 /** Module paths from disk; artifacts verified against the trust list in force. */
@@ -43,9 +44,9 @@ export class ArtifactSource implements SnapshotSource {
   }
 
   async read(path: string, options: { readonly rollback?: boolean } = {}): Promise<Snapshot> {
-    const { trust, readModule, roots, maxBytes, contract } = this.#options;
+    const { trust, modules, roots, maxBytes, contract } = this.#options;
     if (!isArtifactPath(path)) {
-      if (trust === undefined) return await readModule(path);
+      if (trust === undefined) return await modules.read(path);
       throw new SignatureError(
         "unsigned",
         `Cannot load "${path}": unsigned: it is a module, and this host loads only .hsgen artifacts signed by a key of its trust list; pack it with \`hotswap pack ${path} --contract <module>#<export> --key <name>.key --out <file>.hsgen\``,
@@ -65,9 +66,21 @@ export class ArtifactSource implements SnapshotSource {
     });
   }
 
-  /** Warms the import scanner's parser up on the serving generation's files (see `_scanner_warmup.ts`). */
+  /**
+   * Warms the import scanner's parser up on the serving generation's files
+   * (see `_scanner_warmup.ts`): a module path's on the reader that
+   * `DiskReader.warm` starts, an artifact's on this thread, where artifacts
+   * are read.
+   */
   warm(snapshot: Snapshot): Promise<void> {
-    return warmScanner(snapshot.modules);
+    return snapshot.provenance === undefined
+      ? this.#options.modules.warm(snapshot)
+      : warmScanner(snapshot.modules);
+  }
+
+  /** Ends the disk reader's thread, if `warm()` started one. */
+  close(): void {
+    this.#options.modules.close();
   }
 
   committed(snapshot: Snapshot): void {

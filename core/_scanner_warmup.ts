@@ -7,8 +7,10 @@
  * parse takes 0.3–1 ms once the parser has run a few hundred times. Parsing
  * the generation's own files over and over, before any swap, gets it there.
  *
- * Once per isolate (V8's optimised code is shared by every reference), and
- * bounded: {@linkcode WARM_UP_BUDGET_MS} of parsing in all, in slices of about
+ * It runs on the process's off-thread reader (see `_off_thread_reader.ts`),
+ * which reads module paths, and on the serving thread only for `.hsgen`
+ * artifacts, read there. Once per isolate (V8's optimised code is shared
+ * by every reference), and bounded: {@linkcode WARM_UP_BUDGET_MS} of parsing in all, in slices of about
  * {@linkcode WARM_UP_SLICE_MS} with a timer turn between them, so that a
  * server already serving keeps answering. The results are thrown away: the
  * scan cache and what any swap reads are untouched.

@@ -207,6 +207,7 @@ export class Swapper<T> {
     }
     await this.#queue.idle();
     await this.lineage.retireAll();
+    this.#loading.source.close?.();
     await this.#loading.loader[Symbol.asyncDispose]();
   }
 

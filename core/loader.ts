@@ -77,6 +77,8 @@ export interface SnapshotSource {
    * serving now (whose files the next ones most likely resemble).
    */
   warm?(snapshot: Snapshot): Promise<void>;
+  /** Frees what `warm` started (a thread of its own, say); told once, as the reference closes. */
+  close?(): void;
 }
 
 /**

@@ -15,8 +15,8 @@ import type { HandleOf, Isolation } from "./isolation.ts";
 import type { Loader, SnapshotSource } from "./loader.ts";
 import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ProcessLoader } from "./process_loader.ts";
-import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
-import { readSnapshot } from "./snapshot.ts";
+import { type PathLike, toAbsolutePath } from "./roots.ts";
+import { DiskReader } from "./_disk_reader.ts";
 import { WorkerLoader } from "./worker_loader.ts";
 
 /**
@@ -118,11 +118,7 @@ function sourceFor(options: ResolvedOptions, contract: Contract<unknown>): Snaps
     contract: contract.name,
     roots: options.roots,
     maxBytes: options.maxSnapshotBytes,
-    readModule: (path) =>
-      readSnapshot(path, {
-        roots: Roots.resolve(options.roots, path),
-        ...(options.maxSnapshotBytes === undefined ? {} : { maxBytes: options.maxSnapshotBytes }),
-      }),
+    modules: new DiskReader(options.roots, options.maxSnapshotBytes),
   });
 }
 

@@ -1,0 +1,87 @@
+/**
+ * Module paths read from disk for one reference: on the calling thread, or,
+ * once `Hotswap.warm()` has run, on the process's {@linkcode OffThreadReader}
+ * (shared by the references that warmed up), so that a swap's read no
+ * longer holds the thread that serves requests.
+ * Either way the snapshot is the same, and so is every error. A reader that
+ * ends (crashed, or could not start) leaves reads on the calling thread, and
+ * a graph too deep for the reader's stack is read there again.
+ *
+ * @module
+ */
+
+import {
+  acquireReader,
+  type OffThreadReader,
+  ReaderGone,
+  ReaderStackTooSmall,
+  releaseReader,
+} from "./_off_thread_reader.ts";
+import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
+import { warmScanner } from "./_scanner_warmup.ts";
+import { readSnapshot, type Snapshot } from "./snapshot.ts";
+
+/** Reads module paths from disk, inside the reference's roots. */
+export class DiskReader {
+  /** The `roots` option made absolute (against the current directory, now), or `undefined` for each entry's directory. */
+  readonly #roots: readonly string[] | undefined;
+  readonly #maxBytes: number | undefined;
+  #thread: OffThreadReader | undefined;
+  #closed = false;
+
+  /**
+   * @param roots The `roots` option as given.
+   * @param maxBytes Cap on a generation's bytes (the default when `undefined`).
+   */
+  constructor(roots: readonly PathLike[] | undefined, maxBytes: number | undefined) {
+    this.#roots = roots === undefined || roots.length === 0 ? undefined : roots.map(toAbsolutePath);
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Reads the graph of the module at `path`.
+   *
+   * @throws {HotswapError} `E_NOT_FOUND`, `E_OUTSIDE_ROOTS`, `E_PERMISSION` or `E_IMPORT`.
+   */
+  async read(path: string): Promise<Snapshot> {
+    const thread = this.#thread;
+    if (thread !== undefined && !thread.gone) {
+      try {
+        return await thread.read(path, this.#roots, this.#maxBytes);
+      } catch (error) {
+        if (!(error instanceof ReaderGone || error instanceof ReaderStackTooSmall)) throw error;
+      }
+    }
+    return await readSnapshot(path, {
+      roots: Roots.resolve(this.#roots, path),
+      ...(this.#maxBytes === undefined ? {} : { maxBytes: this.#maxBytes }),
+    });
+  }
+
+  /**
+   * Starts the reader, if none is running, and warms its import scanner up
+   * on `snapshot`'s files; on this thread when no reader can start.
+   */
+  async warm(snapshot: Snapshot): Promise<void> {
+    if (!this.#closed && (this.#thread === undefined || this.#thread.gone)) {
+      if (this.#thread !== undefined) releaseReader(this.#thread);
+      this.#thread = acquireReader();
+    }
+    const thread = this.#thread;
+    if (thread !== undefined) {
+      try {
+        return await thread.warm(snapshot.modules);
+      } catch (error) {
+        if (!(error instanceof ReaderGone)) throw error;
+      }
+    }
+    await warmScanner(snapshot.modules);
+  }
+
+  /** Gives the reader back (the last reference to do so ends it); later reads run on the calling thread. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    if (this.#thread !== undefined) releaseReader(this.#thread);
+    this.#thread = undefined;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Reading generations on a thread of the runtime's own. A swap's read (each
+ * file located, read, hashed, and the changed ones parsed for their imports)
+ * is synchronous work: on the serving thread it held every request for its
+ * whole length, 1.2 ms of the 2.3-2.8 ms a swap of the sample app held it
+ * under `deno task bench:load`, and 13 ms for a 200-module graph. Here it
+ * runs in a worker while the serving thread answers requests, and only the
+ * finished snapshot crosses back: its texts are the very texts that were
+ * hashed, so what is hashed is still what runs.
+ *
+ * The worker runs only the runtime's code (`_reader_main.ts`), with the
+ * host's permissions, so it reads exactly what the host could. Starting it
+ * blocks the calling thread 10-20 ms (Deno creates the worker's runtime
+ * before `new Worker` returns), which is why only `Hotswap.warm()` starts
+ * it, before a server listens.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { HotswapError } from "./errors.ts";
+import { rebuildError, type SerializedError } from "./_protocol.ts";
+import { Snapshot, type SnapshotModule } from "./snapshot.ts";
+
+/** The program the reader runs. */
+const READER_MAIN = new URL("./_reader_main.ts", import.meta.url);
+
+/** What the host asks the reader. */
+export type ReaderRequest =
+  | {
+    readonly t: "read";
+    readonly id: number;
+    readonly entry: string;
+    /** Absolute roots, or `undefined` for the entry's directory. */
+    readonly roots: readonly string[] | undefined;
+    readonly maxBytes: number | undefined;
+  }
+  | { readonly t: "warm"; readonly id: number; readonly modules: readonly SnapshotModule[] };
+
+/** What the reader answers: a snapshot's parts, an error, or (neither) that a warm-up is over. */
+export interface ReaderReply {
+  readonly id: number;
+  readonly modules?: readonly SnapshotModule[];
+  readonly bytes?: number;
+  readonly error?: SerializedError;
+  /** The graph overflowed the reader's stack. */
+  readonly tooDeep?: true;
+}
+
+/** The reader ended (it crashed, or was closed) before it answered: read on this thread instead. */
+export class ReaderGone extends Error {
+  override name = "ReaderGone";
+}
+
+/** The graph overflowed the reader's stack: read on this thread instead, where it may not (see `_reader_main.ts`). */
+export class ReaderStackTooSmall extends Error {
+  override name = "ReaderStackTooSmall";
+}
+
+/** Whether the host may read the runtime's own files, which the reader loads (a remote runtime is imported, not read). */
+function runtimeReadable(): boolean {
+  if (READER_MAIN.protocol !== "file:") return true;
+  return Deno.permissions.querySync({ name: "read", path: fileURLToPath(new URL(".", READER_MAIN)) })
+    .state === "granted";
+}
+
+/** The process's reader, shared by every reference that warmed up, and how many hold it. */
+let shared: { readonly reader: OffThreadReader; users: number } | undefined;
+
+/**
+ * The process's reader, started if none is running: one thread and one
+ * warmed-up parser serve every reference. Each call is matched by one
+ * {@linkcode releaseReader}; the last release ends it.
+ *
+ * @returns `undefined` when no reader can start (see {@linkcode OffThreadReader.start}).
+ */
+export function acquireReader(): OffThreadReader | undefined {
+  if (shared === undefined || shared.reader.gone) {
+    const reader = OffThreadReader.start();
+    if (reader === undefined) return undefined;
+    shared = { reader, users: 0 };
+  }
+  shared.users++;
+  return shared.reader;
+}
+
+/** Gives back a reader from {@linkcode acquireReader}; the last user's release ends it. */
+export function releaseReader(reader: OffThreadReader): void {
+  // A reader that ended was already replaced (or will be): nothing to count.
+  if (shared?.reader !== reader) return;
+  shared.users--;
+  if (shared.users > 0) return;
+  shared = undefined;
+  reader.close();
+}
+
+/** The host's end of one reader worker. */
+export class OffThreadReader {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, PromiseWithResolvers<ReaderReply>>();
+  #nextId = 0;
+  #gone: ReaderGone | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.onmessage = ({ data }: MessageEvent<ReaderReply>) => {
+      const waiting = this.#waiting.get(data.id);
+      this.#waiting.delete(data.id);
+      waiting?.resolve(data);
+    };
+    worker.onerror = (event) => {
+      // Without preventDefault Deno rethrows a worker's uncaught error in the host and ends it.
+      event.preventDefault();
+      this.close(`the reader worker failed: ${event.message}`);
+    };
+    worker.onmessageerror = () => this.close("the reader worker sent a message the host cannot read");
+  }
+
+  /**
+   * Starts a reader, or returns `undefined` when this host cannot start one
+   * (no read permission on the runtime's own files, say): reads then stay on
+   * the calling thread, as they are without a reader.
+   */
+  static start(): OffThreadReader | undefined {
+    // A worker whose code the host cannot read dies as it starts, and Deno prints why on stderr.
+    if (!runtimeReadable()) return undefined;
+    try {
+      return new OffThreadReader(new Worker(READER_MAIN, { type: "module", name: "hotswap reader" }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether it ended; every later request rejects with {@linkcode ReaderGone}. */
+  get gone(): boolean {
+    return this.#gone !== undefined;
+  }
+
+  /**
+   * Reads the graph of `entry` on the reader's thread.
+   *
+   * @throws {HotswapError} What reading it on this thread would throw.
+   * @throws {ReaderGone} When the reader ended before it answered.
+   * @throws {ReaderStackTooSmall} When the graph overflowed the reader's stack.
+   */
+  async read(
+    entry: string,
+    roots: readonly string[] | undefined,
+    maxBytes: number | undefined,
+  ): Promise<Snapshot> {
+    const reply = await this.#ask((id) => ({ t: "read", id, entry, roots, maxBytes }));
+    if (reply.error !== undefined) throw rebuildError(reply.error);
+    if (reply.tooDeep === true) {
+      throw new ReaderStackTooSmall(`The graph of "${entry}" is too deep for the reader`);
+    }
+    if (reply.modules === undefined || reply.bytes === undefined) {
+      throw new HotswapError("E_IMPORT", `The reader answered no graph for "${entry}"`, { path: entry });
+    }
+    return new Snapshot(entry, reply.modules, reply.bytes);
+  }
+
+  /** Warms the reader's import scanner on `modules` (see `_scanner_warmup.ts`). */
+  async warm(modules: readonly SnapshotModule[]): Promise<void> {
+    await this.#ask((id) => ({ t: "warm", id, modules }));
+  }
+
+  /** Ends the reader; requests still waiting reject with {@linkcode ReaderGone}. Idempotent. */
+  close(why = "the reader was closed"): void {
+    if (this.#gone !== undefined) return;
+    this.#gone = new ReaderGone(why);
+    this.#worker.terminate();
+    for (const waiting of this.#waiting.values()) waiting.reject(this.#gone);
+    this.#waiting.clear();
+  }
+
+  #ask(build: (id: number) => ReaderRequest): Promise<ReaderReply> {
+    if (this.#gone !== undefined) return Promise.reject(this.#gone);
+    const id = this.#nextId++;
+    const waiting = Promise.withResolvers<ReaderReply>();
+    this.#waiting.set(id, waiting);
+    this.#worker.postMessage(build(id));
+    return waiting.promise;
+  }
+}
