@@ -8,13 +8,12 @@
  * @module
  */
 
-import { isArtifactPath, openArtifact } from "./artifact.ts";
+import { isArtifactPath } from "./artifact.ts";
 import type { DiskReader } from "./_disk_reader.ts";
 import type { SnapshotSource } from "./loader.ts";
-import { warmScanner } from "./_scanner_warmup.ts";
-import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
+import { type PathLike, toAbsolutePath } from "./roots.ts";
 import { SignatureError } from "./signature.ts";
-import { DEFAULT_MAX_SNAPSHOT_BYTES, type Snapshot } from "./snapshot.ts";
+import type { Snapshot } from "./snapshot.ts";
 import { acceptTrustUpdate, parseTrustList, readTrustList, type TrustList } from "./trust.ts";
 
 /** What an {@linkcode ArtifactSource} needs from the reference's options. */
@@ -23,11 +22,7 @@ export interface ArtifactSourceOptions {
   readonly trust: PathLike | TrustList | undefined;
   /** The reference's contract name, which signing keys must be scoped to. */
   readonly contract: string;
-  /** The `roots` option as given (the artifact file must be inside them, if given). */
-  readonly roots: readonly PathLike[] | undefined;
-  /** Cap on a generation's bytes. */
-  readonly maxBytes: number | undefined;
-  /** Reads module paths from disk. */
+  /** Reads module paths and artifact files from disk, within the roots and the size cap. */
   readonly modules: DiskReader;
 }
 
@@ -44,7 +39,7 @@ export class ArtifactSource implements SnapshotSource {
   }
 
   async read(path: string, options: { readonly rollback?: boolean } = {}): Promise<Snapshot> {
-    const { trust, modules, roots, maxBytes, contract } = this.#options;
+    const { trust, modules, contract } = this.#options;
     if (!isArtifactPath(path)) {
       if (trust === undefined) return await modules.read(path);
       throw new SignatureError(
@@ -53,29 +48,17 @@ export class ArtifactSource implements SnapshotSource {
         { path },
       );
     }
-    return await openArtifact(path, {
+    return await modules.openArtifact(path, {
       trust: trust === undefined ? undefined : await this.#trustInForce(path, trust),
       contract: trust === undefined ? undefined : contract,
       // An explicit rollback may go below the highest sequence; nothing else may.
       minSequence: options.rollback === true ? undefined : this.#highest,
-      maxBytes: maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
-      // Only roots the host named: the default (the entry's directory) would
-      // ask for read permission on a directory, where the artifact needs its file alone.
-      roots: roots === undefined || roots.length === 0 ? undefined : Roots.resolve(roots, path),
-      now: new Date(),
     });
   }
 
-  /**
-   * Warms the import scanner's parser up on the serving generation's files
-   * (see `_scanner_warmup.ts`): a module path's on the reader that
-   * `DiskReader.warm` starts, an artifact's on this thread, where artifacts
-   * are read.
-   */
+  /** Starts the disk reader's thread, and warms its parser up on the serving generation's files (see `DiskReader.warm`). */
   warm(snapshot: Snapshot): Promise<void> {
-    return snapshot.provenance === undefined
-      ? this.#options.modules.warm(snapshot)
-      : warmScanner(snapshot.modules);
+    return this.#options.modules.warm(snapshot);
   }
 
   /** Ends the disk reader's thread, if `warm()` started one. */

@@ -1,8 +1,9 @@
 /**
- * Module paths read from disk for one reference: on the calling thread, or,
- * once `Hotswap.warm()` has run, on the process's {@linkcode OffThreadReader}
- * (shared by the references that warmed up), so that a swap's read no
- * longer holds the thread that serves requests.
+ * Generations read from disk for one reference, module paths and `.hsgen`
+ * artifacts alike: on the calling thread, or, once `Hotswap.warm()` has run,
+ * on the process's {@linkcode OffThreadReader} (shared by the references
+ * that warmed up), so that a swap's read no longer holds the thread that
+ * serves requests.
  * Either way the snapshot is the same, and so is every error. A reader that
  * ends (crashed, or could not start) leaves reads on the calling thread, and
  * a graph too deep for the reader's stack is read there again.
@@ -10,8 +11,10 @@
  * @module
  */
 
+import { openArtifact } from "./artifact.ts";
 import {
   acquireReader,
+  type ArtifactRead,
   type OffThreadReader,
   ReaderGone,
   ReaderStackTooSmall,
@@ -19,9 +22,9 @@ import {
 } from "./_off_thread_reader.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { warmScanner } from "./_scanner_warmup.ts";
-import { readSnapshot, type Snapshot } from "./snapshot.ts";
+import { DEFAULT_MAX_SNAPSHOT_BYTES, readSnapshot, type Snapshot } from "./snapshot.ts";
 
-/** Reads module paths from disk, inside the reference's roots. */
+/** Reads generations from disk, inside the reference's roots. */
 export class DiskReader {
   /** The `roots` option made absolute (against the current directory, now), or `undefined` for each entry's directory. */
   readonly #roots: readonly string[] | undefined;
@@ -43,19 +46,59 @@ export class DiskReader {
    *
    * @throws {HotswapError} `E_NOT_FOUND`, `E_OUTSIDE_ROOTS`, `E_PERMISSION` or `E_IMPORT`.
    */
-  async read(path: string): Promise<Snapshot> {
+  read(path: string): Promise<Snapshot> {
+    return this.#onReaderElseHere(
+      (thread) => thread.read(path, this.#roots, this.#maxBytes),
+      () =>
+        readSnapshot(path, {
+          roots: Roots.resolve(this.#roots, path),
+          ...(this.#maxBytes === undefined ? {} : { maxBytes: this.#maxBytes }),
+        }),
+    );
+  }
+
+  /**
+   * Opens the `.hsgen` artifact at `path` and makes the checks of `checks`
+   * (see `openArtifact`); the artifact file must be inside the roots, when
+   * the host gave any.
+   *
+   * @throws {SignatureError} Any refusal, with its reason.
+   * @throws {HotswapError} `E_NOT_FOUND`, `E_OUTSIDE_ROOTS`, `E_PERMISSION` or `E_IMPORT`.
+   */
+  openArtifact(
+    path: string,
+    checks: Pick<ArtifactRead, "trust" | "contract" | "minSequence">,
+  ): Promise<Snapshot> {
+    const now = Date.now();
+    const maxBytes = this.#maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
+    return this.#onReaderElseHere(
+      (thread) => thread.openArtifact(path, { ...checks, maxBytes, roots: this.#roots, now }),
+      () =>
+        openArtifact(path, {
+          ...checks,
+          maxBytes,
+          // Only roots the host named: the default (the entry's directory) would
+          // ask for read permission on a directory, where the artifact needs its file alone.
+          roots: this.#roots === undefined ? undefined : Roots.resolve(this.#roots, path),
+          now: new Date(now),
+        }),
+    );
+  }
+
+  /** `onReader` while a reader runs; `here` without one, or when it ended or the graph is too deep for it. */
+  async #onReaderElseHere(
+    onReader: (thread: OffThreadReader) => Promise<Snapshot>,
+    here: () => Promise<Snapshot>,
+  ): Promise<Snapshot> {
     const thread = this.#thread;
     if (thread !== undefined && !thread.gone) {
       try {
-        return await thread.read(path, this.#roots, this.#maxBytes);
+        return await onReader(thread);
       } catch (error) {
         if (!(error instanceof ReaderGone || error instanceof ReaderStackTooSmall)) throw error;
       }
     }
-    return await readSnapshot(path, {
-      roots: Roots.resolve(this.#roots, path),
-      ...(this.#maxBytes === undefined ? {} : { maxBytes: this.#maxBytes }),
-    });
+    return await here();
   }
 
   /**

@@ -19,7 +19,9 @@
 
 import { fileURLToPath } from "node:url";
 import { HotswapError } from "./errors.ts";
+import type { OpenArtifactOptions, Provenance } from "./artifact.ts";
 import { rebuildError, type SerializedError } from "./_protocol.ts";
+import { SignatureError, type SignatureReason } from "./signature.ts";
 import { Snapshot, type SnapshotModule } from "./snapshot.ts";
 
 /** The program the reader runs. */
@@ -35,14 +37,28 @@ export type ReaderRequest =
     readonly roots: readonly string[] | undefined;
     readonly maxBytes: number | undefined;
   }
+  | ({ readonly t: "artifact"; readonly id: number; readonly path: string } & ArtifactRead)
   | { readonly t: "warm"; readonly id: number; readonly modules: readonly SnapshotModule[] };
+
+/** The checks an artifact's read makes (see `OpenArtifactOptions`), as data that crosses to the reader. */
+export interface ArtifactRead extends Omit<OpenArtifactOptions, "roots" | "now"> {
+  /** Absolute roots the artifact file must be inside, or `undefined` when the host gave none. */
+  readonly roots: readonly string[] | undefined;
+  /** The instant expiry is judged at, in milliseconds since the epoch. */
+  readonly now: number;
+}
 
 /** What the reader answers: a snapshot's parts, an error, or (neither) that a warm-up is over. */
 export interface ReaderReply {
   readonly id: number;
+  /** The snapshot's entry, when it is not the path asked for (an artifact's, inside it). */
+  readonly entry?: string;
   readonly modules?: readonly SnapshotModule[];
   readonly bytes?: number;
+  readonly provenance?: Provenance | undefined;
   readonly error?: SerializedError;
+  /** The reason of a `SignatureError`, which `error` does not carry. */
+  readonly signatureReason?: SignatureReason | undefined;
   /** The graph overflowed the reader's stack. */
   readonly tooDeep?: true;
 }
@@ -148,15 +164,19 @@ export class OffThreadReader {
     roots: readonly string[] | undefined,
     maxBytes: number | undefined,
   ): Promise<Snapshot> {
-    const reply = await this.#ask((id) => ({ t: "read", id, entry, roots, maxBytes }));
-    if (reply.error !== undefined) throw rebuildError(reply.error);
-    if (reply.tooDeep === true) {
-      throw new ReaderStackTooSmall(`The graph of "${entry}" is too deep for the reader`);
-    }
-    if (reply.modules === undefined || reply.bytes === undefined) {
-      throw new HotswapError("E_IMPORT", `The reader answered no graph for "${entry}"`, { path: entry });
-    }
-    return new Snapshot(entry, reply.modules, reply.bytes);
+    return snapshotOf(entry, await this.#ask((id) => ({ t: "read", id, entry, roots, maxBytes })));
+  }
+
+  /**
+   * Opens and verifies the `.hsgen` artifact at `path` on the reader's thread.
+   *
+   * @throws {SignatureError} Any refusal, with its reason, as `openArtifact` throws it.
+   * @throws {HotswapError} What opening it on this thread would throw.
+   * @throws {ReaderGone} When the reader ended before it answered.
+   * @throws {ReaderStackTooSmall} When the graph overflowed the reader's stack.
+   */
+  async openArtifact(path: string, checks: ArtifactRead): Promise<Snapshot> {
+    return snapshotOf(path, await this.#ask((id) => ({ t: "artifact", id, path, ...checks })));
   }
 
   /** Warms the reader's import scanner on `modules` (see `_scanner_warmup.ts`). */
@@ -181,4 +201,23 @@ export class OffThreadReader {
     this.#worker.postMessage(build(id));
     return waiting.promise;
   }
+}
+
+/** The snapshot a reply carries, or what the read threw, thrown here. */
+function snapshotOf(path: string, reply: ReaderReply): Snapshot {
+  if (reply.error !== undefined) {
+    const error = rebuildError(reply.error);
+    if (reply.signatureReason === undefined) throw error;
+    throw new SignatureError(reply.signatureReason, error.message, {
+      path: reply.error.path,
+      cause: error.cause,
+    });
+  }
+  if (reply.tooDeep === true) {
+    throw new ReaderStackTooSmall(`The graph of "${path}" is too deep for the reader`);
+  }
+  if (reply.modules === undefined || reply.bytes === undefined) {
+    throw new HotswapError("E_IMPORT", `The reader answered no graph for "${path}"`, { path });
+  }
+  return new Snapshot(reply.entry ?? path, reply.modules, reply.bytes, reply.provenance);
 }

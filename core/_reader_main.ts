@@ -1,16 +1,18 @@
 /**
  * The program of the off-thread reader (see `_off_thread_reader.ts`): it
- * reads generations from disk, scans and hashes them, and warms its own
- * import scanner, on a thread of its own so the serving thread goes on
+ * reads generations from disk (module paths, and `.hsgen` artifacts, which
+ * it verifies), scans and hashes them, and warms its own import scanner, on a thread of its own so the serving thread goes on
  * answering meanwhile. Only the runtime's code runs here, with the host's
  * permissions; nothing of a generation is ever evaluated.
  *
  * @module
  */
 
+import { openArtifact } from "./artifact.ts";
 import { isStackOverflow } from "./_graph_reader.ts";
 import { serializeError } from "./_protocol.ts";
 import { Roots } from "./roots.ts";
+import { SignatureError } from "./signature.ts";
 import { readSnapshot } from "./snapshot.ts";
 import { warmScanner } from "./_scanner_warmup.ts";
 import type { ReaderReply, ReaderRequest } from "./_off_thread_reader.ts";
@@ -32,6 +34,18 @@ scope.onmessage = async ({ data: request }) => {
         ...(maxBytes === undefined ? {} : { maxBytes }),
       });
       scope.postMessage({ id: request.id, modules: snapshot.modules, bytes: snapshot.bytes });
+    } else if (request.t === "artifact") {
+      const { path, roots, now, trust, contract, minSequence, maxBytes } = request;
+      const snapshot = await openArtifact(path, {
+        trust,
+        contract,
+        minSequence,
+        maxBytes,
+        roots: roots === undefined ? undefined : Roots.resolve(roots, path),
+        now: new Date(now),
+      });
+      const { entry, modules, bytes, provenance } = snapshot;
+      scope.postMessage({ id: request.id, entry, modules, bytes, provenance });
     } else {
       await warmScanner(request.modules);
       scope.postMessage({ id: request.id });
@@ -43,6 +57,10 @@ scope.onmessage = async ({ data: request }) => {
     // never refuses a graph that reading there accepts.
     if (error instanceof Error && isStackOverflow(error.cause)) {
       scope.postMessage({ id: request.id, tooDeep: true });
-    } else scope.postMessage({ id: request.id, error: serializeError(error) });
+      return;
+    }
+    // SerializedError carries no reason: sent beside it, so the host rebuilds the SignatureError.
+    const signatureReason = error instanceof SignatureError ? error.reason : undefined;
+    scope.postMessage({ id: request.id, error: serializeError(error), signatureReason });
   }
 };

@@ -8,8 +8,8 @@
  * the generation's own files over and over, before any swap, gets it there.
  *
  * It runs on the process's off-thread reader (see `_off_thread_reader.ts`),
- * which reads module paths, and on the serving thread only for `.hsgen`
- * artifacts, read there. Once per isolate (V8's optimised code is shared
+ * which reads generations, and on the serving thread only when no reader
+ * can start there. Once per isolate (V8's optimised code is shared
  * by every reference), and bounded: {@linkcode WARM_UP_BUDGET_MS} of parsing in all, in slices of about
  * {@linkcode WARM_UP_SLICE_MS} with a timer turn between them, so that a
  * server already serving keeps answering. The results are thrown away: the

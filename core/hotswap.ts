@@ -303,23 +303,23 @@ export class Hotswap<T> extends EventTarget {
 
   /**
    * Waits until the next swap can start at full speed. In every mode, it
-   * moves the reading of module paths off the serving thread: the first call
-   * in a process starts a reader worker (the process's, shared by every
-   * reference that warmed up, ended when the last of them closes), and later
-   * swaps read, hash and scan their files there while this thread goes on
-   * serving: a swap blocks it about half as long (`deno task bench:hold`: 1.9
-   * instead of 2.9 ms for 2 modules, 7.8 instead of 14.6 ms for 200), and on
-   * two saturated cores commits 1-2 ms later. Starting it blocks this thread
-   * 10-20 ms, so call it before the server listens. Without read permission
-   * on the runtime's own files the host starts no reader, and reads stay here. The reader then parses the current generation's files
-   * for 250 ms, so that V8 optimises the parser a swap a few times an hour
-   * would otherwise run cold (1.5-5 ms for a 2 KiB module under load, instead
-   * of 0.3-1 ms). The reader has the host's permissions as they were when it
-   * started; `.hsgen` artifacts are still read on this thread, whose parser
-   * is warmed in slices of 4 ms instead. In worker and process isolation it
-   * also waits until the warm standby has started, or failed to (the next
-   * swap then says why); a swap right after another would otherwise wait for
-   * one.
+   * moves the reading of generations (module paths and `.hsgen` artifacts)
+   * off the serving thread: the first call in a process starts a reader
+   * worker (the process's, shared by every reference that warmed up, ended
+   * when the last of them closes), and later swaps read, verify, hash and
+   * scan their files there while this thread goes on serving. A swap then
+   * blocks it about half as long (`deno task bench:hold`: 1.9 instead of 2.9
+   * ms for 2 modules, 7.8 instead of 14.6 ms for 200), and on two saturated
+   * cores commits 1-2 ms later. Starting the reader blocks this thread 10-20
+   * ms, so call it before the server listens. The reader has the host's
+   * permissions as they were when it started; without read permission on the
+   * runtime's own files the host starts none, and reads stay on this thread.
+   * The reader then parses the current generation's files for 250 ms, so
+   * that V8 optimises the parser a swap a few times an hour would otherwise
+   * run cold (1.5-5 ms for a 2 KiB module under load, instead of 0.3-1 ms).
+   * In worker and process isolation it also waits until the warm standby has
+   * started, or failed to (the next swap then says why); a swap right after
+   * another would otherwise wait for one.
    * @example Time a swap as a long-running server sees it
    * ```ts
    * import { defineContract, registerHotswap } from "@hotswap/runtime";

@@ -116,8 +116,6 @@ function sourceFor(options: ResolvedOptions, contract: Contract<unknown>): Snaps
   return new ArtifactSource({
     trust: options.trust,
     contract: contract.name,
-    roots: options.roots,
-    maxBytes: options.maxSnapshotBytes,
     modules: new DiskReader(options.roots, options.maxSnapshotBytes),
   });
 }

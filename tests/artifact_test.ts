@@ -26,10 +26,15 @@ import { entryOf, keyAndList, listOf, offsetOf, packEcho, rewriteArtifact } from
 /** What `with()` hands over in either mode: the label is data, copied at load in a worker. */
 type EchoHot = Hotswap<Pick<Echo, "label">>;
 
-const MODES: readonly Isolation[] = ["inline", "worker"];
+/** Each isolation mode, and inline with the reader `warm()` starts opening the artifacts (core/_off_thread_reader.ts). */
+const MODES = ["inline", "worker", "inline, read on the reader"] as const;
+type Mode = typeof MODES[number];
 
-async function register(path: string, isolation: Isolation, trust?: TrustList | string): Promise<EchoHot> {
-  return await registerHotswap(echo, path, { isolation, ...(trust === undefined ? {} : { trust }) });
+async function register(path: string, mode: Mode, trust?: TrustList | string): Promise<EchoHot> {
+  const isolation: Isolation = mode === "worker" ? "worker" : "inline";
+  const hot = await registerHotswap(echo, path, { isolation, ...(trust === undefined ? {} : { trust }) });
+  if (mode === "inline, read on the reader") await hot.warm();
+  return hot;
 }
 
 /** Swaps to `path`, expects `E_SIGNATURE` with `reason`, and checks the serving generation did not move. */
@@ -52,13 +57,13 @@ async function expectRefused(hot: EchoHot, path: string, reason: SignatureReason
   return error;
 }
 
-for (const isolation of MODES) {
-  Deno.test(`${isolation}: a signed artifact loads with the digest of the same files read from disk`, async () => {
+for (const mode of MODES) {
+  Deno.test(`${mode}: a signed artifact loads with the digest of the same files read from disk`, async () => {
     await using fixture = await Fixture.create();
     const { key, trust } = await keyAndList();
     const artifact = await packEcho(fixture, "v1", key, { sequence: 7 });
-    await using signed = await register(artifact, isolation, trust);
-    await using fromDisk = await register(fixture.path("src-v1/entry.ts"), isolation);
+    await using signed = await register(artifact, mode, trust);
+    await using fromDisk = await register(fixture.path("src-v1/entry.ts"), mode);
     strictEqual(signed.digest, fromDisk.digest);
     strictEqual(signed.with((h) => h.label), "v1");
     const { provenance, path, files } = signed.info();
@@ -72,10 +77,10 @@ for (const isolation of MODES) {
     strictEqual(signed.history[0]?.provenance?.keyid, key.keyid);
   });
 
-  Deno.test(`${isolation}: flipping any one byte of an artifact is refused, and the old generation serves on`, async () => {
+  Deno.test(`${mode}: flipping any one byte of an artifact is refused, and the old generation serves on`, async () => {
     await using fixture = await Fixture.create();
     const { key, trust } = await keyAndList();
-    await using hot = await register(await packEcho(fixture, "v1", key), isolation, trust);
+    await using hot = await register(await packEcho(fixture, "v1", key), mode, trust);
     const good = await packEcho(fixture, "v2", key);
     const bytes = await Deno.readFile(good);
     const bad = fixture.path("bad.hsgen");
@@ -114,7 +119,7 @@ for (const isolation of MODES) {
     strictEqual(hot.with((h) => h.label), "v2", "the untouched artifact still loads");
   });
 
-  Deno.test(`${isolation}: each reason is named: unknown key, revoked, expired, scope, unsigned`, async () => {
+  Deno.test(`${mode}: each reason is named: unknown key, revoked, expired, scope, unsigned`, async () => {
     await using fixture = await Fixture.create();
     const past = new Date(Date.now() - 3_600_000).toISOString();
     const [trusted, stranger, revoked, expired, scoped] = await Promise.all(
@@ -126,7 +131,7 @@ for (const isolation of MODES) {
       entryOf(expired!, { notAfter: past }),
       entryOf(scoped!, { scopes: ["Billing"] }),
     ], { revoked: [revoked!.keyid] });
-    await using hot = await register(await packEcho(fixture, "v1", trusted!), isolation, trust);
+    await using hot = await register(await packEcho(fixture, "v1", trusted!), mode, trust);
 
     await expectRefused(hot, await packEcho(fixture, "stranger", stranger!), "unknown key");
     await expectRefused(hot, await packEcho(fixture, "revoked", revoked!), "revoked");
@@ -157,12 +162,12 @@ for (const isolation of MODES) {
     strictEqual((await hot.swap(good)).generation, 2, "a valid artifact still loads after every refusal");
   });
 
-  Deno.test(`${isolation}: an expired trust list refuses artifacts, at registration and at a swap`, async () => {
+  Deno.test(`${mode}: an expired trust list refuses artifacts, at registration and at a swap`, async () => {
     await using fixture = await Fixture.create();
     const key = await generateSigningKey();
     const v1 = await packEcho(fixture, "v1", key);
     const expired = listOf([entryOf(key)], { expiresAt: new Date(Date.now() - 1000).toISOString() });
-    const error = await register(v1, isolation, expired).then(
+    const error = await register(v1, mode, expired).then(
       (hot) => hot.close().then(() => fail("loaded under an expired list")),
       (error: unknown) => error,
     );
@@ -171,19 +176,19 @@ for (const isolation of MODES) {
     // A host whose list file is replaced, properly signed, by a list already expired.
     const trustFile = fixture.path("trust.json");
     await Deno.writeTextFile(trustFile, JSON.stringify(listOf([entryOf(key)])));
-    await using hot = await register(v1, isolation, trustFile);
+    await using hot = await register(v1, mode, trustFile);
     const next = await signTrustList({ ...expired, version: 2 }, key);
     await Deno.writeTextFile(trustFile, JSON.stringify(next));
     await expectRefused(hot, await packEcho(fixture, "v2", key), "expired");
   });
 
-  Deno.test(`${isolation}: an older sequence is refused by swap; rollback needs no signature`, async () => {
+  Deno.test(`${mode}: an older sequence is refused by swap; rollback needs no signature`, async () => {
     await using fixture = await Fixture.create();
     const { key, trust } = await keyAndList();
     const v1 = await packEcho(fixture, "v1", key, { sequence: 1 });
     const v2 = await packEcho(fixture, "v2", key, { sequence: 2 });
     const old = await packEcho(fixture, "old", key, { sequence: 1 });
-    await using hot = await register(v1, isolation, trust);
+    await using hot = await register(v1, mode, trust);
     const digest1 = hot.digest;
     await hot.swap(v2);
     const replay = await expectRefused(hot, old, "replayed sequence");
@@ -207,14 +212,14 @@ for (const isolation of MODES) {
     strictEqual(hot.info().provenance?.manifest.sequence, 1);
   });
 
-  Deno.test(`${isolation}: without trust, an artifact loads unverified, its digest still checked`, async () => {
+  Deno.test(`${mode}: without trust, an artifact loads unverified, its digest still checked`, async () => {
     await using fixture = await Fixture.create();
     const key = await generateSigningKey();
     const good = await packEcho(fixture, "v1", key);
     const unsigned = await rewriteArtifact(good, fixture.path("unsigned.hsgen"), (document) => {
       document.envelope.signatures = [];
     });
-    await using hot = await register(unsigned, isolation);
+    await using hot = await register(unsigned, mode);
     strictEqual(hot.with((h) => h.label), "v1");
     strictEqual(hot.info().provenance?.keyid, undefined, "nobody's signature was checked");
     const edited = await rewriteArtifact(good, fixture.path("edited.hsgen"), (document) => {

@@ -9,12 +9,13 @@
  */
 
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { HotswapError, registerHotswap } from "../mod.ts";
+import { HotswapError, registerHotswap, SignatureError } from "../mod.ts";
 import { DiskReader } from "../core/_disk_reader.ts";
 import { OffThreadReader, ReaderGone } from "../core/_off_thread_reader.ts";
 import { Roots } from "../core/roots.ts";
 import { readSnapshot } from "../core/snapshot.ts";
 import { echo, Fixture } from "./_fixtures.ts";
+import { keyAndList, packEcho } from "./_signing.ts";
 
 const GEN =
   `import { label } from "./label.ts";\nexport const hs_echo = { label, run: (input: unknown) => [label, input] };\n`;
@@ -89,6 +90,27 @@ Deno.test("after warm(), a swap's read fails as an inline read fails: code, path
     await Deno.remove(outside);
   }
   strictEqual(hot.with((handle) => handle.label), "one", "the first generation still serves");
+});
+
+Deno.test("after warm(), a signed artifact is opened and verified on the reader; a refusal keeps its reason", async () => {
+  await using fixture = await Fixture.create();
+  const { key, trust } = await keyAndList();
+  await using hot = await registerHotswap(echo, await packEcho(fixture, "v1", key, { sequence: 2 }), {
+    trust,
+  });
+  await hot.warm();
+  const v2 = await packEcho(fixture, "v2", key, { sequence: 3 });
+  const swapped = await countReads(() => hot.swap(v2));
+  strictEqual(swapped.reads, 0, "the reader read the artifact");
+  strictEqual(hot.with((handle) => handle.label), "v2");
+  strictEqual(hot.info().provenance?.keyid, key.keyid);
+  strictEqual(hot.info().provenance?.manifest.sequence, 3);
+  const older = await packEcho(fixture, "v0", key, { sequence: 1 });
+  const refused = await hot.swap(older).then(() => undefined, (error: unknown) => error);
+  ok(refused instanceof SignatureError, `a SignatureError: ${refused}`);
+  strictEqual(refused.reason, "replayed sequence");
+  strictEqual(refused.path, older);
+  strictEqual(hot.generation, 2);
 });
 
 Deno.test("a reader that ends leaves reads on the calling thread, and rejects what it was asked", async () => {
