@@ -186,6 +186,26 @@ Deno.test("BENCHMARKS.md `deno task bench:phases` runs 2 edits per mode and prin
   ], 30_000);
 });
 
+Deno.test("BENCHMARKS.md `deno task bench:hold` runs 2 swaps of 2 modules and prints its table", {
+  ignore,
+}, async () => {
+  await smoke(["bench:hold", "--modules", "2", "--swaps", "2"], [
+    /^\| modules \| reads on \| swap \| longest event-loop block during the swap \|$/,
+    /^\| 2 \| serving thread \| [\d.]+ \| [\d.]+ \|$/,
+    /^\| 2 \| reader \(after warm\(\)\) \| [\d.]+ \| [\d.]+ \|$/,
+  ], 30_000);
+});
+
+Deno.test("BENCHMARKS.md `deno task bench:heap` runs two rounds of 3 swaps and prints what grew", {
+  ignore,
+}, async () => {
+  await smoke(["bench:heap", "--isolation", "inline", "--swaps", "3", "--warm-up", "2"], [
+    /^Host heap, inline isolation \(Deno [\d.]+\): 2 swaps of warm-up, then rounds of 3$/,
+    /^round 1: -?\d+ KiB in all, -?\d+ B per swap; grew most:$/,
+    /^round 2: -?\d+ KiB in all, -?\d+ B per swap; grew most:$/,
+  ], 30_000);
+});
+
 Deno.test("README.md `deno task bench:fleet` runs 2 hosts for 1 round and prints its figures", {
   ignore,
 }, async () => {

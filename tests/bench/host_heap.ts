@@ -9,7 +9,7 @@
  * growing round after round; V8's own warm-up (optimised code, lazily loaded
  * internals) grows in the first round and levels off.
  *
- * Usage: deno task bench:heap [--isolation inline|worker|process] [--swaps 400]
+ * Usage: deno task bench:heap [--isolation inline|worker|process] [--swaps 400] [--warm-up 130]
  */
 
 import { parseArgs } from "node:util";
@@ -21,12 +21,13 @@ const { values } = parseArgs({
   options: {
     isolation: { type: "string", default: "process" },
     swaps: { type: "string", default: "400" },
+    "warm-up": { type: "string", default: "130" },
     child: { type: "string" },
   },
 });
 const ISOLATION = values.isolation as Isolation;
 const SWAPS = Number(values.swaps);
-const WARM_UP = 130;
+const WARM_UP = Number(values["warm-up"]);
 const SNAPSHOTS = ["start", "round 1", "round 2"];
 
 /** Kinds whose name is their content (each string its own), counted by type alone. */
@@ -103,6 +104,8 @@ if (values.child !== undefined) {
         ISOLATION,
         "--swaps",
         String(SWAPS),
+        "--warm-up",
+        String(WARM_UP),
         "--child",
         dir,
       ],
