@@ -1,12 +1,14 @@
 /**
  * Reading generations on a thread of the runtime's own. A swap's read (each
- * file located, read, hashed, and the changed ones parsed for their imports)
- * is synchronous work: on the serving thread it held every request for its
- * whole length, 1.2 ms of the 2.3-2.8 ms a swap of the sample app held it
- * under `deno task bench:load`, and 13 ms for a 200-module graph. Here it
- * runs in a worker while the serving thread answers requests, and only the
- * finished snapshot crosses back: its texts are the very texts that were
- * hashed, so what is hashed is still what runs.
+ * file located, read, hashed, and the changed ones parsed for their imports;
+ * an artifact's signature checked first) is synchronous work: on the serving
+ * thread it held every request for its whole length, 1.2 ms of the 2.3-2.8
+ * ms a swap of the sample app held it under `deno task bench:load`, and 13
+ * ms for a 200-module graph. Here it runs in a worker while the serving
+ * thread answers requests, and only the finished snapshot crosses back: its
+ * texts are the very texts that were hashed, so what is hashed is still what
+ * runs. The trust list in force and the highest sequence committed stay with
+ * the reference, on the serving thread, and are sent with each artifact.
  *
  * The worker runs only the runtime's code (`_reader_main.ts`), with the
  * host's permissions, so it reads exactly what the host could. Starting it
