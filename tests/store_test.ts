@@ -83,6 +83,21 @@ async function force(store: Store, channel: string, state: ChannelState): Promis
   throw new Error("could not write the channel in 100 attempts");
 }
 
+/** `promise`, or a failure naming `what` after `ms`. */
+async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function contract(name: string, backend: () => Promise<Backend>, test: typeof natsTest, missing?: string) {
   test(`${name}: artifacts are stored by digest, once, and listed with their label`, async () => {
     await using place = await backend();
@@ -222,6 +237,30 @@ function contract(name: string, backend: () => Promise<Backend>, test: typeof na
       store.getChannel("app/prod"),
       (error: Error & { code?: string }) => error.code === "E_CLOSED",
     );
+  }, missing);
+
+  test(`${name}: reports are listed while their hosts keep rewriting them`, async () => {
+    await using place = await backend();
+    await using reader = await place.open();
+    await using writer = await place.open();
+    const hosts = ["web-1", "web-2", "web-3"];
+    for (const host of hosts) await writer.putReport("app/prod", report(host, 0));
+    // Hosts report every few hundred ms; here without a pause, so that every listing overlaps writes.
+    let writing = true;
+    const rewrites = (async () => {
+      for (let at = 1; writing; at++) {
+        await writer.putReport("app/prod", report(hosts[at % hosts.length]!, at));
+      }
+    })();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const listed = await bounded(reader.listReports("app/prod"), 3_000, `listing ${i + 1}`);
+        deepStrictEqual(listed.map((entry) => entry.host), hosts);
+      }
+    } finally {
+      writing = false;
+      await rewrites;
+    }
   }, missing);
 }
 

@@ -19,7 +19,7 @@
  */
 
 import { connect, type NatsConnection } from "npm:@nats-io/transport-node@3.4.0";
-import { jetstream } from "npm:@nats-io/jetstream@3.4.0";
+import { jetstream, type JetStreamManager } from "npm:@nats-io/jetstream@3.4.0";
 import { type KV, Kvm } from "npm:@nats-io/kv@3.4.0";
 import { type ObjectStore, Objm } from "npm:@nats-io/obj@3.4.0";
 import { within } from "../deadline.ts";
@@ -52,6 +52,8 @@ export class NatsStore implements Store {
   /** The URL it was opened with. */
   readonly url: string;
   readonly #nc: NatsConnection;
+  /** Lists a bucket's keys (see {@linkcode NatsStore.#keys}). */
+  readonly #jsm: JetStreamManager;
   readonly #channels: KV;
   readonly #reports: KV;
   readonly #index: KV;
@@ -65,10 +67,12 @@ export class NatsStore implements Store {
   private constructor(
     url: string,
     nc: NatsConnection,
+    jsm: JetStreamManager,
     buckets: { channels: KV; reports: KV; index: KV; artifacts: ObjectStore },
   ) {
     this.url = url;
     this.#nc = nc;
+    this.#jsm = jsm;
     this.#channels = buckets.channels;
     this.#reports = buckets.reports;
     this.#index = buckets.index;
@@ -120,7 +124,12 @@ export class NatsStore implements Store {
         createOrJoin(() => kvm.create(INDEX, { history: 1 })),
         createOrJoin(() => objm.create(ARTIFACTS)),
       ]);
-      return new NatsStore(url, nc, { channels, reports, index, artifacts });
+      return new NatsStore(url, nc, await js.jetstreamManager(false), {
+        channels,
+        reports,
+        index,
+        artifacts,
+      });
     } catch (error) {
       await nc?.close().catch(() => {});
       throw storeError(url, "connect", error);
@@ -168,7 +177,7 @@ export class NatsStore implements Store {
   async listArtifacts(): Promise<ArtifactInfo[]> {
     return await this.#use("list artifacts", async () => {
       const infos: ArtifactInfo[] = [];
-      for (const key of await collect(await this.#index.keys())) {
+      for (const key of await this.#keys(INDEX, ">")) {
         const entry = await this.#index.get(key);
         if (entry === null || entry.operation !== "PUT") continue;
         try {
@@ -228,7 +237,7 @@ export class NatsStore implements Store {
   async listReports(channel: string): Promise<HostReport[]> {
     checkName("channel", channel);
     return await this.#use("list reports", async () => {
-      const keys = await collect(await this.#reports.keys(`${token(channel)}.*`));
+      const keys = await this.#keys(REPORTS, `${token(channel)}.*`);
       const entries = await Promise.all(keys.map((key) => this.#reports.get(key)));
       const reports: HostReport[] = [];
       for (const entry of entries) {
@@ -302,6 +311,21 @@ export class NatsStore implements Store {
     task.then(forget, forget);
   }
 
+  /**
+   * The keys of `bucket` that match `filter`, read from its stream's count of
+   * messages per subject: one JetStream request per page of subjects, each
+   * bounded by {@linkcode REQUEST_TIMEOUT}. Not `KV.keys()`: its consumer
+   * stops once a message arrives with nothing pending after it, and while
+   * hosts rewrite their reports every 200 ms that may never happen
+   * (`deno task bench:fleet` hung in `listReports` in 4 of 80 runs).
+   * A deleted key's marker is counted too: its `get()` is not a `PUT`.
+   */
+  async #keys(bucket: string, filter: string): Promise<string[]> {
+    const prefix = `$KV.${bucket}.`;
+    const info = await this.#jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${filter}` });
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  }
+
   async #use<R>(action: string, fn: () => Promise<R>): Promise<R> {
     if (this.#closed.signal.aborted) throw closedError(this.url, action);
     try {
@@ -339,12 +363,6 @@ function isConflict(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   return code === "10071" || code === 10071 ||
     (typeof message === "string" && /wrong last sequence|key exists/i.test(message));
-}
-
-async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterator) items.push(item);
-  return items;
 }
 
 /** How often opening a bucket is tried while other clients create it at the same moment. */
