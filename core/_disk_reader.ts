@@ -49,11 +49,7 @@ export class DiskReader {
   read(path: string): Promise<Snapshot> {
     return this.#onReaderElseHere(
       (thread) => thread.read(path, this.#roots, this.#maxBytes),
-      () =>
-        readSnapshot(path, {
-          roots: Roots.resolve(this.#roots, path),
-          ...(this.#maxBytes === undefined ? {} : { maxBytes: this.#maxBytes }),
-        }),
+      () => readModuleGraph(path, this.#roots, this.#maxBytes),
     );
   }
 
@@ -69,19 +65,15 @@ export class DiskReader {
     path: string,
     checks: Pick<ArtifactRead, "trust" | "contract" | "minSequence">,
   ): Promise<Snapshot> {
-    const now = Date.now();
-    const maxBytes = this.#maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
+    const read: ArtifactRead = {
+      ...checks,
+      maxBytes: this.#maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+      roots: this.#roots,
+      now: Date.now(),
+    };
     return this.#onReaderElseHere(
-      (thread) => thread.openArtifact(path, { ...checks, maxBytes, roots: this.#roots, now }),
-      () =>
-        openArtifact(path, {
-          ...checks,
-          maxBytes,
-          // Only roots the host named: the default (the entry's directory) would
-          // ask for read permission on a directory, where the artifact needs its file alone.
-          roots: this.#roots === undefined ? undefined : Roots.resolve(this.#roots, path),
-          now: new Date(now),
-        }),
+      (thread) => thread.openArtifact(path, read),
+      () => openArtifactFile(path, read),
     );
   }
 
@@ -127,4 +119,36 @@ export class DiskReader {
     if (this.#thread !== undefined) releaseReader(this.#thread);
     this.#thread = undefined;
   }
+}
+
+/**
+ * Reads the graph of the module at `path` on the calling thread: what a
+ * {@linkcode DiskReader} does without a reader, and what the reader does.
+ *
+ * @param roots Absolute roots, or `undefined` for the entry's directory.
+ */
+export function readModuleGraph(
+  path: string,
+  roots: readonly string[] | undefined,
+  maxBytes: number | undefined,
+): Promise<Snapshot> {
+  return readSnapshot(path, {
+    roots: Roots.resolve(roots, path),
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
+}
+
+/** Opens the artifact at `path` on the calling thread, with the checks of `read` (see `openArtifact`). */
+export function openArtifactFile(path: string, read: ArtifactRead): Promise<Snapshot> {
+  const { trust, contract, minSequence, maxBytes, roots, now } = read;
+  return openArtifact(path, {
+    trust,
+    contract,
+    minSequence,
+    maxBytes,
+    // Only roots the host named: the default (the entry's directory) would
+    // ask for read permission on a directory, where the artifact needs its file alone.
+    roots: roots === undefined ? undefined : Roots.resolve(roots, path),
+    now: new Date(now),
+  });
 }

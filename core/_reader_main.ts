@@ -1,19 +1,18 @@
 /**
  * The program of the off-thread reader (see `_off_thread_reader.ts`): it
  * reads generations from disk (module paths, and `.hsgen` artifacts, which
- * it verifies), scans and hashes them, and warms its own import scanner, on a thread of its own so the serving thread goes on
- * answering meanwhile. Only the runtime's code runs here, with the host's
+ * it verifies) as `_disk_reader.ts` reads them without a reader, and warms
+ * its own import scanner, on a thread of its own so the serving thread goes
+ * on answering meanwhile. Only the runtime's code runs here, with the host's
  * permissions; nothing of a generation is ever evaluated.
  *
  * @module
  */
 
-import { openArtifact } from "./artifact.ts";
+import { openArtifactFile, readModuleGraph } from "./_disk_reader.ts";
 import { isStackOverflow } from "./_graph_reader.ts";
 import { serializeError } from "./_protocol.ts";
-import { Roots } from "./roots.ts";
 import { SignatureError } from "./signature.ts";
-import { readSnapshot } from "./snapshot.ts";
 import { warmScanner } from "./_scanner_warmup.ts";
 import type { ReaderReply, ReaderRequest } from "./_off_thread_reader.ts";
 
@@ -28,23 +27,10 @@ const scope = self as unknown as ReaderScope;
 scope.onmessage = async ({ data: request }) => {
   try {
     if (request.t === "read") {
-      const { entry, roots, maxBytes } = request;
-      const snapshot = await readSnapshot(entry, {
-        roots: Roots.resolve(roots, entry),
-        ...(maxBytes === undefined ? {} : { maxBytes }),
-      });
-      scope.postMessage({ id: request.id, modules: snapshot.modules, bytes: snapshot.bytes });
+      const { modules, bytes } = await readModuleGraph(request.entry, request.roots, request.maxBytes);
+      scope.postMessage({ id: request.id, modules, bytes });
     } else if (request.t === "artifact") {
-      const { path, roots, now, trust, contract, minSequence, maxBytes } = request;
-      const snapshot = await openArtifact(path, {
-        trust,
-        contract,
-        minSequence,
-        maxBytes,
-        roots: roots === undefined ? undefined : Roots.resolve(roots, path),
-        now: new Date(now),
-      });
-      const { entry, modules, bytes, provenance } = snapshot;
+      const { entry, modules, bytes, provenance } = await openArtifactFile(request.path, request);
       scope.postMessage({ id: request.id, entry, modules, bytes, provenance });
     } else {
       await warmScanner(request.modules);
