@@ -78,6 +78,7 @@ export {
 export type { HandleOf, Isolation, Remote } from "./core/isolation.ts";
 export type { HotswapOptions, WorkerPermissions } from "./core/options.ts";
 export { registerHotswap } from "./core/register.ts";
+export type { SignalSwapOptions, SignalSwapOutcome, SignalSwaps } from "./core/signal_swap.ts";
 export type { FleetHostOptions } from "./core/fleet/host.ts";
 export type {
   ArtifactInfo,

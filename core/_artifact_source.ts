@@ -10,7 +10,7 @@
 
 import { isArtifactPath } from "./artifact.ts";
 import type { DiskReader } from "./_disk_reader.ts";
-import type { SnapshotSource } from "./loader.ts";
+import type { SignalReads, SnapshotSource } from "./loader.ts";
 import { type PathLike, toAbsolutePath } from "./roots.ts";
 import { SignatureError } from "./signature.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -59,6 +59,16 @@ export class ArtifactSource implements SnapshotSource {
   /** Starts the disk reader's thread, and warms its parser up on the serving generation's files (see `DiskReader.warm`). */
   warm(snapshot: Snapshot): Promise<void> {
     return this.#options.modules.warm(snapshot);
+  }
+
+  /**
+   * A module path's reads, on the disk reader's thread (see
+   * `DiskReader.readOnSignal`). Not an artifact's: its checks depend on the
+   * highest sequence committed, so it is read in the order of swaps.
+   */
+  readOnSignal(signal: Deno.Signal, path: string, reads: SignalReads): (() => void) | undefined {
+    if (this.#options.trust !== undefined || isArtifactPath(path)) return undefined;
+    return this.#options.modules.readOnSignal(signal, path, reads);
   }
 
   /** Ends the disk reader's thread, if `warm()` started one. */

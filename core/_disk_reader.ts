@@ -19,7 +19,9 @@ import {
   ReaderGone,
   ReaderStackTooSmall,
   releaseReader,
+  snapshotOf,
 } from "./_off_thread_reader.ts";
+import type { SignalReads } from "./loader.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { warmScanner } from "./_scanner_warmup.ts";
 import { DEFAULT_MAX_SNAPSHOT_BYTES, readSnapshot, type Snapshot } from "./snapshot.ts";
@@ -75,6 +77,30 @@ export class DiskReader {
       (thread) => thread.openArtifact(path, read),
       () => openArtifactFile(path, read),
     );
+  }
+
+  /**
+   * Reads the graph of the module at `path` at each delivery of `signal`,
+   * on the reader, which takes the signal itself; see
+   * `OffThreadReader.listen`. A graph too deep for the reader is read again
+   * here.
+   *
+   * @returns Stops it; `undefined` without a reader (no `warm()` yet).
+   */
+  readOnSignal(signal: Deno.Signal, path: string, reads: SignalReads): (() => void) | undefined {
+    const thread = this.#thread;
+    if (thread === undefined || thread.gone) return undefined;
+    return thread.listen(signal, { entry: path, roots: this.#roots, maxBytes: this.#maxBytes }, {
+      listening: reads.listening,
+      gone: reads.gone,
+      read: (reply) => {
+        const read = new Promise<Snapshot>((resolve) => resolve(snapshotOf(path, reply)));
+        reads.read(read.catch((error) => {
+          if (error instanceof ReaderStackTooSmall) return readModuleGraph(path, this.#roots, this.#maxBytes);
+          throw error;
+        }));
+      },
+    });
   }
 
   /** `onReader` while a reader runs; `here` without one, or when it ended or the graph is too deep for it. */

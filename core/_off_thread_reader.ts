@@ -31,16 +31,19 @@ const READER_MAIN = new URL("./_reader_main.ts", import.meta.url);
 
 /** What the host asks the reader. */
 export type ReaderRequest =
-  | {
-    readonly t: "read";
-    readonly id: number;
-    readonly entry: string;
-    /** Absolute roots, or `undefined` for the entry's directory. */
-    readonly roots: readonly string[] | undefined;
-    readonly maxBytes: number | undefined;
-  }
+  | (ModuleRead & { readonly t: "read"; readonly id: number })
   | ({ readonly t: "artifact"; readonly id: number; readonly path: string } & ArtifactRead)
-  | { readonly t: "warm"; readonly id: number; readonly modules: readonly SnapshotModule[] };
+  | { readonly t: "warm"; readonly id: number; readonly modules: readonly SnapshotModule[] }
+  | (ModuleRead & { readonly t: "listen"; readonly id: number; readonly signal: Deno.Signal })
+  | { readonly t: "unlisten"; readonly id: number };
+
+/** A module graph's read: the entry and the reference's limits. */
+export interface ModuleRead {
+  readonly entry: string;
+  /** Absolute roots, or `undefined` for the entry's directory. */
+  readonly roots: readonly string[] | undefined;
+  readonly maxBytes: number | undefined;
+}
 
 /** The checks an artifact's read makes (see `OpenArtifactOptions`), as data that crosses to the reader. */
 export interface ArtifactRead extends Omit<OpenArtifactOptions, "roots" | "now"> {
@@ -63,6 +66,8 @@ export interface ReaderReply {
   readonly signatureReason?: SignatureReason | undefined;
   /** The graph overflowed the reader's stack. */
   readonly tooDeep?: true;
+  /** A `listen` request's signal listener is in place. */
+  readonly listening?: true;
 }
 
 /** The reader ended (it crashed, or was closed) before it answered: read on this thread instead. */
@@ -116,12 +121,20 @@ export function releaseReader(reader: OffThreadReader): void {
 export class OffThreadReader {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, PromiseWithResolvers<ReaderReply>>();
+  /** What each `listen` request does with its reads, and when the reader ends. */
+  readonly #listeners = new Map<number, SignalReads>();
   #nextId = 0;
   #gone: ReaderGone | undefined;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
     worker.onmessage = ({ data }: MessageEvent<ReaderReply>) => {
+      const listener = this.#listeners.get(data.id);
+      if (listener !== undefined) {
+        if (data.listening === true) listener.listening();
+        else listener.read(data);
+        return;
+      }
       const waiting = this.#waiting.get(data.id);
       this.#waiting.delete(data.id);
       waiting?.resolve(data);
@@ -186,13 +199,43 @@ export class OffThreadReader {
     await this.#ask((id) => ({ t: "warm", id, modules }));
   }
 
-  /** Ends the reader; requests still waiting reject with {@linkcode ReaderGone}. Idempotent. */
+  /**
+   * Reads the graph of `entry` on the reader's thread at each delivery of
+   * `signal` (the reader takes the signal itself, so the read starts while
+   * this thread may still be busy), and hands each finished read to
+   * `reads.read`; see `_signal_reads.ts`. The caller listens for the
+   * signal too until `reads.listening` is told: a signal sent before the
+   * reader listens would otherwise be lost, or end the process.
+   *
+   * @returns Stops listening. Idempotent.
+   */
+  listen(signal: Deno.Signal, read: ModuleRead, reads: SignalReads): () => void {
+    if (this.#gone !== undefined) {
+      reads.gone();
+      return () => {};
+    }
+    const id = this.#nextId++;
+    this.#listeners.set(id, reads);
+    this.#worker.postMessage({ t: "listen", id, signal, ...read } satisfies ReaderRequest);
+    return () => {
+      if (!this.#listeners.delete(id) || this.#gone !== undefined) return;
+      this.#worker.postMessage({ t: "unlisten", id } satisfies ReaderRequest);
+    };
+  }
+
+  /**
+   * Ends the reader; requests still waiting reject with {@linkcode ReaderGone},
+   * and listeners are told. Idempotent.
+   */
   close(why = "the reader was closed"): void {
     if (this.#gone !== undefined) return;
     this.#gone = new ReaderGone(why);
     this.#worker.terminate();
     for (const waiting of this.#waiting.values()) waiting.reject(this.#gone);
     this.#waiting.clear();
+    const listeners = [...this.#listeners.values()];
+    this.#listeners.clear();
+    for (const listener of listeners) listener.gone();
   }
 
   #ask(build: (id: number) => ReaderRequest): Promise<ReaderReply> {
@@ -205,8 +248,22 @@ export class OffThreadReader {
   }
 }
 
-/** The snapshot a reply carries, or what the read threw, thrown here. */
-function snapshotOf(path: string, reply: ReaderReply): Snapshot {
+/** Where the reads of a `listen` request go. */
+export interface SignalReads {
+  /** The reader now takes the signal. */
+  listening(): void;
+  /** A finished read (see {@linkcode snapshotOf}). */
+  read(reply: ReaderReply): void;
+  /** The reader ended: no more reads will come from it. */
+  gone(): void;
+}
+
+/**
+ * The snapshot a reply carries, or what the read threw, thrown here.
+ *
+ * @throws {ReaderStackTooSmall} When the graph overflowed the reader's stack.
+ */
+export function snapshotOf(path: string, reply: ReaderReply): Snapshot {
   if (reply.error !== undefined) {
     const error = rebuildError(reply.error);
     if (reply.signatureReason === undefined) throw error;

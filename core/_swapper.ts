@@ -20,6 +20,7 @@ import { Lineage } from "./_lineage.ts";
 import type { Emit } from "./_listeners.ts";
 import { type LoadContext, loadGeneration, type LoadPlan, type Strategies } from "./_load_generation.ts";
 import { SwapQueue } from "./_swap_queue.ts";
+import { type SignalSwapOptions, SignalSwapper, type SignalSwaps } from "./signal_swap.ts";
 
 /** What a reference is created with; see `registerHotswap`. */
 export interface OpenRequest {
@@ -53,6 +54,8 @@ export class Swapper<T> {
   readonly #queue = new SwapQueue();
   /** Disposed first at close (a channel follower, which must stop swapping before the drain). */
   readonly #resources: AsyncDisposable[] = [];
+  /** Listeners of `swapOnSignal` still open, closed with the reference. */
+  readonly #signalSwaps = new Set<SignalSwapper>();
   #closing: Promise<void> | undefined;
   #rejects = 0;
 
@@ -100,6 +103,20 @@ export class Swapper<T> {
       rollback: options.rollback === true,
     };
     return this.#enqueue(() => this.#load(toAbsolutePath(path), plan), path, signal);
+  }
+
+  /** See {@linkcode Hotswap.swapOnSignal}. */
+  swapOnSignal(signal: Deno.Signal, path: PathLike, options: SignalSwapOptions): SignalSwaps {
+    if (this.closed) throw this.closedError(`swap on ${signal}`);
+    const target = toAbsolutePath(path);
+    const plan: LoadPlan = { integrity: undefined, signal: undefined, handoff: true, via: "swap" };
+    const swaps: SignalSwapper = new SignalSwapper(signal, target, {
+      source: this.#loading.source,
+      swap: (take) => this.#enqueue(async () => this.#load(await take(), plan), target, undefined),
+      closed: () => this.#signalSwaps.delete(swaps),
+    }, options);
+    this.#signalSwaps.add(swaps);
+    return swaps;
   }
 
   /** See {@linkcode Hotswap.rollback}. */
@@ -197,6 +214,7 @@ export class Swapper<T> {
 
   async #shutdown(): Promise<void> {
     this.#pointer.serve(undefined);
+    for (const swaps of this.#signalSwaps) swaps.close();
     // A follower first: it must not queue swaps while the reference closes.
     for (const resource of this.#resources.splice(0)) {
       try {

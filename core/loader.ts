@@ -79,6 +79,25 @@ export interface SnapshotSource {
   warm?(snapshot: Snapshot): Promise<void>;
   /** Frees what `warm` started (a thread of its own, say); told once, as the reference closes. */
   close?(): void;
+  /**
+   * Reads `path` at each delivery of `signal`, on a thread of its own that
+   * takes the signal itself (see `Hotswap.swapOnSignal`). Only for reads
+   * that depend on nothing the reference commits: each is taken out of the
+   * order of swaps.
+   *
+   * @returns Stops it; `undefined` when the source cannot (the swap then reads as any swap does).
+   */
+  readOnSignal?(signal: Deno.Signal, path: string, reads: SignalReads): (() => void) | undefined;
+}
+
+/** Where a source's reads on a signal go (see {@linkcode SnapshotSource.readOnSignal}). */
+export interface SignalReads {
+  /** The source's thread now takes the signal: each delivery from now on is read there. */
+  listening(): void;
+  /** A read that a delivery started, as it finishes there. */
+  read(read: Promise<Snapshot>): void;
+  /** The source's thread ended: no more reads come from it. */
+  gone(): void;
 }
 
 /**

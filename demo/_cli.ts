@@ -242,57 +242,6 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
 }
 
 /**
- * Runs a task one at a time; requests that arrive while it runs fold into
- * one more run afterwards. Three SIGHUPs during a slow load mean "load the
- * latest once more", not three loads of the same files.
- */
-export class Coalescer {
-  readonly #task: () => Promise<void>;
-  #running: Promise<void> | undefined;
-  #again = false;
-
-  /**
-   * Wraps a task.
-   *
-   * @param task The work; it should handle its own errors (a rejection is printed, never dropped).
-   */
-  constructor(task: () => Promise<void>) {
-    this.#task = task;
-  }
-
-  /** Runs the task now, or once more after the run in progress. */
-  request(): void {
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#loop();
-  }
-
-  /**
-   * Waits until no run is in progress or queued.
-   *
-   * @returns Resolves once idle.
-   */
-  async idle(): Promise<void> {
-    await this.#running;
-  }
-
-  async #loop(): Promise<void> {
-    do {
-      this.#again = false;
-      try {
-        await this.#task();
-      } catch (error) {
-        // A bug of the task: say so and keep serving; reportError would end the program.
-        console.error("A reload failed unexpectedly:", error);
-      }
-    } while (this.#again);
-    this.#running = undefined;
-  }
-}
-
-/**
  * Waits `ms` milliseconds, or less if `signal` aborts first. Never rejects:
  * callers check the signal afterwards.
  *

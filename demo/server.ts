@@ -12,10 +12,10 @@
  * @module
  */
 
-import { HotswapError, type Isolation } from "../mod.ts";
+import { HotswapError, type Isolation, type SignalSwaps } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
-import { Coalescer, type FleetArgs, ISOLATION_HELP } from "./_cli.ts";
+import { type FleetArgs, ISOLATION_HELP } from "./_cli.ts";
 import { displayPath, type Output, shortDigest } from "./_output.ts";
 import { onSignals, Program } from "./_program.ts";
 
@@ -235,7 +235,7 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
-  let reloads: Coalescer | undefined;
+  let reloads: SignalSwaps | undefined;
   if (options.fleet !== undefined) {
     const channel = options.fleet.channel;
     // The follower swaps and rolls back by itself; say what it did, and which artifact it is.
@@ -256,10 +256,13 @@ async function main(args: string[]): Promise<never> {
     });
   } else {
     // SIGHUP reloads the configured module, as daemons re-read their config; bursts fold into one reload.
-    const path = options.path!;
-    const coalescer = new Coalescer(() => program.swap(hot, path, "SIGHUP"));
-    onSignals(["SIGHUP"], () => coalescer.request());
-    reloads = coalescer;
+    // After warm() (above), the reader takes the signal and reads the files while this thread serves.
+    reloads = hot.swapOnSignal("SIGHUP", options.path!, {
+      onSwap: (outcome) => {
+        if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, "SIGHUP");
+        else out.failed(outcome.error, "SIGHUP");
+      },
+    });
   }
 
   const watcher = options.watch ? await program.watch(hot) : undefined;
@@ -304,7 +307,8 @@ async function main(args: string[]): Promise<never> {
   // Closing first would answer requests already accepted with 503.
   await server.shutdown();
   await watcher?.close();
-  await reloads?.idle();
+  // A reload under way still completes (close() waits for it); none starts after this.
+  reloads?.close();
   // A fleet host's reference first stops following, removes its report (the
   // gate stops counting it at once) and closes the store.
   await hot.close();
