@@ -180,7 +180,7 @@ Deno.test("BENCHMARKS.md `deno task bench:phases` runs 2 edits per mode and prin
   // Each mode's fresh DENO_DIR downloads @babel/parser (4 packages) from the npm registry.
   await smoke(["bench:phases", "--edits", "2"], [
     /^Swap phases under load, 2 edits per mode /,
-    /^\| mode +\| signal +\| read +\| script +\| mint +\| import +\| swap +\| first +\| DENO_DIR per import +\|$/,
+    /^\| mode +\| signal +\| read +\| script +\| mint +\| import +\| swap +\| first +\| hup commit +\| hup first +\| DENO_DIR per import +\|$/,
     /^\| deno defaults +\| [\d.]+ \/ [\d.]+ +\|/,
     /^\| --no-code-cache, DENO_EMIT_CACHE_MODE=disable \| [\d.]+ \/ [\d.]+ +\|/,
   ], 30_000);

@@ -16,10 +16,15 @@
  * - `swap`: a whole `hot.swap()` of the same files (read, script or mint and
  *   import, factory, contract check, commit);
  * - `first`: from the write to the first response the client read from the
- *   new code (signal and swap included).
+ *   new code (signal and swap included);
+ * - `hup commit` and `hup first`: the same edits swapped by
+ *   `hot.swapOnSignal("SIGHUP", …)` instead, as demo/server.ts swaps: from
+ *   the write to the commit, and to the first response from the new code.
+ *   The reader takes the signal and reads the files while this thread
+ *   serves; `signal` + `swap` is the same path with the signal taken here.
  *
  * The read, script, mint and import phases are timed on a second load of
- * the same files, after the swap, so that `first` is not slowed by them.
+ * the same files, 50 ms after the swap, so that `first` is not slowed by them.
  *
  * It runs itself twice: once as Deno runs by default, once with
  * `--no-code-cache` and `DENO_EMIT_CACHE_MODE=disable`, which stop Deno from
@@ -72,8 +77,18 @@ await Promise.all([loop("/"), loop("/"), loop("/"), loop("/"), loop("/slow?ms=30
 console.log(JSON.stringify(seen));
 `;
 
-type Phase = "signal" | "read" | "script" | "mint" | "import" | "swap" | "first";
-const PHASES: Phase[] = ["signal", "read", "script", "mint", "import", "swap", "first"];
+type Phase = "signal" | "read" | "script" | "mint" | "import" | "swap" | "first" | "hup commit" | "hup first";
+const PHASES: Phase[] = [
+  "signal",
+  "read",
+  "script",
+  "mint",
+  "import",
+  "swap",
+  "first",
+  "hup commit",
+  "hup first",
+];
 
 async function child(dir: string): Promise<void> {
   const { registerHotswap } = await import(join(REPO, "mod.ts"));
@@ -93,7 +108,7 @@ async function child(dir: string): Promise<void> {
     );
     return new Response(answer.body, { status: answer.status ?? 200 });
   });
-  const until = Date.now() + 1_000 + EDITS * 150 + 1_000;
+  const until = Date.now() + 1_000 + EDITS * 2 * 200 + 1_000;
   const client = new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-config", CLIENT, String(server.addr.port), String(until)],
     stdout: "piped",
@@ -118,7 +133,9 @@ async function child(dir: string): Promise<void> {
     start = performance.now();
     await hot.swap(entry);
     phases.get("swap")!.push(performance.now() - start);
-    // The same files again, phase by phase, once the new code serves.
+    // The same files again, phase by phase, once the new code served (they
+    // hold this thread: right after the swap they would delay its first answer).
+    await new Promise((resolve) => setTimeout(resolve, 50));
     start = performance.now();
     const snapshot = await readSnapshot(entry, { roots });
     phases.get("read")!.push(performance.now() - start);
@@ -134,13 +151,32 @@ async function child(dir: string): Promise<void> {
     await import(minted.url);
     phases.get("import")!.push(performance.now() - start);
     minted.revoke();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // The same edits again, swapped by swapOnSignal: the reader takes the signal and reads at once.
+  const signalWrites: [number, number][] = [];
+  let committed = Promise.withResolvers<number>();
+  const swaps = hot.swapOnSignal("SIGHUP", entry, { onSwap: () => committed.resolve(performance.now()) });
+  for (let version = EDITS + 2; version < 2 * EDITS + 2; version++) {
+    const text = original.replace(/VERSION = "v\d+"/, `VERSION = "v${version}"`);
+    committed = Promise.withResolvers<number>();
+    const start = performance.now();
+    signalWrites.push([performance.timeOrigin + start, version]);
+    Deno.writeTextFileSync(logic, text);
+    Deno.kill(Deno.pid, "SIGHUP");
+    phases.get("hup commit")!.push((await committed.promise) - start);
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
+  swaps.close();
   const seen: [number, number][] = JSON.parse(new TextDecoder().decode((await output).stdout));
-  for (const [at, version] of writes) {
-    const first = seen.find(([end, v]) => end >= at && v >= version);
-    if (first !== undefined) phases.get("first")!.push(first[0] - at);
-  }
+  const firstAnswers = (edits: [number, number][], phase: Phase) => {
+    for (const [at, version] of edits) {
+      const first = seen.find(([end, v]) => end >= at && v >= version);
+      if (first !== undefined) phases.get(phase)!.push(first[0] - at);
+    }
+  };
+  firstAnswers(writes, "first");
+  firstAnswers(signalWrites, "hup first");
   const grown = denoDirSize();
   await server.shutdown();
   await hot.close();
