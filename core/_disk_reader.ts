@@ -92,6 +92,7 @@ export class DiskReader {
     if (thread === undefined || thread.gone) return undefined;
     return thread.listen(signal, { entry: path, roots: this.#roots, maxBytes: this.#maxBytes }, {
       listening: reads.listening,
+      taken: reads.taken,
       gone: reads.gone,
       read: (reply) => {
         const read = new Promise<Snapshot>((resolve) => resolve(snapshotOf(path, reply)));

@@ -68,6 +68,8 @@ export interface ReaderReply {
   readonly tooDeep?: true;
   /** A `listen` request's signal listener is in place. */
   readonly listening?: true;
+  /** A `listen` request's listener took a signal and started a read; its answer follows. */
+  readonly taken?: true;
 }
 
 /** The reader ended (it crashed, or was closed) before it answered: read on this thread instead. */
@@ -132,6 +134,7 @@ export class OffThreadReader {
       const listener = this.#listeners.get(data.id);
       if (listener !== undefined) {
         if (data.listening === true) listener.listening();
+        else if (data.taken === true) listener.taken();
         else listener.read(data);
         return;
       }
@@ -252,6 +255,8 @@ export class OffThreadReader {
 export interface SignalReads {
   /** The reader now takes the signal. */
   listening(): void;
+  /** The reader took a signal and reads; `read` follows, unless the reader ends first. */
+  taken(): void;
   /** A finished read (see {@linkcode snapshotOf}). */
   read(reply: ReaderReply): void;
   /** The reader ended: no more reads will come from it. */

@@ -36,7 +36,11 @@ scope.onmessage = async ({ data: request }) => {
     const stop = readOnEachSignal(
       request.signal,
       () => answer({ ...request, t: "read" }),
-      async (reply) => scope.postMessage(await reply),
+      async (reply) => {
+        // Said first, so that the host reads again itself should this thread end before the read's answer.
+        scope.postMessage({ id: request.id, taken: true });
+        scope.postMessage(await reply);
+      },
     );
     listening.set(request.id, stop);
     scope.postMessage({ id: request.id, listening: true });

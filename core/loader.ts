@@ -94,6 +94,8 @@ export interface SnapshotSource {
 export interface SignalReads {
   /** The source's thread now takes the signal: each delivery from now on is read there. */
   listening(): void;
+  /** That thread took a signal and reads: `read` follows, unless the thread ends first (`gone`). */
+  taken(): void;
   /** A read that a delivery started, as it finishes there. */
   read(read: Promise<Snapshot>): void;
   /** The source's thread ended: no more reads come from it. */

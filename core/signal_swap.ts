@@ -95,14 +95,24 @@ export class SignalSwapper implements SignalSwaps {
     // SIGHUP, SIGINT and SIGTERM do with no listener). In the moment the
     // reader starts listening both may take one: a reload of the same files.
     let readerTakes = false;
+    /** Signals the reader took and has not answered yet. */
+    let reading = 0;
+    const readHere = () => this.#request(() => source.read(path));
     const listener = () => {
-      if (!readerTakes) this.#request(() => source.read(path));
+      if (!readerTakes) readHere();
     };
     Deno.addSignalListener(signal, listener);
     const stopReader = source.readOnSignal?.(signal, path, {
       listening: () => readerTakes = true,
-      gone: () => readerTakes = false,
+      taken: () => reading++,
+      gone: () => {
+        readerTakes = false;
+        // A signal the reader took but never answered is read here: no reload is lost.
+        if (reading > 0) readHere();
+        reading = 0;
+      },
       read: (read) => {
+        reading = Math.max(0, reading - 1);
         // A read that a later one replaces before its swap starts is never awaited.
         read.catch(() => {});
         this.#request(() => read);

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import {
   type Hotswap,
   HotswapError,
@@ -22,6 +22,9 @@ import {
   SignatureError,
 } from "../mod.ts";
 import { acquireReader, releaseReader } from "../core/_off_thread_reader.ts";
+import type { SignalReads, SnapshotSource } from "../core/loader.ts";
+import { SignalSwapper } from "../core/signal_swap.ts";
+import type { Snapshot } from "../core/snapshot.ts";
 import { type Echo, echo, Fixture } from "./_fixtures.ts";
 import { keyAndList, packEcho } from "./_signing.ts";
 import { replaceFile } from "./_child.ts";
@@ -245,4 +248,53 @@ Deno.test("swapOnSignal: a signal Deno refuses throws at once, and a closed refe
     strictEqual(error.code, "E_CLOSED");
     return true;
   });
+});
+
+Deno.test("swapOnSignal: a signal the reader took but never answered, as it ended, is read on the serving thread", async () => {
+  // A source standing in for the reader: the test plays its messages.
+  let reads: SignalReads | undefined;
+  const readHere: string[] = [];
+  const snapshot = {} as Snapshot;
+  const source: SnapshotSource = {
+    read: (path) => {
+      readHere.push(path);
+      return Promise.resolve(snapshot);
+    },
+    committed: () => {},
+    readOnSignal: (_signal, _path, signalReads) => {
+      reads = signalReads;
+      return () => {};
+    },
+  };
+  const swapped: Snapshot[] = [];
+  const done = Promise.withResolvers<void>();
+  using _swaps = new SignalSwapper("SIGHUP", "/app/gen.ts", {
+    source,
+    swap: async (take) => {
+      swapped.push(await take());
+      done.resolve();
+      return { generation: 2, digest: "", retired: new Promise(() => {}) };
+    },
+    closed: () => {},
+  }, {});
+  reads!.listening();
+  reads!.taken();
+  reads!.gone();
+  await done.promise;
+  deepStrictEqual(readHere, ["/app/gen.ts"]);
+  strictEqual(swapped[0], snapshot);
+
+  // A reader that answered what it took leaves nothing to read again.
+  readHere.length = 0;
+  const again = new SignalSwapper("SIGHUP", "/app/gen.ts", {
+    source,
+    swap: () => Promise.reject(new Error("no swap expected")),
+    closed: () => {},
+  }, {});
+  reads!.listening();
+  reads!.taken();
+  reads!.read(Promise.reject(new Error("a refused read")));
+  again.close();
+  reads!.gone();
+  deepStrictEqual(readHere, []);
 });
