@@ -102,22 +102,28 @@ export class SignalSwapper implements SignalSwaps {
       if (!readerTakes) readHere();
     };
     Deno.addSignalListener(signal, listener);
-    const stopReader = source.readOnSignal?.(signal, path, {
-      listening: () => readerTakes = true,
-      taken: () => reading++,
-      gone: () => {
-        readerTakes = false;
-        // A signal the reader took but never answered is read here: no reload is lost.
-        if (reading > 0) readHere();
-        reading = 0;
-      },
-      read: (read) => {
-        reading = Math.max(0, reading - 1);
-        // A read that a later one replaces before its swap starts is never awaited.
-        read.catch(() => {});
-        this.#request(() => read);
-      },
-    });
+    let stopReader: (() => void) | undefined;
+    try {
+      stopReader = source.readOnSignal?.(signal, path, {
+        listening: () => readerTakes = true,
+        taken: () => reading++,
+        gone: () => {
+          readerTakes = false;
+          // A signal the reader took but never answered is read here: no reload is lost.
+          if (reading > 0) readHere();
+          reading = 0;
+        },
+        read: (read) => {
+          reading = Math.max(0, reading - 1);
+          // A read that a later one replaces before its swap starts is never awaited.
+          read.catch(() => {});
+          this.#request(() => read);
+        },
+      });
+    } catch (error) {
+      Deno.removeSignalListener(signal, listener);
+      throw error;
+    }
     this.#stop = () => {
       Deno.removeSignalListener(signal, listener);
       stopReader?.();
