@@ -106,7 +106,7 @@ export class Swapper<T> {
   }
 
   /** See {@linkcode Hotswap.swapOnSignal}. */
-  swapOnSignal(signal: Deno.Signal, path: PathLike, options: SignalSwapOptions): SignalSwaps {
+  async swapOnSignal(signal: Deno.Signal, path: PathLike, options: SignalSwapOptions): Promise<SignalSwaps> {
     if (this.closed) throw this.closedError(`swap on ${signal}`);
     const target = toAbsolutePath(path);
     const plan: LoadPlan = { integrity: undefined, signal: undefined, handoff: true, via: "swap" };
@@ -116,6 +116,7 @@ export class Swapper<T> {
       closed: () => this.#signalSwaps.delete(swaps),
     }, options);
     this.#signalSwaps.add(swaps);
+    await swaps.listening;
     return swaps;
   }
 

@@ -345,15 +345,17 @@ export class Hotswap<T> extends EventTarget {
    * the signal. After `warm()`, the reader takes the signal itself and reads
    * the files at once, while this thread, busy with requests, may not have
    * got to the signal yet (under `deno task bench:load` the serving thread
-   * saw it 1.6 ms after it was sent, median, the idle reader 1.2 ms); a
-   * signed artifact, or any path while a trust list is set, is read as any
-   * swap reads it. Each outcome goes to `onSwap`, and is also a `swap` or
+   * took it 1.6-2.3 ms after it was sent, median, the idle reader 1.0-1.1
+   * ms); a signed artifact, or any path while a trust list is set, is read as
+   * any swap reads it. Each outcome goes to `onSwap`, and is also a `swap` or
    * `reject` event. Listening ends with `close()` of the result or of the
-   * reference.
+   * reference. This thread listens too, from the call on, so no signal is
+   * lost while the reader starts listening, or should it end; one that comes
+   * before the returned promise resolves may swap twice to the same files.
    *
    * @param signal The signal, as `Deno.addSignalListener` takes it.
    * @param path The module or `.hsgen` artifact to swap to, each time.
-   * @returns The listener; `close()` it to stop.
+   * @returns The listener, once the signal is taken where it is read; `close()` it to stop.
    * @throws {TypeError} When Deno refuses to listen for `signal` (`SIGKILL`, say).
    * @throws {HotswapError} `E_CLOSED` after `close()`.
    * @example Reload on SIGHUP
@@ -366,7 +368,7 @@ export class Hotswap<T> extends EventTarget {
    * await using hot = await registerHotswap(contract, `${dir}/n.ts`);
    * await hot.warm();
    * const swapped = Promise.withResolvers<number>();
-   * using _reloads = hot.swapOnSignal("SIGHUP", `${dir}/n.ts`, {
+   * using _reloads = await hot.swapOnSignal("SIGHUP", `${dir}/n.ts`, {
    *   onSwap: (outcome) => outcome.ok && swapped.resolve(outcome.result.generation),
    * });
    * await Deno.writeTextFile(`${dir}/n.ts`, "export const hs_n = { n: 2 };");
@@ -376,7 +378,7 @@ export class Hotswap<T> extends EventTarget {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  swapOnSignal(signal: Deno.Signal, path: PathLike, options: SignalSwapOptions = {}): SignalSwaps {
+  swapOnSignal(signal: Deno.Signal, path: PathLike, options: SignalSwapOptions = {}): Promise<SignalSwaps> {
     return this.#swapper.swapOnSignal(signal, path, options);
   }
 

@@ -77,6 +77,7 @@ export class SignalSwapper implements SignalSwaps {
   #next: (() => Promise<Snapshot>) | undefined;
   readonly #stop: () => void;
   #closed = false;
+  readonly #listening = Promise.withResolvers<void>();
 
   /**
    * Starts listening.
@@ -105,10 +106,14 @@ export class SignalSwapper implements SignalSwaps {
     let stopReader: (() => void) | undefined;
     try {
       stopReader = source.readOnSignal?.(signal, path, {
-        listening: () => readerTakes = true,
+        listening: () => {
+          readerTakes = true;
+          this.#listening.resolve();
+        },
         taken: () => reading++,
         gone: () => {
           readerTakes = false;
+          this.#listening.resolve();
           // A signal the reader took but never answered is read here: no reload is lost.
           if (reading > 0) readHere();
           reading = 0;
@@ -128,11 +133,22 @@ export class SignalSwapper implements SignalSwaps {
       Deno.removeSignalListener(signal, listener);
       stopReader?.();
     };
+    if (stopReader === undefined) this.#listening.resolve();
+  }
+
+  /**
+   * Settles once each signal is taken where it is read: by the reader, once
+   * it listens, or on this thread at once. Until then a signal may be taken
+   * by both, and swap twice to the same files.
+   */
+  get listening(): Promise<void> {
+    return this.#listening.promise;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#listening.resolve();
     this.#stop();
     this.#context.closed();
   }

@@ -257,7 +257,7 @@ async function main(args: string[]): Promise<never> {
   } else {
     // SIGHUP reloads the configured module, as daemons re-read their config; bursts fold into one reload.
     // After warm() (above), the reader takes the signal and reads the files while this thread serves.
-    reloads = hot.swapOnSignal("SIGHUP", options.path!, {
+    reloads = await hot.swapOnSignal("SIGHUP", options.path!, {
       onSwap: (outcome) => {
         if (outcome.ok) out.swapped(outcome.result, hot.info().path, undefined, "SIGHUP");
         else out.failed(outcome.error, "SIGHUP");

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import {
   type Hotswap,
   HotswapError,
@@ -108,10 +108,11 @@ for (const warm of [true, false]) {
     await using hot = await registerHotswap(echo, entry);
     if (warm) await hot.warm();
     const outcomes = new Outcomes();
-    using _swaps = hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
-    // Sent before the reader can have started listening: it must not be lost.
     await Deno.writeTextFile(fixture.path("label.ts"), `export const label = "two";\n`);
+    const listening = hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
+    // Sent before the reader can have started listening: it must not be lost.
     Deno.kill(Deno.pid, "SIGHUP");
+    using _swaps = await listening;
     const first = await outcomes.nth(1);
     ok(first.ok, `swapped: ${!first.ok && first.error}`);
     strictEqual(first.result.generation, 2);
@@ -131,6 +132,30 @@ for (const warm of [true, false]) {
   });
 }
 
+Deno.test("swapOnSignal: once it resolved, one signal makes one swap, read by the reader alone", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": gen("/a"), "label.ts": `export const label = "one";\n` });
+  await using hot = await registerHotswap(echo, entry);
+  await hot.warm();
+  const outcomes = new Outcomes();
+  using _swaps = await hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
+  for (const [n, label] of [[1, "two"], [2, "three"]] as const) {
+    await fixture.write({ "label.ts": `export const label = "${label}";\n` });
+    const requests = await countReadRequests(async () => {
+      Deno.kill(Deno.pid, "SIGHUP");
+      const outcome = await outcomes.nth(n);
+      ok(outcome.ok);
+      strictEqual(outcome.result.generation, n + 1);
+    });
+    strictEqual(requests, 0, "the serving thread read nothing");
+    strictEqual(labelOf(hot), `${label}/a`);
+  }
+  // A swap queued behind any second swap of the same signal: none came.
+  await hot.swap(entry);
+  strictEqual(outcomes.count, 2);
+  strictEqual(hot.generation, 4);
+});
+
 Deno.test("swapOnSignal: a refused generation goes to onSwap and a reject event, and the old one serves on", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({ "gen.ts": gen("/a"), "label.ts": `export const label = "one";\n` });
@@ -139,7 +164,7 @@ Deno.test("swapOnSignal: a refused generation goes to onSwap and a reject event,
   const outcomes = new Outcomes();
   const rejected = Promise.withResolvers<string>();
   hot.addEventListener("reject", ({ detail }) => rejected.resolve(detail.error.code));
-  using _swaps = hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
+  using _swaps = await hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
   await fixture.write({ "label.ts": `export const label = ;\n` });
   Deno.kill(Deno.pid, "SIGHUP");
   const outcome = await outcomes.nth(1);
@@ -159,7 +184,7 @@ Deno.test("swapOnSignal: signals during a swap fold into one more swap, of the f
   await using hot = await registerHotswap(echo, entry);
   await hot.warm();
   const outcomes = new Outcomes();
-  using _swaps = hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
+  using _swaps = await hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
   // A first signal, so that the reader listens (see Outcomes.until).
   Deno.kill(Deno.pid, "SIGHUP");
   await outcomes.until(hot, "v1/a");
@@ -195,7 +220,7 @@ Deno.test("swapOnSignal: when the reader ends, the serving thread takes the sign
   await using hot = await registerHotswap(echo, entry);
   await hot.warm();
   const outcomes = new Outcomes();
-  using _swaps = hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
+  using _swaps = await hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
   await fixture.write({ "label.ts": `export const label = "two";\n` });
   Deno.kill(Deno.pid, "SIGHUP");
   await outcomes.until(hot, "two/a");
@@ -219,7 +244,7 @@ Deno.test("swapOnSignal: a signed artifact is read in the order of swaps, agains
   await using hot = await registerHotswap(echo, served, { trust });
   await hot.warm();
   const outcomes = new Outcomes();
-  using _swaps = hot.swapOnSignal("SIGHUP", served, { onSwap: outcomes.onSwap });
+  using _swaps = await hot.swapOnSignal("SIGHUP", served, { onSwap: outcomes.onSwap });
   await Deno.copyFile(await packEcho(fixture, "v3", key, { sequence: 3 }), served);
   Deno.kill(Deno.pid, "SIGHUP");
   ok((await outcomes.nth(1)).ok);
@@ -235,15 +260,15 @@ Deno.test("swapOnSignal: a signed artifact is read in the order of swaps, agains
   strictEqual(labelOf(hot), "v3");
 });
 
-Deno.test("swapOnSignal: a signal Deno refuses throws at once, and a closed reference refuses with E_CLOSED", async () => {
+Deno.test("swapOnSignal: a signal Deno refuses is a TypeError, and a closed reference refuses with E_CLOSED", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({ "gen.ts": gen("/a"), "label.ts": `export const label = "one";\n` });
   const hot = await registerHotswap(echo, entry);
-  throws(() => hot.swapOnSignal("SIGKILL", entry), TypeError);
+  await rejects(hot.swapOnSignal("SIGKILL", entry), TypeError);
   // Closing the reference closes the listener with it (the op sanitizer sees any left).
-  hot.swapOnSignal("SIGHUP", entry);
+  await hot.swapOnSignal("SIGHUP", entry);
   await hot.close();
-  throws(() => hot.swapOnSignal("SIGHUP", entry), (error: unknown) => {
+  await rejects(hot.swapOnSignal("SIGHUP", entry), (error: unknown) => {
     ok(error instanceof HotswapError);
     strictEqual(error.code, "E_CLOSED");
     return true;

@@ -156,7 +156,9 @@ async function child(dir: string): Promise<void> {
   // The same edits again, swapped by swapOnSignal: the reader takes the signal and reads at once.
   const signalWrites: [number, number][] = [];
   let committed = Promise.withResolvers<number>();
-  const swaps = hot.swapOnSignal("SIGHUP", entry, { onSwap: () => committed.resolve(performance.now()) });
+  const swaps = await hot.swapOnSignal("SIGHUP", entry, {
+    onSwap: () => committed.resolve(performance.now()),
+  });
   for (let version = EDITS + 2; version < 2 * EDITS + 2; version++) {
     const text = original.replace(/VERSION = "v\d+"/, `VERSION = "v${version}"`);
     committed = Promise.withResolvers<number>();
