@@ -19,7 +19,6 @@ import {
   ReaderGone,
   ReaderStackTooSmall,
   releaseReader,
-  snapshotOf,
 } from "./_off_thread_reader.ts";
 import type { SignalReads } from "./loader.ts";
 import { type PathLike, Roots, toAbsolutePath } from "./roots.ts";
@@ -91,16 +90,12 @@ export class DiskReader {
     const thread = this.#thread;
     if (thread === undefined || thread.gone) return undefined;
     return thread.listen(signal, { entry: path, roots: this.#roots, maxBytes: this.#maxBytes }, {
-      listening: reads.listening,
-      taken: reads.taken,
-      gone: reads.gone,
-      read: (reply) => {
-        const read = new Promise<Snapshot>((resolve) => resolve(snapshotOf(path, reply)));
+      ...reads,
+      read: (read) =>
         reads.read(read.catch((error) => {
           if (error instanceof ReaderStackTooSmall) return readModuleGraph(path, this.#roots, this.#maxBytes);
           throw error;
-        }));
-      },
+        })),
     });
   }
 

@@ -21,6 +21,7 @@
 
 import { fileURLToPath } from "node:url";
 import { HotswapError } from "./errors.ts";
+import type { SignalReads } from "./loader.ts";
 import type { OpenArtifactOptions, Provenance } from "./artifact.ts";
 import { rebuildError, type SerializedError } from "./_protocol.ts";
 import { SignatureError, type SignatureReason } from "./signature.ts";
@@ -124,7 +125,7 @@ export class OffThreadReader {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, PromiseWithResolvers<ReaderReply>>();
   /** What each `listen` request does with its reads, and when the reader ends. */
-  readonly #listeners = new Map<number, SignalReads>();
+  readonly #listeners = new Map<number, SignalReads & { readonly entry: string }>();
   #nextId = 0;
   #gone: ReaderGone | undefined;
 
@@ -135,7 +136,7 @@ export class OffThreadReader {
       if (listener !== undefined) {
         if (data.listening === true) listener.listening();
         else if (data.taken === true) listener.taken();
-        else listener.read(data);
+        else listener.read(new Promise((resolve) => resolve(snapshotOf(listener.entry, data))));
         return;
       }
       const waiting = this.#waiting.get(data.id);
@@ -206,9 +207,9 @@ export class OffThreadReader {
    * Reads the graph of `entry` on the reader's thread at each delivery of
    * `signal` (the reader takes the signal itself, so the read starts while
    * this thread may still be busy), and hands each finished read to
-   * `reads.read`; see `_signal_reads.ts`. The caller listens for the
-   * signal too until `reads.listening` is told: a signal sent before the
-   * reader listens would otherwise be lost, or end the process.
+   * `reads.read`, rejecting as {@linkcode read} does; see `_signal_reads.ts`.
+   * Until `reads.listening` is told, a signal goes to this thread's
+   * listeners only: the caller listens too (see `signal_swap.ts`).
    *
    * @returns Stops listening. Idempotent.
    */
@@ -218,7 +219,7 @@ export class OffThreadReader {
       return () => {};
     }
     const id = this.#nextId++;
-    this.#listeners.set(id, reads);
+    this.#listeners.set(id, { ...reads, entry: read.entry });
     this.#worker.postMessage({ t: "listen", id, signal, ...read } satisfies ReaderRequest);
     return () => {
       if (!this.#listeners.delete(id) || this.#gone !== undefined) return;
@@ -251,24 +252,12 @@ export class OffThreadReader {
   }
 }
 
-/** Where the reads of a `listen` request go. */
-export interface SignalReads {
-  /** The reader now takes the signal. */
-  listening(): void;
-  /** The reader took a signal and reads; `read` follows, unless the reader ends first. */
-  taken(): void;
-  /** A finished read (see {@linkcode snapshotOf}). */
-  read(reply: ReaderReply): void;
-  /** The reader ended: no more reads will come from it. */
-  gone(): void;
-}
-
 /**
  * The snapshot a reply carries, or what the read threw, thrown here.
  *
  * @throws {ReaderStackTooSmall} When the graph overflowed the reader's stack.
  */
-export function snapshotOf(path: string, reply: ReaderReply): Snapshot {
+function snapshotOf(path: string, reply: ReaderReply): Snapshot {
   if (reply.error !== undefined) {
     const error = rebuildError(reply.error);
     if (reply.signatureReason === undefined) throw error;

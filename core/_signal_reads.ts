@@ -24,6 +24,7 @@ export function readOnEachSignal<R>(
 ): () => void {
   let reading = false;
   let again = false;
+  let stopped = false;
   const start = (): void => {
     reading = true;
     const started = read();
@@ -40,7 +41,6 @@ export function readOnEachSignal<R>(
     if (reading) again = true;
     else start();
   };
-  let stopped = false;
   Deno.addSignalListener(signal, listener);
   return () => {
     if (stopped) return;

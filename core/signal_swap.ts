@@ -5,9 +5,9 @@
  *
  * Where the reference has a reader (after `warm()`), the reader takes the
  * signal itself and reads the files at once: a serving thread busy with
- * requests gets to a signal late (1.6 ms median under `deno task
- * bench:load`, against 1.2 ms for the idle reader), and only then would have
- * asked for the read. Such a read is of module paths alone and depends on
+ * requests gets to a signal late (1.6-2.3 ms after it was sent, median,
+ * under `deno task bench:load`, against 1.0-1.1 ms for the idle reader), and
+ * only then would have asked for the read. Such a read is of module paths alone and depends on
  * nothing the reference commits; signed artifacts, whose checks depend on
  * the highest sequence committed, are read in the order of swaps, as any
  * swap reads them.
