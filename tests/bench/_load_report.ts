@@ -157,11 +157,16 @@ function ms(value: number): string {
   return Number.isNaN(value) ? "-" : value.toFixed(1);
 }
 
-function quietRss(memory: Memory | undefined): string {
+/** RSS growth per change of the quiet phase, in KiB; `undefined` when the runner had none. */
+export function quietPerChangeKiB(memory: Memory | undefined): number | undefined {
   const quiet = memory?.quiet;
-  if (quiet === undefined) return "-";
-  const figure = (quiet.after - quiet.before) / quiet.changes;
-  return `${figure >= 0 ? "+" : ""}${figure.toFixed(0)} (${quiet.changes})`;
+  return quiet === undefined ? undefined : (quiet.after - quiet.before) / quiet.changes;
+}
+
+function quietRss(memory: Memory | undefined): string {
+  const figure = quietPerChangeKiB(memory);
+  if (figure === undefined) return "-";
+  return `${figure >= 0 ? "+" : ""}${figure.toFixed(0)} (${memory!.quiet!.changes})`;
 }
 
 function rss(summary: Summary, memory: Memory | undefined): string {
@@ -181,8 +186,14 @@ function rss(summary: Summary, memory: Memory | undefined): string {
  * @param summaries One per runner.
  * @param results The same runners' records (for their memory samples).
  * @param afterEditWindow As given to {@linkcode summarise}.
+ * @param legend Whether to say what the columns mean after the table.
  */
-export function printTable(summaries: Summary[], results: RunnerResult[], afterEditWindow: number): void {
+export function printTable(
+  summaries: Summary[],
+  results: RunnerResult[],
+  afterEditWindow: number,
+  legend = true,
+): void {
   const header = [
     "runner",
     "requests",
@@ -214,6 +225,7 @@ export function printTable(summaries: Summary[], results: RunnerResult[], afterE
   console.log(line(header));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const row of rows) console.log(line(row));
+  if (!legend) return;
   console.log(
     [
       `requests/failed: both routes. steady and after-edit: GET / only; after-edit = started within ${afterEditWindow} ms after a write.`,

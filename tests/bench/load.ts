@@ -40,12 +40,19 @@
  * with `--chart <file.svg>` a chart of `GET /` latency over time with the
  * edits marked.
  *
+ * With `--rounds n` (default 1) it runs every runner n times, in turn, prints
+ * each round's table, then tallies how often each target held, round by
+ * round: the after-edit p99 within 1.5x the steady p99, and against
+ * `bun --hot` of the same round, write → new code within bun's + 1 ms and
+ * quiet memory per change within bun's + 10 KiB (see `_load_tally.ts`).
+ * `--json` and `--chart` then hold the last round.
+ *
  * Bounded: each runner lasts `--duration` ms (default 8,000) plus its start
- * and stop; every process started is stopped, and every temporary directory
- * removed.
+ * and stop, in each round; every process started is stopped, and every
+ * temporary directory removed.
  *
  * Usage: deno task bench:load [--duration ms] [--concurrency n] [--slow-concurrency n] [--edit-every ms]
- *        [--only name]... [--deno-defaults] [--json file] [--chart file.svg]
+ *        [--only name]... [--rounds n] [--deno-defaults] [--json file] [--chart file.svg]
  *
  * @module
  */
@@ -73,6 +80,7 @@ import {
   serverCommand,
   SIGNALLED,
 } from "./_load_runners.ts";
+import { tally } from "./_load_tally.ts";
 import { StderrTail, stopServer, type TreeMemory, treeMemory } from "./_load_procs.ts";
 
 const { values } = parseArgs({
@@ -85,6 +93,7 @@ const { values } = parseArgs({
     only: { type: "string", multiple: true },
     "deno-defaults": { type: "boolean", default: false },
     "memory-edits": { type: "string", default: "100" },
+    rounds: { type: "string", default: "1" },
     json: { type: "string" },
     chart: { type: "string" },
   },
@@ -94,6 +103,7 @@ const CONCURRENCY = Number(values.concurrency);
 const SLOW_CONCURRENCY = Number(values["slow-concurrency"]);
 const EDIT_EVERY = Number(values["edit-every"]);
 const DENO_DEFAULTS = values["deno-defaults"] === true;
+const ROUNDS = Number(values.rounds);
 /** Changes of the quiet memory phase, after the load: retention per change needs many. */
 const MEMORY_EDITS = Number(values["memory-edits"]);
 /** Logic, entry, then 20 more alternating. */
@@ -115,9 +125,12 @@ for (
     ["concurrency", CONCURRENCY],
     ["slow-concurrency", SLOW_CONCURRENCY],
     ["memory-edits", MEMORY_EDITS],
+    ["rounds", ROUNDS - 1],
   ] as const
 ) {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${flag} must be a whole number`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`--${flag} must be a whole number${flag === "rounds" ? " of at least 1" : ""}`);
+  }
 }
 
 /** Waits until `performance.now()` reaches `time` (timers may fire a little early). */
@@ -320,24 +333,32 @@ if (import.meta.main) {
   if (fit < EDITS) {
     console.log(`  (--duration ${DURATION} leaves room for about ${fit} of the ${EDITS} edits)`);
   }
-  const results: RunnerResult[] = [];
+  const rounds: RunnerResult[][] = [];
   try {
-    for (const name of runners) {
-      if (name === "bun-hot" && options.bun === undefined) continue;
-      console.log(`running ${name}…`);
-      try {
-        results.push(await runOne(name, freePort(), options));
-      } catch (error) {
-        console.error(
-          `  ${name} failed, left out: ${error instanceof Error ? error.message : String(error)}`,
-        );
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
+      const results: RunnerResult[] = [];
+      for (const name of runners) {
+        if (name === "bun-hot" && options.bun === undefined) continue;
+        console.log(`running ${name}…`);
+        try {
+          results.push(await runOne(name, freePort(), options));
+        } catch (error) {
+          console.error(
+            `  ${name} failed, left out: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
       }
+      rounds.push(results);
+      const summaries = results.map((result) => summarise(result, AFTER_EDIT_WINDOW));
+      printTable(summaries, results, AFTER_EDIT_WINDOW, round === ROUNDS);
     }
   } finally {
     if (bun !== undefined && "cleanup" in bun) await bun.cleanup();
   }
+  if (ROUNDS > 1) { for (const line of tally(rounds, AFTER_EDIT_WINDOW)) console.log(line); }
+  const results = rounds.at(-1) ?? [];
   const summaries = results.map((result) => summarise(result, AFTER_EDIT_WINDOW));
-  printTable(summaries, results, AFTER_EDIT_WINDOW);
   if (values.json) {
     await Deno.writeTextFile(
       values.json,
