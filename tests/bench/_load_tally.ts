@@ -13,7 +13,13 @@
  * @module
  */
 
-import { quietPerChangeKiB, type RunnerResult, summarise, type Summary } from "./_load_report.ts";
+import { quietPerChangeKiB, type RunnerResult, type Summary } from "./_load_report.ts";
+
+/** One round: each runner that completed in it, with its summary (same order). */
+export interface Round {
+  readonly results: readonly RunnerResult[];
+  readonly summaries: readonly Summary[];
+}
 
 /** The most the after-edit p99 may be, as a multiple of the steady p99. */
 const AFTER_EDIT_RATIO = 1.5;
@@ -67,17 +73,16 @@ function signed(value: number, digits: number): string {
  * for each runner of ours, how often it held the margins against `bun --hot`
  * of the same round.
  *
- * @param rounds Each round's records, every runner that completed in it.
- * @param afterEditWindow Milliseconds after a write within which a request counts as "after edit".
+ * @param rounds Each round's records and summaries.
  */
-export function tally(rounds: readonly (readonly RunnerResult[])[], afterEditWindow: number): string[] {
+export function tally(rounds: readonly Round[]): string[] {
   const byRunner = new Map<string, (Figures | undefined)[]>();
-  rounds.forEach((results, round) => {
-    for (const result of results) {
+  rounds.forEach(({ results, summaries }, round) => {
+    results.forEach((result, i) => {
       const row = byRunner.get(result.name) ?? Array.from({ length: rounds.length }, () => undefined);
-      row[round] = figuresOf(summarise(result, afterEditWindow), result);
+      row[round] = figuresOf(summaries[i]!, result);
       byRunner.set(result.name, row);
-    }
+    });
   });
   const lines = [`Over ${rounds.length} rounds (a round runs every runner once, in turn):`];
   for (const [name, row] of byRunner) {

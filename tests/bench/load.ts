@@ -80,7 +80,7 @@ import {
   serverCommand,
   SIGNALLED,
 } from "./_load_runners.ts";
-import { tally } from "./_load_tally.ts";
+import { type Round, tally } from "./_load_tally.ts";
 import { StderrTail, stopServer, type TreeMemory, treeMemory } from "./_load_procs.ts";
 
 const { values } = parseArgs({
@@ -125,12 +125,12 @@ for (
     ["concurrency", CONCURRENCY],
     ["slow-concurrency", SLOW_CONCURRENCY],
     ["memory-edits", MEMORY_EDITS],
-    ["rounds", ROUNDS - 1],
   ] as const
 ) {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`--${flag} must be a whole number${flag === "rounds" ? " of at least 1" : ""}`);
-  }
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${flag} must be a whole number`);
+}
+if (!Number.isSafeInteger(ROUNDS) || ROUNDS < 1) {
+  throw new RangeError("--rounds must be a whole number of at least 1");
 }
 
 /** Waits until `performance.now()` reaches `time` (timers may fire a little early). */
@@ -333,7 +333,7 @@ if (import.meta.main) {
   if (fit < EDITS) {
     console.log(`  (--duration ${DURATION} leaves room for about ${fit} of the ${EDITS} edits)`);
   }
-  const rounds: RunnerResult[][] = [];
+  const rounds: Round[] = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
@@ -349,16 +349,15 @@ if (import.meta.main) {
           );
         }
       }
-      rounds.push(results);
       const summaries = results.map((result) => summarise(result, AFTER_EDIT_WINDOW));
+      rounds.push({ results, summaries });
       printTable(summaries, results, AFTER_EDIT_WINDOW, round === ROUNDS);
     }
   } finally {
     if (bun !== undefined && "cleanup" in bun) await bun.cleanup();
   }
-  if (ROUNDS > 1) { for (const line of tally(rounds, AFTER_EDIT_WINDOW)) console.log(line); }
-  const results = rounds.at(-1) ?? [];
-  const summaries = results.map((result) => summarise(result, AFTER_EDIT_WINDOW));
+  if (ROUNDS > 1) { for (const line of tally(rounds)) console.log(line); }
+  const { results, summaries } = rounds.at(-1) ?? { results: [], summaries: [] };
   if (values.json) {
     await Deno.writeTextFile(
       values.json,
