@@ -27,7 +27,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { jsxPragmas, parseProgram, type SourceSyntax, type SyntaxNode as Node } from "./_source_parser.ts";
+import { jsxPragmas, type SourceSyntax, type SyntaxNode as Node } from "./_source_parser.ts";
+import { RecentTrees } from "./_incremental_parse.ts";
 import { walk } from "./_syntax_walk.ts";
 import { type ScriptText, scriptText } from "./_script_transform.ts";
 
@@ -98,6 +99,8 @@ const CACHE_ENTRIES = 4096;
  */
 const keyOfPath = new Map<string, string>();
 const pathsOfKey = new Map<string, number>();
+/** The trees of the files scanned last, so that a changed file is parsed from its edit. */
+const trees = new RecentTrees();
 
 /** What {@linkcode scanImports} knows of the file it scans. */
 export interface ScanOptions {
@@ -180,7 +183,7 @@ function release(key: string): void {
 }
 
 function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanResult {
-  const program = parseProgram(source, syntax);
+  const program = trees.parse(options.path, source, syntax);
   const body = program.body as readonly Node[];
   const transpiled = syntax !== "js";
   const pragmas = jsxPragmas(program.comments as readonly { value: string }[]);

@@ -53,15 +53,24 @@ const PLUGINS: Readonly<Record<SourceSyntax, readonly string[]>> = {
   js: PROPOSALS,
 };
 
+/** Where a text begins in its module: a UTF-16 offset, a 1-based line and a 0-based column. */
+export interface TextStart {
+  readonly index: number;
+  readonly line: number;
+  readonly column: number;
+}
+
 /**
- * Parses a module, with its comments in `comments`.
+ * Parses a module, with its comments in `comments`; or, given `at`, a run
+ * of its top-level statements that begins there, with every position as
+ * in the whole module (see `_incremental_parse.ts`).
  *
  * @throws {ScanError} When the source is not syntax the parser can recover from.
  * @throws {RangeError} When the source nests too deeply for the parser.
  */
-export function parseProgram(source: string, syntax: SourceSyntax): SyntaxNode {
+export function parseProgram(source: string, syntax: SourceSyntax, at?: TextStart): SyntaxNode {
   try {
-    return run(source, PLUGINS[syntax]);
+    return run(source, PLUGINS[syntax], at);
   } catch (error) {
     if (!isParseError(error)) throw error;
     throw new ScanError(error.message.replace(/\s*\(\d+:\d+\)$/, ""), error.loc.line, error.loc.column + 1, {
@@ -70,8 +79,9 @@ export function parseProgram(source: string, syntax: SourceSyntax): SyntaxNode {
   }
 }
 
-function run(source: string, plugins: readonly string[]): SyntaxNode {
+function run(source: string, plugins: readonly string[], at: TextStart | undefined): SyntaxNode {
   const file = parse(source, {
+    ...(at === undefined ? {} : { startIndex: at.index, startLine: at.line, startColumn: at.column }),
     sourceType: "module",
     plugins: plugins as never,
     // Early errors (a duplicate `let`, an abstract method in a plain class)
@@ -82,7 +92,9 @@ function run(source: string, plugins: readonly string[]): SyntaxNode {
     // Comments stay in `file.comments`; attaching them to nodes costs time.
     attachComment: false,
   });
-  const program = file.program as unknown as SyntaxNode;
+  // `extra.topLevelAwait` is left out: nothing reads it, and a tree
+  // parsed from an edit could not tell it without a walk.
+  const { extra: _extra, ...program } = file.program as unknown as SyntaxNode;
   // The recoverable errors (`errorRecovery`) sit on the file: kept, so a
   // caller that rewrites the module can refuse one the parser only tolerated.
   return { ...program, comments: file.comments ?? [], errors: file.errors ?? [] };
