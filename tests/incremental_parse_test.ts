@@ -42,12 +42,35 @@ const arrow = async <T,>(value: T) => await Promise.resolve(value)
 export function last(): void {}
 `;
 
-const SYNTAX_OF: Record<string, SourceSyntax> = { app: "ts", logic: "ts", corpus: "ts", crlf: "ts" };
+/** JSX, whose text and tags the tokenizer reads in contexts of their own. */
+const JSX_CORPUS = `/** @jsxImportSource npm:preact */
+const Title = ({ text }: { text: string }) => <h1 class="t">{text}</h1>;
+export function App(props: { n: number }) {
+  const items = [1, 2, 3].map((i) => <li key={i}>{i * props.n} &amp; more</li>);
+  return <div>
+    <Title text={"hello"} />
+    {props.n > 1 ? <ul>{items}</ul> : <>none</>}
+    text with / slash and <b>bold</b>
+  </div>;
+}
+const generic = <T,>(x: T) => x;
+export const view = <section data-x="1">{generic(2)}</section>;
+let y = 1 < 2 && 3 > 2;
+`;
+
+const SYNTAX_OF: Record<string, SourceSyntax> = {
+  app: "ts",
+  logic: "ts",
+  corpus: "ts",
+  crlf: "ts",
+  jsx: "tsx",
+};
 const SOURCES: Record<string, string> = {
   app: SAMPLE_APP,
   logic: SAMPLE_LOGIC,
   corpus: CORPUS,
   crlf: CORPUS.replaceAll("\n", "\r\n"),
+  jsx: JSX_CORPUS,
 };
 
 function parsed(source: string, syntax: SourceSyntax): ParsedText {
@@ -135,6 +158,10 @@ Deno.test("the previous tree of a text with errors is not used", () => {
 /** Text an edit writes: pieces that open, close, join or comment out what surrounds them. */
 const PIECES = [
   ";",
+  "<div>",
+  "</div>",
+  "/>",
+  "{x}",
   "}",
   "{",
   "(",
