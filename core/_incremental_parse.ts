@@ -35,6 +35,7 @@ import {
   type SyntaxNode as Node,
   type TextStart,
 } from "./_source_parser.ts";
+import { assignedNames } from "./_script_transform.ts";
 
 /** A module's text and the syntax tree `parseProgram` gave for it. */
 export interface ParsedText {
@@ -326,11 +327,11 @@ function declaration(node: Node): string | undefined {
   const declare = node.declare === true ? "declare " : "";
   switch (node.type) {
     case "VariableDeclaration": {
-      const names: string[] = [];
+      const names = new Set<string>();
       for (const declarator of node.declarations as readonly Node[]) {
-        if (!bindingNames(declarator.id as Node, names)) return undefined;
+        assignedNames(declarator.id as Node, names);
       }
-      return `${declare}${node.kind} ${names.join(",")}`;
+      return `${declare}${node.kind} ${[...names].sort().join(",")}`;
     }
     case "FunctionDeclaration":
     case "TSDeclareFunction":
@@ -361,39 +362,6 @@ function declaration(node: Node): string | undefined {
     default:
       return undefined;
   }
-}
-
-/** Adds the names a binding pattern declares; `false` for a pattern this does not read. */
-function bindingNames(pattern: Node, names: string[]): boolean {
-  const stack = [pattern];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    switch (node.type) {
-      case "Identifier":
-        names.push(node.name as string);
-        break;
-      case "ObjectPattern":
-        for (const property of node.properties as readonly Node[]) {
-          stack.push((property.type === "RestElement" ? property.argument : property.value) as Node);
-        }
-        break;
-      case "ArrayPattern":
-        for (const element of node.elements as readonly (Node | null)[]) {
-          if (element !== null) stack.push(element);
-        }
-        break;
-      case "AssignmentPattern":
-        stack.push(node.left as Node);
-        break;
-      case "RestElement":
-        stack.push(node.argument as Node);
-        break;
-      default:
-        return false;
-    }
-  }
-  names.sort();
-  return true;
 }
 
 /** How many files' trees {@linkcode RecentTrees} keeps at most. */

@@ -561,7 +561,7 @@ function declaredNames(declaration: Node): string[] {
  * The names a declaration's pattern or an assignment's target binds; a
  * member expression binds none.
  */
-function assignedNames(target: Node, names: Set<string>): void {
+export function assignedNames(target: Node, names: Set<string>): void {
   switch (target.type) {
     case "Identifier":
       names.add(target.name as string);
