@@ -30,7 +30,8 @@ import { createHash } from "node:crypto";
 import { jsxPragmas, type SourceSyntax, type SyntaxNode as Node } from "./_source_parser.ts";
 import { RecentTrees } from "./_incremental_parse.ts";
 import { walk } from "./_syntax_walk.ts";
-import { type ScriptText, scriptText } from "./_script_transform.ts";
+import { type ScriptText, scriptText, spliceScript } from "./_script_transform.ts";
+import { applyTokenEdit, findTokenEdit } from "./_token_edit.ts";
 
 // Parsing (`_source_parser.ts`) and the walk of the tree for uses and
 // `import()` calls (`_syntax_walk.ts`) live apart; this file decides, from
@@ -101,6 +102,8 @@ const keyOfPath = new Map<string, string>();
 const pathsOfKey = new Map<string, number>();
 /** The trees of the files scanned last, so that a changed file is parsed from its edit. */
 const trees = new RecentTrees();
+/** The scan of each kept tree, so that an edit inside one token is scanned from it (see {@linkcode rescanToken}). */
+const scans = new WeakMap<Node, { readonly elideUnused: boolean; readonly result: ScanResult }>();
 
 /** What {@linkcode scanImports} knows of the file it scans. */
 export interface ScanOptions {
@@ -183,6 +186,10 @@ function release(key: string): void {
 }
 
 function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanResult {
+  if (options.path !== undefined) {
+    const rescanned = rescanToken(options.path, source, syntax, options.elideUnused);
+    if (rescanned !== undefined) return rescanned;
+  }
   const program = trees.parse(options.path, source, syntax);
   const body = program.body as readonly Node[];
   const transpiled = syntax !== "js";
@@ -245,7 +252,7 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
   }
   found.sort((a, b) => a.start - b.start);
   computed.sort((a, b) => a - b);
-  return Object.freeze({
+  const result: ScanResult = Object.freeze({
     imports: Object.freeze(found),
     jsxImportSource: pragmas.importSource,
     computed: Object.freeze(computed),
@@ -253,6 +260,50 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
     // JSX compiles to calls: Deno's import runs it.
     script: syntax === "ts" || syntax === "js" ? scriptText(source, program) : undefined,
   });
+  if (options.path !== undefined) scans.set(program, { elideUnused: options.elideUnused, result });
+  return result;
+}
+
+/**
+ * The scan of `source` made from the last scan of `path` when the edit
+ * between them changed only the text inside one token (`_token_edit.ts`):
+ * the same imports and exports, positions after the token moved, and the
+ * token's new text in the script body. `undefined` when it cannot be.
+ */
+function rescanToken(
+  path: string,
+  source: string,
+  syntax: SourceSyntax,
+  elideUnused: boolean,
+): ScanResult | undefined {
+  const last = trees.last(path);
+  if (last === undefined || last.syntax !== syntax) return undefined;
+  const known = scans.get(last.program);
+  if (known === undefined || known.elideUnused !== elideUnused) return undefined;
+  const edit = findTokenEdit(last, source);
+  if (edit === undefined) return undefined;
+  const { imports, computed, script } = known.result;
+  const spliced = script === undefined
+    ? undefined
+    : spliceScript(script, edit.start, edit.oldText, edit.newText);
+  if (script !== undefined && spliced === undefined) return undefined;
+  const delta = edit.newText.length - edit.oldText.length;
+  // No import stands inside the token (no specifier is edited here): each is before it or after it.
+  const after = (at: number) => at >= edit.oldEnd;
+  const result: ScanResult = Object.freeze({
+    ...known.result,
+    imports: Object.freeze(
+      imports.map((record) =>
+        after(record.start) ? { ...record, start: record.start + delta, end: record.end + delta } : record
+      ),
+    ),
+    computed: Object.freeze(computed.map((at) => after(at) ? at + delta : at)),
+    script: spliced,
+  });
+  applyTokenEdit(last.program, edit);
+  trees.keep(path, { source, syntax, program: last.program });
+  scans.set(last.program, { elideUnused, result });
+  return result;
 }
 
 /**

@@ -400,16 +400,29 @@ export class RecentTrees {
     }
     // A text that does not parse leaves the last one that did, to parse the fix from.
     program ??= parseProgram(source, syntax);
-    this.#drop(path);
-    if (source.length <= MAX_CHARS) {
-      this.#trees.set(path, { source, syntax, program });
-      this.#chars += source.length;
-      for (const [oldest] of this.#trees) {
-        if (this.#trees.size <= MAX_FILES && this.#chars <= MAX_CHARS) break;
-        this.#drop(oldest);
-      }
-    }
+    this.keep(path, { source, syntax, program });
     return program;
+  }
+
+  /** The last text parsed for `path`, with its tree, while it is kept. */
+  last(path: string): ParsedText | undefined {
+    return this.#trees.get(path);
+  }
+
+  /**
+   * Keeps `parsed` as the last text and tree of `path` (a text too long to
+   * keep just drops the last one); the caller made its tree otherwise, as
+   * from a token's edit of the last tree (`_token_edit.ts`).
+   */
+  keep(path: string, parsed: ParsedText): void {
+    this.#drop(path);
+    if (parsed.source.length > MAX_CHARS) return;
+    this.#trees.set(path, parsed);
+    this.#chars += parsed.source.length;
+    for (const [oldest] of this.#trees) {
+      if (this.#trees.size <= MAX_FILES && this.#chars <= MAX_CHARS) break;
+      this.#drop(oldest);
+    }
   }
 
   #drop(path: string): void {

@@ -121,6 +121,50 @@ const STATEMENTS: ReadonlySet<string> = new Set([
 const TS_MODIFIERS = /\b(?:public|private|protected|readonly|override|declare|abstract)\b/g;
 const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
+/**
+ * Where each body's text is longer than the module's from (an edit at `at`
+ * longer by `by`: the `;` after an `export default` expression), so that a
+ * position in the module finds its place in the body; see {@linkcode spliceScript}.
+ */
+const layouts = new WeakMap<ScriptText, readonly { readonly at: number; readonly by: number }[]>();
+
+/**
+ * The body of the module after an edit that replaced the text of one token
+ * (see `_token_edit.ts`), made from the body before it: the token's text is
+ * kept as it is, at a place the layout tells.
+ *
+ * @param script A body `scriptText` made (or this function).
+ * @param start Where the token starts in the module.
+ * @returns The new body, or `undefined` when the token's text is not kept as it is.
+ */
+export function spliceScript(
+  script: ScriptText,
+  start: number,
+  oldText: string,
+  newText: string,
+): ScriptText | undefined {
+  const growths = layouts.get(script);
+  if (growths === undefined) return undefined;
+  const end = start + oldText.length;
+  // The body's first line holds the bindings: the module's text starts after it.
+  let at = script.code.indexOf("\n") + 1 + start;
+  for (const growth of growths) {
+    if (growth.at <= start) at += growth.by;
+    else if (growth.at < end) return undefined;
+  }
+  if (script.code.slice(at, at + oldText.length) !== oldText) return undefined;
+  const delta = newText.length - oldText.length;
+  const spliced: ScriptText = {
+    ...script,
+    code: script.code.slice(0, at) + newText + script.code.slice(at + oldText.length),
+  };
+  layouts.set(
+    spliced,
+    growths.map((growth) => growth.at >= end ? { at: growth.at + delta, by: growth.by } : growth),
+  );
+  return spliced;
+}
+
 /** Thrown inside the transform when the module cannot be taken; never escapes it. */
 class Refused extends Error {}
 
@@ -181,7 +225,7 @@ class Rewriter {
     const code = `"use strict";${this.#bindings.join("")}\n${this.#apply()}\n;${rename}return { ${
       getters.join(", ")
     } };`;
-    return {
+    const text: ScriptText = {
       code,
       exports: [...this.#locals.keys()],
       reexports: this.#reexports,
@@ -189,6 +233,10 @@ class Rewriter {
       json: this.#json,
       awaits: this.#awaits,
     };
+    const growths = this.#edits.filter(({ start, end, text }) => text.length !== end - start)
+      .map(({ end, start, text }) => ({ at: end, by: text.length - (end - start) }));
+    layouts.set(text, growths);
+    return text;
   }
 
   #statement(node: Node): void {
