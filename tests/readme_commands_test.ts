@@ -204,6 +204,15 @@ Deno.test("BENCHMARKS.md `deno task bench:phases` runs 2 edits per mode and prin
   ], 30_000);
 });
 
+Deno.test("BENCHMARKS.md `deno task bench:cpu` measures 3 changes of the inline server and prints its line", {
+  ignore,
+}, async () => {
+  await smoke(["bench:cpu", "--only", "hotswap", "--changes", "3"], [
+    /^CPU per change, no load: 3 changes and 3 windows without, 150 ms each$/,
+    /^- hotswap: -?[\d.]+ ms \(.*main thread -?[\d.]+.*\)$/,
+  ], 60_000);
+});
+
 Deno.test("BENCHMARKS.md `deno task bench:hold` runs 2 swaps of 2 modules and prints its table", {
   ignore,
 }, async () => {
