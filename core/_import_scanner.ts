@@ -23,6 +23,10 @@
  * of the same name counts as used. It can only keep an import Deno drops,
  * never drop one Deno keeps; the cost is a read and a blob never evaluated.
  *
+ * A file read again is parsed from its edit (`_incremental_parse.ts`), and an
+ * edit inside one literal or comment is scanned from the last scan with no
+ * parse at all (`_token_edit.ts`): the result is the whole scan's either way.
+ *
  * @module
  */
 
