@@ -98,8 +98,14 @@ function replaceOnce(text: string, pattern: RegExp, replacement: string, what: s
   return text.replace(pattern, replacement);
 }
 
-/** Copies the app (and what its type-only imports name) into a fresh directory, at version 1. */
-export async function prepareApp(): Promise<AppCopy> {
+/**
+ * Copies the app (and what its type-only imports name) into a fresh directory, at version 1.
+ *
+ * @param edit `"string"`: an edit changes the version string alone (inside one token); `"code"`: each
+ *   edit of a file switches its version between a string and a template with a substitution, so that
+ *   each edit changes the statement's code.
+ */
+export async function prepareApp(edit: "string" | "code" = "string"): Promise<AppCopy> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_load_" }));
   try {
     for (const sub of ["so", "types", "core"]) {
@@ -130,10 +136,15 @@ export async function prepareApp(): Promise<AppCopy> {
     return {
       dir,
       path: (file) => paths[file],
-      source: (file, version) =>
-        file === "logic"
-          ? logic.replace(/VERSION = "v\d+"/, `VERSION = "v${version}"`)
-          : entry.replace(/ENTRY_VERSION = "v\d+"/, `ENTRY_VERSION = "v${version}"`),
+      source: (file, version) => {
+        // Each file takes every other version (logic even, entry odd): its form alternates with each of its edits.
+        const literal = edit === "code" && Math.floor(version / 2) % 2 === 1
+          ? `\`v\${${version}}\``
+          : `"v${version}"`;
+        return file === "logic"
+          ? logic.replace(/VERSION = "v\d+"/, `VERSION = ${literal}`)
+          : entry.replace(/ENTRY_VERSION = "v\d+"/, `ENTRY_VERSION = ${literal}`);
+      },
     };
   } catch (error) {
     await Deno.remove(dir, { recursive: true });

@@ -27,7 +27,11 @@
  * `VERSION`), then the entry (so/app.ts itself: a version string the copy
  * sends as a header), then 20 more, alternating logic and entry. Each bumps
  * the version, so a response names the newest file it saw. The last second
- * of a run has no edits; a short `--duration` writes fewer.
+ * of a run has no edits; a short `--duration` writes fewer. With `--edit
+ * string` (the default) an edit changes the version string only, inside one
+ * token, as a change of a threshold or a message does; with `--edit code`
+ * each edit of a file switches its version between a string and a template
+ * with a substitution (`` `v${7}` ``), so that each edit changes the code.
  *
  * Per runner it prints: requests and failures; `GET /` latency p50/p99 in
  * steady state and p99 in the 50 ms after each edit; edits served / written;
@@ -52,7 +56,7 @@
  * temporary directory removed.
  *
  * Usage: deno task bench:load [--duration ms] [--concurrency n] [--slow-concurrency n] [--edit-every ms]
- *        [--only name]... [--rounds n] [--deno-defaults] [--json file] [--chart file.svg]
+ *        [--only name]... [--rounds n] [--edit string|code] [--deno-defaults] [--json file] [--chart file.svg]
  *
  * @module
  */
@@ -92,6 +96,7 @@ const { values } = parseArgs({
     "edit-every": { type: "string", default: "100" },
     only: { type: "string", multiple: true },
     "deno-defaults": { type: "boolean", default: false },
+    edit: { type: "string", default: "string" },
     "memory-edits": { type: "string", default: "100" },
     rounds: { type: "string", default: "1" },
     json: { type: "string" },
@@ -103,6 +108,8 @@ const CONCURRENCY = Number(values.concurrency);
 const SLOW_CONCURRENCY = Number(values["slow-concurrency"]);
 const EDIT_EVERY = Number(values["edit-every"]);
 const DENO_DEFAULTS = values["deno-defaults"] === true;
+if (values.edit !== "string" && values.edit !== "code") throw new RangeError("--edit must be string or code");
+const EDIT_KIND: "string" | "code" = values.edit;
 const ROUNDS = Number(values.rounds);
 /** Changes of the quiet memory phase, after the load: retention per change needs many. */
 const MEMORY_EDITS = Number(values["memory-edits"]);
@@ -157,7 +164,7 @@ async function waitUntilServing(url: string, server: Deno.ChildProcess): Promise
 }
 
 async function runOne(name: RunnerName, port: number, options: CommandOptions): Promise<RunnerResult> {
-  const app = await prepareApp();
+  const app = await prepareApp(EDIT_KIND);
   const samples: Sample[] = [];
   const edits: Edit[] = [];
   let memory: Memory | undefined;
@@ -323,7 +330,8 @@ if (import.meta.main) {
   };
   console.log(
     `Load: ${CONCURRENCY} loops on / and ${SLOW_CONCURRENCY} on /slow?ms=${SLOW_MS}, ${DURATION} ms per runner; ` +
-      `${EDITS} edits (logic, entry, then alternating), one every ${EDIT_EVERY} ms after ${WARM_UP} ms ` +
+      `${EDITS} edits of ${EDIT_KIND === "code" ? "code" : "a string"} (logic, entry, then alternating), ` +
+      `one every ${EDIT_EVERY} ms after ${WARM_UP} ms ` +
       `(Deno ${Deno.version.deno}${options.bun === undefined ? "" : `, Bun ${BUN_VERSION}`}; our runners ` +
       `${
         DENO_DEFAULTS ? "with Deno's default caches" : "with --no-code-cache, DENO_EMIT_CACHE_MODE=disable"
@@ -368,6 +376,7 @@ if (import.meta.main) {
         concurrency: CONCURRENCY,
         slowConcurrency: SLOW_CONCURRENCY,
         editEvery: EDIT_EVERY,
+        edit: EDIT_KIND,
         denoDefaults: DENO_DEFAULTS,
         summaries,
         results,
