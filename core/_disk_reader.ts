@@ -126,8 +126,12 @@ export class DiskReader {
     }
     const thread = this.#thread;
     if (thread !== undefined) {
+      // A generation read from module paths is read again at once; an artifact's entry is no file to read.
+      const read = snapshot.provenance === undefined
+        ? { entry: snapshot.entry, roots: this.#roots, maxBytes: this.#maxBytes }
+        : undefined;
       try {
-        return await thread.warm(snapshot.modules);
+        return await thread.warm(snapshot.modules, read);
       } catch (error) {
         if (!(error instanceof ReaderGone)) throw error;
       }

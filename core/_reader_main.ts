@@ -63,6 +63,11 @@ async function answer(request: Exclude<ReaderRequest, { t: "listen" | "unlisten"
       const { entry, modules, bytes, provenance } = await openArtifactFile(request.path, request);
       return { id: request.id, entry, modules, bytes, provenance };
     }
+    if (request.read !== undefined) {
+      const { entry, roots, maxBytes } = request.read;
+      // Nothing to report: the swap that reads these files says what is wrong with them.
+      await readModuleGraph(entry, roots, maxBytes).catch(() => {});
+    }
     await warmScanner(request.modules);
     return { id: request.id };
   } catch (error) {

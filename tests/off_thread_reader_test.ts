@@ -92,6 +92,25 @@ Deno.test("after warm(), a swap's read fails as an inline read fails: code, path
   strictEqual(hot.with((handle) => handle.label), "one", "the first generation still serves");
 });
 
+Deno.test("warm() reads the graph once on the reader, and ignores what it finds wrong: the swap says it", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": GEN, "label.ts": `export const label: string = "one";\n` });
+  await using hot = await registerHotswap(echo, entry);
+  // The files are broken before warm() reads them: warm() still settles, and the swap reports the error.
+  await Deno.writeTextFile(fixture.path("label.ts"), `export const label: string = "one",,;\n`);
+  await hot.warm();
+  await rejects(hot.swap(entry), (error: unknown) => (error as HotswapError).code === "E_IMPORT");
+  // Fixed by an edit inside one token of what warm() read: the reader reads it from its last scan, right.
+  await Deno.writeTextFile(fixture.path("label.ts"), `export const label: string = "one";\n`);
+  await hot.swap(entry);
+  await Deno.writeTextFile(fixture.path("label.ts"), `export const label: string = "three";\n`);
+  const after = await countReads(() => hot.swap(entry));
+  strictEqual(after.reads, 0, "the reader read the files");
+  strictEqual(hot.with((handle) => handle.label), "three");
+  const inline = await readSnapshot(entry, { roots: Roots.resolve(undefined, entry) });
+  strictEqual(after.result.digest, inline.digest);
+});
+
 Deno.test("after warm(), a signed artifact is opened and verified on the reader; a refusal keeps its reason", async () => {
   await using fixture = await Fixture.create();
   const { key, trust } = await keyAndList();
