@@ -213,6 +213,15 @@ Deno.test("BENCHMARKS.md `deno task bench:cpu` measures 3 changes of the inline 
   ], 60_000);
 });
 
+Deno.test("BENCHMARKS.md `deno task bench:first` runs 2 fresh hosts through 2 swaps and prints their times", {
+  ignore,
+}, async () => {
+  await smoke(["bench:first", "--processes", "2", "--swaps", "2"], [
+    /^First swaps after warm\(\), 2 fresh hosts, a swap every 100 ms \(ms, median \/ max\):$/,
+    /^swap 1: [\d.]+ \/ [\d.]+; swap 2: [\d.]+ \/ [\d.]+$/,
+  ], 60_000);
+});
+
 Deno.test("BENCHMARKS.md `deno task bench:hold` runs 2 swaps of 2 modules and prints its table", {
   ignore,
 }, async () => {
