@@ -6,6 +6,10 @@
  * bench:load`, 1.5–5 ms for the sample app's 2 KiB entry, where the same
  * parse takes 0.3–1 ms once the parser has run a few hundred times. Parsing
  * the generation's own files over and over, before any swap, gets it there.
+ * Each round also edits a copy of each file, inside a string and then a
+ * statement, as most swaps read a file: from its last scan
+ * (`_token_edit.ts`) or its last tree (`_incremental_parse.ts`), code that
+ * otherwise first runs at the first swap.
  *
  * It runs on the process's off-thread reader (see `_off_thread_reader.ts`),
  * which reads generations, and on the serving thread only when no reader
@@ -20,7 +24,10 @@
 
 import { scanFresh } from "./_import_scanner.ts";
 import { sourceSyntaxOf } from "./_graph_reader.ts";
-import type { SourceSyntax } from "./_source_parser.ts";
+import { reparse } from "./_incremental_parse.ts";
+import { scriptText, spliceScript } from "./_script_transform.ts";
+import { parseProgram, type SourceSyntax } from "./_source_parser.ts";
+import { applyTokenEdit, findTokenEdit } from "./_token_edit.ts";
 import type { SnapshotModule } from "./snapshot.ts";
 
 /** Milliseconds of parsing a warm-up may spend, in all. */
@@ -66,6 +73,7 @@ async function parseFor(
       const { source, syntax } = sources[next++ % sources.length]!;
       try {
         scanFresh(source, syntax);
+        editCopy(source, syntax);
       } catch {
         // Refused at its read already, with the reason (an artifact's files are scanned too): nothing to learn.
       }
@@ -73,4 +81,21 @@ async function parseFor(
     spent += performance.now() - start;
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
+}
+
+/**
+ * Edits a copy of `source` as a swap reads an edited file: inside a string
+ * (from the last scan), then a statement (from the last tree). Nothing of it
+ * is kept: the scanner's caches and trees are not touched.
+ */
+function editCopy(source: string, syntax: SourceSyntax): void {
+  const text = `${source}\n;"hotswap warm-up";\n`;
+  const program = parseProgram(text, syntax);
+  const script = syntax === "ts" || syntax === "js" ? scriptText(text, program) : undefined;
+  const edited = `${source}\n;"hotswap warm-up, edited";\n`;
+  const edit = findTokenEdit({ source: text, syntax, program }, edited);
+  if (edit === undefined) return;
+  if (script !== undefined) spliceScript(script, edit.start, edit.oldText, edit.newText);
+  applyTokenEdit(program, edit);
+  reparse({ source: edited, syntax, program }, `${source}\n;["hotswap warm-up, edited"];\n`);
 }
