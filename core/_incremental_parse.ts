@@ -60,14 +60,7 @@ export function reparse(previous: ParsedText, source: string): Node | undefined 
   const body = program.body as readonly Node[];
   if ((program.errors as readonly unknown[]).length > 0 || body.length === 0) return undefined;
   if (old === source) return program;
-  const shorter = Math.min(old.length, source.length);
-  let prefix = 0;
-  while (prefix < shorter && old.charCodeAt(prefix) === source.charCodeAt(prefix)) prefix++;
-  let suffix = 0;
-  while (
-    suffix < shorter - prefix &&
-    old.charCodeAt(old.length - 1 - suffix) === source.charCodeAt(source.length - 1 - suffix)
-  ) suffix++;
+  const { prefix, suffix } = commonEnds(old, source);
   const editEnd = old.length - suffix;
   const delta = source.length - old.length;
   // Kept before: statements that end before the edit, and that nothing the edit wrote can continue.
@@ -110,6 +103,22 @@ export function reparse(previous: ParsedText, source: string): Node | undefined 
     return splice(previous, source, { first, after, from, oldTo, run }, at);
   }
   return undefined;
+}
+
+/**
+ * How many characters `old` and `source` share at their start (`prefix`)
+ * and, after it, at their end (`suffix`): the edit between them is the rest.
+ */
+export function commonEnds(old: string, source: string): { prefix: number; suffix: number } {
+  const shorter = Math.min(old.length, source.length);
+  let prefix = 0;
+  while (prefix < shorter && old.charCodeAt(prefix) === source.charCodeAt(prefix)) prefix++;
+  let suffix = 0;
+  while (
+    suffix < shorter - prefix &&
+    old.charCodeAt(old.length - 1 - suffix) === source.charCodeAt(source.length - 1 - suffix)
+  ) suffix++;
+  return { prefix, suffix };
 }
 
 /** The statements parsed again, and where they were. */
@@ -175,7 +184,7 @@ function splice(
 }
 
 /** A position in the text, as the parser's `loc` has it. */
-interface Position {
+export interface Position {
   line: number;
   column: number;
   index: number;
@@ -246,7 +255,7 @@ function shift(roots: readonly Node[], alsoAt: Position, move: Move): void {
         movePosition(loc?.start);
         movePosition(loc?.end);
       } else if (key === "extra") {
-        moveExtra(field as Record<string, unknown> | undefined, move, moved, movePosition);
+        moveExtra(field as Record<string, unknown> | undefined, 0, move.index, moved, movePosition);
       } else if (typeof field === "object" && field !== null) {
         stack.push(field);
       }
@@ -254,17 +263,22 @@ function shift(roots: readonly Node[], alsoAt: Position, move: Move): void {
   }
 }
 
-/** The parser's `extra` holds offsets too: `parenStart`, `trailingComma`, `trailingCommaLoc`. */
-function moveExtra(
+/**
+ * The parser's `extra` holds offsets too: `parenStart`, `trailingComma`,
+ * `trailingCommaLoc`. Moves by `by` those at `from` or after (the position
+ * through `movePosition`), each `extra` once.
+ */
+export function moveExtra(
   extra: Record<string, unknown> | undefined,
-  move: Move,
+  from: number,
+  by: number,
   moved: Set<object>,
   movePosition: (position: Position | undefined) => void,
 ): void {
   if (extra === undefined || extra === null || moved.has(extra)) return;
   moved.add(extra);
-  if (typeof extra.parenStart === "number") extra.parenStart += move.index;
-  if (typeof extra.trailingComma === "number") extra.trailingComma += move.index;
+  if (typeof extra.parenStart === "number" && extra.parenStart >= from) extra.parenStart += by;
+  if (typeof extra.trailingComma === "number" && extra.trailingComma >= from) extra.trailingComma += by;
   movePosition(extra.trailingCommaLoc as Position | undefined);
 }
 

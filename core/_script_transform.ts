@@ -71,7 +71,8 @@ const TYPE_KEYS: ReadonlySet<string> = new Set([
   "superTypeArguments",
   "returnType",
 ]);
-const SKIPPED_KEYS: ReadonlySet<string> = new Set([
+/** Keys of a node that hold no child node the rewrite visits: positions, comments, and `implements` (types). */
+export const SKIPPED_KEYS: ReadonlySet<string> = new Set([
   "type",
   "start",
   "end",

@@ -23,7 +23,8 @@
  * @module
  */
 
-import type { ParsedText } from "./_incremental_parse.ts";
+import { commonEnds, moveExtra, type ParsedText, type Position } from "./_incremental_parse.ts";
+import { SKIPPED_KEYS } from "./_script_transform.ts";
 import type { SyntaxNode as Node } from "./_source_parser.ts";
 
 /** An edit inside one token, and the token's text before and after it. */
@@ -89,14 +90,7 @@ const READ_FROM_SOURCE = /import|@jsx|sourceMappingURL|__hs_/;
 export function findTokenEdit(previous: ParsedText, source: string): TokenEdit | undefined {
   const { source: old, program } = previous;
   if (old === source || (program.errors as readonly unknown[]).length > 0) return undefined;
-  const shorter = Math.min(old.length, source.length);
-  let prefix = 0;
-  while (prefix < shorter && old.charCodeAt(prefix) === source.charCodeAt(prefix)) prefix++;
-  let suffix = 0;
-  while (
-    suffix < shorter - prefix &&
-    old.charCodeAt(old.length - 1 - suffix) === source.charCodeAt(source.length - 1 - suffix)
-  ) suffix++;
+  const { prefix, suffix } = commonEnds(old, source);
   const editEnd = old.length - suffix;
   const found = commentAround(program.comments as readonly Node[], prefix, editEnd) ??
     literalAround(program, prefix, editEnd);
@@ -160,21 +154,6 @@ function commentAround(
   return undefined;
 }
 
-/** Keys of a node that hold no child node. */
-const NOT_CHILDREN: ReadonlySet<string> = new Set([
-  "type",
-  "start",
-  "end",
-  "loc",
-  "range",
-  "extra",
-  "leadingComments",
-  "trailingComments",
-  "innerComments",
-  "comments",
-  "errors",
-]);
-
 /**
  * The innermost node holding the range `[from, to]`, when it is a literal or
  * a template's text, with its parent; a template's text is taken only in a
@@ -185,7 +164,7 @@ function literalAround(program: Node, from: number, to: number): { node: Node; p
   let node: Node = program;
   descend: for (;;) {
     for (const key in node) {
-      if (NOT_CHILDREN.has(key)) continue;
+      if (SKIPPED_KEYS.has(key)) continue;
       const value = node[key];
       const children = Array.isArray(value) ? value : [value];
       for (const child of children) {
@@ -210,13 +189,6 @@ function literalAround(program: Node, from: number, to: number): { node: Node; p
 function isNode(value: unknown): value is Node {
   return typeof value === "object" && value !== null && typeof (value as Node).type === "string" &&
     typeof (value as Node).start === "number";
-}
-
-/** A position in the text, as the parser's `loc` has it. */
-interface Position {
-  line: number;
-  column: number;
-  index: number;
 }
 
 /**
@@ -265,21 +237,6 @@ export function applyTokenEdit(program: Node, edit: TokenEdit): void {
     }
   }
   setValue(node, newText);
-}
-
-/** The parser's `extra` holds offsets too: `parenStart`, `trailingComma`, `trailingCommaLoc`. */
-function moveExtra(
-  extra: Record<string, unknown> | undefined,
-  from: number,
-  delta: number,
-  moved: Set<object>,
-  movePosition: (position: Position | undefined) => void,
-): void {
-  if (extra === undefined || extra === null || moved.has(extra)) return;
-  moved.add(extra);
-  if (typeof extra.parenStart === "number" && extra.parenStart >= from) extra.parenStart += delta;
-  if (typeof extra.trailingComma === "number" && extra.trailingComma >= from) extra.trailingComma += delta;
-  movePosition(extra.trailingCommaLoc as Position | undefined);
 }
 
 /** The token's value as the parser gives it for `text` (which holds no escape). */
