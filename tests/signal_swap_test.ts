@@ -7,8 +7,10 @@
  * read in the order of swaps, against the highest sequence committed.
  *
  * Every test keeps a listener for SIGHUP while it signals: SIGHUP with no
- * listener ends the process. Deno's op sanitizer fails a test that leaves a
- * signal listener behind.
+ * listener ends the process. So every signal is awaited until Deno has
+ * dispatched it (`sighup()`): one still in flight when a test closes its
+ * listeners would end the process, as it once ended a CI run (exit 129).
+ * Deno's op sanitizer fails a test that leaves a signal listener behind.
  *
  * @module
  */
@@ -98,6 +100,28 @@ async function countReadRequests(body: () => Promise<void>): Promise<number> {
   }
 }
 
+/**
+ * Sends SIGHUP to this process, at once, and settles once Deno has
+ * dispatched it to this thread's listeners. Deno's signal thread takes a
+ * signal some time after `Deno.kill` returns, and ends the process if by then
+ * no listener is left: awaiting this before a test closes its listeners
+ * leaves none in flight.
+ */
+async function sighup(): Promise<void> {
+  const dispatched = Promise.withResolvers<void>();
+  const listener = () => dispatched.resolve();
+  Deno.addSignalListener("SIGHUP", listener);
+  // A signal listener does not keep Deno's event loop alive: this timer does.
+  const alive = setInterval(() => {}, 60_000);
+  try {
+    Deno.kill(Deno.pid, "SIGHUP");
+    await dispatched.promise;
+  } finally {
+    clearInterval(alive);
+    Deno.removeSignalListener("SIGHUP", listener);
+  }
+}
+
 const labelOf = (hot: Hotswap<Echo>) => hot.with((handle) => handle.label);
 
 /** `gen.ts` (importing `label.ts`, whose label is `label`) registered, warmed up, and swapped on each SIGHUP. */
@@ -142,8 +166,9 @@ for (const warm of [true, false]) {
     await Deno.writeTextFile(fixture.path("label.ts"), `export const label = "two";\n`);
     const listening = hot.swapOnSignal("SIGHUP", entry, { onSwap: outcomes.onSwap });
     // Sent before the reader can have started listening: it must not be lost.
-    Deno.kill(Deno.pid, "SIGHUP");
+    const sent = sighup();
     using _swaps = await listening;
+    await sent;
     const first = await outcomes.nth(1);
     ok(first.ok, `swapped: ${!first.ok && first.error}`);
     strictEqual(first.result.generation, 2);
@@ -154,7 +179,7 @@ for (const warm of [true, false]) {
 
     await fixture.write({ "gen.ts": gen("/b") });
     const requests = await countReadRequests(async () => {
-      Deno.kill(Deno.pid, "SIGHUP");
+      await sighup();
       await outcomes.until(hot, "two/b", seen);
     });
     strictEqual(labelOf(hot), "two/b");
@@ -169,7 +194,7 @@ Deno.test("swapOnSignal: once it resolved, one signal makes one swap, read by th
   for (const [n, label] of [[1, "two"], [2, "three"]] as const) {
     await fixture.write({ "label.ts": `export const label = "${label}";\n` });
     const requests = await countReadRequests(async () => {
-      Deno.kill(Deno.pid, "SIGHUP");
+      await sighup();
       const outcome = await outcomes.nth(n);
       ok(outcome.ok);
       strictEqual(outcome.result.generation, n + 1);
@@ -189,7 +214,7 @@ Deno.test("swapOnSignal: a refused generation goes to onSwap and a reject event,
   const rejected = Promise.withResolvers<string>();
   hot.addEventListener("reject", ({ detail }) => rejected.resolve(detail.error.code));
   await fixture.write({ "label.ts": `export const label = ;\n` });
-  Deno.kill(Deno.pid, "SIGHUP");
+  await sighup();
   const outcome = await outcomes.nth(1);
   ok(!outcome.ok);
   ok(outcome.error instanceof HotswapError);
@@ -211,11 +236,11 @@ Deno.test("swapOnSignal: signals during a swap fold into one more swap, of the f
     // replaces its file whole, as an editor saves: the reader may be reading the last one meanwhile.
     await replaceFile(fixture.path("gen.ts"), gen("/a", gate));
     await replaceFile(fixture.path("label.ts"), `export const label = "v2";\n`);
-    Deno.kill(Deno.pid, "SIGHUP");
+    await sighup();
     let signals = 1;
     for (const version of ["v3", "v4", "v5", "v6", "v7", "v8"]) {
       await replaceFile(fixture.path("label.ts"), `export const label = "${version}";\n`);
-      Deno.kill(Deno.pid, "SIGHUP");
+      await sighup();
       signals++;
     }
     held.resolve();
@@ -231,7 +256,7 @@ Deno.test("swapOnSignal: when the reader ends, the serving thread takes the sign
   await using app = await SignalledEcho.start("one");
   const { fixture, hot, outcomes } = app;
   await fixture.write({ "label.ts": `export const label = "two";\n` });
-  Deno.kill(Deno.pid, "SIGHUP");
+  await sighup();
   await outcomes.until(hot, "two/a");
   const seen = outcomes.count;
 
@@ -240,7 +265,7 @@ Deno.test("swapOnSignal: when the reader ends, the serving thread takes the sign
   reader.close("ended by the test");
   releaseReader(reader);
   await fixture.write({ "label.ts": `export const label = "three";\n` });
-  Deno.kill(Deno.pid, "SIGHUP");
+  await sighup();
   await outcomes.until(hot, "three/a", seen);
 });
 
@@ -254,13 +279,13 @@ Deno.test("swapOnSignal: a signed artifact is read in the order of swaps, agains
   const outcomes = new Outcomes();
   using _swaps = await hot.swapOnSignal("SIGHUP", served, { onSwap: outcomes.onSwap });
   await Deno.copyFile(await packEcho(fixture, "v3", key, { sequence: 3 }), served);
-  Deno.kill(Deno.pid, "SIGHUP");
+  await sighup();
   ok((await outcomes.nth(1)).ok);
   strictEqual(labelOf(hot), "v3");
   strictEqual(hot.info().provenance?.manifest.sequence, 3);
 
   await Deno.copyFile(await packEcho(fixture, "v1", key, { sequence: 1 }), served);
-  Deno.kill(Deno.pid, "SIGHUP");
+  await sighup();
   const replayed = await outcomes.nth(2);
   ok(!replayed.ok);
   ok(replayed.error instanceof SignatureError, `a SignatureError: ${replayed.error}`);
