@@ -1,0 +1,30 @@
+/**
+ * A turn of the event loop that lets I/O in: what a swap awaits between two
+ * stretches of work on the serving thread, so that requests which arrived
+ * meanwhile are answered (on the generation still serving) instead of
+ * waiting for the whole swap.
+ *
+ * Microtasks, `setImmediate` and a `MessageChannel` message do not do it:
+ * Deno runs them without polling its sockets (measured on 2.9.6: a server
+ * busy in 1 ms pieces separated by either answered no request between
+ * pieces, over 300 of them). A timer does, but `setTimeout(0)` waits 1-2 ms.
+ * An operation that completes on Deno's thread pool makes the event loop
+ * wait, and poll its I/O, for the few microseconds it takes: a SHA-256 of
+ * one byte, which asks for no permission, costs 15 µs on an idle thread and
+ * answered 0.7 waiting requests a turn under 4 request loops.
+ *
+ * @module
+ */
+
+// Captured when the runtime loads: a generation that replaces `crypto` must not reach the swap.
+const subtle = crypto.subtle;
+const digest = subtle.digest.bind(subtle);
+const ONE_BYTE = new Uint8Array(1);
+
+/**
+ * Resolves once the event loop has had a turn in which it polled its I/O:
+ * a request that had arrived by then has been handed to its handler.
+ */
+export async function yieldToIo(): Promise<void> {
+  await digest("SHA-256", ONE_BYTE);
+}
