@@ -50,7 +50,13 @@ export interface SignalSwapOptions {
 export interface SignalSwaps extends Disposable {
   /** The signal listened for. */
   readonly signal: Deno.Signal;
-  /** Stops listening; a swap already started still completes. Idempotent. */
+  /**
+   * Stops listening; a swap already started still completes. Idempotent.
+   * With no other listener for the signal, Deno then takes its default
+   * action on it (`SIGHUP`, `SIGINT` and `SIGTERM` end the process), also for
+   * one sent just before `close()` that Deno had not dispatched yet: keep a
+   * listener of your own for as long as the process may receive it.
+   */
   close(): void;
 }
 

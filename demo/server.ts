@@ -308,7 +308,11 @@ async function main(args: string[]): Promise<never> {
   await server.shutdown();
   await watcher?.close();
   // A reload under way still completes (close() waits for it); none starts after this.
-  reloads?.close();
+  // SIGHUP stays handled until the exit: with no listener, Deno would end the process by it.
+  if (reloads !== undefined) {
+    onSignals(["SIGHUP"], () => out.line("hup", "dim", "SIGHUP ignored: shutting down"));
+    reloads.close();
+  }
   // A fleet host's reference first stops following, removes its report (the
   // gate stops counting it at once) and closes the store.
   await hot.close();

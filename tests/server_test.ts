@@ -37,6 +37,14 @@ export function hs_httpApp(ctx: Parameters<typeof app>[0]) {
 }
 `;
 
+/** The app with a `dispose()` that waits for a line on stdin: a shutdown held after SIGHUP reloads stopped. */
+const HELD_DISPOSE_APP = `export { handoff, hs_httpApp } from "./app.ts";
+export async function dispose() {
+  console.log("dispose held");
+  await Deno.stdin.read(new Uint8Array(64));
+}
+`;
+
 interface Served {
   readonly child: Child;
   readonly base: string;
@@ -44,18 +52,19 @@ interface Served {
 }
 
 /**
- * Copies the app (and {@linkcode GATED_APP} as gated.ts) into a temp dir and
+ * Copies the app (and {@linkcode GATED_APP} as gated.ts, {@linkcode HELD_DISPOSE_APP} as held_dispose.ts) into a temp dir and
  * serves `entry` from there on a free port; removes the dir afterwards.
  */
 async function withServer(
   args: readonly string[],
   body: (server: Served) => Promise<void>,
-  entry: "app.ts" | "gated.ts" = "app.ts",
+  entry: "app.ts" | "gated.ts" | "held_dispose.ts" = "app.ts",
 ): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
   try {
     await copyInto(APP, dir);
     await Deno.writeTextFile(`${dir}/gated.ts`, GATED_APP);
+    await Deno.writeTextFile(`${dir}/held_dispose.ts`, HELD_DISPOSE_APP);
     await using child = Child.spawn([
       "run",
       `--allow-read=${dir}`,
@@ -203,6 +212,21 @@ Deno.test("server: SIGTERM finishes the requests in flight, then exits 0", { ign
     await child.waitFor(/^closed +bye$/);
     strictEqual((await child.status).code, 0);
   }, "gated.ts");
+});
+
+Deno.test("server: a SIGHUP once reloads stopped, during the shutdown, is ignored and the exit is 0", {
+  ignore,
+}, async () => {
+  await withServer([], async ({ child }) => {
+    child.kill("SIGTERM");
+    // The last generation's dispose() runs in hot.close(), after SIGHUP reloads stopped.
+    await child.waitFor(/^dispose held$/);
+    child.kill("SIGHUP");
+    await child.waitFor(/^hup +SIGHUP ignored: shutting down$/);
+    await child.write("release\n");
+    await child.waitFor(/^closed +bye$/);
+    strictEqual((await child.status).code, 0);
+  }, "held_dispose.ts");
 });
 
 Deno.test(
