@@ -15,6 +15,13 @@
  * 168-203, for 9-40 µs when the pool's thread is awake and 100-120 µs after
  * it idled.
  *
+ * It is a matter of timing, not a guarantee: the runtime polls its I/O only
+ * if it gets to wait before the pool answers. At the first await after the
+ * pool's thread idled, as a swap's first is, it did 3 times in 4 (one
+ * request at a time, an idle machine); back to back, or with the cores
+ * contended, some requests waited tens or hundreds of awaits, as they wait
+ * 60 `setImmediate` turns (tokio then polls its I/O every 61 ticks).
+ *
  * @module
  */
 
