@@ -31,8 +31,9 @@ const digest = subtle.digest.bind(subtle);
 const ONE_BYTE = new Uint8Array(1);
 
 /**
- * Resolves once the event loop has had a turn in which it polled its I/O:
- * a request that had arrived by then has been handed to its handler.
+ * Resolves once Deno's thread pool has hashed one byte. Usually the event
+ * loop polls its I/O meanwhile, and a request that had arrived by then is
+ * handed to its handler first; not always (see above).
  */
 export async function yieldToIo(): Promise<void> {
   await digest("SHA-256", ONE_BYTE);
