@@ -10,13 +10,12 @@
 import { strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { yieldToIo } from "../core/_yield_to_io.ts";
-import { REPO } from "./_child.ts";
 
 Deno.test("yieldToIo() settles in a process granted no permission at all", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hotswap_yield_" });
   try {
     const main = join(dir, "main.ts");
-    const module = new URL("core/_yield_to_io.ts", `file://${REPO}/`).href;
+    const module = new URL("../core/_yield_to_io.ts", import.meta.url).href;
     await Deno.writeTextFile(
       main,
       `import { yieldToIo } from ${
