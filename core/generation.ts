@@ -46,8 +46,11 @@ export interface GenerationContext {
 export interface GenerationRuntime<T> {
   /** The verified handle callers see. */
   readonly handle: T;
-  /** Calls the module's `handoff()` export; `undefined` without one. */
-  handoff(): Promise<unknown>;
+  /**
+   * Calls the module's `handoff()` export: its state, or a promise of it
+   * (`undefined` without one). May throw what the export throws.
+   */
+  handoff(): unknown;
   /** Calls the module's `dispose()` export, if any. */
   dispose(): Promise<void>;
   /** Frees what the generation holds. Idempotent. */
@@ -271,8 +274,8 @@ export class Generation<T> {
     };
   }
 
-  /** Asks the runtime for the state to hand to the next generation. */
-  handoff(): Promise<unknown> {
+  /** Asks the runtime for the state to hand to the next generation: the state, or a promise of it. */
+  handoff(): unknown {
     return this.#runtime.handoff();
   }
 

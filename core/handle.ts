@@ -131,6 +131,15 @@ function readHook(
 }
 
 /**
+ * Calls a lifecycle hook and returns what it returns, a promise or not, as
+ * `this`-less as a module's own call of it would be; a missing hook returns
+ * `undefined`, and a throw is thrown.
+ */
+export function callHookAsIs(hook: (() => unknown) | undefined): unknown {
+  return hook === undefined ? undefined : hook();
+}
+
+/**
  * Calls a lifecycle hook; a missing hook resolves to `undefined`, a throw
  * becomes a rejection.
  */

@@ -20,7 +20,7 @@
 
 import { HotswapError } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
-import { callHook, importError, resolveHandle } from "./handle.ts";
+import { callHook, callHookAsIs, importError, resolveHandle } from "./handle.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
 import { importNamespace } from "./_namespace_import.ts";
 import { ScriptGraph } from "./_script_graph.ts";
@@ -99,7 +99,8 @@ export class InlineLoader implements Loader {
       const { handle, hooks } = resolved;
       return {
         handle,
-        handoff: () => callHook(hooks.handoff),
+        // Called as it is, not awaited here: a state returned at once needs no deadline (see `_load_generation.ts`).
+        handoff: () => callHookAsIs(hooks.handoff),
         dispose: async () => {
           await callHook(hooks.dispose);
         },

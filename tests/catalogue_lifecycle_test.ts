@@ -38,6 +38,40 @@ const CASES: readonly Case[] = [
     write: (f) => f.write({ "next.ts": echoModule("next") }),
     expect: { code: "E_INIT", message: /handoff\(\) of .*threw Error: no state; fix handoff\(\)/ },
   },
+  ...[
+    ["an async handoff()", "export async function handoff() { return 5; }", 5],
+    [
+      "a handoff() returning a thenable",
+      "export function handoff() { return { then(resolve: (n: number) => void) { resolve(7); } }; }",
+      7,
+    ],
+  ].map(([what, hook, state]): Case => ({
+    name: `${what}: the state it settles to reaches the next factory`,
+    first: echoModule("good", hook as string),
+    write: (f) =>
+      f.write({
+        "next.ts": `export function hs_echo(ctx: { previous: unknown }) {
+          return { label: "next", run: () => ["next", ctx.previous] };
+        }`,
+      }),
+    expect: { result: ["next", state] },
+  })),
+  {
+    name: "a running generation whose async handoff() rejects",
+    first: echoModule("good", `export async function handoff() { throw new Error("no state later"); }`),
+    write: (f) => f.write({ "next.ts": echoModule("next") }),
+    expect: { code: "E_INIT", message: /handoff\(\) of .*threw Error: no state later; fix handoff\(\)/ },
+  },
+  {
+    name: "a running generation whose handoff() returns a thenable whose then getter throws",
+    // What `await` would do with it: the getter's throw is the handoff's failure.
+    first: echoModule(
+      "good",
+      `export function handoff() { return { get then() { throw new Error("no then"); } }; }`,
+    ),
+    write: (f) => f.write({ "next.ts": echoModule("next") }),
+    expect: { code: "E_INIT", message: /handoff\(\) of .*threw Error: no then; fix handoff\(\)/ },
+  },
   {
     name: "a running generation whose dispose() never settles: retired reports it after drainTimeout",
     options: { drainTimeout: 50 },
