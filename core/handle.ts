@@ -144,7 +144,7 @@ export function callHookAsIs(hook: (() => unknown) | undefined): unknown {
  * becomes a rejection.
  */
 export async function callHook(hook: (() => unknown) | undefined): Promise<unknown> {
-  return hook === undefined ? undefined : await hook();
+  return await callHookAsIs(hook);
 }
 
 /**
