@@ -27,8 +27,8 @@ import { rebuildError, type SerializedError } from "./_protocol.ts";
 import { SignatureError, type SignatureReason } from "./signature.ts";
 import { Snapshot, type SnapshotModule } from "./snapshot.ts";
 
-/** The program the reader runs. */
-const READER_MAIN = new URL("./_reader_main.ts", import.meta.url);
+/** The program the reader runs; resolved when needed (see `processMain` in `_process_command.ts`). */
+const readerMain = (): URL => new URL("./_reader_main.ts", import.meta.url);
 
 /** What the host asks the reader. */
 export type ReaderRequest =
@@ -91,8 +91,9 @@ export class ReaderStackTooSmall extends Error {
 
 /** Whether the host may read the runtime's own files, which the reader loads (a remote runtime is imported, not read). */
 function runtimeReadable(): boolean {
-  if (READER_MAIN.protocol !== "file:") return true;
-  return Deno.permissions.querySync({ name: "read", path: fileURLToPath(new URL(".", READER_MAIN)) })
+  const main = readerMain();
+  if (main.protocol !== "file:") return true;
+  return Deno.permissions.querySync({ name: "read", path: fileURLToPath(new URL(".", main)) })
     .state === "granted";
 }
 
@@ -166,7 +167,7 @@ export class OffThreadReader {
     // A worker whose code the host cannot read dies as it starts, and Deno prints why on stderr.
     if (!runtimeReadable()) return undefined;
     try {
-      return new OffThreadReader(new Worker(READER_MAIN, { type: "module", name: "hotswap reader" }));
+      return new OffThreadReader(new Worker(readerMain(), { type: "module", name: "hotswap reader" }));
     } catch {
       return undefined;
     }

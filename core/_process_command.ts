@@ -31,8 +31,13 @@ import { HotswapError } from "./errors.ts";
 import type { WorkerPermissions } from "./options.ts";
 import type { ProcessCommand } from "./_process_host.ts";
 
-/** The program every generation process runs. */
-const PROCESS_MAIN = new URL("./_process_main.ts", import.meta.url);
+/**
+ * The program every generation process runs. Resolved when first needed, not
+ * when this module loads: a generation may import the library (for
+ * `implement()`), and its modules run from `blob:` URLs, against which a
+ * relative URL does not resolve.
+ */
+const processMain = (): URL => new URL("./_process_main.ts", import.meta.url);
 
 /** Permission kinds, each denied unless `permissions` grants it. */
 const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as const;
@@ -117,8 +122,9 @@ export function permissionFlags(permissions: WorkerPermissions | undefined, entr
   if (!remote) {
     // The runtime's own program must still load when it comes from a remote
     // host: allow that host only, and only from the cache the host filled.
-    if (PROCESS_MAIN.protocol === "file:") flags.push("--no-remote");
-    else flags.push(`--allow-import=${PROCESS_MAIN.host}`, "--cached-only");
+    const main = processMain();
+    if (main.protocol === "file:") flags.push("--no-remote");
+    else flags.push(`--allow-import=${main.host}`, "--cached-only");
   }
   return flags;
 }
@@ -129,6 +135,7 @@ export function permissionFlags(permissions: WorkerPermissions | undefined, entr
  */
 export function processCommand(flags: readonly string[], memoryLimitMiB: number): ProcessCommand {
   const directory = privateDirectory();
+  const main = processMain();
   return {
     args: [
       "run",
@@ -140,7 +147,7 @@ export function processCommand(flags: readonly string[], memoryLimitMiB: number)
       "--no-code-cache",
       `--v8-flags=--max-old-space-size=${Math.max(1, Math.floor(memoryLimitMiB))}`,
       ...flags,
-      PROCESS_MAIN.protocol === "file:" ? fileURLToPath(PROCESS_MAIN) : PROCESS_MAIN.href,
+      main.protocol === "file:" ? fileURLToPath(main) : main.href,
     ],
     cwd: directory.path,
     cleanup: directory.remove,

@@ -23,8 +23,8 @@ import { createChannelBuffer } from "./_rpc_channel.ts";
 import { type IdentifiedMessage, WorkerChannel } from "./_worker_channel.ts";
 import { checkWorkerMessage, ProtocolViolation } from "./_worker_messages.ts";
 
-/** The program a generation worker runs. */
-export const WORKER_MAIN: URL = new URL("./_worker_main.ts", import.meta.url);
+/** The program a generation worker runs; resolved when needed (see `processMain` in `_process_command.ts`). */
+export const workerMain = (): URL => new URL("./_worker_main.ts", import.meta.url);
 
 /** What the worker reports once the handle is verified. */
 export type Loaded = Extract<WorkerMessage, { t: "loaded" }>;
@@ -96,7 +96,7 @@ export class WorkerHost {
   ): WorkerHost {
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_MAIN, {
+      worker = new Worker(workerMain(), {
         type: "module",
         name: "hotswap generation",
         deno: { permissions },
@@ -284,7 +284,7 @@ export class WorkerHost {
       return new HotswapError(
         "E_PERMISSION",
         `Cannot start a generation worker: ${message}; grant the host read access to the runtime's own files (--allow-read=${
-          fileURLToPath(new URL(".", WORKER_MAIN))
+          fileURLToPath(new URL(".", workerMain()))
         })`,
         { path },
       );

@@ -7,17 +7,12 @@
  */
 
 import type { Contract } from "./contract.ts";
-import { ArtifactSource } from "./_artifact_source.ts";
-import { type Hotswap, openHotswap } from "./hotswap.ts";
-import { InlineLoader } from "./inline_loader.ts";
+import type { Hotswap } from "./hotswap.ts";
 import type { FleetHostOptions } from "./fleet/host.ts";
 import type { HandleOf, Isolation } from "./isolation.ts";
-import type { Loader, SnapshotSource } from "./loader.ts";
-import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { ProcessLoader } from "./process_loader.ts";
-import { type PathLike, toAbsolutePath } from "./roots.ts";
-import { DiskReader } from "./_disk_reader.ts";
-import { WorkerLoader } from "./worker_loader.ts";
+import type { HotswapOptions } from "./options.ts";
+import { openPath } from "./_open_path.ts";
+import type { PathLike } from "./roots.ts";
 
 /**
  * Loads the first generation of `path`, verified against `contract`, and
@@ -97,43 +92,5 @@ export async function registerHotswap<T, I extends Isolation = "inline">(
     const { followChannel } = await import("./fleet/host.ts");
     return (await followChannel(contract, source)).hot;
   }
-  const resolved = resolveOptions(options);
-  const entry = toAbsolutePath(source);
-  return await openHotswap<HandleOf<T, I>>({
-    contract: contract as Contract<unknown>,
-    options: resolved,
-    strategies: { source: sourceFor(resolved, contract as Contract<unknown>), loader: loaderFor(resolved) },
-    path: entry,
-    integrity: options.integrity,
-  });
-}
-
-/**
- * Where snapshots come from: module paths from disk, inside the roots, and
- * `.hsgen` artifacts from their one file, verified against `trust` if given.
- */
-function sourceFor(options: ResolvedOptions, contract: Contract<unknown>): SnapshotSource {
-  return new ArtifactSource({
-    trust: options.trust,
-    contract: contract.name,
-    modules: new DiskReader(options.roots, options.maxSnapshotBytes),
-  });
-}
-
-/** The loader of an isolation mode, configured from the options. */
-function loaderFor(options: ResolvedOptions): Loader {
-  switch (options.isolation) {
-    case "inline":
-      return new InlineLoader();
-    case "worker":
-      return new WorkerLoader(options.permissions, options.callTimeout);
-    case "process":
-      return new ProcessLoader({
-        permissions: options.permissions,
-        memoryLimit: options.memoryLimit,
-        callTimeout: options.callTimeout,
-        maxRestarts: options.maxRestarts,
-        loadTimeout: options.loadTimeout,
-      });
-  }
+  return await openPath(contract, source, options);
 }

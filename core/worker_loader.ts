@@ -22,7 +22,7 @@ import type { Loader, LoadRequest } from "./loader.ts";
 import type { WorkerPermissions } from "./options.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { checkWorkerOptionsFlag } from "./_worker_flag.ts";
-import { type Loaded, WORKER_MAIN, type WorkerHost } from "./_worker_host.ts";
+import { type Loaded, type WorkerHost, workerMain } from "./_worker_host.ts";
 import { IMPORT_GUARD } from "./_worker_lockdown.ts";
 import { WorkerPool } from "./_worker_pool.ts";
 import { buildRemoteHandle } from "./_remote_handle.ts";
@@ -185,8 +185,9 @@ function grantedPermissions(permissions: WorkerPermissions | undefined): Deno.Pe
 
 /** The worker's own code must be readable by the host, or the worker dies before it starts. */
 function assertWorkerEntryReadable(entry: string): void {
-  if (WORKER_MAIN.protocol !== "file:") return;
-  const directory = fileURLToPath(new URL(".", WORKER_MAIN));
+  const main = workerMain();
+  if (main.protocol !== "file:") return;
+  const directory = fileURLToPath(new URL(".", main));
   if (Deno.permissions.querySync({ name: "read", path: directory }).state === "granted") return;
   throw new HotswapError(
     "E_PERMISSION",

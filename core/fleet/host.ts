@@ -16,7 +16,7 @@ import { HotswapError } from "../errors.ts";
 import { adoptResource, type GenerationStats, type Hotswap } from "../hotswap.ts";
 import type { HandleOf, Isolation } from "../isolation.ts";
 import type { HotswapOptions } from "../options.ts";
-import { registerHotswap } from "../register.ts";
+import { openPath } from "../_open_path.ts";
 import { openStore, type Store } from "../store/store.ts";
 import { Follower } from "./follower.ts";
 import type { LoadStep, ServingMetrics } from "./follower_options.ts";
@@ -111,7 +111,7 @@ export async function followChannel<T, I extends Isolation = "inline">(
     cache ??= cacheDir ?? await Deno.makeTempDir({ prefix: "hotswap_fleet_" });
     const file = `${cache}/${fileName(digest)}.hsgen`;
     await Deno.writeFile(file, bytes, { mode: 0o600 });
-    if (hot === undefined) hot = await registerHotswap(contract, file, hotswapOptions);
+    if (hot === undefined) hot = await openPath(contract, file, hotswapOptions);
     else {
       const before = hot.digest;
       await hot.swap(file, { rollback: step.rollback });
