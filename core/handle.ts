@@ -77,6 +77,13 @@ export async function resolveHandle<T>(
 function readExport<T>(namespace: Record<string, unknown>, contract: Contract<T>, path: string): unknown {
   const symbol = contract.symbol;
   const value = readBinding(namespace, symbol, path);
+  if (value === undefined && symbol in namespace) {
+    throw new HotswapError(
+      "E_SYMBOL",
+      `Cannot use export "${symbol}" of "${path}" (contract ${contract.name}@${contract.version}): it is undefined once the module has run; assign it the handle, or a factory returning it, in the module's top-level code`,
+      { path },
+    );
+  }
   if (value === undefined) {
     const found = Object.keys(namespace);
     // Names are compared exactly: point out one that only looks the same.
@@ -162,26 +169,38 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   try {
     if (error instanceof Error) detail += `\n${String(error.stack ?? "")}`;
   } catch { /* an exotic error: the message alone will do */ }
-  // Blame the file whose URL appears first: the innermost module at fault.
+  const parse = /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported/i.test(reason);
+  // A module that does not parse or resolve is named first. A throw is blamed
+  // on the module whose top-level code was running: the outermost of the
+  // generation's frames, as the innermost may be a function it called.
   let path = entry;
   let first = Infinity;
+  let last = -1;
+  let thrownIn: string | undefined;
   for (const [url, file] of files) {
     const at = detail.indexOf(url);
-    if (at !== -1 && at < first) [path, first] = [file, at];
+    if (at !== -1 && at < first) [thrownIn, first] = [file, at];
+    const lastAt = detail.lastIndexOf(url);
+    if (!parse && lastAt > last) [path, last] = [file, lastAt];
   }
+  if (parse && thrownIn !== undefined) path = thrownIn;
   for (const [url, file] of files) {
     reason = reason.replaceAll(url, file);
     detail = detail.replaceAll(url, file);
   }
-  const location = new RegExp(`${escapeRegExp(path)}:\\d+:\\d+`).exec(detail)?.[0];
-  const parse = /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported/i.test(reason);
+  const locate = (file: string) => new RegExp(`${escapeRegExp(file)}:\\d+:\\d+`).exec(detail)?.[0];
+  const location = locate(thrownIn ?? path);
+  const caller = thrownIn !== undefined && thrownIn !== path ? locate(path) : undefined;
+  const where = location && !reason.includes(location)
+    ? ` at ${location}${caller ? ` (called from its top-level code at ${caller})` : ""}`
+    : caller
+    ? ` (called from its top-level code at ${caller})`
+    : "";
   // A host run with --frozen refuses an npm: or jsr: import its lockfile does not hold.
   const lockfile = /lockfile/i.test(reason);
   return new HotswapError(
     "E_IMPORT",
-    `Cannot import "${path}"${path === entry ? "" : ` (a dependency of "${entry}")`}: ${reason}${
-      location && !reason.includes(location) ? ` at ${location}` : ""
-    }; ${
+    `Cannot import "${path}"${path === entry ? "" : ` (a dependency of "${entry}")`}: ${reason}${where}; ${
       lockfile
         ? 'the host\'s lockfile is frozen and lacks a package this generation imports: add it to the lockfile (deno cache the generation), or load it with isolation "process", whose child runs without a lockfile'
         : parse

@@ -114,6 +114,41 @@ const CASES: readonly Case[] = [
     expect: { code: "E_IMPORT", message: /object null; fix the error its top-level code throws/ },
   },
   {
+    name: "a top-level call into a dependency's function that throws: blamed on the caller",
+    write: (f) =>
+      f.write({
+        "caller.ts": `import { fail } from "./helper.ts";\nfail("boom");\n${echoModule("x")}`,
+        "helper.ts": `export function fail(why: string): never { throw new RangeError(why); }`,
+      }),
+    expect: {
+      code: "E_IMPORT",
+      message:
+        /^Cannot import "[^"]*caller\.ts": RangeError: boom at [^ ]*helper\.ts:1:\d+ \(called from its top-level code at [^ ]*caller\.ts:2:1\); fix the error its top-level code throws/,
+    },
+  },
+  {
+    name: "a dependency whose own top-level code throws: blamed on the dependency",
+    write: (f) =>
+      f.write({
+        "importer.ts": `import { label } from "./broken.ts";\n${echoModule("x")}\nexport const l = label;`,
+        "broken.ts": `export const label = "b";\nthrow new TypeError("broken at load");`,
+      }),
+    expect: {
+      code: "E_IMPORT",
+      message:
+        /^Cannot import "[^"]*broken\.ts" \(a dependency of "[^"]*importer\.ts"\): TypeError: broken at load at [^ ]*broken\.ts:2:\d+; fix the error/,
+    },
+  },
+  {
+    name: "a handle export that is undefined once the module has run",
+    write: (f) =>
+      f.write({ "undefined_export.ts": `export const hs_echo = undefined;\nexport const other = 1;` }),
+    expect: {
+      code: "E_SYMBOL",
+      message: /export "hs_echo" of .*: it is undefined once the module has run; assign it/,
+    },
+  },
+  {
     name: "a UTF-8 byte order mark before the code",
     write: (f) => f.write({ "bom.ts": `\uFEFF${echoModule("bom")}` }),
     expect: { result: ["bom", 1] },
