@@ -144,18 +144,30 @@ async function handoff<T>(
 }
 
 function checkIntegrity(snapshot: Snapshot, integrity: string | undefined): void {
-  if (integrity === undefined || integrity === snapshot.digest) return;
-  if (typeof integrity !== "string") {
-    throw new TypeError(
-      `Cannot check integrity: pin must be a "sha256-<base64>" string, got ${typeof integrity}`,
-    );
-  }
-  const form = /^sha256-[A-Za-z0-9+/]{43}=$/.test(integrity)
-    ? ""
-    : ' (and is not of the form "sha256-<base64>")';
+  if (checkIntegrityPin(integrity) === undefined || integrity === snapshot.digest) return;
+  const fix = /^sha256-[A-Za-z0-9+/]{43}=$/.test(integrity!)
+    ? "the files changed since they were pinned: review them and pin the new digest"
+    : 'and the pin is no SHA-256 digest in SRI form ("sha256-" and 44 base64 characters): pin what hot.digest or `hotswap inspect` gives';
   throw new HotswapError(
     "E_INTEGRITY",
-    `Cannot accept "${snapshot.entry}": its digest is ${snapshot.digest} but the integrity pin is ${integrity}${form}; the files changed since they were pinned: review them and pin the new digest`,
+    `Cannot accept "${snapshot.entry}": its digest is ${snapshot.digest} but the integrity pin is ${integrity}; ${fix}`,
     { path: snapshot.entry },
+  );
+}
+
+/**
+ * An `integrity` option as given, checked before anything is read: a pin
+ * that is not even a string is a mistake in the call, not a change in the
+ * files. (A string that no digest can equal is refused as a mismatch,
+ * `E_INTEGRITY`, whose message says what a pin looks like.)
+ *
+ * @throws {TypeError} When `integrity` is neither undefined nor a string.
+ */
+export function checkIntegrityPin(integrity: unknown): string | undefined {
+  if (integrity === undefined || typeof integrity === "string") return integrity;
+  throw new TypeError(
+    `Cannot check integrity: the pin must be a "sha256-<base64>" string, as hot.digest gives, got ${
+      integrity === null ? "null" : typeof integrity
+    }`,
   );
 }

@@ -18,6 +18,7 @@ import { type HotswapOptions, type ResolvedOptions, resolveOptions } from "./opt
 import { ProcessLoader } from "./process_loader.ts";
 import { type PathLike, toAbsolutePath } from "./roots.ts";
 import { DiskReader } from "./_disk_reader.ts";
+import { checkIntegrityPin } from "./_load_generation.ts";
 import { WorkerLoader } from "./worker_loader.ts";
 
 /**
@@ -38,7 +39,7 @@ export async function openPath<T, I extends Isolation = "inline">(
     options: resolved,
     strategies: { source: sourceFor(resolved, contract as Contract<unknown>), loader: loaderFor(resolved) },
     path: entry,
-    integrity: options.integrity,
+    integrity: checkIntegrityPin(options.integrity),
   });
 }
 

@@ -18,7 +18,13 @@ import type { HotswapStats } from "./stats.ts";
 import type { SwapOptions, SwapResult } from "./swap.ts";
 import { Lineage } from "./_lineage.ts";
 import type { Emit } from "./_listeners.ts";
-import { type LoadContext, loadGeneration, type LoadPlan, type Strategies } from "./_load_generation.ts";
+import {
+  checkIntegrityPin,
+  type LoadContext,
+  loadGeneration,
+  type LoadPlan,
+  type Strategies,
+} from "./_load_generation.ts";
 import { SwapQueue } from "./_swap_queue.ts";
 import { type SignalSwapOptions, SignalSwapper, type SignalSwaps } from "./signal_swap.ts";
 
@@ -95,14 +101,23 @@ export class Swapper<T> {
   swap(path: PathLike, options: SwapOptions): Promise<SwapResult> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    let target: string;
+    let integrity: string | undefined;
+    try {
+      // A malformed call is the caller's mistake, thrown as it is: no generation was refused.
+      target = toAbsolutePath(path);
+      integrity = checkIntegrityPin(options.integrity);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const plan: LoadPlan = {
-      integrity: options.integrity,
+      integrity,
       signal,
       handoff: options.handoff !== false,
       via: "swap",
       rollback: options.rollback === true,
     };
-    return this.#enqueue(() => this.#load(toAbsolutePath(path), plan), path, signal);
+    return this.#enqueue(() => this.#load(target, plan), path, signal);
   }
 
   /** See {@linkcode Hotswap.swapOnSignal}. */
@@ -126,12 +141,14 @@ export class Swapper<T> {
       const target = this.lineage.previous;
       const active = this.lineage.current?.number ?? 0;
       if (target === undefined) {
-        throw new HotswapError(
-          "E_NOT_FOUND",
-          `Cannot roll back: generation ${active} has no earlier snapshot to return to (${this.lineage.kept} kept, rollbackDepth ${
-            this.#options.rollbackDepth - 1
-          }); swap to a module instead`,
-          { activeGeneration: active },
+        throw nothingToRollBackTo(
+          new HotswapError(
+            "E_NOT_FOUND",
+            `Cannot roll back: generation ${active} has no earlier snapshot to return to (${this.lineage.kept} kept, rollbackDepth ${
+              this.#options.rollbackDepth - 1
+            }); swap to a module instead`,
+            { activeGeneration: active },
+          ),
         );
       }
       return this.#load(target, { integrity: undefined, signal: undefined, handoff: true, via: "rollback" });
@@ -233,12 +250,23 @@ export class Swapper<T> {
   /** Counts and announces a refused swap, and says which generation stays. */
   #reject(error: unknown, path: PathLike | undefined): HotswapError {
     const failure = annotate(error, this.lineage.current?.number);
-    if (failure.code !== "E_CLOSED") {
+    if (failure.code !== "E_CLOSED" && !NOTHING_TO_ROLL_BACK_TO.has(failure)) {
       this.#rejects++;
       this.#emit("reject", { path: failure.path ?? String(path ?? ""), error: failure });
     }
     return failure;
   }
+}
+
+/**
+ * Rollbacks refused because no earlier snapshot is kept: no generation was
+ * refused, so they are neither counted in `stats().rejects` nor announced.
+ */
+const NOTHING_TO_ROLL_BACK_TO = new WeakSet<HotswapError>();
+
+function nothingToRollBackTo(error: HotswapError): HotswapError {
+  NOTHING_TO_ROLL_BACK_TO.add(error);
+  return error;
 }
 
 /**

@@ -159,9 +159,10 @@ export class World {
   #onReject(error: HotswapError): void {
     const head = this.queue.shift();
     ok(head !== undefined, `reject ${error.code} that nobody asked for`);
-    const expected = head.kind === "rollback" ? "E_NOT_FOUND" : head.variant!.fails;
+    // A rollback with nothing to go back to refuses no generation: no event (see enqueue).
+    ok(head.kind === "swap", `a rollback fired a reject event: ${error.message}`);
+    const expected = head.variant!.fails;
     ok(expected !== undefined, `good variant ${head.variant?.name} refused: ${error.message}`);
-    if (head.kind === "rollback") ok(this.stack.length < 2, "rollback refused with a snapshot to go back to");
     strictEqual(error.code, expected, error.message);
     strictEqual(error.activeGeneration, this.current, "the error names the generation still active");
     this.rejects++;
@@ -180,10 +181,20 @@ export class World {
     promise.then((result) => {
       // The old generation's retired promise, known once the swap resolves.
       this.retired.set(result.generation - 1, new Tracked(result.retired));
-    }, () => {
+    }, (error) => {
+      if (entry.outcome === undefined && kind === "rollback" && error?.code === "E_NOT_FOUND") {
+        // Nothing to go back to: decided now, in queue order, with no event and no count.
+        this.#guard(() => {
+          strictEqual(this.queue[0], entry, "a rollback refused out of order");
+          ok(this.stack.length < 2, "rollback refused with a snapshot to go back to");
+          strictEqual(error.activeGeneration, this.current, "the error names the generation still active");
+        });
+        entry.outcome = { code: error.code };
+        this.decided.push(entry);
+      }
       // Refused as closed, with no event: it leaves the queue here (settleSwap checks the code).
-      const at = entry.outcome === undefined ? this.queue.indexOf(entry) : -1;
-      if (at !== -1) this.queue.splice(at, 1);
+      const at = this.queue.indexOf(entry);
+      if (at !== -1 && (entry.outcome === undefined || "code" in entry.outcome)) this.queue.splice(at, 1);
     });
     return entry;
   }

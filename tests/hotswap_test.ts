@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { defineContract, Hotswap, type HotswapError, registerHotswap, type RetireReport } from "../mod.ts";
 import { echo, echoModule, Fixture, flushMicrotasks } from "./_fixtures.ts";
 
@@ -177,8 +177,13 @@ Deno.test("Hotswap.rollback() recommits the previous snapshot from memory as the
   const second = await fixture.write({ "b.ts": echoModule("B") });
   await using hot = await registerHotswap(echo, first);
   const digestA = hot.digest;
+  let rejectEvents = 0;
+  hot.addEventListener("reject", () => rejectEvents++);
   await rejects(hot.rollback(), (error: HotswapError) => error.code === "E_NOT_FOUND");
   strictEqual(hot.generation, 1);
+  // Nothing to go back to changes nothing: no generation was refused.
+  strictEqual(hot.stats().rejects, 0);
+  strictEqual(rejectEvents, 0);
   await hot.swap(second);
   await Deno.remove(first); // rollback must not re-read the file
   const result = await hot.rollback();
@@ -239,6 +244,39 @@ Deno.test("Hotswap.stats() and events count calls, swaps and rejects", async () 
   strictEqual(stats.swaps, 1);
   strictEqual(stats.rejects, 1);
   deepStrictEqual(seen, ["swap", "retire", "reject"]);
+});
+
+Deno.test("Hotswap.swap() rejects a malformed call with a TypeError, before the queue: no generation is refused", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": echoModule("v1") });
+  await using hot = await registerHotswap(echo, entry);
+  let rejectEvents = 0;
+  hot.addEventListener("reject", () => rejectEvents++);
+  const calls: [string, () => Promise<unknown>][] = [
+    ["a remote URL", () => hot.swap(new URL("https://example.com/gen.ts"))],
+    ["an empty path", () => hot.swap("")],
+    ["a pin that is not a string", () => hot.swap(entry, { integrity: 123 as unknown as string })],
+  ];
+  for (const [what, call] of calls) {
+    await rejects(
+      call(),
+      (error: Error) => error instanceof TypeError && /Cannot (load|check integrity)/.test(error.message),
+      what,
+    );
+  }
+  strictEqual(hot.stats().rejects, 0);
+  strictEqual(rejectEvents, 0);
+  strictEqual(hot.generation, 1);
+  await rejects(
+    registerHotswap(echo, entry, { integrity: 1 as unknown as string }),
+    (error: Error) => error instanceof TypeError && /must be a "sha256-<base64>" string/.test(error.message),
+  );
+  // A string no digest can equal is a mismatch, which says what a pin looks like.
+  await rejects(hot.swap(entry, { integrity: "sha512-xyz" }), (error: HotswapError) => {
+    strictEqual(error.code, "E_INTEGRITY");
+    match(error.message, /no SHA-256 digest in SRI form.*hot\.digest/);
+    return true;
+  });
 });
 
 Deno.test("A handle factory may be async and receives generation, digest and an abort signal", async () => {
