@@ -66,6 +66,18 @@ export function lockDown(): void {
   lock(deno, "removeSignalListener", () => refuse("Deno.removeSignalListener", USE_PROCESS));
   lockGetter(deno, "stdin", () => refuse("Deno.stdin (the host's standard input)", USE_PROCESS));
   lockGetter(globalThis, "caches", () => refuse("The Cache API (it writes to DENO_DIR)", USE_PROCESS));
+  lockNodeBuiltins(host);
+  // The runtime posts with the function it captured first; a generation's own
+  // messages could only be forged replies or a flood, which a synchronous
+  // loop would go on sending after the host terminated the worker.
+  for (let owner: object | null = globalThis; owner !== null; owner = Object.getPrototypeOf(owner)) {
+    if (!Object.hasOwn(owner, "postMessage")) continue;
+    lock(owner, "postMessage", () => {
+      throw new NotCapable(
+        "postMessage is not available to a generation in a worker: the channel to the host is the runtime's; return what the host should see from the handle's functions",
+      );
+    });
+  }
   delete (deno as unknown as Record<symbol, unknown>)[(deno as unknown as { internal: symbol }).internal];
   // Deno's own stack formatting panics (ending the process) on an error
   // whose message is about 2^29 characters long (measured on 2.9.6). A
@@ -92,6 +104,72 @@ export function lockDown(): void {
   });
   // Code made at run time would hold imports the guard never sees.
   if (!mayImportAll) closeCodeGeneration();
+}
+
+/**
+ * The exports of Node's built-ins that act on the whole process from a
+ * worker, as `Deno.kill` and `Deno.stdin` do: Node's `process.kill` and
+ * `process.stdin` do not go through `Deno`, and a `node:worker_threads`
+ * Worker starts without this lockdown (so it is closed as the global
+ * `Worker` is, unless every import is granted). Their default exports'
+ * members are locked at {@linkcode lockDown}; an import by name (or of the
+ * namespace) takes them before that, so {@linkcode processWideImport}
+ * refuses it when the snapshot is loaded.
+ */
+const PROCESS_WIDE_EXPORTS: Readonly<Record<string, { names: readonly string[]; unlessImportAll?: true }>> = {
+  process: { names: ["kill", "stdin"] },
+  v8: { names: ["setFlagsFromString"] },
+  worker_threads: { names: ["Worker"], unlessImportAll: true },
+};
+
+/**
+ * The first import in `externals` that would reach the host through a Node
+ * built-in, described for the refusal; `undefined` when there is none.
+ *
+ * @param externals A module's imports of modules outside the snapshot.
+ * @param mayImportAll Whether the generation may import anything (its code may then start workers).
+ */
+export function processWideImport(
+  externals: readonly { readonly specifier: string; readonly names?: readonly string[] | undefined }[],
+  mayImportAll: boolean,
+): string | undefined {
+  for (const { specifier, names } of externals) {
+    const builtin = specifier.startsWith("node:") ? specifier.slice("node:".length) : specifier;
+    const wide = Object.hasOwn(PROCESS_WIDE_EXPORTS, builtin) ? PROCESS_WIDE_EXPORTS[builtin] : undefined;
+    if (wide === undefined || (wide.unlessImportAll && mayImportAll)) continue;
+    const taken = names === undefined ? wide.names : wide.names.filter((name) => names.includes(name));
+    if (taken.length > 0) {
+      return `${names === undefined ? "the namespace of" : taken.join(", ") + " from"} "${specifier}"`;
+    }
+  }
+  return undefined;
+}
+
+/** The default export of a Node built-in, as `require()` and `process.getBuiltinModule()` give it. */
+function nodeBuiltin(name: string): Record<string, unknown> | undefined {
+  const nodeProcess = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  return nodeProcess?.getBuiltinModule?.(`node:${name}`) as Record<string, unknown> | undefined;
+}
+
+/** Locks the members of Node's built-ins that {@linkcode PROCESS_WIDE_EXPORTS} names, on their default exports. */
+function lockNodeBuiltins(host: number): void {
+  const nodeProcess = nodeBuiltin("process");
+  if (nodeProcess !== undefined) {
+    const kill = nodeProcess.kill as (pid: number, signal?: string | number) => boolean;
+    lock(nodeProcess, "kill", (pid: number, signal?: string | number) => {
+      if (Number(pid) === host || !(Number(pid) > 0)) refuse(`process.kill(${pid})`, USE_PROCESS);
+      return kill.call(nodeProcess, pid, signal);
+    });
+    lockGetter(nodeProcess, "stdin", () => refuse("process.stdin (the host's standard input)", USE_PROCESS));
+  }
+  const v8 = nodeBuiltin("v8");
+  if (v8 !== undefined) {
+    lock(
+      v8,
+      "setFlagsFromString",
+      () => refuse("v8.setFlagsFromString (V8's flags are the process's)", USE_PROCESS),
+    );
+  }
 }
 
 /**
@@ -140,6 +218,9 @@ function closeCodeGeneration(): void {
     };
   lock(globalThis, "eval", forbidden("eval"));
   lock(globalThis, "Worker", forbidden("A nested Worker"));
+  const workerThreads = nodeBuiltin("worker_threads");
+  // Its workers start without this lockdown.
+  if (workerThreads !== undefined) lock(workerThreads, "Worker", forbidden("A node:worker_threads Worker"));
   const constructors = [
     function () {},
     async function () {},

@@ -35,6 +35,9 @@ const SPIN_ROUNDS = 8;
 const SPIN_CHECKS = 500;
 
 const scope = globalThis as unknown as WorkerScope;
+// Captured before the generation loads, which then finds postMessage locked
+// (see `lockDown`): its messages could only be forged ones, or a flood.
+const post: WorkerScope["postMessage"] = scope.postMessage.bind(scope);
 // Captured before the generation loads: it shares this realm and may delete
 // or replace the global, which must not break copying its handle.
 const clone = globalThis.structuredClone;
@@ -44,7 +47,7 @@ let responses: RingWriter | undefined;
 const posted = new Map<number, HostMessage>();
 let messageArrived: PromiseWithResolvers<void> | undefined;
 const guest = new Guest(
-  { succeed, fail: (id, error) => scope.postMessage({ t: "error", id, error }) },
+  { succeed, fail: (id, error) => post({ t: "error", id, error }) },
   (value) => {
     clone(value);
   },
@@ -58,7 +61,7 @@ scope.addEventListener("message", (event) => {
     reportExits();
     // Before any generation code: what would reach the host is taken away.
     lockDown();
-    scope.postMessage({ t: "ready" });
+    post({ t: "ready" });
     serve().catch((error) => {
       // Only a bug of this program lands here: say so, then die like a crash.
       console.error("hotswap worker: the call loop failed:", error);
@@ -139,7 +142,7 @@ function handle(message: HostMessage): void {
 function succeed(id: number, value: unknown): void {
   if (responses!.write(id, OP_RESULT, value)) return;
   try {
-    scope.postMessage({ t: "result", id, value });
+    post({ t: "result", id, value });
   } catch (error) {
     // A result that cannot be cloned rejects the call with the DataCloneError.
     guest.fail(id, error);
@@ -148,7 +151,7 @@ function succeed(id: number, value: unknown): void {
 
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {
   const loaded = await guest.load({ ...message, files: new Map(message.files) });
-  scope.postMessage({ t: "loaded", id: message.id, handle: loaded.handle, hooks: loaded.hooks });
+  post({ t: "loaded", id: message.id, handle: loaded.handle, hooks: loaded.hooks });
 }
 
 /**
@@ -159,7 +162,7 @@ function reportExits(): void {
   const close = scope.close.bind(scope);
   const announce = (how: string) => {
     try {
-      scope.postMessage({ t: "exit", how });
+      post({ t: "exit", how });
     } catch { /* the host learns it from the missing answers then */ }
   };
   try {

@@ -23,7 +23,7 @@ import type { WorkerPermissions } from "./options.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { checkWorkerOptionsFlag } from "./_worker_flag.ts";
 import { type Loaded, type WorkerHost, workerMain } from "./_worker_host.ts";
-import { IMPORT_GUARD } from "./_worker_lockdown.ts";
+import { IMPORT_GUARD, processWideImport } from "./_worker_lockdown.ts";
 import { WorkerPool } from "./_worker_pool.ts";
 import { buildRemoteHandle } from "./_remote_handle.ts";
 
@@ -83,6 +83,7 @@ export class WorkerLoader implements Loader {
     }
     assertWorkerEntryReadable(snapshot.entry);
     const granted = grantedPermissions(this.#permissions);
+    refuseProcessWideImports(snapshot, granted);
     // Computed imports go through the worker's guard (see _worker_lockdown.ts).
     const minted = snapshot.mint(IMPORT_GUARD);
     const pool = this.#pool;
@@ -181,6 +182,23 @@ function grantedPermissions(permissions: WorkerPermissions | undefined): Deno.Pe
   const granted: Record<string, unknown> = {};
   for (const kind of KINDS) granted[kind] = permissions?.[kind] ?? false;
   return granted as Deno.PermissionOptionsObject;
+}
+
+/**
+ * Refuses a snapshot that imports, by name, an export of a Node built-in
+ * that acts on the host process from a worker (see `_worker_lockdown.ts`):
+ * such a binding is taken before the worker's lockdown can replace it.
+ */
+function refuseProcessWideImports(snapshot: Snapshot, granted: Deno.PermissionOptionsObject): void {
+  for (const module of snapshot.modules) {
+    const found = processWideImport(module.externals ?? [], granted.import === true);
+    if (found === undefined) continue;
+    throw new HotswapError(
+      "E_IMPORT",
+      `Cannot run "${snapshot.entry}" in a worker: "${module.path}" imports ${found}, which would act on the host process from a worker (a worker shares it); import the module's default export, whose members the worker locks, or run the generation with isolation "process"`,
+      { path: module.path },
+    );
+  }
 }
 
 /** The worker's own code must be readable by the host, or the worker dies before it starts. */

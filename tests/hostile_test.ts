@@ -222,6 +222,41 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
   {
+    name: "end the host by killing its own process through Node's process.kill",
+    body:
+      '(globalThis as unknown as { process: { kill(pid: number, signal: string): void } }).process.kill(Deno.pid, "SIGKILL");\n    return "alive";',
+    expect: {
+      inline: (run) => strictEqual(run.signal, "SIGKILL"),
+      worker: refusedWith("NotCapable"),
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "read the operator's input through Node's process.stdin",
+    body:
+      'const stdin = (globalThis as unknown as { process: { stdin: { once(e: string, f: (d: unknown) => void): void } } }).process.stdin;\n    return await new Promise((resolve) => stdin.once("data", (data) => resolve(String(data))));',
+    stdin: "swap so/Handles.ts\n",
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "swap so/Handles.ts\n", "inline code reads the host's stdin");
+        survived(run);
+      },
+      worker: refusedWith("NotCapable"),
+    },
+  },
+  {
+    name: "start a node:worker_threads Worker, which the worker's lockdown would not reach",
+    body:
+      'const threads = (globalThis as unknown as { process: { getBuiltinModule(id: string): { Worker: new (code: string, options: object) => { terminate(): void } } } }).process.getBuiltinModule("node:worker_threads");\n    new threads.Worker("", { eval: true }).terminate();\n    return "started";',
+    expect: {
+      inline: (run) => {
+        strictEqual(run.reports["attack"], "started");
+        servedAndClosed(run);
+      },
+      worker: refusedWith("NotCapable"),
+    },
+  },
+  {
     name: "take over the host's signals (Deno.addSignalListener)",
     body: 'Deno.addSignalListener("SIGTERM", () => {});\n    return "listening";',
     expect: {
@@ -303,7 +338,8 @@ export const ATTACKS: readonly Attack[] = [
     name: "exhaust the host's memory through the channel (a message flood)",
     body:
       'for (let i = 0; i < 20_000; i++) (self as unknown as Worker).postMessage({ t: "result", id: 4294967295, value: "x".repeat(1_000) });\n    return new Promise(() => {});',
-    expect: { worker: refusedWith("E_WORKER", false) },
+    // The runtime posts with a function it captured: the generation's postMessage is locked.
+    expect: { worker: refusedWith("NotCapable") },
   },
   {
     name: "exhaust the host's memory through the channel (a console flood)",

@@ -379,6 +379,38 @@ Deno.test("worker mode: a missing symbol or a bad handle keeps its code", async 
   strictEqual(hot.stats().sandboxes, 0);
 });
 
+Deno.test("worker mode: importing by name what Node's built-ins let act on the host process is refused at load", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  const swapTo = async (source: string) => await hot.swap(await fixture.write({ "bad.ts": source }));
+  for (
+    const [imports, named] of [
+      ['import { kill } from "node:process";', /imports kill from "node:process"/],
+      ['import { Worker } from "node:worker_threads";', /imports Worker from "node:worker_threads"/],
+      ['import * as v8 from "node:v8";', /imports the namespace of "node:v8"/],
+    ] as const
+  ) {
+    await rejectsWith(
+      swapTo(
+        `${imports}\nexport const keep = [${
+          imports.match(/\{ (\w+) \}|as (\w+)/)!.slice(1).find(Boolean)
+        }];\n${probeModule("bad")}`,
+      ),
+      "E_IMPORT",
+      new RegExp(`${named.source}, which would act on the host process from a worker`),
+    );
+  }
+  // Their default exports are allowed: the worker locks the members that reach the host.
+  await hot.swap(
+    await fixture.write({
+      "fine.ts": `import process from "node:process";\nexport const env = typeof process.env;\n${
+        probeModule("v2")
+      }`,
+    }),
+  );
+  strictEqual(hot.generation, 2);
+});
+
 Deno.test("worker mode: a load that loops or never settles is E_TIMEOUT and its worker is terminated", async () => {
   await using fixture = await Fixture.create();
   await using hot = await workerHot(fixture, probeModule("v1"), { loadTimeout: 300 });
