@@ -200,9 +200,9 @@ function redirectConsole(): void {
  * Takes from the generation what is not its own in this process: stdin and
  * stdout carry the runtime's channel (a read would steal the host's frames,
  * a write would corrupt them; console output goes to the host as log frames),
- * and the Cache API writes to the DENO_DIR this process shares with the
- * host, without any permission (measured on 2.9.6), unless the generation
- * may write anywhere.
+ * and the Cache API and `localStorage` write to the DENO_DIR this process
+ * shares with the host, without any permission (measured on 2.9.6), unless
+ * the generation may write anywhere.
  */
 function keepChannelAndCache(): void {
   const refuse = (what: string, instead: string) => () => {
@@ -217,6 +217,15 @@ function keepChannelAndCache(): void {
       globalThis,
       "caches",
       refuse("The Cache API", "it writes to DENO_DIR; grant permissions.write to use it"),
+    );
+    // Kept in DENO_DIR too, and read again by the next generation process: a write, and a channel between them.
+    lockGetter(
+      globalThis,
+      "localStorage",
+      refuse(
+        "localStorage",
+        "it writes to DENO_DIR; use sessionStorage, or grant permissions.write to use it",
+      ),
     );
   }
 }

@@ -314,6 +314,18 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
   {
+    name: "make the host write its DENO_DIR (localStorage)",
+    body:
+      'const storage = (globalThis as { localStorage?: Storage }).localStorage;\n    if (storage === undefined) return "no localStorage";\n    storage.setItem("hostile", "x");\n    return "stored";',
+    expect: {
+      worker: (run) => {
+        strictEqual(run.reports["attack"], "no localStorage", "Deno gives workers no localStorage");
+        servedAndClosed(run);
+      },
+      process: refusedWith("NotCapable"),
+    },
+  },
+  {
     name: "read through a symlink inside a granted directory",
     body: "return Deno.readTextFileSync(`${dir}/granted/link`).length > 0;",
     setup: async (fixture) => {
