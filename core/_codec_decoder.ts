@@ -15,6 +15,9 @@ import { isArray, MAX_DEPTH, stringify, VIEWS } from "./_codec_format.ts";
 // Captured when the runtime loads, before any generation code can replace them.
 const parse = JSON.parse;
 
+/** A bigint as the encoder writes it: lower-case hex, at most 2^20 digits (4 Mbit), parsed in linear time. */
+const BIGINT_HEX = /^-?[0-9a-f]{1,1048576}$/;
+
 /**
  * Decodes non-empty text from `encodeDefined`: JSON, or `~` and a tagged tree.
  *
@@ -65,8 +68,8 @@ class Decoder {
       case "N":
         return special(tree[1]);
       case "I":
-        if (typeof tree[1] !== "string" || !/^-?\d{1,100000}$/.test(tree[1])) throw malformed("a bigint");
-        return BigInt(tree[1]);
+        if (typeof tree[1] !== "string" || !BIGINT_HEX.test(tree[1])) throw malformed("a bigint");
+        return tree[1].startsWith("-") ? -BigInt(`0x${tree[1].slice(1)}`) : BigInt(`0x${tree[1]}`);
       case "R": {
         const index = tree[1];
         if (

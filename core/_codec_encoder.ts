@@ -107,7 +107,7 @@ class Encoder {
       case "undefined":
         return ["U"];
       case "bigint":
-        return ["I", value.toString()];
+        return ["I", value < 0n ? `-${(-value).toString(16)}` : value.toString(16)];
       case "object":
         if (value === null) return null;
         return this.#object(value, depth);

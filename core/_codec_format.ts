@@ -5,7 +5,10 @@
  * primitive (itself), `null`, or an array whose first item is a tag:
  *
  * - `["U"]` undefined; `["N", "NaN" | "Infinity" | "-Infinity" | "-0"]`;
- *   `["I", digits]` a bigint;
+ *   `["I", hex]` a bigint, in hexadecimal (`-` before a negative one's):
+ *   parsing decimal digits takes quadratic time, hex linear (100,000
+ *   decimal digits: 4 ms against 0.13 ms, measured on 2.9.6), and the host
+ *   decodes what a generation sends;
  * - `["R", id]` a second reference to the container numbered `id` (containers
  *   are numbered in the order they are first met, from 0);
  * - `["A", ...items]` an array; `["H", length, index, item, ...]` a sparse one;
