@@ -102,6 +102,16 @@ class Decoder {
         this.#refs[id] = list;
         for (let i = 2; i + 1 < tree.length; i += 2) {
           const index = tree[i];
+          if (typeof index === "string" && !/^(?:0|[1-9]\d*)$/.test(index)) {
+            // A property beside the items, defined as an object's are (see "O").
+            Object.defineProperty(list, index, {
+              value: this.decode(tree[i + 1], next),
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+            continue;
+          }
           if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= length) {
             throw malformed("a sparse array index");
           }

@@ -39,6 +39,9 @@ export function encodeDefined(value: unknown): string {
  * other than `-0`, strings, booleans, null, and arrays and plain objects of
  * those, each object reached once.
  */
+/** An array index as `Object.keys` names it. */
+const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
+
 function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): boolean {
   switch (typeof value) {
     case "string":
@@ -62,6 +65,8 @@ function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): 
       if (isArray(value)) {
         if (prototype !== ARRAY_PROTOTYPE) return false;
         const list = value as unknown[];
+        // Properties beside the items (structured cloning keeps them) go tagged.
+        if (keys(list).length !== list.length) return false;
         // A hole reads as undefined, which is not plain: sparse arrays go tagged.
         for (let i = 0; i < list.length; i++) {
           const item = list[i];
@@ -176,18 +181,23 @@ class Encoder {
   }
 
   #array(list: unknown[], depth: number): Tree {
-    let dense = true;
+    const names = keys(list);
+    // Every item present and nothing beside them: the dense form.
+    let dense = names.length === list.length;
     for (let i = 0; i < list.length && dense; i++) dense = i in list;
     if (dense) {
       const tree: Tree[] = ["A"];
       for (let i = 0; i < list.length; i++) tree.push(this.encode(list[i], depth));
       return tree;
     }
+    // Holes, or properties beside the items: by index (a number) or by name (a string).
     const tree: Tree[] = ["H", list.length];
-    const names = keys(list);
     for (let i = 0; i < names.length; i++) {
-      const index = Number(names[i]);
-      if (Number.isInteger(index) && index >= 0) tree.push(index, this.encode(list[index], depth));
+      const name = names[i]!;
+      tree.push(
+        ARRAY_INDEX.test(name) ? Number(name) : name,
+        this.encode(list[name as unknown as number], depth),
+      );
     }
     return tree;
   }

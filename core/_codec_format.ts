@@ -11,7 +11,8 @@
  *   decodes what a generation sends;
  * - `["R", id]` a second reference to the container numbered `id` (containers
  *   are numbered in the order they are first met, from 0);
- * - `["A", ...items]` an array; `["H", length, index, item, ...]` a sparse one;
+ * - `["A", ...items]` an array; `["H", length, key, value, ...]` one with holes
+ *   or with properties beside its items (an index is a number, a name a string);
  * - `["O", key, value, ...]` an object's own enumerable string-keyed properties;
  * - `["M", key, value, ...]` a map; `["S", ...items]` a set;
  * - `["D", time]` a date; `["X", source, flags]` a regular expression;

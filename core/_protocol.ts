@@ -71,6 +71,9 @@ export type HostMessage =
   | { readonly t: "hook"; readonly id: number; readonly name: "handoff" | "dispose" }
   | { readonly t: "abort"; readonly id: number; readonly reason: string };
 
+/** Longest encoded result a worker may post (characters): the limit of process isolation's frames. */
+export const MAX_WORKER_RESULT = 64 * 1024 * 1024;
+
 /** Worker to host. */
 export type WorkerMessage =
   | { readonly t: "ready" }
@@ -80,7 +83,17 @@ export type WorkerMessage =
     readonly handle: MemberDescriptor;
     readonly hooks: { readonly handoff: boolean; readonly dispose: boolean };
   }
-  | { readonly t: "result"; readonly id: number; readonly value: unknown }
+  | {
+    readonly t: "result";
+    readonly id: number;
+    /**
+     * The result as `_codec.ts` encodes it, at most {@linkcode MAX_WORKER_RESULT}
+     * characters: a result that fits no ring record. Structured cloning would copy
+     * a string once per reference to it, so a result of a few MiB could be
+     * gigabytes by the time the host deserialised it.
+     */
+    readonly encoded: string;
+  }
   | { readonly t: "error"; readonly id: number; readonly error: SerializedError }
   | { readonly t: "exit"; readonly how: string };
 

@@ -15,6 +15,7 @@
 import { fileURLToPath } from "node:url";
 import type { Contract } from "./contract.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
+import { decodeValue } from "./_codec.ts";
 import type { LoadRequest } from "./loader.ts";
 import type { MintedSnapshot } from "./snapshot.ts";
 import { type Pending, PendingCalls, type RequestKind } from "./_pending_calls.ts";
@@ -248,9 +249,16 @@ export class WorkerHost {
       case "loaded":
         this.#calls.take(message.id, "loaded", "a loaded reply")?.resolve(message);
         return;
-      case "result":
-        this.#calls.resolve(message.id, message.value, "a result");
+      case "result": {
+        let value: unknown;
+        try {
+          value = decodeValue(message.encoded);
+        } catch (error) {
+          throw new ProtocolViolation(`a result that does not decode (${describeThrown(error)})`);
+        }
+        this.#calls.resolve(message.id, value, "a result");
         return;
+      }
       case "error":
         this.#calls.reject(message.id, message.error);
         return;

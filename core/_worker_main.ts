@@ -12,7 +12,8 @@
  */
 
 import { Guest } from "./_guest.ts";
-import type { HostMessage, WorkerMessage } from "./_protocol.ts";
+import { encodeDefined } from "./_codec_encoder.ts";
+import { type HostMessage, MAX_WORKER_RESULT, type WorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
 import { lockDown } from "./_worker_lockdown.ts";
 
@@ -141,12 +142,29 @@ function handle(message: HostMessage): void {
 
 function succeed(id: number, value: unknown): void {
   if (responses!.write(id, OP_RESULT, value)) return;
+  let encoded: string;
   try {
-    post({ t: "result", id, value });
+    // As `encodeValue` (`_codec.ts`) does, without importing the decoder, which only the host needs.
+    encoded = value === undefined ? "" : encodeDefined(value);
   } catch (error) {
-    // A result that cannot be cloned rejects the call with the DataCloneError.
+    // A result that cannot be copied rejects the call with the error that says why.
     guest.fail(id, error);
+    return;
   }
+  if (encoded.length > MAX_WORKER_RESULT) {
+    guest.fail(
+      id,
+      new RangeError(
+        `The call's result is ${
+          Math.ceil(encoded.length / 1024 / 1024)
+        } MiB encoded, over the worker channel's limit of ${
+          MAX_WORKER_RESULT / 1024 / 1024
+        } MiB; return less, or return it in parts over several calls`,
+      ),
+    );
+    return;
+  }
+  post({ t: "result", id, encoded });
 }
 
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {

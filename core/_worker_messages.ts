@@ -10,7 +10,12 @@
  */
 
 import { isHotswapErrorCode } from "./errors.ts";
-import type { MemberDescriptor, SerializedError, WorkerMessage } from "./_protocol.ts";
+import {
+  MAX_WORKER_RESULT,
+  type MemberDescriptor,
+  type SerializedError,
+  type WorkerMessage,
+} from "./_protocol.ts";
 
 /** Longest message or name the host keeps from the worker; the rest is cut. */
 const MAX_TEXT = 16 * 1024;
@@ -79,7 +84,14 @@ function check(data: unknown): WorkerMessage {
       };
     }
     case "result":
-      return { t: "result", id: id(message.id), value: message.value };
+      if (typeof message.encoded !== "string" || message.encoded.length > MAX_WORKER_RESULT) {
+        throw new ProtocolViolation(
+          typeof message.encoded === "string"
+            ? `a result of ${message.encoded.length} characters, over the channel's ${MAX_WORKER_RESULT}`
+            : "a result that is not encoded text",
+        );
+      }
+      return { t: "result", id: id(message.id), encoded: message.encoded };
     case "error":
       return { t: "error", id: id(message.id), error: serializedError(message.error, 0) };
     case "exit":

@@ -1,8 +1,9 @@
 /**
  * The host's end of the worker channel holds against anything a generation
- * sends (SPEC 6.4): forged and malformed messages, floods, and writes to the
- * shared call ring. Each attack must end only that worker, with `E_WORKER`,
- * while the host keeps serving and nothing is left running.
+ * sends (SPEC 6.4): it cannot post at all (forged and malformed messages,
+ * floods: refused in the worker, which serves on), and a write to the shared
+ * call ring ends only that worker, with `E_WORKER`, while the host keeps
+ * serving and nothing is left running.
  *
  * The attacking generations run in a real worker with no permissions; each
  * attack hangs its own call, so the call can only end by the host's verdict.
@@ -69,49 +70,38 @@ async function setup(fixture: Fixture): Promise<Hotswap<Remote<Target>>> {
   return await registerHotswap(target, entry, { isolation: "worker", drainTimeout: 100 });
 }
 
-/** Swaps to `source`, runs its attack, and checks the verdict: E_WORKER, host alive, worker gone. */
-async function expectEnded(
+/**
+ * Swaps to `source`, runs its attack, and checks that the generation could
+ * not post: its attack rejects `NotCapable` (the worker's lockdown), and the
+ * same worker goes on serving.
+ */
+async function expectRefusedPost(
   hot: Hotswap<Remote<Target>>,
   fixture: Fixture,
   source: string,
-  plan: unknown,
-  reason: RegExp,
 ): Promise<void> {
   await hot.swap(await fixture.write({ [`attack_${crypto.randomUUID()}.ts`]: source }));
-  await rejects(hot.with((h) => h.attack(plan)), (error) => {
-    ok(error instanceof HotswapError, String(error));
-    strictEqual(error.code, "E_WORKER");
-    match(error.message, reason);
+  await rejects(hot.with((h) => h.attack(null)), (error) => {
+    ok(error instanceof Error && error.name === "NotCapable", String(error));
+    match(error.message, /postMessage is not available to a generation in a worker/);
     return true;
   });
-  await rejects(
-    hot.with((h) => h.ping()),
-    (error) => error instanceof HotswapError && error.code === "E_WORKER",
-  );
-  await hot.warm();
-  strictEqual(
-    hot.stats().sandboxes,
-    1,
-    "the attacker's worker is gone: only the standby runs",
-  );
-  const { generation } = await hot.swap(fixture.path("good.ts"));
-  strictEqual(await hot.with((h) => h.ping()), "pong", `generation ${generation} serves after the attack`);
+  strictEqual(await hot.with((h) => h.ping()), "pong", "the generation serves on");
 }
 
-Deno.test("worker channel: a message that is not a protocol message ends only that worker", async () => {
-  await using fixture = await Fixture.create();
-  await using hot = await setup(fixture);
-  for (
-    const forged of ["null", "42", '"text"', "[1, 2]", '{ t: "nonsense" }', '{ t: "result" }', "{ t: 7 }"]
-  ) {
-    await expectEnded(hot, fixture, hostile(`post(${forged});`), null, /broke the runtime's protocol/);
-  }
-});
-
-Deno.test("worker channel: forged replies (unknown ids, bad error records, a second ready) end the worker", async () => {
+// The host's checks of what reaches it (what a forged message would meet) are
+// driven directly in tests/worker_messages_test.ts and by the ring tests below.
+Deno.test("worker channel: a generation cannot post the host anything, protocol-shaped or not", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
   const forgeries = [
+    "null",
+    "42",
+    '"text"',
+    "[1, 2]",
+    '{ t: "nonsense" }',
+    '{ t: "result" }',
+    "{ t: 7 }",
     '{ t: "result", id: 4294967295, value: "forged" }',
     '{ t: "error", id: 4294967295, error: { name: "Error", message: "forged" } }',
     '{ t: "error", id: 1, error: null }',
@@ -120,9 +110,18 @@ Deno.test("worker channel: forged replies (unknown ids, bad error records, a sec
     '{ t: "loaded", id: 1, handle: { kind: "function", index: -1 }, hooks: { handoff: false, dispose: false } }',
     '{ t: "ready" }',
   ];
-  for (const forged of forgeries) {
-    await expectEnded(hot, fixture, hostile(`post(${forged});`), null, /broke the runtime's protocol/);
-  }
+  for (const forged of forgeries) await expectRefusedPost(hot, fixture, hostile(`post(${forged});`));
+  // Nor through the prototype chain, where a locked own property might have left the original.
+  await expectRefusedPost(
+    hot,
+    fixture,
+    hostile(`for (let o: object | null = self; o !== null; o = Object.getPrototypeOf(o)) {
+      const own = Object.getOwnPropertyDescriptor(o, "postMessage")?.value;
+      if (typeof own === "function") own.call(self, { t: "result", id: 4294967295, encoded: "1" });
+    }`),
+  );
+  await hot.warm();
+  strictEqual(hot.stats().sandboxes, 2, "no worker ended, none was started but the standby");
 });
 
 Deno.test("worker channel: an error with a 16-million-character message reaches the host cut short", async () => {
@@ -137,7 +136,7 @@ Deno.test("worker channel: an error with a 16-million-character message reaches 
   strictEqual(await hot.with((h) => h.ping()), "pong", "an honest error ends nothing");
 });
 
-Deno.test("worker channel: a forged loaded reply refuses the swap and terminates its worker", async () => {
+Deno.test("worker channel: a generation that tries to forge its loaded reply is refused at load, its worker terminated", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
   const forgeLoaded = (handle: string) =>
@@ -155,7 +154,9 @@ await new Promise(() => {});`;
     });
     await rejects(hot.swap(entry), (error) => {
       ok(error instanceof HotswapError, String(error));
-      ok(["E_WORKER", "E_CONTRACT"].includes(error.code), error.message);
+      // Its top-level code throws at the first post: the lockdown runs before it.
+      strictEqual(error.code, "E_IMPORT", error.message);
+      match(error.message, /NotCapable: postMessage is not available/);
       return true;
     });
     await hot.warm();
@@ -164,13 +165,13 @@ await new Promise(() => {});`;
   }
 });
 
-Deno.test("worker channel: a message flood ends the worker at its first stray message, the event loop keeps ticking", async () => {
+Deno.test("worker channel: a message flood stops at its first post, the event loop keeps ticking", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
   using lag = watchEventLoop();
   const body = `const big = "x".repeat(1_000);
     for (let i = 0; i < 20_000; i++) post({ t: "result", id: 4294967295 - (i % 1000), value: big });`;
-  await expectEnded(hot, fixture, hostile(body), null, /nobody is waiting for/);
+  await expectRefusedPost(hot, fixture, hostile(body));
   // A liveness bound, not a speed target: the defect this guards against
   // starved host timers for 13 s. Measured on a quiet machine: 16-41 ms worst
   // (a Worker's constructor alone blocks the host 6-9 ms); CPU contention
@@ -267,7 +268,7 @@ function watchEventLoop(): { readonly worst: number; [Symbol.dispose](): void } 
   };
 }
 
-Deno.test("worker channel: random and protocol-shaped messages from a generation never hurt the host (fast-check)", async () => {
+Deno.test("worker channel: random and protocol-shaped messages a generation tries to post never hurt the host (fast-check)", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
   using lag = watchEventLoop();

@@ -7,6 +7,7 @@
  * @module
  */
 
+import fc from "npm:fast-check@4.10.2";
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import {
   checkLoadedPayload,
@@ -18,15 +19,16 @@ import {
 const HOOKS = { handoff: false, dispose: true };
 
 Deno.test("checkWorkerMessage() passes protocol messages and names the problem of others", () => {
-  deepStrictEqual(checkWorkerMessage({ t: "result", id: 3, value: [1] }), {
+  deepStrictEqual(checkWorkerMessage({ t: "result", id: 3, encoded: "[1]" }), {
     ok: true,
-    message: { t: "result", id: 3, value: [1] },
+    message: { t: "result", id: 3, encoded: "[1]" },
   });
   for (
     const [data, problem] of [
       [null, "a message that is null"],
       [[1], "a message that is a array"],
-      [{ t: "result", id: 0 }, "a reply without a valid call id"],
+      [{ t: "result", id: 0, encoded: "" }, "a reply without a valid call id"],
+      [{ t: "result", id: 3, value: [1] }, "a result that is not encoded text"],
       [{ t: "nonsense" }, 'a message of unknown type "nonsense"'],
       [{ t: "exit", how: 1 }, "the how of an exit message that is not a string"],
     ] as const
@@ -39,6 +41,31 @@ Deno.test("checkWorkerMessage() passes protocol messages and names the problem o
     },
   };
   deepStrictEqual(checkWorkerMessage(hostile), { ok: false, problem: "a message that cannot be read" });
+});
+
+Deno.test("checkWorkerMessage() never throws, whatever the worker's message holds (fast-check)", () => {
+  const shaped = fc.record({
+    t: fc.oneof(fc.constantFrom("ready", "loaded", "result", "error", "exit"), fc.string()),
+    id: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer(), fc.double(), fc.string()),
+    encoded: fc.oneof(fc.string(), fc.anything()),
+    how: fc.oneof(fc.string(), fc.anything()),
+    handle: fc.oneof(
+      fc.anything(),
+      fc.record({ kind: fc.constantFrom("value", "function", "object"), index: fc.integer() }),
+    ),
+    hooks: fc.anything(),
+    error: fc.oneof(
+      fc.anything(),
+      fc.record({ name: fc.string(), message: fc.string(), code: fc.string(), problems: fc.anything() }),
+    ),
+  }, { requiredKeys: ["t"] });
+  fc.assert(
+    fc.property(fc.oneof(fc.anything(), shaped), (data) => {
+      const checked = checkWorkerMessage(structuredClone(data));
+      ok(checked.ok || typeof checked.problem === "string");
+    }),
+    { numRuns: 2_000 },
+  );
 });
 
 Deno.test("checkSerializedError() throws a ProtocolViolation for a malformed error record", () => {

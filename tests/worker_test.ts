@@ -208,7 +208,7 @@ Deno.test("worker mode: values cross the channel as structured cloning would car
     { a: 1, b: undefined, c: [null] },
     JSON.parse('{"__proto__": {"polluted": true}}'),
     Object.assign(Object.create(null), { bare: 1 }),
-    // These do not fit the ring's codec and travel by postMessage.
+    // These do not fit the ring's records and travel by postMessage, as the codec's text.
     [1, , 3],
     Object.assign([1, 2], { extra: true }),
     new Map([[1, { two: 2 }]]),
@@ -229,6 +229,34 @@ Deno.test("worker mode: values cross the channel as structured cloning would car
   const polluted = await hot.with((h) => h.echo(JSON.parse('{"__proto__": 1}'))) as Record<string, unknown>;
   ok(Object.hasOwn(polluted, "__proto__"));
   strictEqual(Object.getPrototypeOf(polluted), Object.prototype);
+});
+
+Deno.test("worker mode: a result that would grow past the channel's limit in transit rejects the call, the worker serves on", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(
+    fixture,
+    probeModule("v1").replace(
+      "  bump() {",
+      '  amplify: (n: number) => new Array(n).fill("x".repeat(1024 * 1024)),\n  bump() {',
+    ),
+  );
+  // One MiB of text, referenced 100 times: structured cloning would copy it 100 times.
+  await rejects(
+    hot.with((h) => (h as unknown as { amplify(n: number): Promise<unknown> }).amplify(100)),
+    (error: Error) => {
+      match(
+        String(error.message) + String((error.cause as Error | undefined)?.message),
+        /over the worker channel's limit of 64 MiB/,
+      );
+      return true;
+    },
+  );
+  const within = await hot.with((h) =>
+    (h as unknown as { amplify(n: number): Promise<string[]> }).amplify(3)
+  );
+  strictEqual(within.length, 3);
+  strictEqual(within[2]!.length, 1024 * 1024);
+  strictEqual(await hot.with((h) => h.label), "v1");
 });
 
 Deno.test("worker mode: calls run in call order whichever way their arguments travel", async () => {
@@ -621,6 +649,8 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
   deepStrictEqual(
     [...loaded].map((url) => url.slice(`file://${REPO}core/`.length)).sort(),
     [
+      "_codec_encoder.ts",
+      "_codec_format.ts",
       "_contract_version.ts",
       "_guest.ts",
       "_namespace_import.ts",
