@@ -50,6 +50,9 @@ let messageArrived: PromiseWithResolvers<void> | undefined;
 const guest = new Guest(
   { succeed, fail: (id, error) => post({ t: "error", id, error }) },
   (value) => {
+    // Measured first: cloning copies a string once per reference to it, so a
+    // data member of a few MiB could be gigabytes by the time it is copied.
+    encodeWithinChannel(value, "it");
     clone(value);
   },
 );
@@ -144,27 +147,29 @@ function succeed(id: number, value: unknown): void {
   if (responses!.write(id, OP_RESULT, value)) return;
   let encoded: string;
   try {
-    // As `encodeValue` (`_codec.ts`) does, without importing the decoder, which only the host needs.
-    encoded = value === undefined ? "" : encodeDefined(value);
+    encoded = encodeWithinChannel(value, "The call's result");
   } catch (error) {
     // A result that cannot be copied rejects the call with the error that says why.
     guest.fail(id, error);
     return;
   }
-  if (encoded.length > MAX_WORKER_RESULT) {
-    guest.fail(
-      id,
-      new RangeError(
-        `The call's result is ${
-          Math.ceil(encoded.length / 1024 / 1024)
-        } MiB encoded, over the worker channel's limit of ${
-          MAX_WORKER_RESULT / 1024 / 1024
-        } MiB; return less, or return it in parts over several calls`,
-      ),
-    );
-    return;
-  }
   post({ t: "result", id, encoded });
+}
+
+/**
+ * `value` as the codec's text (as `encodeValue` in `_codec.ts` writes it,
+ * without importing the decoder, which only the host needs).
+ *
+ * @throws {RangeError} When it is longer than the channel carries, naming `what`.
+ */
+function encodeWithinChannel(value: unknown, what: string): string {
+  const encoded = value === undefined ? "" : encodeDefined(value);
+  if (encoded.length <= MAX_WORKER_RESULT) return encoded;
+  throw new RangeError(
+    `${what} is ${Math.ceil(encoded.length / 1024 / 1024)} MiB encoded, over the worker channel's limit of ${
+      MAX_WORKER_RESULT / 1024 / 1024
+    } MiB; return less, or return it in parts over several calls`,
+  );
 }
 
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {

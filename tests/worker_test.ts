@@ -257,6 +257,16 @@ Deno.test("worker mode: a result that would grow past the channel's limit in tra
   strictEqual(within.length, 3);
   strictEqual(within[2]!.length, 1024 * 1024);
   strictEqual(await hot.with((h) => h.label), "v1");
+  // A data member, copied once at load, is measured the same way.
+  const bloated = `const mib = "x".repeat(1024 * 1024);\n${
+    probeModule("v2").replace("  counter: 0,", "  counter: 0,\n  bloat: new Array(100).fill(mib),")
+  }`;
+  await rejects(hot.swap(await fixture.write({ "bloated.ts": bloated })), (error: HotswapError) => {
+    strictEqual(error.code, "E_CONTRACT");
+    match(error.message, /Cannot copy member "bloat".*over the worker channel's limit of 64 MiB/);
+    return true;
+  });
+  strictEqual(await hot.with((h) => h.label), "v1");
 });
 
 Deno.test("worker mode: calls run in call order whichever way their arguments travel", async () => {
