@@ -259,9 +259,43 @@ function memberKeys(owner: Record<string, unknown>, shape: ShapeDefinition | und
   return keys;
 }
 
+/**
+ * Prototypes of the built-in objects that are data: a `Date`, a `Map` or a
+ * `Uint8Array` member is copied (the channel carries them), not made a
+ * proxy of its methods. Captured when the runtime loads, before any
+ * generation code runs. A subclass keeps its own methods, and stays an
+ * object whose functions the host calls.
+ */
+const DATA_PROTOTYPES: ReadonlySet<object> = new Set([
+  Date.prototype,
+  RegExp.prototype,
+  Map.prototype,
+  Set.prototype,
+  ArrayBuffer.prototype,
+  DataView.prototype,
+  Boolean.prototype,
+  Number.prototype,
+  String.prototype,
+  BigInt.prototype,
+  ...[
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((view) => view.prototype),
+]);
+
 /** Whether an object (or a plain object or class instance inside it) has a function member. */
 function holdsFunctions(value: unknown, depth: number): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value) || depth > 8) return false;
+  if (DATA_PROTOTYPES.has(Object.getPrototypeOf(value))) return false;
   const owner = value as Record<string, unknown>;
   for (const key of memberKeys(owner, undefined)) {
     let member: unknown;

@@ -1,0 +1,68 @@
+/**
+ * A handle's data members in worker and process isolation are copied once
+ * at load (SPEC 5): built-in data objects (a `Date`, a `Map`, a `Set`, a
+ * typed array) arrive as such, not as proxies of their methods; a subclass
+ * with methods of its own stays an object whose functions the host calls.
+ *
+ * @module
+ */
+
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { defineContract, registerHotswap } from "../mod.ts";
+import { Fixture } from "./_fixtures.ts";
+
+interface Rich {
+  created: Date;
+  tags: Set<string>;
+  index: Map<string, number>;
+  bytes: Uint8Array;
+  pattern: RegExp;
+  counter: { count(): number };
+}
+
+const rich = defineContract<Rich>({
+  name: "Rich",
+  version: "1.0.0",
+  symbol: "hs_rich",
+  shape: {
+    created: "object",
+    tags: "object",
+    index: "object",
+    bytes: "object",
+    pattern: "object",
+    counter: "object",
+  },
+});
+
+for (const isolation of ["worker", "process"] as const) {
+  Deno.test(`[${isolation}] built-in data members are copied as themselves; a class with methods stays remote`, async () => {
+    await using fixture = await Fixture.create();
+    const entry = await fixture.write({
+      "rich.ts": `class Counter extends Map<string, number> { count() { return 7; } }
+export const hs_rich = {
+  created: new Date(86_400_000),
+  tags: new Set(["a", "b"]),
+  index: new Map([["one", 1]]),
+  bytes: new Uint8Array([1, 2, 3]),
+  pattern: /h(i)+/g,
+  counter: new Counter(),
+};`,
+    });
+    await using hot = await registerHotswap(rich, entry, { isolation });
+    const copied = await hot.with((h) => ({
+      created: h.created,
+      tags: h.tags,
+      index: h.index,
+      bytes: h.bytes,
+      pattern: h.pattern,
+    }));
+    ok(copied.created instanceof Date);
+    strictEqual(copied.created.getTime(), 86_400_000);
+    deepStrictEqual(copied.tags, new Set(["a", "b"]));
+    deepStrictEqual(copied.index, new Map([["one", 1]]));
+    deepStrictEqual(copied.bytes, new Uint8Array([1, 2, 3]));
+    ok(copied.pattern instanceof RegExp);
+    strictEqual(copied.pattern.source, "h(i)+");
+    strictEqual(await hot.with((h) => h.counter.count()), 7);
+  });
+}
