@@ -104,6 +104,27 @@ Deno.test("judge() waits while canary hosts load the candidate, and aborts past 
   ok(late.verdict === "abort" && /progress deadline/.test(late.reason));
 });
 
+Deno.test("judge() aborts when a host goes silent during the rollout in the canary or on the candidate", () => {
+  const crashed = fleet();
+  // Its last report came during the rollout; it has said nothing for 10 s since.
+  crashed[0] = report(CANARY[0]!, GOOD, { at: 10_000 });
+  const decision = judge(rollout(), crashed, 20_000);
+  ok(
+    decision.verdict === "abort" &&
+      decision.reason.startsWith(`host "${CANARY[0]}" stopped reporting 10 s ago, serving the candidate`),
+    JSON.stringify(decision),
+  );
+  // Dead before it could load the candidate: still the canary's.
+  crashed[0] = report(CANARY[0]!, STABLE, { at: 10_000 });
+  ok(/in the canary/.test((judge(rollout(), crashed, 20_000) as { reason: string }).reason));
+  // A stable host that goes silent is not the candidate's doing, nor is a host gone before the rollout.
+  const quiet = fleet();
+  quiet[CANARY.length] = report(REST[0]!, STABLE, { at: 10_000 });
+  strictEqual(judge(rollout(), quiet, 20_000).verdict, "pass");
+  quiet[0] = report(CANARY[0]!, STABLE, { at: 1_000 });
+  strictEqual(judge(rollout({ startedAt: 2_000, stepStartedAt: 2_000 }), quiet, 20_000).verdict, "pass");
+});
+
 Deno.test("judge() waits for the bake time, then passes a healthy canary", () => {
   strictEqual(judge(rollout(), fleet(), 5_000).verdict, "wait");
   const decision = judge(rollout(), fleet(), 20_000);
@@ -144,10 +165,10 @@ Deno.test("judge() aborts at once when a host refuses the candidate, bake or not
   );
 });
 
-Deno.test("judge() ignores hosts whose last report is stale", () => {
+Deno.test("judge() ignores hosts whose last report is stale since before the rollout", () => {
   const reports = fleet();
   reports[0] = report(CANARY[0]!, STABLE, { at: 0 });
-  strictEqual(judge(rollout(), reports, 20_000).verdict, "pass");
+  strictEqual(judge(rollout({ startedAt: 5_000, stepStartedAt: 5_000 }), reports, 20_000).verdict, "pass");
 });
 
 /** An in-process fleet: followers whose `load` records the digest, refuses FORGED, and whose metrics fail on BAD. */

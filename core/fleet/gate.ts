@@ -7,7 +7,10 @@
  * a candidate is blamed only for what it does worse than stable. It fails
  * when its error rate is above `maxErrorRate` and above the stable hosts'
  * rate, or its p99 above `maxP99Ms` and above theirs; any host refusing the
- * candidate (a bad signature, a broken module) fails it at once, bake or not.
+ * candidate (a bad signature, a broken module) fails it at once, bake or not,
+ * and so does a host that went silent during the rollout while in the canary
+ * or on the candidate (it crashed, hung, or lost the store): a canary that
+ * kills its hosts must not pass for want of their reports.
  * Canary hosts that have not loaded it make the gate wait, up to the
  * progress deadline (Kubernetes' `progressDeadlineSeconds`).
  *
@@ -128,6 +131,21 @@ export function judge(rollout: RolloutState, reports: readonly HostReport[], now
     return {
       verdict: "abort",
       reason: `host "${refusal.host}" refused the candidate: ${code}: ${message}`,
+      canary,
+      stable,
+    };
+  }
+
+  const silent = reports.find((report) =>
+    !isLive(report, now) && report.at >= rollout.startedAt &&
+    (report.digest === rollout.to || inCanary(report.host, rollout.id, rollout.percent))
+  );
+  if (silent !== undefined) {
+    return {
+      verdict: "abort",
+      reason: `host "${silent.host}" stopped reporting ${Math.round((now - silent.at) / 1000)} s ago, ${
+        silent.digest === rollout.to ? "serving the candidate" : "in the canary"
+      } (it crashed, hung or lost the store); a candidate is not passed without its canary's reports`,
       canary,
       stable,
     };
