@@ -150,6 +150,38 @@ Deno.test("followChannel() hosts refuse a forged artifact, and the rollout abort
   });
 });
 
+Deno.test("followChannel() hosts verify a rollout back to the artifact they served before: an older sequence is refused", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    const v2 = await fixture.pack("hi", 2);
+    for (const dir of [0, 1]) await Deno.mkdir(`${fixture.dir}/cache-${dir}`);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    await publish(fixture.store, "greeter/prod", v2.bytes, { digest: v2.digest });
+    const hosts = await startHosts(fixture, 2);
+    try {
+      const forward = await runRollout(fixture.store, "greeter/prod", v2.digest, {
+        steps: [100],
+        bakeMs: 0,
+        pollMs: 10,
+      });
+      strictEqual(forward.status, "promoted");
+      await converge(hosts, "hi");
+      // A new rollout to what served before is no rollback: the hosts hold it to the trust list's rules
+      // (here the sequence, which went down), instead of bringing it back from memory unchecked.
+      const back = await runRollout(fixture.store, "greeter/prod", v1.digest, {
+        steps: [100],
+        bakeMs: 0,
+        pollMs: 10,
+      });
+      strictEqual(back.status, "aborted");
+      ok(/refused the candidate: E_SIGNATURE.*replayed/.test(back.rollout.reason ?? ""), back.rollout.reason);
+      await converge(hosts, "hi");
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
 Deno.test("followChannel() rejects when the channel's first generation is refused", async () => {
   await withFixture(async (fixture) => {
     const forged = await fixture.pack("evil", 1, true);

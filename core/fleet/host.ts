@@ -4,9 +4,10 @@
  * {@linkcode Hotswap} (running it). Each artifact the follower fetches is
  * written to a private cache directory and loaded as a `.hsgen` path, so it
  * goes through exactly the checks of section 12 (trust list, scope, expiry,
- * sequence, digest) that a path would. Going back to the generation that
- * served before (an aborted rollout) is a `rollback()`: from memory, and
- * allowed below the highest sequence, as an explicit rollback is.
+ * sequence, digest) that a path would, going back to stable after an
+ * aborted rollout included: that is a swap marked as an explicit rollback
+ * (allowed below the highest sequence), never `rollback()` from memory,
+ * which would skip the trust list as it is now (a key revoked since).
  *
  * @module
  */
@@ -99,24 +100,12 @@ export async function followChannel<T, I extends Isolation = "inline">(
   let hot: Hotswap<HandleOf<T, I>> | undefined;
   let follower: Follower | undefined;
 
-  /** The digest that served before the last swap: what `rollback()` would bring back. */
-  let previous: string | undefined;
   const load = async (bytes: Uint8Array, digest: string, step: LoadStep): Promise<void> => {
-    if (hot !== undefined && previous === digest) {
-      await hot.rollback();
-      // A second rollback would step further back, not to what served before this one.
-      previous = undefined;
-      return;
-    }
     cache ??= cacheDir ?? await Deno.makeTempDir({ prefix: "hotswap_fleet_" });
     const file = `${cache}/${fileName(digest)}.hsgen`;
     await Deno.writeFile(file, bytes, { mode: 0o600 });
     if (hot === undefined) hot = await openPath(contract, file, hotswapOptions);
-    else {
-      const before = hot.digest;
-      await hot.swap(file, { rollback: step.rollback });
-      previous = before;
-    }
+    else await hot.swap(file, { rollback: step.rollback });
     if (hot.digest !== digest) {
       throw new HotswapError(
         "E_INTEGRITY",
