@@ -47,3 +47,14 @@ Deno.test("ArtifactCache tells onError of a failing store and returns undefined;
   const empty = new ArtifactCache(storeOf(new Map(), []), () => {});
   await rejects(empty.get(digest(1), ""), { code: "E_NOT_FOUND" });
 });
+
+Deno.test("ArtifactCache fetches a forgotten artifact again: it may have been published again", async () => {
+  const fetched: string[] = [];
+  const artifacts = new Map([[digest(1), new Uint8Array([1])]]);
+  const cache = new ArtifactCache(storeOf(artifacts, fetched), () => {});
+  deepStrictEqual(await cache.get(digest(1), ""), new Uint8Array([1]));
+  artifacts.set(digest(1), new Uint8Array([2]));
+  cache.forget(digest(1));
+  deepStrictEqual(await cache.get(digest(1), ""), new Uint8Array([2]));
+  deepStrictEqual(fetched, [digest(1), digest(1)]);
+});

@@ -182,6 +182,39 @@ Deno.test("followChannel() hosts verify a rollout back to the artifact they serv
   });
 });
 
+Deno.test("followChannel() hosts take an artifact published again signed by a trusted key, after refusing it", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    const untrusted = await fixture.pack("hi", 2, true);
+    for (const dir of [0, 1]) await Deno.mkdir(`${fixture.dir}/cache-${dir}`);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    await publish(fixture.store, "greeter/prod", untrusted.bytes, { digest: untrusted.digest });
+    const hosts = await startHosts(fixture, 2);
+    try {
+      const refused = await runRollout(fixture.store, "greeter/prod", untrusted.digest, {
+        steps: [100],
+        bakeMs: 0,
+        pollMs: 10,
+      });
+      strictEqual(refused.status, "aborted");
+      await converge(hosts, "hello");
+      // The same files, signed by the trusted key: the same digest, published again.
+      const signed = await fixture.pack("hi", 2);
+      strictEqual(signed.digest, untrusted.digest);
+      await publish(fixture.store, "greeter/prod", signed.bytes, { digest: signed.digest });
+      const again = await runRollout(fixture.store, "greeter/prod", signed.digest, {
+        steps: [100],
+        bakeMs: 0,
+        pollMs: 10,
+      });
+      strictEqual(again.status, "promoted", again.rollout.reason);
+      await converge(hosts, "hi");
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
 Deno.test("followChannel() rejects when the channel's first generation is refused", async () => {
   await withFixture(async (fixture) => {
     const forged = await fixture.pack("evil", 1, true);

@@ -163,6 +163,9 @@ Deno.test("judge() aborts at once when a host refuses the candidate, bake or not
     decision.verdict === "abort" && decision.reason.includes("E_SIGNATURE: unknown key"),
     JSON.stringify(decision),
   );
+  // Reported before this rollout began: an earlier rollout's refusal, no verdict on this one.
+  const earlier = judge(rollout({ startedAt: 21_000, stepStartedAt: 21_000, bakeMs: 0 }), reports, 21_000);
+  strictEqual(earlier.verdict, "wait", JSON.stringify(earlier));
 });
 
 Deno.test("judge() ignores hosts whose last report is stale since before the rollout", () => {

@@ -57,4 +57,12 @@ export class ArtifactCache {
     }
     return bytes;
   }
+
+  /**
+   * Drops the bytes kept of `digest`: they were refused, and the artifact may
+   * be published again under the same digest (the same files, signed anew).
+   */
+  forget(digest: string): void {
+    this.#bytes.delete(digest);
+  }
 }

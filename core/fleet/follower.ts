@@ -292,9 +292,10 @@ export class Follower implements AsyncDisposable {
     // new want that arrives during a load is taken by the next converge().
     for (let turn = 0; turn < 4 && !this.#stop.signal.aborted; turn++) {
       const wanted = this.desired;
-      if (wanted === undefined || wanted === this.#serving || this.#refused.has(wanted)) return;
-      // A refusal is kept only while the channel wants that digest.
+      // A refusal is kept only while the channel wants that digest: wanted again later (a new
+      // rollout, perhaps of the same files published again, signed anew), it is tried again.
       for (const digest of this.#refused.keys()) if (digest !== wanted) this.#refused.delete(digest);
+      if (wanted === undefined || wanted === this.#serving || this.#refused.has(wanted)) return;
       this.#loading = true;
       try {
         const bytes = await this.#cache.get(wanted, this.#serving);
@@ -320,6 +321,8 @@ export class Follower implements AsyncDisposable {
     const code = error instanceof HotswapError ? error.code : "E_IMPORT";
     const message = error instanceof Error ? error.message : describeThrown(error);
     this.#refused.set(digest, { digest, code, message });
+    // Fetched again when wanted again: the same files may have been published again, signed anew.
+    this.#cache.forget(digest);
     this.#onError(error);
     if (this.#serving === "") this.#ready.reject(error);
   }

@@ -125,7 +125,11 @@ export function judge(rollout: RolloutState, reports: readonly HostReport[], now
   const canary = summarize(onCandidate);
   const stable = summarize(stableReports);
 
-  const refusal = live.find((report) => report.refused?.digest === rollout.to);
+  // A refusal reported before this rollout began (of an earlier one, to the same digest) is no
+  // verdict on this one: the host tries the candidate again, perhaps published again, signed anew.
+  const refusal = live.find((report) =>
+    report.refused?.digest === rollout.to && report.at >= rollout.startedAt
+  );
   if (refusal !== undefined) {
     const { code, message } = refusal.refused!;
     return {

@@ -1,5 +1,6 @@
 /**
- * Publishing artifacts to a fleet's store: stored once by digest, stable at
+ * Publishing artifacts to a fleet's store: stored by digest (the same files
+ * published again, signed anew, replace the stored artifact), stable at
  * once on a channel that has none yet (the first publish of a channel
  * deploys it; the next ones are rolled out, see `rollout.ts`), and found
  * again by digest or label.

@@ -143,9 +143,8 @@ export class NatsStore implements Store {
     checkDigest(meta.digest);
     const key = token(meta.digest);
     return await this.#use("publish an artifact", async () => {
-      const known = await this.#index.get(key);
-      if (known !== null && known.operation === "PUT") return parseArtifactInfo(known.json());
-      // Bytes first, index second: a reader that finds the index entry finds the bytes.
+      // Bytes first, index second: a reader that finds the index entry finds the bytes. The same
+      // files published again (signed anew, another label or sequence) replace the artifact.
       await bounded(this.#artifacts.putBlob({ name: meta.digest }, bytes), "storing the bytes");
       const info: ArtifactInfo = {
         digest: meta.digest,
@@ -153,16 +152,8 @@ export class NatsStore implements Store {
         size: bytes.byteLength,
         publishedAt: Date.now(),
       };
-      try {
-        await this.#index.create(key, JSON.stringify(info));
-        return info;
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        // Another publisher of the same artifact came first: theirs is the record.
-        const entry = await this.#index.get(key);
-        if (entry === null) throw error;
-        return parseArtifactInfo(entry.json());
-      }
+      await this.#index.put(key, JSON.stringify(info));
+      return info;
     });
   }
 

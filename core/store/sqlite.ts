@@ -91,7 +91,8 @@ export class SqliteStore implements Store {
     await Promise.resolve();
     this.#use("publish an artifact", () => {
       this.#run(
-        "INSERT INTO artifacts (digest, label, size, published_at, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+        // The same files published again (signed anew, another label or sequence) replace the artifact.
+        "INSERT INTO artifacts (digest, label, size, published_at, bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET label = excluded.label, size = excluded.size, published_at = excluded.published_at, bytes = excluded.bytes",
         meta.digest,
         meta.label ?? null,
         bytes.byteLength,

@@ -43,26 +43,29 @@ export interface Store extends AsyncDisposable {
   /** The URL the store was opened with. */
   readonly url: string;
   /**
-   * Stores an artifact under its digest. Idempotent: the same digest twice
-   * keeps the first (artifacts are immutable).
+   * Stores an artifact under its digest, the digest of its files. The same
+   * digest again replaces it: the same files published anew (signed by
+   * another key, with another label or sequence), so that an envelope the
+   * hosts refused can be corrected; what runs is the same either way.
    *
    * @param bytes The artifact (`.hsgen`).
    * @param meta Its digest and label, read from its manifest by the caller.
    * @returns What the store lists for it.
    *
-   * @example Store an artifact once
+   * @example Store an artifact, then the same files signed anew
    * ```ts
    * import { openStore } from "@hotswap/runtime/store";
-   * import { strictEqual } from "node:assert/strict";
+   * import { deepStrictEqual, strictEqual } from "node:assert/strict";
    *
    * const dir = await Deno.makeTempDir();
    * {
    *   await using store = await openStore(`sqlite:${dir}/fleet.db`);
    *   const digest = "sha256-" + "A".repeat(43) + "=";
    *   const first = await store.putArtifact(new Uint8Array([1, 2, 3]), { digest, label: "v1" });
-   *   const again = await store.putArtifact(new Uint8Array([1, 2, 3]), { digest, label: "v1" });
+   *   const again = await store.putArtifact(new Uint8Array([4, 5]), { digest, label: "v1-resigned" });
    *   strictEqual(first.size, 3);
-   *   strictEqual(again.publishedAt, first.publishedAt);
+   *   strictEqual(again.label, "v1-resigned");
+   *   deepStrictEqual(await store.getArtifact(digest), new Uint8Array([4, 5]));
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
