@@ -106,9 +106,27 @@ async function main(args: string[]): Promise<never> {
     }
   }
 
+  /** Generations with a tick's call still running: a someFn that never returns must not stop the demo. */
+  const stuck = new Set<number>();
+
   async function ticks(): Promise<void> {
     while (!stop.signal.aborted) {
-      await tick();
+      const generation = hot.generation;
+      if (!stuck.has(generation)) {
+        const call = tick();
+        // Waited for one interval at most: past that, the loop ticks on, and
+        // resumes on the next generation as soon as a fix is swapped in.
+        const settled = await Promise.race([call.then(() => true), pause(options.interval, stop.signal)]);
+        if (settled !== true && !stop.signal.aborted) {
+          stuck.add(generation);
+          out.line(
+            `gen ${generation}`,
+            "bad",
+            `someFn(7) has not returned after ${options.interval} ms: no more ticks on this generation; swap in a fix`,
+          );
+          call.finally(() => stuck.delete(generation));
+        }
+      }
       await pause(options.interval, stop.signal);
     }
   }

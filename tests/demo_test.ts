@@ -87,6 +87,32 @@ Deno.test("demo: swaps to an edited copy from stdin, reports refused swaps while
   }
 });
 
+Deno.test("demo: a someFn that never returns stops the ticks of its generation only; a fix swapped in ticks on", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_demo_" }));
+  try {
+    await copyInto(SEED, `${tmp}/hung`);
+    await Deno.writeTextFile(
+      `${tmp}/hung/MyCode.ts`,
+      "export function myFunction(_i: number): Promise<void> {\n  return new Promise(() => {});\n}\n",
+    );
+    await copyInto(SEED, `${tmp}/edited`);
+    await Deno.writeTextFile(`${tmp}/edited/MyCode.ts`, EDITED_CODE);
+    await using child = demo([`${tmp}/hung`, `${tmp}/edited`], ["so/Handles.ts"]);
+    await child.waitFor(TICK(1));
+    await child.write(`${tmp}/hung/Handles.ts\n`);
+    await child.waitFor(TICK(2));
+    await child.waitFor(
+      /^gen 2 +someFn\(7\) has not returned after 50 ms: no more ticks on this generation; swap in a fix$/,
+    );
+    await child.write(`${tmp}/edited/Handles.ts\n`);
+    await child.waitFor(TICK(3));
+    await child.waitFor(/^Adding to 100: 107$/);
+    await child.waitFor(TICK(3));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("demo: SIGINT closes gracefully and exits 0", { ignore: Deno.build.os === "windows" }, async () => {
   await using child = demo([], ["so/Handles.ts"]);
   await child.waitFor(TICK(1));
