@@ -53,13 +53,24 @@ export class Roots {
    * @throws {HotswapError} `E_PERMISSION` when a root is not readable, `E_NOT_FOUND` when missing.
    */
   static resolve(roots: readonly PathLike[] | undefined, entry: string): Roots {
-    const lexical = roots === undefined || roots.length === 0 ? [dirname(entry)] : roots.map(toAbsolutePath);
+    const defaulted = roots === undefined || roots.length === 0;
+    const lexical = defaulted ? [dirname(entry)] : roots.map(toAbsolutePath);
     const real: string[] = [];
     for (const root of lexical) {
       assertReadable(root, lexical, root);
       try {
         real.push(Deno.realPathSync(root));
       } catch (error) {
+        if (defaulted) {
+          // No roots were given: the root is the entry's own directory, and the path is what is wrong.
+          throw new HotswapError(
+            "E_NOT_FOUND",
+            `Cannot load "${entry}": its directory "${root}" does not exist or cannot be resolved (${
+              messageOf(error)
+            }); check the path`,
+            { path: entry, cause: error },
+          );
+        }
         throw new HotswapError(
           "E_NOT_FOUND",
           `Cannot use root "${root}": it does not exist or cannot be resolved (${

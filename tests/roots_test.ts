@@ -48,4 +48,17 @@ Deno.test("Roots.resolve() refuses a root that does not exist with E_NOT_FOUND",
     (error) =>
       error instanceof HotswapError && error.code === "E_NOT_FOUND" && /create it/.test(error.message),
   );
+  // No roots given: the entry's directory is the root, and it is the path that is wrong.
+  const entry = fixture.path("nope/Handles.ts");
+  throws(() => Roots.resolve(undefined, entry), (error) => {
+    ok(error instanceof HotswapError && error.code === "E_NOT_FOUND");
+    ok(
+      error.message.startsWith(
+        `Cannot load "${entry}": its directory "${fixture.path("nope")}" does not exist`,
+      ),
+    );
+    ok(error.message.endsWith("; check the path"), error.message);
+    strictEqual(error.path, entry);
+    return true;
+  });
 });
