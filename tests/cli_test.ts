@@ -200,6 +200,26 @@ Deno.test("hotswap: verify names each refusal; trust revoke takes effect", async
   strictEqual(list.version, 3);
   deepStrictEqual(list.signatures.map((s: { keyid: string }) => s.keyid), [list.keys[1].keyid]);
   strictEqual((await hotswap(dir, "verify", "b.hsgen", "--trust", "trust.json")).code, 0);
+
+  // A key the list trusts for some contracts only: hosts would refuse the update it signs, so sign refuses now.
+  strictEqual((await hotswap(dir, "keygen", "c")).code, 0);
+  const scoped = await hotswap(
+    dir,
+    "trust",
+    "add",
+    "c.pub.json",
+    "--trust",
+    "trust.json",
+    "--scope",
+    "Greeter",
+  );
+  strictEqual(scoped.code, 0, scoped.stderr);
+  const refused = await hotswap(dir, "trust", "sign", "--trust", "trust.json", "--key", "c.key");
+  strictEqual(refused.code, 1);
+  match(
+    refused.stderr,
+    /trusts it only for Greeter, and hosts accept a trust list update only when signed by a key trusted for every contract/,
+  );
 });
 
 Deno.test("hotswap: --help exits 0, usage errors exit 2, failures exit 1 naming the file and the fix", async () => {

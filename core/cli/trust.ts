@@ -131,6 +131,15 @@ async function sign(args: string[], io: Io): Promise<number> {
   const listPath = trustPath(parsed.values);
   const key = await readKeyFile(required(parsed.values, "key", "<name>.key: the key to sign with"), io);
   const list = await readList(listPath, false);
+  const entry = list.keys.find((trusted) => trusted.keyid === key.keyid);
+  if (entry?.scopes !== undefined) {
+    // Hosts would refuse the update (reason "scope"), and keep the list in force: say so now.
+    throw new CommandError(
+      `Cannot sign ${listPath} with key ${key.keyid}: the list trusts it only for ${
+        entry.scopes.join(", ")
+      }, and hosts accept a trust list update only when signed by a key trusted for every contract; sign with such a key (one added without --scope)`,
+    );
+  }
   const signed = await signTrustList(list, key);
   await writeJson(listPath, signed);
   io.out(`Signed ${listPath} (version ${signed.version}) with key ${key.keyid}`);
