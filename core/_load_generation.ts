@@ -130,7 +130,7 @@ async function handoff<T>(
   if (outcome.status === "timeout") {
     throw new HotswapError(
       "E_TIMEOUT",
-      `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" did not settle within loadTimeout (${loadTimeout} ms); make handoff() return its state promptly`,
+      `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" did not settle within loadTimeout (${loadTimeout} ms); make handoff() return its state promptly, and to replace this generation meanwhile, swap or roll back with { handoff: false }`,
       { path: outgoing.snapshot.entry },
     );
   }
@@ -138,7 +138,7 @@ async function handoff<T>(
     "E_INIT",
     `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" threw ${
       describeThrown(outcome.reason)
-    }; fix handoff() in the running generation's module`,
+    }; fix handoff() in the running generation's module, and to replace this generation meanwhile, swap or roll back with { handoff: false }`,
     { path: outgoing.snapshot.entry, cause: outcome.reason },
   );
 }

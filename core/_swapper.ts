@@ -136,7 +136,7 @@ export class Swapper<T> {
   }
 
   /** See {@linkcode Hotswap.rollback}. */
-  rollback(): Promise<SwapResult> {
+  rollback(handoff: boolean): Promise<SwapResult> {
     const task = () => {
       const target = this.lineage.previous;
       const active = this.lineage.current?.number ?? 0;
@@ -151,7 +151,7 @@ export class Swapper<T> {
           ),
         );
       }
-      return this.#load(target, { integrity: undefined, signal: undefined, handoff: true, via: "rollback" });
+      return this.#load(target, { integrity: undefined, signal: undefined, handoff, via: "rollback" });
     };
     return this.#enqueue(task, undefined, undefined);
   }

@@ -120,6 +120,8 @@ export class Hotswap<T> extends EventTarget {
    * Commits the previous generation's snapshot again, as a new generation
    * (next number, the previous digest), from memory: nothing is re-read.
    *
+   * @param options `handoff: false` skips the serving generation's
+   *   `handoff()`: the way back from a generation whose `handoff()` throws or hangs.
    * @returns The new generation's number and digest, and `retired`.
    * @throws {HotswapError} `E_NOT_FOUND` when there is nothing to go back to.
    * @example Step back to the previous generation
@@ -137,8 +139,8 @@ export class Hotswap<T> extends EventTarget {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  rollback(): Promise<SwapResult> {
-    return this.#swapper.rollback();
+  rollback(options: Pick<SwapOptions, "handoff"> = {}): Promise<SwapResult> {
+    return this.#swapper.rollback(options.handoff !== false);
   }
 
   /**

@@ -197,6 +197,28 @@ Deno.test("Hotswap.rollback() recommits the previous snapshot from memory as the
   strictEqual(hot.generation, 3);
 });
 
+Deno.test("Hotswap.rollback({ handoff: false }) steps back from a generation whose handoff() throws", async () => {
+  await using fixture = await Fixture.create();
+  const good = await fixture.write({ "good.ts": echoModule("good") });
+  const bad = await fixture.write({
+    "bad.ts": `${echoModule("bad")}\nexport function handoff() { throw new Error("handoff boom"); }`,
+  });
+  await using hot = await registerHotswap(echo, good);
+  await hot.swap(bad);
+  await rejects(hot.rollback(), (error: HotswapError) => {
+    strictEqual(error.code, "E_INIT");
+    match(
+      error.message,
+      /handoff\(\) of .*bad\.ts" threw Error: handoff boom; .*roll back with \{ handoff: false \}/,
+    );
+    return true;
+  });
+  strictEqual(hot.generation, 2);
+  const { generation } = await hot.rollback({ handoff: false });
+  strictEqual(generation, 3);
+  deepStrictEqual(hot.with((h) => h.run(1)), ["good", 1]);
+});
+
 Deno.test("Hotswap.close() drains, disposes, then refuses with() and swap() with E_CLOSED", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({ "gen.ts": GATED("closing1") });
