@@ -133,7 +133,10 @@ export function serializeError(
     }
     return {
       name: "Error",
-      message: `a ${typeof error} was thrown: ${unblob(String(error))}`,
+      // What cannot cross as the value crosses as text (SPEC 5): an object as JSON, so its fields survive.
+      message: `${typeof error === "object" ? "an object" : `a ${typeof error}`} was thrown: ${
+        unblob(cut(thrownText(error)))
+      }`,
       stack: undefined,
       code: undefined,
       path: undefined,
@@ -149,6 +152,19 @@ export function serializeError(
       problems: undefined,
     };
   }
+}
+
+/** A thrown value that is no Error, as text: JSON for an object whose JSON says anything, else `String()`. */
+function thrownText(value: unknown): string {
+  if (typeof value === "object" && value !== null) {
+    try {
+      const json = JSON.stringify(value);
+      if (json !== undefined && json !== "{}") return json;
+    } catch {
+      // A cycle or a throwing getter: as String() renders it.
+    }
+  }
+  return String(value);
 }
 
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;

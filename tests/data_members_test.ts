@@ -1,8 +1,10 @@
 /**
- * A handle's data members in worker and process isolation are copied once
- * at load (SPEC 5): built-in data objects (a `Date`, a `Map`, a `Set`, a
- * typed array) arrive as such, not as proxies of their methods; a subclass
- * with methods of its own stays an object whose functions the host calls.
+ * What crosses the worker and process boundary as data (SPEC 5): a handle's
+ * data members, copied once at load (built-in data objects such as a `Date`,
+ * a `Map`, a `Set` or a typed array arrive as such, not as proxies of their
+ * methods; a subclass with methods of its own stays an object whose
+ * functions the host calls), and thrown values that are no Error, which
+ * cross as text keeping their fields.
  *
  * @module
  */
@@ -64,5 +66,38 @@ export const hs_rich = {
     ok(copied.pattern instanceof RegExp);
     strictEqual(copied.pattern.source, "h(i)+");
     strictEqual(await hot.with((h) => h.counter.count()), 7);
+  });
+}
+
+interface Thrower {
+  fail(kind: string): Promise<never>;
+}
+
+const thrower = defineContract<Thrower>({
+  name: "Thrower",
+  version: "1.0.0",
+  symbol: "hs_thrower",
+  shape: { fail: "function" },
+});
+
+for (const isolation of ["worker", "process"] as const) {
+  Deno.test(`[${isolation}] a thrown value that is no Error, and such a cause, cross as text that keeps their fields`, async () => {
+    await using fixture = await Fixture.create();
+    const entry = await fixture.write({
+      "thrower.ts": `export const hs_thrower = {
+  fail(kind: string) {
+    if (kind === "object") throw { status: 418, reason: "teapot" };
+    throw new Error("request failed", { cause: { status: 503, retryAfter: 30 } });
+  },
+};`,
+    });
+    await using hot = await registerHotswap(thrower, entry, { isolation });
+    const thrown = await hot.with((h) => h.fail("object")).catch((error: Error) => error);
+    ok(thrown instanceof Error);
+    strictEqual(thrown.message, 'an object was thrown: {"status":418,"reason":"teapot"}');
+    const caused = await hot.with((h) => h.fail("cause")).catch((error: Error) => error);
+    ok(caused instanceof Error);
+    strictEqual(caused.message, "request failed");
+    strictEqual((caused.cause as Error).message, 'an object was thrown: {"status":503,"retryAfter":30}');
   });
 }
