@@ -198,10 +198,14 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
     : "";
   // A host run with --frozen refuses an npm: or jsr: import its lockfile does not hold.
   const lockfile = /lockfile/i.test(reason);
+  // A generation process runs with --no-npm unless its imports are granted.
+  const npmRefused = /--no-npm is specified/.test(reason);
   return new HotswapError(
     "E_IMPORT",
     `Cannot import "${path}"${path === entry ? "" : ` (a dependency of "${entry}")`}: ${reason}${where}; ${
-      lockfile
+      npmRefused
+        ? 'its process may not fetch npm packages: grant them with permissions: { import: ["registry.npmjs.org"] } (the host needs --allow-import for it too)'
+        : lockfile
         ? 'the host\'s lockfile is frozen and lacks a package this generation imports: add it to the lockfile (deno cache the generation), or load it with isolation "process", whose child runs without a lockfile'
         : parse
         ? "fix the module so it parses and its imports resolve"

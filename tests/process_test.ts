@@ -199,6 +199,20 @@ Deno.test("process mode: every permission is denied by default, and the host liv
     // Remote and npm imports are refused without a grant: nothing is fetched.
     await rejects(hot.with((h) => h.reach("import", "npm:is-odd@3.0.1")), /--no-npm/);
     await rejects(hot.with((h) => h.reach("import", "https://esm.sh/is-odd@3.0.1")), /--no-remote/);
+    // A static npm: import is refused at load, saying how to grant it.
+    await rejects(
+      hot.swap(
+        await fixture.write({ "npm.ts": `import isOdd from "npm:is-odd@3.0.1";\nexport const odd = isOdd;` }),
+      ),
+      (error: HotswapError) => {
+        strictEqual(error.code, "E_IMPORT");
+        match(
+          error.message,
+          /--no-npm is specified.*grant them with permissions: \{ import: \["registry\.npmjs\.org"\] \}/,
+        );
+        return true;
+      },
+    );
     // It runs in a private directory, not the host's.
     const { cwd } = await hot.with((h) => h.info());
     ok(cwd === "" || cwd !== Deno.cwd(), cwd);
