@@ -219,7 +219,7 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
     const { payload } = this.#options;
     return new HotswapError(
       "E_WORKER",
-      `Cannot finish a call on generation ${payload.generation} ("${payload.entry}"): its process was killed when the generation was unloaded; return the call's promise from with() so the drain waits for it, or raise drainTimeout`,
+      `Cannot finish a call on generation ${payload.generation} ("${payload.entry}"): its process was killed when the generation was unloaded (drained, or past drainTimeout); make the call finish within drainTimeout or raise it, and return the call's promise from with(), so that the drain counts it`,
       { path: payload.entry },
     );
   }

@@ -36,7 +36,7 @@ export class InlineLoader implements Loader {
   readonly live = 0;
   /** Said of a load abandoned at its deadline. */
   readonly abandoned =
-    "an import in the host's isolate cannot be stopped: it finishes in the background, and its factory never runs";
+    "an import or a factory in the host's isolate cannot be stopped: it finishes in the background, the generation is never used, and a factory not yet called never runs";
 
   /** Nothing to warm up. */
   ready(): Promise<void> {

@@ -147,7 +147,7 @@ export class WorkerLoader implements Loader {
         host.terminate(
           new HotswapError(
             "E_WORKER",
-            `Cannot finish a call on generation ${context.generation} ("${snapshot.entry}"): its worker was terminated when the generation was unloaded; return the call's promise from with() so the drain waits for it, or raise drainTimeout`,
+            `Cannot finish a call on generation ${context.generation} ("${snapshot.entry}"): its worker was terminated when the generation was unloaded (drained, or past drainTimeout); make the call finish within drainTimeout or raise it, and return the call's promise from with(), so that the drain counts it`,
             { path: snapshot.entry },
           ),
         );
