@@ -28,27 +28,33 @@ export interface ShapeDefinition {
 }
 
 /**
- * The kind that describes a value of type `V` in a shape.
+ * The kind that describes every value of type `V` in a shape, or `never`
+ * when no kind but `"unknown"` does. A union is judged whole, not member by
+ * member: `string | number` is no `"string"`, since the check would refuse
+ * its numbers, and a function is no `"object"` (the check tells them apart).
  *
  * @typeParam V A member's type.
  */
 export type KindOf<V> = unknown extends V ? "unknown"
-  : V extends string ? "string"
-  : V extends number ? "number"
-  : V extends boolean ? "boolean"
-  : V extends bigint ? "bigint"
-  : V extends (...args: never[]) => unknown ? "function"
-  : V extends readonly unknown[] ? "array"
-  : V extends object ? "object"
+  : [V] extends [string] ? "string"
+  : [V] extends [number] ? "number"
+  : [V] extends [boolean] ? "boolean"
+  : [V] extends [bigint] ? "bigint"
+  : [V] extends [(...args: never[]) => unknown] ? "function"
+  : [V] extends [readonly unknown[]] ? "array"
+  : [V] extends [object] ? [Extract<V, (...args: never[]) => unknown>] extends [never] ? "object" : never
   : never;
 
 /**
- * The nested shape that may describe an object member of type `V`.
+ * The nested shape that may describe an object member of type `V`; none for
+ * a union of object types, whose variants one shape cannot all describe
+ * (`"object"` does): each variant is compared with the whole union.
  *
  * @typeParam V A member's type.
+ * @typeParam Whole `V` itself, kept whole while `V` is taken apart.
  */
-export type NestedShapeOf<V> = V extends ((...args: never[]) => unknown) | readonly unknown[] ? never
-  : V extends object ? Shape<V>
+export type NestedShapeOf<V, Whole = V> = [KindOf<V>] extends [never] ? never
+  : [KindOf<V>] extends ["object"] ? V extends unknown ? [Whole] extends [V] ? Shape<V> : never : never
   : never;
 
 /**

@@ -1,5 +1,12 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { CONTRACT_BRAND, ContractError, defineContract, HotswapError, implement } from "../mod.ts";
+import {
+  CONTRACT_BRAND,
+  ContractError,
+  defineContract,
+  HotswapError,
+  implement,
+  type Shape,
+} from "../mod.ts";
 
 interface Settings {
   name: string;
@@ -155,4 +162,45 @@ Deno.test("defineContract() shape is checked against the type at compile time", 
   // @ts-expect-error "a" is a string, not a number
   defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "number" } });
   defineContract<{ a?: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "string?" } });
+});
+
+Deno.test("defineContract() judges a union member whole: only a kind that fits every variant type-checks", () => {
+  interface Mixed {
+    id: string | number;
+    note: string | null;
+    callback: (() => void) | { run(): void };
+    either: { a: number } | { b: string };
+    level: "low" | "high";
+  }
+  const fits = {
+    id: "unknown",
+    note: "unknown",
+    callback: "unknown",
+    either: "object",
+    level: "string",
+  } as const;
+  const mixed = (shape: Shape<Mixed>) =>
+    defineContract<Mixed>({ name: "M", version: "1.0.0", symbol: "hs_m", shape });
+  mixed(fits);
+  // @ts-expect-error verify() would refuse the numbers
+  mixed({ ...fits, id: "string" });
+  // @ts-expect-error verify() would refuse null
+  mixed({ ...fits, note: "string" });
+  // @ts-expect-error verify() tells functions from objects: neither kind fits both
+  mixed({ ...fits, callback: "object" });
+  // @ts-expect-error one variant's nested shape does not describe the other
+  mixed({ ...fits, either: { a: "number" } });
+  // What the types allow is what verify() accepts: each variant passes.
+  const contract = mixed(fits);
+  for (
+    const value of [{ id: 1, note: null, callback: () => {}, either: { b: "x" }, level: "low" }, {
+      id: "1",
+      note: "n",
+      callback: { run() {} },
+      either: { a: 1 },
+      level: "high",
+    }]
+  ) {
+    strictEqual(contract.verify(value as Mixed), value);
+  }
 });
