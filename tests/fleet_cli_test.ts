@@ -118,7 +118,7 @@ Deno.test("fleet commands exit 2 on a command line that cannot run", async () =>
   }
 });
 
-Deno.test("channel commands read their flags before opening the store: a usage mistake creates no database", async () => {
+Deno.test("channel commands create no database: not on a usage mistake, nor for a store that does not exist", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hotswap_fleet_cli_" });
   try {
     const store = `sqlite:${dir}/fleet.db`;
@@ -127,6 +127,14 @@ Deno.test("channel commands read their flags before opening the store: a usage m
     ) {
       const { code } = await run(command, ["app", "--store", store, ...args]);
       strictEqual(code, 2);
+    }
+    await rejects(Deno.stat(`${dir}/fleet.db`), Deno.errors.NotFound);
+    // Nor does a mistyped --store: only publish creates a store.
+    for (const command of [status, rollout, promote, abort]) {
+      const extra = command === rollout ? ["--to", "v2"] : [];
+      const { code, err } = await run(command, ["app", "--store", store, ...extra]);
+      strictEqual(code, 1, err);
+      match(err, /there is no such file; fix --store, or create the store by publishing to it/);
     }
     await rejects(Deno.stat(`${dir}/fleet.db`), Deno.errors.NotFound);
   } finally {

@@ -12,6 +12,7 @@
 
 import type { ParseArgsConfig } from "node:util";
 import {
+  CommandError,
   describe,
   EXIT_FAILURE,
   EXIT_OK,
@@ -111,7 +112,8 @@ export function channelCommand<F>(
   return command(spec.name, spec.summary, spec.usage, options, async (values, positionals, io) => {
     const [channel] = positionalsOf(positionals, ["channel"]);
     const flags = spec.read(values);
-    await using store = await storeFrom(values);
+    // Only publish creates a store: here a missing sqlite file is a mistyped --store.
+    await using store = await storeFrom(values, { existing: true });
     return await body({ channel: channel!, store, flags, io });
   });
 }
@@ -120,9 +122,18 @@ export function channelCommand<F>(
 export const STORE_HELP =
   `  --store <url>         sqlite:<file> (embedded) or nats://host:port (NATS JetStream)`;
 
-/** Opens the store `--store` names; a malformed URL is a usage error. */
-export async function storeFrom(values: Flags): Promise<Store> {
+/**
+ * Opens the store `--store` names; a malformed URL is a usage error.
+ *
+ * @param options `existing`: a `sqlite:` file must exist already (else it is created).
+ */
+export async function storeFrom(values: Flags, options: { existing?: boolean } = {}): Promise<Store> {
   const url = required(values, "store", "<url>: sqlite:<file> or nats://host:port");
+  if (options.existing && url.startsWith("sqlite:") && !await isFile(url.slice("sqlite:".length))) {
+    throw new CommandError(
+      `Cannot open store "${url}": there is no such file; fix --store, or create the store by publishing to it (hotswap publish <file>.hsgen --store ${url} --channel <name>)`,
+    );
+  }
   try {
     return await openStore(url, { connectTimeout: 5_000 });
   } catch (error) {
@@ -161,4 +172,14 @@ export function numberFlag(values: Flags, flag: string, min: number, max: number
 /** `sha256-AbCd…` shortened for people. */
 export function short(digest: string | undefined): string {
   return digest === undefined || digest === "" ? "-" : `${digest.slice(0, 19)}…`;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    // Unreadable or the like: opening it says what is wrong.
+    return true;
+  }
 }
