@@ -321,3 +321,21 @@ Deno.test("openStore() refuses a URL of no known kind", async () => {
   await rejects(openStore("redis://127.0.0.1"), TypeError);
   await rejects(openStore("sqlite:"), TypeError);
 });
+
+Deno.test("openStore() of a NATS server that is not there says how to start one", async () => {
+  // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+  await rejects(
+    openStore("nats://127.0.0.1:1", { connectTimeout: 2_000 }),
+    (error: Error & { code?: string }) => {
+      strictEqual(error.code, "E_STORE");
+      ok(
+        error.message.startsWith('Cannot connect in store "nats://127.0.0.1:1": ') &&
+          error.message.endsWith(
+            "; start nats-server with JetStream there (nats-server -js -a 127.0.0.1 -p 1), or fix the URL",
+          ),
+        error.message,
+      );
+      return true;
+    },
+  );
+});

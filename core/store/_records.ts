@@ -18,9 +18,15 @@ import type {
 } from "./schema.ts";
 
 /** An `E_STORE` error naming the store and the operation. */
-export function storeError(url: string, action: string, cause: unknown): HotswapError {
+export function storeError(url: string, action: string, cause: unknown, fix?: string): HotswapError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new HotswapError("E_STORE", `Cannot ${action} in store "${url}": ${reason}`, { cause });
+  return new HotswapError(
+    "E_STORE",
+    `Cannot ${action} in store "${url}": ${reason}${fix ? `; ${fix}` : ""}`,
+    {
+      cause,
+    },
+  );
 }
 
 /** The `E_CLOSED` error of a store used after it was closed. */

@@ -132,7 +132,18 @@ export class NatsStore implements Store {
       });
     } catch (error) {
       await nc?.close().catch(() => {});
-      throw storeError(url, "connect", error);
+      // What to do depends on how far it got: no server at all, or one without JetStream.
+      const { hostname, port } = new URL(url);
+      throw storeError(
+        url,
+        "connect",
+        error,
+        nc === undefined
+          ? `start nats-server with JetStream there (nats-server -js -a ${hostname} -p ${
+            port || 4222
+          }), or fix the URL`
+          : "run nats-server with JetStream enabled (-js), with room for its streams",
+      );
     }
   }
 
