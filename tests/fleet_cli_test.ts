@@ -107,6 +107,11 @@ Deno.test("fleet commands exit 2 on a command line that cannot run", async () =>
     [rollout, ["c", "--store", "sqlite:x.db"], /Missing --to/],
     [rollout, ["c", "--store", "sqlite:x.db", "--to", "v2", "--bake", "soon"], /--bake must be a duration/],
     [rollout, ["c", "--store", "sqlite:x.db", "--to", "v2", "--max-error-rate", "2"], /from 0 to 1/],
+    [
+      rollout,
+      ["c", "--store", "sqlite:x.db", "--to", "v2", "--steps", "50,20"],
+      /steps must rise from above 0 to exactly 100/,
+    ],
     [status, ["c", "--store", "redis://x"], /sqlite:<file>/],
     [abort, ["c", "--store", "sqlite:x.db", "--nope"], /Unknown option/],
   ];

@@ -12,7 +12,7 @@
 import type { GateDecision } from "../gate.ts";
 import { resolveArtifact } from "../publish.ts";
 import { runRollout } from "../rollout.ts";
-import type { RolloutEvent, RolloutOptions } from "../rollout_options.ts";
+import { resolveSettings, type RolloutEvent, type RolloutOptions } from "../rollout_options.ts";
 import { EXIT_FAILURE, EXIT_OK, type Flags, type Io, required, UsageError } from "../../cli/_common.ts";
 import { channelCommand, durationFlag, type FleetCommand, numberFlag, short, STORE_HELP } from "./_args.ts";
 
@@ -100,6 +100,13 @@ function rolloutFlags(values: Flags): { target: string; options: RolloutOptions 
     ...(maxP99Ms === undefined ? {} : { maxP99Ms }),
     ...(progressDeadlineMs === undefined ? {} : { progressDeadlineMs }),
   };
+  try {
+    // Settings the rollout would refuse are a mistake in the command line, said before anything runs.
+    resolveSettings(options);
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
   return { target, options };
 }
 
