@@ -103,6 +103,15 @@ export function decodeArtifact(bytes: Uint8Array, subject: string): ArtifactDocu
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
+    // No trace of an artifact at all (a module, say): nothing was signed, rather than something altered.
+    const text = new TextDecoder().decode(bytes);
+    if (!text.includes("hsgen/") && !text.includes('"envelope"')) {
+      throw new SignatureError(
+        "unsigned",
+        `${subject}: unsigned: it is no .hsgen artifact (not even a JSON document); pack it with \`hotswap pack <entry> --contract <module>#<export> --key <name>.key --out <file>.hsgen\``,
+        { cause: error },
+      );
+    }
     throw refuse(`it is not a JSON document (${error instanceof Error ? error.message : String(error)})`);
   }
   const document = exactObject(value, ["format", "envelope", "files"], "the document", refuse);

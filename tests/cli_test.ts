@@ -297,6 +297,14 @@ Deno.test("hotswap: --help exits 0, usage errors exit 2, failures exit 1 naming 
   const notArtifact = await hotswap(dir, "inspect", "k.pub.json");
   strictEqual(notArtifact.code, 1);
   match(notArtifact.stderr, /tampered: the document has an unknown field "keyid"/);
+  // A module given where an artifact goes: nothing was signed, rather than something altered.
+  await Deno.writeTextFile(fixture.path("module.ts"), "export const hs_x = {};\n");
+  const aModule = await hotswap(dir, "inspect", "module.ts");
+  strictEqual(aModule.code, 1);
+  match(
+    aModule.stderr,
+    /unsigned: it is no \.hsgen artifact \(not even a JSON document\); pack it with `hotswap pack/,
+  );
 });
 
 /** A different base64 character, so the flipped text still decodes. */
