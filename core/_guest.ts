@@ -16,6 +16,7 @@
 import { Contract, type ContractDefinition, type ShapeDefinition } from "./contract.ts";
 import { HotswapError, messageOf } from "./errors.ts";
 import { callHook, importError, type ModuleHooks, resolveHandle } from "./handle.ts";
+import { VIEWS } from "./_codec_format.ts";
 import { importNamespace } from "./_namespace_import.ts";
 import {
   type ContractFields,
@@ -277,19 +278,7 @@ const DATA_PROTOTYPES: ReadonlySet<object> = new Set([
   Number.prototype,
   String.prototype,
   BigInt.prototype,
-  ...[
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ].map((view) => view.prototype),
+  ...Object.values(VIEWS).map((view) => view.prototype),
 ]);
 
 /** Whether an object (or a plain object or class instance inside it) has a function member. */

@@ -29,6 +29,7 @@ import {
   SLOT_COUNT,
 } from "../core/_rpc_channel.ts";
 import { WorkerChannel } from "../core/_worker_channel.ts";
+import { protocolShapedMessage } from "./_arbitraries.ts";
 import { Fixture } from "./_fixtures.ts";
 
 interface Target {
@@ -273,21 +274,7 @@ Deno.test("worker channel: random and protocol-shaped messages a generation trie
   await using hot = await setup(fixture);
   using lag = watchEventLoop();
   const source = hostile("for (const message of plan as unknown[]) post(message);");
-  const shaped = fc.record({
-    t: fc.oneof(fc.constantFrom("ready", "loaded", "result", "error", "exit"), fc.string()),
-    id: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer(), fc.double(), fc.string()),
-    value: fc.anything(),
-    how: fc.oneof(fc.string(), fc.anything()),
-    handle: fc.oneof(
-      fc.anything(),
-      fc.record({ kind: fc.constantFrom("value", "function", "object"), index: fc.integer() }),
-    ),
-    hooks: fc.anything(),
-    error: fc.oneof(
-      fc.anything(),
-      fc.record({ name: fc.string(), message: fc.string(), code: fc.string(), problems: fc.anything() }),
-    ),
-  }, { requiredKeys: ["t"] });
+  const shaped = protocolShapedMessage();
   await fc.assert(
     fc.asyncProperty(
       fc.array(fc.oneof(fc.anything(), shaped), { minLength: 1, maxLength: 8 }),

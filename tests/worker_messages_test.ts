@@ -15,6 +15,7 @@ import {
   checkWorkerMessage,
   ProtocolViolation,
 } from "../core/_worker_messages.ts";
+import { protocolShapedMessage } from "./_arbitraries.ts";
 
 const HOOKS = { handoff: false, dispose: true };
 
@@ -44,21 +45,7 @@ Deno.test("checkWorkerMessage() passes protocol messages and names the problem o
 });
 
 Deno.test("checkWorkerMessage() never throws, whatever the worker's message holds (fast-check)", () => {
-  const shaped = fc.record({
-    t: fc.oneof(fc.constantFrom("ready", "loaded", "result", "error", "exit"), fc.string()),
-    id: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer(), fc.double(), fc.string()),
-    encoded: fc.oneof(fc.string(), fc.anything()),
-    how: fc.oneof(fc.string(), fc.anything()),
-    handle: fc.oneof(
-      fc.anything(),
-      fc.record({ kind: fc.constantFrom("value", "function", "object"), index: fc.integer() }),
-    ),
-    hooks: fc.anything(),
-    error: fc.oneof(
-      fc.anything(),
-      fc.record({ name: fc.string(), message: fc.string(), code: fc.string(), problems: fc.anything() }),
-    ),
-  }, { requiredKeys: ["t"] });
+  const shaped = protocolShapedMessage();
   fc.assert(
     fc.property(fc.oneof(fc.anything(), shaped), (data) => {
       const checked = checkWorkerMessage(structuredClone(data));
