@@ -136,7 +136,11 @@ async function followOrExit(
       ...(fleet.reportInterval === undefined ? {} : { reportInterval: fleet.reportInterval }),
     });
   } catch (error) {
-    fatal.failed(error, where);
+    // The follower told onError of the refusal already: say why it ends, not the same error twice.
+    const key = error instanceof Error ? error.message : String(error);
+    if (printed.has(key)) {
+      fatal.line("exit", "bad", `${where}: its first generation was refused (above): nothing to serve`);
+    } else fatal.failed(error, where);
     Deno.exit(1);
   }
 }
