@@ -135,6 +135,35 @@ export class Program {
   }
 
   /**
+   * Prints what a generation's background work lets escape, instead of
+   * ending the program: an inline generation shares this process, where a
+   * rejection nobody handles or a throw in a timer ends it (Deno's default).
+   * Also prints each restart of a process-isolated generation. The library
+   * itself installs no global handler: which is right is the program's call.
+   *
+   * @param hot The reference, to name the generation serving.
+   */
+  reportStrayErrors<T>(hot: Hotswap<T>): void {
+    const where = (what: string) => `${what}, while generation ${hot.generation} served`;
+    globalThis.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      this.out.failed(event.reason, where("a rejection nobody handled"));
+    });
+    globalThis.addEventListener("error", (event) => {
+      event.preventDefault();
+      this.out.failed(event.error ?? event.message, where("an uncaught error"));
+    });
+    hot.addEventListener("restart", ({ detail }) => {
+      this.out.line(
+        "restart",
+        "warn",
+        `gen ${detail.generation}`,
+        `${detail.reason} (restart ${detail.restarts} in the last minute)`,
+      );
+    });
+  }
+
+  /**
    * Calls `stop` on the first SIGINT or SIGTERM, to stop gracefully; a
    * repeat of it within a second is the same keypress (see
    * {@linkcode StopSignals}) and is ignored; one later still exits 130 at

@@ -78,6 +78,7 @@ async function main(args: string[]): Promise<never> {
 
   const hot = await program.register(soHandles, options);
   hot.addEventListener("retire", (event) => out.retired(event.detail));
+  program.reportStrayErrors(hot);
 
   const info = hot.info();
   out.line(

@@ -197,6 +197,7 @@ async function main(args: string[]): Promise<never> {
     : await followOrExit(options, options.fleet, out, fatal);
   const hot = fleet?.hot ?? await program.register(httpApp, { ...options, path: options.path! });
   hot.addEventListener("retire", (event) => out.retired(event.detail));
+  program.reportStrayErrors(hot);
   // Before listening, so that no request waits on it: the first swaps then run at full speed.
   await hot.warm();
 

@@ -45,6 +45,24 @@ export async function dispose() {
 }
 `;
 
+/** The app, whose `/stray` leaves a rejection nobody handles and a timer that throws. */
+const STRAY_APP = `import { handoff, hs_httpApp as app } from "./app.ts";
+export { handoff };
+export function hs_httpApp(ctx: Parameters<typeof app>[0]) {
+  const inner = app(ctx);
+  return {
+    name: inner.name,
+    handle(request: Parameters<typeof inner.handle>[0]) {
+      if (new URL(request.url).pathname === "/stray") {
+        Promise.reject(new Error("stray background failure"));
+        setTimeout(() => { throw new Error("throw in timer"); }, 0);
+      }
+      return inner.handle(request);
+    },
+  };
+}
+`;
+
 interface Served {
   readonly child: Child;
   readonly base: string;
@@ -58,13 +76,14 @@ interface Served {
 async function withServer(
   args: readonly string[],
   body: (server: Served) => Promise<void>,
-  entry: "app.ts" | "gated.ts" | "held_dispose.ts" = "app.ts",
+  entry: "app.ts" | "gated.ts" | "held_dispose.ts" | "stray.ts" = "app.ts",
 ): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
   try {
     await copyInto(APP, dir);
     await Deno.writeTextFile(`${dir}/gated.ts`, GATED_APP);
     await Deno.writeTextFile(`${dir}/held_dispose.ts`, HELD_DISPOSE_APP);
+    await Deno.writeTextFile(`${dir}/stray.ts`, STRAY_APP);
     await using child = Child.spawn([
       "run",
       `--allow-read=${dir}`,
@@ -248,6 +267,26 @@ Deno.test(
     });
   },
 );
+
+Deno.test("server: a generation's stray rejection or timer throw is printed, and the server serves on", {
+  ignore,
+}, async () => {
+  await withServer([], async ({ child, base }) => {
+    // The app has no /stray route: a 404, after the handler left its stray work behind.
+    strictEqual((await get(`${base}stray`)).status, 404);
+    await child.waitForAnywhere(
+      /^error +Error {2}.*stray background failure.* {2}\(a rejection nobody handled, while generation 1 served\)$/,
+    );
+    await child.waitForAnywhere(
+      /^error +Error {2}.*throw in timer.* {2}\(an uncaught error, while generation 1 served\)$/,
+    );
+    const after = await get(base);
+    strictEqual(after.status, 200);
+    match(after.body, /^Hello from v1, generation 1/);
+    child.kill("SIGTERM");
+    strictEqual((await child.status).code, 0);
+  }, "stray.ts");
+});
 
 Deno.test("server: --watch swaps when a file of the app changes", { ignore }, async () => {
   await withServer(["--watch"], async ({ child, base, dir }) => {
