@@ -157,3 +157,19 @@ export function describeThrown(value: unknown): string {
     return `a ${typeof value} that cannot be printed`;
   }
 }
+
+/**
+ * Rewrites the stacks of an error and of its causes with `unblob`, so that
+ * frames name files rather than the `blob:` URLs a snapshot was minted at;
+ * an error whose stack cannot be read or set keeps it.
+ */
+export function renameFrames(error: unknown, unblob: (text: string) => string, depth = 0): void {
+  if (!(error instanceof Error) || depth > 8) return;
+  try {
+    const stack = error.stack;
+    if (typeof stack === "string" && stack.includes("blob:")) error.stack = unblob(stack);
+    renameFrames(error.cause, unblob, depth + 1);
+  } catch {
+    // A frozen error, or a getter that throws: it is the generation's to keep.
+  }
+}

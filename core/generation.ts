@@ -10,6 +10,7 @@
  */
 
 import { within } from "./deadline.ts";
+import { renameFrames } from "./errors.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { GenerationStats } from "./stats.ts";
 import { LatencyHistogram } from "./_latency.ts";
@@ -313,17 +314,6 @@ export class Generation<T> {
       ? disposal.reason
       : new Error(`dispose() of generation ${this.number} did not settle within ${drainTimeout} ms`);
     return { ...report, disposeError };
-  }
-}
-
-/** Rewrites an error's stack with `unblob`; an error whose stack cannot be read or set keeps it. */
-function renameFrames(error: unknown, unblob: (text: string) => string): void {
-  if (!(error instanceof Error)) return;
-  try {
-    const stack = error.stack;
-    if (typeof stack === "string" && stack.includes("blob:")) error.stack = unblob(stack);
-  } catch {
-    // A frozen error, or a stack getter that throws: it is the generation's to keep.
   }
 }
 

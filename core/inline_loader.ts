@@ -18,7 +18,7 @@
  * @module
  */
 
-import { HotswapError } from "./errors.ts";
+import { HotswapError, renameFrames } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import { callHook, callHookAsIs, importError, resolveHandle } from "./handle.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
@@ -82,6 +82,8 @@ export class InlineLoader implements Loader {
         ({ namespace } = await instance.evaluate());
       } catch (error) {
         builtins.restore();
+        // Its frames name files, as those of a failed call do (see `generation.ts`).
+        renameFrames(error, instance.unblob);
         throw importError(error, instance.files, snapshot.entry);
       }
       builtins.check("E_IMPORT", `Cannot load "${snapshot.entry}": its top-level code`, snapshot.entry);
@@ -93,6 +95,7 @@ export class InlineLoader implements Loader {
         resolved = await resolveHandle(namespace, contract, context, snapshot.entry);
       } catch (error) {
         builtins.restore();
+        renameFrames(error, instance.unblob);
         throw error;
       }
       builtins.check("E_INIT", `Cannot initialise "${snapshot.entry}": its factory`, snapshot.entry);

@@ -219,6 +219,25 @@ Deno.test("Hotswap.rollback({ handoff: false }) steps back from a generation who
   deepStrictEqual(hot.with((h) => h.run(1)), ["good", 1]);
 });
 
+Deno.test("A failed load's cause names files in its frames, also for a module Deno imports from a blob: URL", async () => {
+  await using fixture = await Fixture.create();
+  const first = await fixture.write({ "good.ts": echoModule("good") });
+  await using hot = await registerHotswap(echo, first);
+  // An enum is no type to blank out: the module goes through Deno's own import, from a blob: URL.
+  const cases = {
+    "top.ts": `enum Level { Low }\nthrow new Error("top-level " + Level.Low);\n${echoModule("x")}`,
+    "factory.ts":
+      `enum Level { Low }\nexport function hs_echo() {\n  throw new Error("factory " + Level.Low);\n}`,
+  };
+  for (const [name, source] of Object.entries(cases)) {
+    const path = await fixture.write({ [name]: source });
+    const refusal = await hot.swap(path).then(() => undefined, (error: HotswapError) => error);
+    const stack = String((refusal?.cause as Error | undefined)?.stack);
+    ok(stack.includes(`${path}:${name === "top.ts" ? 2 : 3}:`), stack);
+    ok(!stack.includes("blob:"), stack);
+  }
+});
+
 Deno.test("Hotswap.close() drains, disposes, then refuses with() and swap() with E_CLOSED", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({ "gen.ts": GATED("closing1") });
