@@ -25,6 +25,7 @@ import { assertEncodable, decodeValue, encodeValue } from "./_codec.ts";
 import { FrameReader, FrameWriter, HEADER_BYTES, payloadText } from "./_frames.ts";
 import { Guest } from "./_guest.ts";
 import { mintModules } from "./_mint.ts";
+import { formatStack, nameFrames } from "./_stack_format.ts";
 import {
   ABORT,
   CALL,
@@ -100,6 +101,8 @@ const guest = new Guest({
 
 redirectConsole();
 keepChannelAndCache();
+// Stacks the generation logs or reads name its files, not blob: URLs; see `_stack_format.ts`.
+Error.prepareStackTrace = formatStack;
 // Ctrl-C at the host's terminal signals the whole process group, this
 // process included: the host decides when its generations end (a graceful
 // close drains them first), so the signal is ignored here.
@@ -138,6 +141,7 @@ const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
 async function load(id: number, text: string): Promise<void> {
   const request = decodeValue(text) as LoadPayload;
   const minted = mintModules(request.modules);
+  nameFrames(minted.files);
   const loaded = await guest.load({
     ...request,
     url: minted.url,

@@ -27,6 +27,8 @@
  * @module
  */
 
+import { formatStack } from "./_stack_format.ts";
+
 /** The global function computed `import(…)` calls are minted to call instead. */
 export const IMPORT_GUARD = "__hotswapImport";
 
@@ -80,8 +82,7 @@ export function lockDown(): void {
   }
   delete (deno as unknown as Record<symbol, unknown>)[(deno as unknown as { internal: symbol }).internal];
   // Deno's own stack formatting panics (ending the process) on an error
-  // whose message is about 2^29 characters long (measured on 2.9.6). A
-  // formatter of V8's is used instead, which cuts the message.
+  // whose message is about 2^29 characters long (measured on 2.9.6): see `_stack_format.ts`.
   lock(Error, "prepareStackTrace", formatStack);
 
   const permissions = deno.permissions;
@@ -186,25 +187,6 @@ function importHost(specifier: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Longest message a stack trace repeats. */
-const STACK_MESSAGE_LIMIT = 16 * 1024;
-
-/** Formats a stack as V8 does (`Name: message` then one `at` line a frame), the message cut. */
-function formatStack(error: unknown, frames: readonly { toString(): string }[]): string {
-  let head: string;
-  try {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    const text = String(message ?? "");
-    const shown = text.length > STACK_MESSAGE_LIMIT ? `${text.slice(0, STACK_MESSAGE_LIMIT)}… (cut)` : text;
-    head = shown === "" ? String(name ?? "Error") : `${String(name ?? "Error")}: ${shown}`;
-  } catch {
-    head = "Error";
-  }
-  let stack = head;
-  for (const frame of frames) stack += `\n    at ${frame}`;
-  return stack;
 }
 
 /** Closes `eval`, the `Function` constructors and nested workers: code made at run time could import anything. */

@@ -16,6 +16,7 @@ import { encodeDefined } from "./_codec_encoder.ts";
 import { type HostMessage, MAX_WORKER_RESULT, type WorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
 import { lockDown } from "./_worker_lockdown.ts";
+import { nameFrames } from "./_stack_format.ts";
 
 /** The parts of the worker global scope this program uses. */
 interface WorkerScope {
@@ -173,7 +174,10 @@ function encodeWithinChannel(value: unknown, what: string): string {
 }
 
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {
-  const loaded = await guest.load({ ...message, files: new Map(message.files) });
+  const files = new Map(message.files);
+  // Before any of its code runs: stacks it logs name its files, not blob: URLs.
+  nameFrames(files);
+  const loaded = await guest.load({ ...message, files });
   post({ t: "loaded", id: message.id, handle: loaded.handle, hooks: loaded.hooks });
 }
 

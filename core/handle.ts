@@ -177,11 +177,15 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   let first = Infinity;
   let last = -1;
   let thrownIn: string | undefined;
+  // A frame names a module by its minted URL, or by its path where the stack was formatted with
+  // the files' names already (a worker's or a process's, see `_stack_format.ts`).
   for (const [url, file] of files) {
-    const at = detail.indexOf(url);
-    if (at !== -1 && at < first) [thrownIn, first] = [file, at];
-    const lastAt = detail.lastIndexOf(url);
-    if (!parse && lastAt > last) [path, last] = [file, lastAt];
+    for (const name of [url, `${file}:`]) {
+      const at = detail.indexOf(name);
+      if (at !== -1 && at < first) [thrownIn, first] = [file, at];
+      const lastAt = detail.lastIndexOf(name);
+      if (!parse && lastAt > last) [path, last] = [file, lastAt];
+    }
   }
   if (parse && thrownIn !== undefined) path = thrownIn;
   for (const [url, file] of files) {

@@ -560,6 +560,7 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
     "_shape.ts",
     "_shape_check.ts",
     "_source_map.ts",
+    "_stack_format.ts",
     "_worker_messages.ts",
     "contract.ts",
     "errors.ts",

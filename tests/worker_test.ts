@@ -669,6 +669,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
       "_rpc_channel.ts",
       "_shape.ts",
       "_shape_check.ts",
+      "_stack_format.ts",
       "_worker_lockdown.ts",
       "_worker_main.ts",
       "contract.ts",
