@@ -43,6 +43,8 @@ export class WorkerHost {
   #dead: HotswapError | undefined;
   /** The entry of the generation it runs, for messages; empty while a standby. */
   #entry = "";
+  /** The loaded generation's names of its minted URLs, to name files in a crash. */
+  #unblob: (text: string) => string = (text) => text;
   /** Tells the pool this worker is gone. */
   readonly #onEnd: () => void;
 
@@ -72,7 +74,11 @@ export class WorkerHost {
     worker.onerror = (event: ErrorEvent) => {
       // Without preventDefault Deno rethrows a worker's uncaught error in the host and ends it.
       event.preventDefault();
-      this.#die(this.#crashError(event.message));
+      // The error object stays in the worker: its message and where it was thrown are what cross.
+      const where = typeof event.filename === "string" && event.filename !== ""
+        ? this.#unblob(`${event.filename}:${event.lineno}:${event.colno}`)
+        : undefined;
+      this.#die(this.#crashError(String(event.message), where));
     };
     worker.onmessageerror = () => {
       this.#die(new HotswapError("E_WORKER", `${this.#what()} sent a message the host cannot read`));
@@ -128,6 +134,7 @@ export class WorkerHost {
   load<T>(request: LoadRequest<T>, minted: MintedSnapshot): Promise<Loaded> {
     const { contract, snapshot, context } = request;
     this.#entry = snapshot.entry;
+    this.#unblob = minted.unblob;
     return this.#send("load", (id) => ({
       t: "load",
       id,
@@ -286,7 +293,7 @@ export class WorkerHost {
     this.#channel.close();
   }
 
-  #crashError(message: string): HotswapError {
+  #crashError(message: string, where?: string): HotswapError {
     const path = this.#entry || undefined;
     if (this.#entry === "" && /Requires read access/.test(message)) {
       return new HotswapError(
@@ -297,10 +304,15 @@ export class WorkerHost {
         { path },
       );
     }
+    // As text, since the value cannot cross (SPEC 5): the worker's error, with where it was thrown.
+    const cause = new Error(message);
+    cause.stack = where === undefined ? message : `${message}\n    at ${where}`;
     return new HotswapError(
       "E_WORKER",
-      `${this.#what()} crashed: ${message}; calls running there were rejected, and later calls are too until a swap or rollback replaces it`,
-      { path },
+      `${this.#what()} crashed: ${message}${
+        where === undefined ? "" : ` at ${where}`
+      }; calls running there were rejected, and later calls are too until a swap or rollback replaces it`,
+      { path, cause },
     );
   }
 

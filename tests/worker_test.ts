@@ -481,7 +481,11 @@ Deno.test("worker mode: a crash during a call rejects every pending call with E_
   {
     await using hot = await workerHot(fixture, probeModule("v1"));
     const pending = hot.with((h) => h.hang());
-    await rejectsWith(hot.with((h) => h.crash()), "E_WORKER", /crashed: Uncaught Error: boom/);
+    const crash = await hot.with((h) => h.crash()).then(() => undefined, (error: HotswapError) => error);
+    strictEqual(crash?.code, "E_WORKER");
+    // Where it was thrown, as text, since the error itself stays in the worker.
+    match(crash.message, /crashed: Uncaught Error: boom at \/\S+\.ts:\d+:\d+; /);
+    match(String((crash.cause as Error).stack), /^Uncaught Error: boom\n {4}at \/\S+\.ts:\d+:\d+$/);
     await rejectsWith(pending, "E_WORKER");
     // Until replaced, the dead generation answers at once.
     await rejectsWith(hot.with((h) => h.nested.twice(1)), "E_WORKER");
