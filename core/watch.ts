@@ -21,6 +21,9 @@ import { describeThrown, HotswapError } from "./errors.ts";
 import type { Hotswap } from "./hotswap.ts";
 import { quietPeriods, type WatchOptions, type WatchOutcome } from "./watch_options.ts";
 
+/** Why the watcher aborts a swap whose files changed while it ran. */
+const SUPERSEDED = new Error("a file of the graph changed while the swap read it: swapping again");
+
 export type { WatchOptions, WatchOutcome } from "./watch_options.ts";
 
 /**
@@ -42,6 +45,10 @@ export class GraphWatcher<T> implements AsyncDisposable {
   #swapping: Promise<void> | undefined;
   /** The quiet period ran out while a swap was running: swap again once it ends. */
   #pending = false;
+  /** Aborts the swap under way: a file of the graph changed while it read or loaded. */
+  #inFlight: AbortController | undefined;
+  /** The changes of a swap that a later change superseded, reported with the next swap's. */
+  #carried: readonly string[] = [];
   /** The file the last refused swap blamed, while the watcher's last swap is failing. */
   #failure: { readonly path: string | undefined } | undefined;
   #closing: Promise<void> | undefined;
@@ -229,6 +236,9 @@ export class GraphWatcher<T> implements AsyncDisposable {
     if (this.closed) return;
     const changes = changesOf(event, this.#files, this.#failure !== undefined);
     this.#batch.add(changes);
+    // What the swap under way read may be a file caught mid-write: it must not commit. The
+    // change's own quiet period swaps again (see `#run`).
+    if (changes.length > 0) this.#inFlight?.abort(SUPERSEDED);
     for (const change of changes) callBack("onChange", this.#onChange, change);
   }
 
@@ -240,14 +250,27 @@ export class GraphWatcher<T> implements AsyncDisposable {
 
   /** Swaps to the current entry and reports the outcome. Never rejects. */
   async #run(): Promise<void> {
-    const changed = this.#batch.take();
+    const changed = [...new Set([...this.#carried, ...this.#batch.take()])].sort();
+    this.#carried = [];
     let outcome: WatchOutcome | undefined;
+    const inFlight = new AbortController();
+    this.#inFlight = inFlight;
     try {
       const info = this.#hot.info();
-      const result = await this.#hot.swap(info.provenance?.artifact ?? info.path);
+      const result = await this.#hot.swap(info.provenance?.artifact ?? info.path, {
+        signal: inFlight.signal,
+      });
       this.#failure = undefined;
       outcome = { ok: true, changed, result };
     } catch (error) {
+      if (error === SUPERSEDED) {
+        // Nothing changed; the next swap reports these changes with its own.
+        this.#carried = changed;
+        this.#inFlight = undefined;
+        this.#swapping = undefined;
+        this.#swapAgainIfDue();
+        return;
+      }
       const failure = error instanceof HotswapError
         ? error
         : new HotswapError("E_IMPORT", `Cannot swap: ${describeThrown(error)}`, { cause: error });
@@ -262,15 +285,21 @@ export class GraphWatcher<T> implements AsyncDisposable {
     }
     // A refused swap fires no "swap" event, yet the blamed file joins the watched set.
     this.#subscribe();
+    this.#inFlight = undefined;
     this.#swapping = undefined;
     if (this.closed) return;
-    // Changes made during the swap whose quiet period already ran out: swap
-    // again now. (Ones still in their quiet period have a timer armed.)
-    if (this.#pending) {
-      this.#pending = false;
-      if (!this.#batch.waiting) this.#swapping = this.#run();
-    }
+    this.#swapAgainIfDue();
     callBack("onSwap", this.#onSwap, outcome);
+  }
+
+  /**
+   * Changes made during the swap whose quiet period already ran out: swap
+   * again now. (Ones still in their quiet period have a timer armed.)
+   */
+  #swapAgainIfDue(): void {
+    if (this.closed || !this.#pending) return;
+    this.#pending = false;
+    if (!this.#batch.waiting) this.#swapping = this.#run();
   }
 }
 

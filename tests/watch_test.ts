@@ -148,6 +148,33 @@ Deno.test("watchGraph() swaps when a dependency of the entry changes", async () 
   });
 });
 
+Deno.test("watchGraph() abandons a swap whose file changed while it loaded, and swaps to the newer save", async () => {
+  await withWatched("one", async ({ hot, value, outcomes }) => {
+    const loading = globalThis as { __watchTestLoading?: () => void };
+    const started = Promise.withResolvers<void>();
+    loading.__watchTestLoading = started.resolve;
+    try {
+      // A load that takes a while, and says when it started: the next save lands while it runs.
+      await Deno.writeTextFile(
+        value,
+        `(globalThis as { __watchTestLoading?: () => void }).__watchTestLoading?.();
+await new Promise((resolve) => setTimeout(resolve, 300));
+export const value = "slow";\n`,
+      );
+      await started.promise;
+      await Deno.writeTextFile(value, valueModule("newer"));
+      // One outcome: the newer save, reporting both changes; the abandoned swap committed nothing.
+      const outcome = await outcomes.next();
+      strictEqual(committed(outcome), 2);
+      deepStrictEqual(outcome.changed, [value]);
+      strictEqual(hot.with((h) => h.value), "newer");
+      strictEqual(hot.stats().rejects, 0);
+    } finally {
+      delete loading.__watchTestLoading;
+    }
+  });
+});
+
 Deno.test("watchGraph() coalesces a burst of saves into one swap", async () => {
   await withWatched("one", async ({ hot, value, outcomes }) => {
     // Five writes back to back take far less than the 500 ms settle window.
