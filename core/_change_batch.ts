@@ -19,7 +19,7 @@
  * @module
  */
 
-import { extname } from "node:path";
+import { dirname, extname } from "node:path";
 
 /** One watched file's change, as the watcher's `onChange` reports it. */
 export interface FileChange {
@@ -56,6 +56,13 @@ export function changesOf(event: Deno.FsEvent, files: ReadonlySet<string>, faili
   const last = paths.length - 1;
   const changes: FileChange[] = [];
   for (const [index, path] of paths.entries()) {
+    if (event.kind === "remove" && !files.has(path)) {
+      // A watched directory removed (the only event Deno gives when a whole directory goes,
+      // as a checkout or a clean build does): every watched file in it changed.
+      for (const file of files) {
+        if (dirname(file) === path) changes.push({ path: file, kind: "remove", complete: false });
+      }
+    }
     if (!files.has(path) && !(failing && MODULE_EXTENSIONS.has(extname(path)))) continue;
     // Closed after writing, or moved into place. Deno reports a move as
     // "remove" of the source, "rename" of the destination, then "rename" of

@@ -19,7 +19,17 @@ import { DirectoryWatch } from "./_dir_watch.ts";
 import { callBack, report } from "./_watch_report.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type { Hotswap } from "./hotswap.ts";
+import { dirname } from "node:path";
 import { quietPeriods, type WatchOptions, type WatchOutcome } from "./watch_options.ts";
+
+/**
+ * The file a refused swap's import named and did not find, from the
+ * refusal's message (`_file_access.ts` words it; it also crosses from the
+ * reader's thread, as text).
+ */
+function missingImportOf(failure: HotswapError): string | undefined {
+  return /resolves to "([^"]+)", (?:no such file|it is a symlink loop)/.exec(failure.message)?.[1];
+}
 
 /** Why the watcher aborts a swap whose files changed while it ran. */
 const SUPERSEDED = new Error("a file of the graph changed while the swap read it: swapping again");
@@ -50,7 +60,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
   /** The changes of a swap that a later change superseded, reported with the next swap's. */
   #carried: readonly string[] = [];
   /** The file the last refused swap blamed, while the watcher's last swap is failing. */
-  #failure: { readonly path: string | undefined } | undefined;
+  #failure: { readonly path: string | undefined; readonly missing: string | undefined } | undefined;
   #closing: Promise<void> | undefined;
   readonly #onHotSwap = (): void => {
     // Another swap (stdin, SIGHUP, rollback) replaced the graph: whatever failed before is moot.
@@ -76,7 +86,11 @@ export class GraphWatcher<T> implements AsyncDisposable {
     this.#onSwap = options.onSwap;
     this.#onError = options.onError;
     this.#signal = options.signal;
-    this.#dirs = new DirectoryWatch((event) => this.#onEvent(event), (failure) => this.#fail(failure));
+    this.#dirs = new DirectoryWatch(
+      (event) => this.#onEvent(event),
+      (failure) => this.#fail(failure),
+      (dirs) => this.#onRestored(dirs),
+    );
     this.#batch = new ChangeBatch(settle, debounce, () => this.#onQuiet());
     options.signal?.throwIfAborted();
     const failure = this.#subscribe();
@@ -222,8 +236,14 @@ export class GraphWatcher<T> implements AsyncDisposable {
     const info = this.#hot.info();
     const files = new Set(info.provenance === undefined ? info.files : [info.provenance.artifact]);
     if (this.#failure?.path !== undefined) files.add(this.#failure.path);
+    // The import it could not find: its directory is watched too (looked for until it exists).
+    const missing = this.#failure?.missing;
+    if (missing !== undefined) files.add(missing);
     this.#files = files;
-    return this.#dirs.follow(files);
+    return this.#dirs.follow(
+      [...files].filter((file) => file !== missing),
+      missing === undefined ? [] : [missing],
+    );
   }
 
   /** Hands a watch failure to `onError`, or prints it. */
@@ -239,6 +259,15 @@ export class GraphWatcher<T> implements AsyncDisposable {
     // What the swap under way read may be a file caught mid-write: it must not commit. The
     // change's own quiet period swaps again (see `#run`).
     if (changes.length > 0) this.#inFlight?.abort(SUPERSEDED);
+    for (const change of changes) callBack("onChange", this.#onChange, change);
+  }
+
+  /** A directory of the graph (or of the import a failed swap missed) exists again: its files may have changed meanwhile. */
+  #onRestored(dirs: readonly string[]): void {
+    if (this.closed) return;
+    const changes = [...this.#files].filter((file) => dirs.includes(dirname(file)))
+      .map((path) => ({ path, kind: "create" as const, complete: false }));
+    this.#batch.add(changes);
     for (const change of changes) callBack("onChange", this.#onChange, change);
   }
 
@@ -280,7 +309,7 @@ export class GraphWatcher<T> implements AsyncDisposable {
         this.#closeInBackground();
         return;
       }
-      this.#failure = { path: failure.path };
+      this.#failure = { path: failure.path, missing: missingImportOf(failure) };
       outcome = { ok: false, changed, error: failure };
     }
     // A refused swap fires no "swap" event, yet the blamed file joins the watched set.

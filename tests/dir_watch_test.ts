@@ -3,7 +3,7 @@
  * replaced only when the directories change. Events are awaited, not slept on.
  */
 
-import { ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { DirectoryWatch, watchError } from "../core/_dir_watch.ts";
 import type { HotswapError } from "../core/errors.ts";
 
@@ -53,16 +53,27 @@ Deno.test("DirectoryWatch moves to the directories of a new set of files", async
   }
 });
 
-Deno.test("DirectoryWatch returns the failure of a first watch, and reports a later one", async () => {
+Deno.test("DirectoryWatch returns the failure of a first watch, reports a later one, and looks for it until it is back", async () => {
   const dir = await tempDir();
   try {
     const failures: HotswapError[] = [];
-    const watch = new DirectoryWatch(() => {}, (error) => void failures.push(error));
+    const restored = Promise.withResolvers<readonly string[]>();
+    const watch = new DirectoryWatch(() => {}, (error) => void failures.push(error), restored.resolve);
     strictEqual(watch.follow([`${dir}/gone/a.ts`])?.code, "E_NOT_FOUND");
     strictEqual(watch.follow([`${dir}/a.ts`]), undefined);
-    strictEqual(watch.follow([`${dir}/gone/a.ts`]), undefined);
+    strictEqual(watch.follow([`${dir}/a.ts`, `${dir}/gone/a.ts`]), undefined);
+    strictEqual(failures.length, 1);
     strictEqual(failures[0]?.code, "E_NOT_FOUND");
     strictEqual(failures[0]?.path, `${dir}/gone`);
+    match(failures[0]!.message, /the watcher looks for it until it exists again/);
+    // Reported once, however often it is followed.
+    strictEqual(watch.follow([`${dir}/a.ts`, `${dir}/gone/a.ts`]), undefined);
+    strictEqual(failures.length, 1);
+    await Deno.mkdir(`${dir}/gone`);
+    deepStrictEqual(await restored.promise, [`${dir}/gone`]);
+    // A missing import's directory may be missing: no report for it.
+    strictEqual(watch.follow([`${dir}/a.ts`], [`${dir}/later/b.ts`]), undefined);
+    strictEqual(failures.length, 1);
     await watch.close();
     await watch.close();
     strictEqual(watch.follow([`${dir}/a.ts`]), undefined, "a closed watch follows nothing");

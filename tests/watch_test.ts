@@ -361,6 +361,48 @@ Deno.test("watchGraph() retries when the import a failed swap missed is created"
   });
 });
 
+Deno.test("watchGraph() retries when the missing import is created in a directory made after the failure", async () => {
+  await withWatched("one", async ({ dir, entry, hot, outcomes }) => {
+    await Deno.writeTextFile(
+      entry,
+      'import { later } from "./lib/later.ts";\nexport const hs_answer = { value: later };\n',
+    );
+    const refused = await outcomes.next();
+    ok(!refused.ok);
+    strictEqual(refused.error.code, "E_IMPORT");
+
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.writeTextFile(`${dir}/lib/later.ts`, 'export const later = "created";\n');
+    const outcome = await outcomes.until((o) => o.ok);
+    ok(committed(outcome) >= 2);
+    strictEqual(hot.with((h) => h.value), "created");
+  });
+});
+
+Deno.test("watchGraph() keeps watching a directory removed and made again (a checkout, a clean build)", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_watch_" }));
+  try {
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.writeTextFile(`${dir}/lib/value.ts`, valueModule("one"));
+    await Deno.writeTextFile(
+      `${dir}/entry.ts`,
+      'import { value } from "./lib/value.ts";\nexport const hs_answer = { value };\n',
+    );
+    await using hot = await registerHotswap(answer, `${dir}/entry.ts`);
+    const outcomes = new Outcomes();
+    await using _watcher = watchGraph(hot, { onSwap: outcomes.push });
+    await Deno.remove(`${dir}/lib`, { recursive: true });
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.writeTextFile(`${dir}/lib/value.ts`, valueModule("two"));
+    await outcomes.until((o) => o.ok && hot.with((h) => h.value) === "two");
+    // The directory made again is watched: a later edit there swaps too.
+    await Deno.writeTextFile(`${dir}/lib/value.ts`, valueModule("three"));
+    await outcomes.until((o) => o.ok && hot.with((h) => h.value) === "three");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("watchGraph() follows a swap made elsewhere to another entry", async () => {
   const other = await fixture("elsewhere");
   try {
