@@ -135,6 +135,11 @@ export function processWideImport(
   mayImportAll: boolean,
 ): string | undefined {
   for (const { specifier, names } of externals) {
+    // A module written in its own specifier: its imports are never read, so neither these checks
+    // nor the guard of computed imports reach them (`import { kill } from "node:process"` inside).
+    if (/^(data|blob):/i.test(specifier) && !mayImportAll) {
+      return `the inline module "${specifier.slice(0, 60)}…"`;
+    }
     const builtin = specifier.startsWith("node:") ? specifier.slice("node:".length) : specifier;
     const wide = Object.hasOwn(PROCESS_WIDE_EXPORTS, builtin) ? PROCESS_WIDE_EXPORTS[builtin] : undefined;
     if (wide === undefined || (wide.unlessImportAll && mayImportAll)) continue;

@@ -195,7 +195,9 @@ function refuseProcessWideImports(snapshot: Snapshot, granted: Deno.PermissionOp
     if (found === undefined) continue;
     throw new HotswapError(
       "E_IMPORT",
-      `Cannot run "${snapshot.entry}" in a worker: "${module.path}" imports ${found}, which would act on the host process from a worker (a worker shares it); import the module's default export, whose members the worker locks, or run the generation with isolation "process"`,
+      found.startsWith("the inline module")
+        ? `Cannot run "${snapshot.entry}" in a worker: "${module.path}" imports ${found}, whose own imports the runtime never sees (one could act on the host process, or make it fetch); put that code in a file of the generation, or grant every import (permissions.import: true)`
+        : `Cannot run "${snapshot.entry}" in a worker: "${module.path}" imports ${found}, which would act on the host process from a worker (a worker shares it); import the module's default export, whose members the worker locks, or run the generation with isolation "process"`,
       { path: module.path },
     );
   }

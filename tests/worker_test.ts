@@ -438,6 +438,16 @@ Deno.test("worker mode: importing by name what Node's built-ins let act on the h
       new RegExp(`${named.source}, which would act on the host process from a worker`),
     );
   }
+  // Nor a module written in its specifier, whose own imports nothing reads.
+  await rejectsWith(
+    swapTo(
+      `import { kill } from "data:text/javascript,export { kill } from 'node:process';";\nexport const k = kill;\n${
+        probeModule("bad")
+      }`,
+    ),
+    "E_IMPORT",
+    /imports the inline module "data:text\/javascript,.*", whose own imports the runtime never sees/,
+  );
   // Their default exports are allowed: the worker locks the members that reach the host.
   await hot.swap(
     await fixture.write({
