@@ -44,6 +44,8 @@ function cut(text: string): string {
 
 /** How many links of a `cause` chain cross the boundary; deeper ones are cut. */
 const CAUSE_DEPTH = 4;
+/** Problems of a contract error a record carries (the host keeps as many). */
+const MAX_PROBLEMS = 256;
 
 /** How a handle member is rebuilt in the host. */
 export type MemberDescriptor =
@@ -119,13 +121,17 @@ export function serializeError(
       const path = (error as { path?: unknown }).path;
       const problems = (error as { problems?: unknown }).problems;
       const cause = error.cause;
+      // Every text cut, and the problems counted, before anything is copied: a record is
+      // cloned whole, and one string referenced many times would be copied each time.
       return {
-        name: String(error.name),
+        name: cut(String(error.name)),
         message: unblob(cut(String(error.message))),
         stack: typeof error.stack === "string" ? unblob(cut(error.stack)) : undefined,
         code: isHotswapErrorCode(code) ? code : undefined,
-        path: typeof path === "string" ? path : undefined,
-        problems: Array.isArray(problems) ? problems.map(String) : undefined,
+        path: typeof path === "string" ? cut(path) : undefined,
+        problems: Array.isArray(problems)
+          ? problems.slice(0, MAX_PROBLEMS).map((problem) => cut(String(problem)))
+          : undefined,
         cause: cause === undefined || depth >= CAUSE_DEPTH
           ? undefined
           : serializeError(cause, files, depth + 1),

@@ -22,7 +22,7 @@ import { type Pending, PendingCalls, type RequestKind } from "./_pending_calls.t
 import type { HostMessage, WorkerMessage } from "./_protocol.ts";
 import { createChannelBuffer } from "./_rpc_channel.ts";
 import { type IdentifiedMessage, WorkerChannel } from "./_worker_channel.ts";
-import { checkWorkerMessage, ProtocolViolation } from "./_worker_messages.ts";
+import { checkWorkerMessage, cut, ProtocolViolation } from "./_worker_messages.ts";
 
 /** The program a generation worker runs; resolved when needed (see `processMain` in `_process_command.ts`). */
 export const workerMain = (): URL => new URL("./_worker_main.ts", import.meta.url);
@@ -78,7 +78,8 @@ export class WorkerHost {
       const where = typeof event.filename === "string" && event.filename !== ""
         ? this.#unblob(`${event.filename}:${event.lineno}:${event.colno}`)
         : undefined;
-      this.#die(this.#crashError(String(event.message), where));
+      // Cut as every text from the worker is: a rejection with a 256 MiB reason makes a message that long.
+      this.#die(this.#crashError(cut(String(event.message)), where === undefined ? undefined : cut(where)));
     };
     worker.onmessageerror = () => {
       this.#die(new HotswapError("E_WORKER", `${this.#what()} sent a message the host cannot read`));

@@ -232,8 +232,13 @@ function text(value: unknown, limit: number, what: string): string {
   return cut(value, limit);
 }
 
-/** Cuts a text the host keeps; a cut one says so, and how long it was. */
-function cut(value: string, limit: number): string {
+/**
+ * Cuts a text the host keeps from a worker; a cut one says so, and how long it was.
+ *
+ * @param value The text.
+ * @param limit Characters kept; 16 KiB, as for every text of a message, unless given.
+ */
+export function cut(value: string, limit: number = MAX_TEXT): string {
   return value.length <= limit
     ? value
     : `${value.slice(0, limit)}… (${value.length - limit} more characters cut)`;

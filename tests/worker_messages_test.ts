@@ -15,6 +15,7 @@ import {
   checkWorkerMessage,
   ProtocolViolation,
 } from "../core/_worker_messages.ts";
+import { serializeError } from "../core/_protocol.ts";
 import { protocolShapedMessage } from "./_arbitraries.ts";
 
 const HOOKS = { handoff: false, dispose: true };
@@ -99,4 +100,16 @@ Deno.test("checkLoadedPayload() refuses a malformed loaded reply with a Protocol
       JSON.stringify(payload)?.slice(0, 80),
     );
   }
+});
+
+Deno.test("serializeError() cuts every text and counts the problems before anything is copied", () => {
+  const mib = "x".repeat(1024 * 1024);
+  const error = Object.assign(new Error("small"), { problems: new Array(1000).fill(mib), path: mib });
+  error.name = mib;
+  const record = serializeError(error);
+  strictEqual(record.problems?.length, 256);
+  ok(record.problems!.every((problem) => problem.length < 70_000));
+  ok(record.name.length < 70_000 && (record.path?.length ?? 0) < 70_000);
+  // What a worker would post: a few MiB at most, not the 1 GiB the references stood for.
+  ok(JSON.stringify(record).length < 20 * 1024 * 1024);
 });
