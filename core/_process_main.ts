@@ -100,6 +100,8 @@ const guest = new Guest({
 }, assertEncodable);
 
 redirectConsole();
+// Captured first: the watchdog runs in a worker, which the generation may not start (see below).
+const WatchdogWorker = globalThis.Worker;
 keepChannelAndCache();
 // Stacks the generation logs or reads name its files, not blob: URLs; see `_stack_format.ts`.
 Error.prepareStackTrace = formatStack;
@@ -206,7 +208,7 @@ function redirectConsole(): void {
  * a write would corrupt them; console output goes to the host as log frames),
  * and the Cache API and `localStorage` write to the DENO_DIR this process
  * shares with the host, without any permission (measured on 2.9.6), unless
- * the generation may write anywhere.
+ * the generation may write anywhere; so would a nested worker's.
  */
 function keepChannelAndCache(): void {
   const refuse = (what: string, instead: string) => () => {
@@ -231,6 +233,24 @@ function keepChannelAndCache(): void {
         "it writes to DENO_DIR; use sessionStorage, or grant permissions.write to use it",
       ),
     );
+    // A nested worker has a global of its own, Cache API included, which these locks do not reach.
+    const refuseWorker = function (): never {
+      refuse(
+        "A Worker",
+        "it would have a Cache API of its own, which writes to DENO_DIR; grant permissions.write to use workers",
+      )();
+      throw new Error("unreachable");
+    };
+    Object.defineProperty(globalThis, "Worker", {
+      value: refuseWorker,
+      writable: false,
+      configurable: false,
+    });
+    const threads = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process
+      ?.getBuiltinModule?.("node:worker_threads") as object | undefined;
+    if (threads !== undefined) {
+      Object.defineProperty(threads, "Worker", { value: refuseWorker, writable: false, configurable: false });
+    }
   }
 }
 
@@ -256,7 +276,7 @@ setInterval(() => {
   if (rss > limit) end("resident memory " + Math.round(rss / 1048576) + " MiB passed the limit of " + Math.round(limit / 1048576) + " MiB");
 }, ${WATCHDOG_INTERVAL});
 `;
-  new Worker(`data:text/javascript,${encodeURIComponent(source)}`, {
+  new WatchdogWorker(`data:text/javascript,${encodeURIComponent(source)}`, {
     type: "module",
     name: "hotswap memory watchdog",
   });

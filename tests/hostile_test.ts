@@ -314,6 +314,12 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
   {
+    name: "make the host write its DENO_DIR through a nested worker's Cache API",
+    body:
+      'const worker = new Worker("data:text/javascript,caches.open(\\"h\\").then((c) => c.put(\\"https://example.invalid/\\", new Response(\\"x\\")))", { type: "module" });\n    worker.terminate();\n    return "started";',
+    expect: { worker: refusedWith("NotCapable"), process: refusedWith("NotCapable") },
+  },
+  {
     name: "make the host write its DENO_DIR (localStorage)",
     body:
       'const storage = (globalThis as { localStorage?: Storage }).localStorage;\n    if (storage === undefined) return "no localStorage";\n    storage.setItem("hostile", "x");\n    return "stored";',
