@@ -100,6 +100,16 @@ export type WorkerMessage =
   | { readonly t: "exit"; readonly how: string };
 
 /**
+ * Worker to host, as posted: a loaded reply's handle description (which
+ * holds the data members) travels as the codec's text, at most
+ * {@linkcode MAX_WORKER_RESULT} characters, as a result does; the host
+ * decodes it into the {@linkcode WorkerMessage} it checks.
+ */
+export type PostedWorkerMessage =
+  | Exclude<WorkerMessage, { readonly t: "loaded" }>
+  | { readonly t: "loaded"; readonly id: number; readonly encoded: string };
+
+/**
  * Flattens any thrown value into fields that survive `postMessage`,
  * writing file paths where the message names a minted `blob:` URL.
  *

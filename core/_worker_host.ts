@@ -19,7 +19,7 @@ import { decodeValue } from "./_codec.ts";
 import type { LoadRequest } from "./loader.ts";
 import type { MintedSnapshot } from "./snapshot.ts";
 import { type Pending, PendingCalls, type RequestKind } from "./_pending_calls.ts";
-import type { HostMessage, WorkerMessage } from "./_protocol.ts";
+import { type HostMessage, MAX_WORKER_RESULT, type WorkerMessage } from "./_protocol.ts";
 import { createChannelBuffer } from "./_rpc_channel.ts";
 import { type IdentifiedMessage, WorkerChannel } from "./_worker_channel.ts";
 import { checkWorkerMessage, cut, ProtocolViolation } from "./_worker_messages.ts";
@@ -231,7 +231,14 @@ export class WorkerHost {
 
   #receive(data: unknown): void {
     if (this.#dead !== undefined) return;
-    const checked = checkWorkerMessage(data);
+    let posted = data;
+    try {
+      posted = decodeLoaded(data);
+    } catch (error) {
+      this.#violation(`sent ${error instanceof ProtocolViolation ? error.message : describeThrown(error)}`);
+      return;
+    }
+    const checked = checkWorkerMessage(posted);
     if (!checked.ok) {
       this.#violation(`sent ${checked.problem}`);
       return;
@@ -320,6 +327,35 @@ export class WorkerHost {
   #what(): string {
     return this.#entry === "" ? "A standby generation worker" : `The worker of "${this.#entry}"`;
   }
+}
+
+/**
+ * A loaded reply as posted, its description decoded from the codec's text
+ * (see `PostedWorkerMessage`); any other message as it is.
+ *
+ * @throws {ProtocolViolation} When the text is not there, too long, or not the codec's.
+ */
+function decodeLoaded(data: unknown): unknown {
+  if (typeof data !== "object" || data === null || (data as { t?: unknown }).t !== "loaded") return data;
+  const { id, encoded } = data as { id?: unknown; encoded?: unknown };
+  if (typeof encoded !== "string" || encoded.length > MAX_WORKER_RESULT) {
+    throw new ProtocolViolation(
+      "a loaded reply whose description is not encoded text within the channel's limit",
+    );
+  }
+  let payload: unknown;
+  try {
+    payload = decodeValue(encoded);
+  } catch (error) {
+    throw new ProtocolViolation(
+      `a loaded reply whose description does not decode (${describeThrown(error)})`,
+    );
+  }
+  const { handle, hooks } = (typeof payload === "object" && payload !== null ? payload : {}) as Record<
+    string,
+    unknown
+  >;
+  return { t: "loaded", id, handle, hooks };
 }
 
 function contractFields<T>(contract: Contract<T>): Extract<HostMessage, { t: "load" }>["contract"] {

@@ -13,14 +13,14 @@
 
 import { Guest } from "./_guest.ts";
 import { encodeDefined } from "./_codec_encoder.ts";
-import { type HostMessage, MAX_WORKER_RESULT, type WorkerMessage } from "./_protocol.ts";
+import { type HostMessage, MAX_WORKER_RESULT, type PostedWorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
 import { lockDown } from "./_worker_lockdown.ts";
 import { nameFrames } from "./_stack_format.ts";
 
 /** The parts of the worker global scope this program uses. */
 interface WorkerScope {
-  postMessage(message: WorkerMessage): void;
+  postMessage(message: PostedWorkerMessage): void;
   addEventListener(type: "message", listener: (event: MessageEvent<HostMessage>) => void): void;
   close(): void;
 }
@@ -40,9 +40,6 @@ const scope = globalThis as unknown as WorkerScope;
 // Captured before the generation loads, which then finds postMessage locked
 // (see `lockDown`): its messages could only be forged ones, or a flood.
 const post: WorkerScope["postMessage"] = scope.postMessage.bind(scope);
-// Captured before the generation loads: it shares this realm and may delete
-// or replace the global, which must not break copying its handle.
-const clone = globalThis.structuredClone;
 let requests: RingReader | undefined;
 let responses: RingWriter | undefined;
 /** Messages that arrived before their marker record; handled when the ring reaches it. */
@@ -51,10 +48,10 @@ let messageArrived: PromiseWithResolvers<void> | undefined;
 const guest = new Guest(
   { succeed, fail: (id, error) => post({ t: "error", id, error }) },
   (value) => {
-    // Measured first: cloning copies a string once per reference to it, so a
-    // data member of a few MiB could be gigabytes by the time it is copied.
+    // Copied as the codec's text, which counts a string once per reference to
+    // it, as cloning would copy it: a data member of a few MiB could be
+    // gigabytes by the time it is copied. What is measured here is what is sent.
     encodeWithinChannel(value, "it");
-    clone(value);
   },
 );
 
@@ -178,7 +175,11 @@ async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void>
   // Before any of its code runs: stacks it logs name its files, not blob: URLs.
   nameFrames(files);
   const loaded = await guest.load({ ...message, files });
-  post({ t: "loaded", id: message.id, handle: loaded.handle, hooks: loaded.hooks });
+  post({
+    t: "loaded",
+    id: message.id,
+    encoded: encodeWithinChannel({ handle: loaded.handle, hooks: loaded.hooks }, "The handle's description"),
+  });
 }
 
 /**
