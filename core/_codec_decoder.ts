@@ -10,7 +10,7 @@
 
 import { rebuildError } from "./_protocol.ts";
 import { checkSerializedError } from "./_worker_messages.ts";
-import { isArray, MAX_DEPTH, stringify, VIEWS } from "./_codec_format.ts";
+import { BUDGET, isArray, MAX_DEPTH, stringify, VIEWS } from "./_codec_format.ts";
 
 // Captured when the runtime loads, before any generation code can replace them.
 const parse = JSON.parse;
@@ -54,6 +54,8 @@ function assertShallow(text: string): void {
 /** Reads a tagged tree, checking every node: a malformed one throws. */
 class Decoder {
   readonly #refs: unknown[] = [];
+  #entries = 0;
+  #costly = 0;
 
   decode(tree: unknown, depth: number): unknown {
     if (tree === null || typeof tree === "string" || typeof tree === "boolean" || typeof tree === "number") {
@@ -84,6 +86,7 @@ class Decoder {
     // as `["U"]` may sit one level below the deepest container.
     if (depth > MAX_DEPTH) throw malformed("the nesting");
     const id = this.#refs.length;
+    if (id >= BUDGET.objects) throw malformed(`more than ${BUDGET.objects} objects`);
     this.#refs.push(undefined);
     switch (tag) {
       case "A": {
@@ -139,6 +142,7 @@ class Decoder {
         return record;
       }
       case "M": {
+        this.#count((tree.length - 1) / 2);
         const map = new Map<unknown, unknown>();
         this.#refs[id] = map;
         for (let i = 1; i + 1 < tree.length; i += 2) {
@@ -147,6 +151,7 @@ class Decoder {
         return map;
       }
       case "S": {
+        this.#count(tree.length - 1);
         const set = new Set<unknown>();
         this.#refs[id] = set;
         for (let i = 1; i < tree.length; i++) set.add(this.decode(tree[i], next));
@@ -158,6 +163,7 @@ class Decoder {
         return this.#refs[id] = new Date(time);
       }
       case "X":
+        this.#costlyOne();
         if (typeof tree[1] !== "string" || typeof tree[2] !== "string") {
           throw malformed("a regular expression");
         }
@@ -170,6 +176,7 @@ class Decoder {
       case "V":
         return this.#refs[id] = this.#view(tree, next);
       case "E":
+        this.#costlyOne();
         return this.#refs[id] = rebuildError(checkSerializedError(tree[1]));
       case "P": {
         const primitive = this.decode(tree[1], next);
@@ -180,6 +187,19 @@ class Decoder {
       }
     }
     throw malformed(`tag ${stringify(tag).slice(0, 20)}`);
+  }
+
+  #count(entries: number): void {
+    this.#entries += entries;
+    if (this.#entries > BUDGET.entries) {
+      throw malformed(`more than ${BUDGET.entries} entries of maps and sets`);
+    }
+  }
+
+  #costlyOne(): void {
+    if (++this.#costly > BUDGET.costly) {
+      throw malformed(`more than ${BUDGET.costly} errors and regular expressions`);
+    }
   }
 
   #view(tree: unknown[], depth: number): ArrayBufferView {

@@ -9,7 +9,7 @@
  */
 
 import { serializeError } from "./_protocol.ts";
-import { isArray, MAX_DEPTH, stringify, type Tree, VIEWS } from "./_codec_format.ts";
+import { BUDGET, isArray, MAX_DEPTH, stringify, type Tree, VIEWS } from "./_codec_format.ts";
 
 // Captured when the runtime loads, before any generation code can replace them.
 const keys = Object.keys;
@@ -90,6 +90,13 @@ function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): 
   }
 }
 
+/** A value holding more than the channel carries; see `BUDGET`. */
+function overBudget(what: string): RangeError {
+  return new RangeError(
+    `The value holds more than ${what}, more than one value may carry; return less, or return it in parts`,
+  );
+}
+
 function cloneError(what: string): DOMException {
   return new DOMException(`${what} could not be cloned`, "DataCloneError");
 }
@@ -97,6 +104,8 @@ function cloneError(what: string): DOMException {
 /** Writes the tagged tree; containers are numbered in the order they are first met. */
 class Encoder {
   readonly #ids = new Map<object, number>();
+  #entries = 0;
+  #costly = 0;
 
   encode(value: unknown, depth: number): Tree {
     switch (typeof value) {
@@ -128,9 +137,13 @@ class Encoder {
     if (known !== undefined) return ["R", known];
     if (depth > MAX_DEPTH) throw cloneError(`a value nested deeper than ${MAX_DEPTH} levels`);
     this.#ids.set(value, this.#ids.size);
+    if (this.#ids.size > BUDGET.objects) throw overBudget(`${BUDGET.objects} objects`);
     const next = depth + 1;
     if (isArray(value)) return this.#array(value, next);
-    if (value instanceof Error) return ["E", serializeError(value) as unknown as Tree];
+    if (value instanceof Error) {
+      if (++this.#costly > BUDGET.costly) throw overBudget(`${BUDGET.costly} errors and regular expressions`);
+      return ["E", serializeError(value) as unknown as Tree];
+    }
     const kind = toStringTag.call(value).slice(8, -1);
     if (isView(value)) {
       const buffer = this.encode(value.buffer, next);
@@ -144,8 +157,12 @@ class Encoder {
       case "Date":
         return ["D", this.encode(Date.prototype.getTime.call(value), next)];
       case "RegExp":
+        if (++this.#costly > BUDGET.costly) {
+          throw overBudget(`${BUDGET.costly} errors and regular expressions`);
+        }
         return ["X", (value as RegExp).source, (value as RegExp).flags];
       case "Map": {
+        this.#count((value as Map<unknown, unknown>).size);
         const tree: Tree[] = ["M"];
         for (const [key, item] of value as Map<unknown, unknown>) {
           tree.push(this.encode(key, next), this.encode(item, next));
@@ -153,6 +170,7 @@ class Encoder {
         return tree;
       }
       case "Set": {
+        this.#count((value as Set<unknown>).size);
         const tree: Tree[] = ["S"];
         for (const item of value as Set<unknown>) tree.push(this.encode(item, next));
         return tree;
@@ -178,6 +196,12 @@ class Encoder {
     const names = keys(record);
     for (let i = 0; i < names.length; i++) tree.push(names[i]!, this.encode(record[names[i]!], next));
     return tree;
+  }
+
+  /** Counts the entries of a map or set. */
+  #count(entries: number): void {
+    this.#entries += entries;
+    if (this.#entries > BUDGET.entries) throw overBudget(`${BUDGET.entries} entries of maps and sets`);
   }
 
   #array(list: unknown[], depth: number): Tree {

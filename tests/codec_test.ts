@@ -251,3 +251,28 @@ Deno.test("assertEncodable() names what cannot cross before any call", () => {
   throws(() => assertEncodable({ nested: { run() {} } }), /function run could not be cloned/);
   throws(() => assertEncodable(new WeakSet()), /a WeakSet could not be cloned/);
 });
+
+Deno.test("the codec bounds what one value holds, so that decoding it stays short", () => {
+  // Encoding refuses it with a RangeError the caller sees; a text that holds it anyway (forged) does not decode.
+  const regexes = Array.from({ length: 20_001 }, (_, i) => new RegExp(`r${i}`));
+  throws(
+    () => encodeValue(regexes),
+    (error: Error) =>
+      error instanceof RangeError && /20000 errors and regular expressions/.test(error.message),
+  );
+  throws(
+    () => decodeValue(`~["A",${Array.from({ length: 20_001 }, () => '["X","r",""]').join(",")}]`),
+    /more than 20000 errors/,
+  );
+  strictEqual((decodeValue(encodeValue(regexes.slice(0, 20_000))) as unknown[]).length, 20_000);
+  const entries = new Set(Array.from({ length: 2_000_001 }, (_, i) => i));
+  throws(() => encodeValue(entries), RangeError);
+  throws(
+    () => decodeValue(`~["S",${Array.from({ length: 2_000_001 }, (_, i) => i).join(",")}]`),
+    /more than 2000000 entries/,
+  );
+  throws(
+    () => decodeValue(`~["A",${Array.from({ length: 1_000_001 }, () => '["O"]').join(",")}]`),
+    /more than 1000000 objects/,
+  );
+});
