@@ -7,7 +7,7 @@
  */
 
 import { ContractError } from "./contract.ts";
-import { HotswapError, type HotswapErrorCode, isHotswapErrorCode } from "./errors.ts";
+import { HotswapError, type HotswapErrorCode, isHotswapErrorCode, thrownText } from "./errors.ts";
 
 /** The contract's serialisable fields; the worker rebuilds the `Contract` from them. */
 export interface ContractFields {
@@ -168,19 +168,6 @@ export function serializeError(
       problems: undefined,
     };
   }
-}
-
-/** A thrown value that is no Error, as text: JSON for an object whose JSON says anything, else `String()`. */
-function thrownText(value: unknown): string {
-  if (typeof value === "object" && value !== null) {
-    try {
-      const json = JSON.stringify(value);
-      if (json !== undefined && json !== "{}") return json;
-    } catch {
-      // A cycle or a throwing getter: as String() renders it.
-    }
-  }
-  return String(value);
 }
 
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;

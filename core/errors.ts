@@ -152,10 +152,26 @@ export function describeThrown(value: unknown): string {
       const first = String(value.message).split("\n", 1)[0] ?? "";
       return `${value.name}: ${first}`;
     }
-    return `${typeof value} ${String(value)}`;
+    return `${typeof value} ${thrownText(value)}`;
   } catch {
     return `a ${typeof value} that cannot be printed`;
   }
+}
+
+/**
+ * A thrown value that is no Error, as text: JSON for an object whose JSON
+ * says anything (`{ status: 418 }` keeps its fields), else `String()`.
+ */
+export function thrownText(value: unknown): string {
+  if (typeof value === "object" && value !== null) {
+    try {
+      const json = JSON.stringify(value);
+      if (json !== undefined && json !== "{}") return json;
+    } catch {
+      // A cycle or a throwing getter: as String() renders it.
+    }
+  }
+  return String(value);
 }
 
 /**

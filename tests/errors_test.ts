@@ -228,3 +228,15 @@ Deno.test("E_INIT in a worker: the cause crosses the boundary with its message a
     return true;
   });
 });
+
+Deno.test("E_INIT inline: a thrown object that is no Error is described by its JSON, fields kept", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "teapot.ts": 'export function hs_echo() {\n  throw { status: 418, reason: "teapot" };\n}\n',
+  });
+  await rejects(registerHotswap(echo, entry), (error: HotswapError) => {
+    strictEqual(error.code, "E_INIT");
+    ok(error.message.includes('threw object {"status":418,"reason":"teapot"}'), error.message);
+    return true;
+  });
+});
