@@ -31,7 +31,28 @@ export interface SerializedError {
   readonly problems: readonly string[] | undefined;
   /** The error's `cause`, flattened the same way (a value that is not an Error becomes its text). */
   readonly cause?: SerializedError | undefined;
+  /**
+   * Its other own properties whose values are primitives (`code: "ECONNREFUSED"`, `status: 503`),
+   * at most {@linkcode MAX_PROPS}, set again on the rebuilt error.
+   */
+  readonly props?: Readonly<Record<string, string | number | boolean | null>> | undefined;
 }
+
+/** Own properties an error record carries besides its fields. */
+export const MAX_PROPS = 32;
+
+/** Keys a rebuilt error has of its own, or that would change what it is: never carried as props. */
+export const RESERVED_PROPS: ReadonlySet<string> = new Set([
+  "name",
+  "message",
+  "stack",
+  "cause",
+  "code",
+  "path",
+  "problems",
+  "__proto__",
+  "constructor",
+]);
 
 /** Longest message or stack sent across; the receiver cuts again, this spares the copy. */
 const MAX_TEXT = 64 * 1024;
@@ -142,6 +163,7 @@ export function serializeError(
         problems: Array.isArray(problems)
           ? problems.slice(0, MAX_PROBLEMS).map((problem) => cut(String(problem)))
           : undefined,
+        props: ownProps(error, code),
         cause: cause === undefined || depth >= CAUSE_DEPTH
           ? undefined
           : serializeError(cause, files, depth + 1),
@@ -168,6 +190,23 @@ export function serializeError(
       problems: undefined,
     };
   }
+}
+
+/** An error's own enumerable properties with primitive values, a code that is not a runtime's among them. */
+function ownProps(error: Error, code: unknown): Record<string, string | number | boolean | null> | undefined {
+  const props: Record<string, string | number | boolean | null> = {};
+  let count = 0;
+  if (typeof code === "string" && !isHotswapErrorCode(code)) props.code = cut(code), count++;
+  for (const key of Object.keys(error)) {
+    if (count >= MAX_PROPS) break;
+    if (RESERVED_PROPS.has(key)) continue;
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (value === null || typeof value === "number" || typeof value === "boolean") props[key] = value;
+    else if (typeof value === "string") props[key] = cut(value);
+    else continue;
+    count++;
+  }
+  return count === 0 ? undefined : props;
 }
 
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
@@ -206,6 +245,11 @@ export function rebuildError(fields: SerializedError): Error {
       : undefined;
     error = new (named ?? Error)(fields.message, cause);
     if (error.name !== fields.name) error.name = fields.name;
+  }
+  for (const [key, value] of Object.entries(fields.props ?? {})) {
+    if (!RESERVED_PROPS.has(key) || (key === "code" && fields.code === undefined)) {
+      Object.defineProperty(error, key, { value, writable: true, enumerable: true, configurable: true });
+    }
   }
   if (fields.stack !== undefined) {
     // Keep the worker's stack: it says where in the generation the error arose.

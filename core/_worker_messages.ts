@@ -11,8 +11,10 @@
 
 import { isHotswapErrorCode } from "./errors.ts";
 import {
+  MAX_PROPS,
   MAX_WORKER_RESULT,
   type MemberDescriptor,
+  RESERVED_PROPS,
   type SerializedError,
   type WorkerMessage,
 } from "./_protocol.ts";
@@ -172,7 +174,26 @@ function serializedError(data: unknown, depth: number): SerializedError {
       ? undefined
       : (problems as string[]).slice(0, MAX_PROBLEMS).map((problem) => cut(problem, MAX_TEXT)),
     cause: fields.cause === undefined ? undefined : serializedError(fields.cause, depth + 1),
+    props: fields.props === undefined ? undefined : errorProps(fields.props),
   };
+}
+
+/** The own properties of an error record: primitives under names that change nothing, texts cut. */
+function errorProps(data: unknown): Record<string, string | number | boolean | null> {
+  const fields = record(data, "the properties of an error record");
+  const keys = Object.keys(fields);
+  if (keys.length > MAX_PROPS) throw new ProtocolViolation("an error record with too many properties");
+  const props: Record<string, string | number | boolean | null> = {};
+  for (const key of keys) {
+    const value = fields[key];
+    if (key.length > 256 || (RESERVED_PROPS.has(key) && key !== "code")) {
+      throw new ProtocolViolation("an error record with a property it may not carry");
+    }
+    if (typeof value === "string") props[key] = cut(value, MAX_TEXT);
+    else if (value === null || typeof value === "number" || typeof value === "boolean") props[key] = value;
+    else throw new ProtocolViolation("an error record whose properties are not primitives");
+  }
+  return props;
 }
 
 function descriptor(data: unknown, depth: number, budget: { members: number }): MemberDescriptor {

@@ -81,12 +81,16 @@ const thrower = defineContract<Thrower>({
 });
 
 for (const isolation of ["worker", "process"] as const) {
-  Deno.test(`[${isolation}] a thrown value that is no Error, and such a cause, cross as text that keeps their fields`, async () => {
+  Deno.test(`[${isolation}] a thrown value that is no Error, and such a cause, cross as text that keeps their fields; an error's own properties cross with it`, async () => {
     await using fixture = await Fixture.create();
     const entry = await fixture.write({
       "thrower.ts": `export const hs_thrower = {
   fail(kind: string) {
     if (kind === "object") throw { status: 418, reason: "teapot" };
+    if (kind === "custom") {
+      class DbError extends Error { override name = "DbError"; code = "E42"; retryable = true; status = 503; }
+      throw new DbError("query failed");
+    }
     throw new Error("request failed", { cause: { status: 503, retryAfter: 30 } });
   },
 };`,
@@ -99,5 +103,14 @@ for (const isolation of ["worker", "process"] as const) {
     ok(caused instanceof Error);
     strictEqual(caused.message, "request failed");
     strictEqual((caused.cause as Error).message, 'an object was thrown: {"status":503,"retryAfter":30}');
+    // An error's own properties that are primitives cross with it.
+    const custom = await hot.with((h) => h.fail("custom")).catch((error: Error) => error) as
+      & Error
+      & Record<string, unknown>;
+    strictEqual(custom.name, "DbError");
+    strictEqual(custom.message, "query failed");
+    strictEqual(custom.code, "E42");
+    strictEqual(custom.retryable, true);
+    strictEqual(custom.status, 503);
   });
 }

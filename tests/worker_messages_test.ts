@@ -113,3 +113,20 @@ Deno.test("serializeError() cuts every text and counts the problems before anyth
   // What a worker would post: a few MiB at most, not the 1 GiB the references stood for.
   ok(JSON.stringify(record).length < 20 * 1024 * 1024);
 });
+
+Deno.test("checkSerializedError() keeps an error's primitive properties, and refuses others", () => {
+  deepStrictEqual(
+    checkSerializedError({ name: "DbError", message: "m", props: { code: "E42", status: 503 } }).props,
+    {
+      code: "E42",
+      status: 503,
+    },
+  );
+  throws(() => checkSerializedError({ name: "E", message: "m", props: { nested: {} } }), ProtocolViolation);
+  throws(
+    () => checkSerializedError({ name: "E", message: "m", props: { stack: "forged" } }),
+    ProtocolViolation,
+  );
+  const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`p${i}`, i]));
+  throws(() => checkSerializedError({ name: "E", message: "m", props: many }), ProtocolViolation);
+});
