@@ -296,8 +296,8 @@ export const ATTACKS: readonly Attack[] = [
         servedAndClosed(run);
       },
       worker: refusedWith("NotCapable"),
-      // Deno's own refusal: the child runs with --no-npm unless imports are granted.
-      process: refusedWith("TypeError"),
+      // Deno's own refusal: the child runs with --no-npm unless imports are granted. Its code crosses with it.
+      process: refusedWith("ERR_MODULE_NOT_FOUND"),
     },
   },
   {
