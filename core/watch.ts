@@ -31,6 +31,14 @@ function missingImportOf(failure: HotswapError): string | undefined {
   return /resolves to "([^"]+)", (?:no such file|it is a symlink loop)/.exec(failure.message)?.[1];
 }
 
+function isSymlink(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false;
+  }
+}
+
 /** Why the watcher aborts a swap whose files changed while it ran. */
 const SUPERSEDED = new Error("a file of the graph changed while the swap read it: swapping again");
 
@@ -255,6 +263,14 @@ export class GraphWatcher<T> implements AsyncDisposable {
   #onEvent(event: Deno.FsEvent): void {
     if (this.closed) return;
     const changes = changesOf(event, this.#files, this.#failure !== undefined);
+    // The graph's files are real paths; an import may name one through a symlink in a watched
+    // directory (its importer's). A link made or re-pointed there (`ln -sfn`) may change what the
+    // graph holds: it counts as a change, complete, since a link is made in one step.
+    for (const path of event.paths) {
+      if (!this.#files.has(path) && !changes.some((change) => change.path === path) && isSymlink(path)) {
+        changes.push({ path, kind: event.kind, complete: true });
+      }
+    }
     this.#batch.add(changes);
     // What the swap under way read may be a file caught mid-write: it must not commit. The
     // change's own quiet period swaps again (see `#run`).

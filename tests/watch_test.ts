@@ -403,6 +403,32 @@ Deno.test("watchGraph() keeps watching a directory removed and made again (a che
   }
 });
 
+Deno.test("watchGraph() swaps when an import's symlink is re-pointed (ln -sfn)", {
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_watch_" }));
+  try {
+    await Deno.mkdir(`${dir}/releases`);
+    await Deno.writeTextFile(`${dir}/releases/a.ts`, valueModule("a"));
+    await Deno.writeTextFile(`${dir}/releases/b.ts`, valueModule("b"));
+    await Deno.symlink("releases/a.ts", `${dir}/current.ts`);
+    await Deno.writeTextFile(
+      `${dir}/entry.ts`,
+      'import { value } from "./current.ts";\nexport const hs_answer = { value };\n',
+    );
+    await using hot = await registerHotswap(answer, `${dir}/entry.ts`);
+    const outcomes = new Outcomes();
+    await using _watcher = watchGraph(hot, { onSwap: outcomes.push });
+    // Atomically, as ln -sfn does: a new link renamed over the old one.
+    await Deno.symlink("releases/b.ts", `${dir}/current.ts.new`);
+    await Deno.rename(`${dir}/current.ts.new`, `${dir}/current.ts`);
+    strictEqual(committed(await outcomes.next()), 2);
+    strictEqual(hot.with((h) => h.value), "b");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("watchGraph() follows a swap made elsewhere to another entry", async () => {
   const other = await fixture("elsewhere");
   try {
