@@ -85,6 +85,12 @@ export type HostMessage =
     readonly thenable: boolean;
     readonly entry: string;
     readonly files: readonly (readonly [string, string])[];
+    /**
+     * Whether a module of the snapshot imports one outside it (`node:`, `npm:`, a URL; or may: an
+     * artifact's modules do not say): such code may reach Node's `process` without reading
+     * `globalThis.process`, so the worker locks Node's built-ins before evaluating it.
+     */
+    readonly externals: boolean;
     readonly contract: ContractFields;
     readonly generation: number;
     readonly digest: string;

@@ -143,6 +143,9 @@ export class WorkerHost {
       thenable: minted.thenable,
       entry: snapshot.entry,
       files: [...minted.files],
+      externals: snapshot.modules.some((module) =>
+        module.externals === undefined || module.externals.length > 0
+      ),
       contract: contractFields(contract),
       generation: context.generation,
       digest: context.digest,

@@ -68,7 +68,9 @@ export function lockDown(): void {
   lock(deno, "removeSignalListener", () => refuse("Deno.removeSignalListener", USE_PROCESS));
   lockGetter(deno, "stdin", () => refuse("Deno.stdin (the host's standard input)", USE_PROCESS));
   lockGetter(globalThis, "caches", () => refuse("The Cache API (it writes to DENO_DIR)", USE_PROCESS));
-  lockNodeBuiltins(host);
+  const permissions = deno.permissions;
+  const mayImportAll = permissions.querySync({ name: "import" }).state === "granted";
+  lockNodeOnFirstUse(host, !mayImportAll);
   // The runtime posts with the function it captured first; a generation's own
   // messages could only be forged replies or a flood, which a synchronous
   // loop would go on sending after the host terminated the worker.
@@ -85,8 +87,6 @@ export function lockDown(): void {
   // whose message is about 2^29 characters long (measured on 2.9.6): see `_stack_format.ts`.
   lock(Error, "prepareStackTrace", formatStack);
 
-  const permissions = deno.permissions;
-  const mayImportAll = permissions.querySync({ name: "import" }).state === "granted";
   lock(globalThis, IMPORT_GUARD, (specifier: unknown, options?: ImportCallOptions) => {
     const text = String(specifier);
     const host = importHost(text);
@@ -101,6 +101,8 @@ export function lockDown(): void {
         ),
       );
     }
+    // What it imports may reach Node's process (a node: module, a package): locked first.
+    lockNodeBuiltins();
     return import(text, options);
   });
   // Code made at run time would hold imports the guard never sees.
@@ -113,9 +115,10 @@ export function lockDown(): void {
  * `process.stdin` do not go through `Deno`, and a `node:worker_threads`
  * Worker starts without this lockdown (so it is closed as the global
  * `Worker` is, unless every import is granted). Their default exports'
- * members are locked at {@linkcode lockDown}; an import by name (or of the
- * namespace) takes them before that, so {@linkcode processWideImport}
- * refuses it when the snapshot is loaded.
+ * members are locked before any generation code can reach them (see
+ * {@linkcode lockNodeOnFirstUse}); an import by name (or of the namespace)
+ * takes them at link time, so {@linkcode processWideImport} refuses it when
+ * the snapshot is loaded.
  */
 const PROCESS_WIDE_EXPORTS: Readonly<Record<string, { names: readonly string[]; unlessImportAll?: true }>> = {
   process: { names: ["kill", "stdin"] },
@@ -151,14 +154,52 @@ export function processWideImport(
   return undefined;
 }
 
+/** The host's process id and whether to close `node:worker_threads`, once {@linkcode lockDown} ran. */
+let nodeLocks: { readonly host: number; readonly closeThreads: boolean; done: boolean } | undefined;
+/** `globalThis.process` as Deno defines it: a getter that sets up Node's process the first time. */
+let processGetter: (() => unknown) | undefined;
+
+/**
+ * Arms the locks of Node's built-ins without paying for them: Deno sets up
+ * Node's `process` in a worker the first time something reads it (11-23 ms
+ * of the worker's thread, measured on 2.9.6; under load it delayed every
+ * worker swap's new code by about 40 ms). So they are applied when the
+ * generation first reads `globalThis.process`, at a computed `import()` of
+ * a `node:` module, or, through {@linkcode lockNodeBuiltins}, before a
+ * snapshot that imports any module outside itself is evaluated.
+ */
+function lockNodeOnFirstUse(host: number, closeThreads: boolean): void {
+  nodeLocks = { host, closeThreads, done: false };
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, "process");
+  if (descriptor?.get === undefined) return lockNodeBuiltins();
+  processGetter = descriptor.get.bind(globalThis);
+  Object.defineProperty(globalThis, "process", {
+    get() {
+      lockNodeBuiltins();
+      return processGetter!();
+    },
+    enumerable: descriptor.enumerable ?? true,
+    configurable: false,
+  });
+}
+
 /** The default export of a Node built-in, as `require()` and `process.getBuiltinModule()` give it. */
 function nodeBuiltin(name: string): Record<string, unknown> | undefined {
-  const nodeProcess = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const nodeProcess = (processGetter?.() ?? (globalThis as { process?: unknown }).process) as
+    | { getBuiltinModule?(id: string): unknown }
+    | undefined;
   return nodeProcess?.getBuiltinModule?.(`node:${name}`) as Record<string, unknown> | undefined;
 }
 
-/** Locks the members of Node's built-ins that {@linkcode PROCESS_WIDE_EXPORTS} names, on their default exports. */
-function lockNodeBuiltins(host: number): void {
+/**
+ * Locks the members of Node's built-ins that {@linkcode PROCESS_WIDE_EXPORTS}
+ * names, on their default exports (and closes `node:worker_threads`' Worker
+ * unless every import is granted). Idempotent; nothing before {@linkcode lockDown}.
+ */
+export function lockNodeBuiltins(): void {
+  if (nodeLocks === undefined || nodeLocks.done) return;
+  nodeLocks.done = true;
+  const { host, closeThreads } = nodeLocks;
   const nodeProcess = nodeBuiltin("process");
   if (nodeProcess !== undefined) {
     const kill = nodeProcess.kill as (pid: number, signal?: string | number) => boolean;
@@ -175,6 +216,16 @@ function lockNodeBuiltins(host: number): void {
       "setFlagsFromString",
       () => refuse("v8.setFlagsFromString (V8's flags are the process's)", USE_PROCESS),
     );
+  }
+  const workerThreads = closeThreads ? nodeBuiltin("worker_threads") : undefined;
+  // Its workers start without this lockdown.
+  if (workerThreads !== undefined) {
+    lock(workerThreads, "Worker", function () {
+      refuse(
+        "A node:worker_threads Worker",
+        "code made at run time could import what the host never saw; grant permissions.import to allow it",
+      );
+    });
   }
 }
 
@@ -205,9 +256,6 @@ function closeCodeGeneration(): void {
     };
   lock(globalThis, "eval", forbidden("eval"));
   lock(globalThis, "Worker", forbidden("A nested Worker"));
-  const workerThreads = nodeBuiltin("worker_threads");
-  // Its workers start without this lockdown.
-  if (workerThreads !== undefined) lock(workerThreads, "Worker", forbidden("A node:worker_threads Worker"));
   const constructors = [
     function () {},
     async function () {},

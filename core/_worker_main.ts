@@ -15,7 +15,7 @@ import { Guest } from "./_guest.ts";
 import { encodeDefined } from "./_codec_encoder.ts";
 import { type HostMessage, MAX_WORKER_RESULT, type PostedWorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
-import { lockDown } from "./_worker_lockdown.ts";
+import { lockDown, lockNodeBuiltins } from "./_worker_lockdown.ts";
 import { nameFrames } from "./_stack_format.ts";
 
 /** The parts of the worker global scope this program uses. */
@@ -172,8 +172,10 @@ function encodeWithinChannel(value: unknown, what: string): string {
 
 async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void> {
   const files = new Map(message.files);
-  // Before any of its code runs: stacks it logs name its files, not blob: URLs.
+  // Before any of its code runs: stacks it logs name its files, not blob: URLs; and what it
+  // imports from outside could reach Node's process without reading globalThis.process.
   nameFrames(files);
+  if (message.externals) lockNodeBuiltins();
   const loaded = await guest.load({ ...message, files });
   post({
     t: "loaded",
