@@ -254,6 +254,8 @@ export const ATTACKS: readonly Attack[] = [
         servedAndClosed(run);
       },
       worker: refusedWith("NotCapable"),
+      // Its Cache API would write DENO_DIR: refused unless the generation may write.
+      process: refusedWith("NotCapable"),
     },
   },
   {
