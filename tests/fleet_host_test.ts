@@ -12,6 +12,7 @@ import { generateSigningKey } from "../core/signature.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
 import { publish } from "../core/fleet/publish.ts";
 import { runRollout } from "../core/fleet/rollout.ts";
+import { runToEnd } from "./_child.ts";
 import { openStore, type Store } from "../core/store/store.ts";
 import type { TrustList } from "../core/trust.ts";
 
@@ -261,5 +262,38 @@ Deno.test("registerHotswap(contract, { store, channel, host, trust }) follows th
     await publish(fixture.store, "greeter/prod", v3.bytes, { digest: v3.digest });
     await runRollout(fixture.store, "greeter/prod", v3.digest, { steps: [100], bakeMs: 0 });
     strictEqual(hot.generation, generation, "a closed reference follows nothing");
+  });
+});
+
+Deno.test("followChannel() without a cacheDir, on a host that may not write the temporary directory: E_PERMISSION", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    await Deno.writeTextFile(`${fixture.dir}/trust.json`, JSON.stringify(fixture.trust));
+    const core = new URL("../core/", import.meta.url).pathname;
+    await Deno.writeTextFile(
+      `${fixture.dir}/host.ts`,
+      `import { followChannel } from ${JSON.stringify(`${core}fleet/host.ts`)};
+import { defineContract } from ${JSON.stringify(`${core}contract.ts`)};
+const greeter = defineContract({ name: "FleetGreeter", version: "1.0.0", symbol: "hs_greeter", shape: { greet: "function" } });
+try {
+  await followChannel(greeter, { store: "sqlite:${fixture.dir}/fleet.db", channel: "greeter/prod", host: "h", trust: "${fixture.dir}/trust.json" });
+  console.log("followed");
+} catch (error) {
+  console.log((error as { code?: string }).code, (error as Error).message);
+}
+Deno.exit(0);
+`,
+    );
+    const { code, stdout, stderr } = await runToEnd([
+      "run",
+      "--no-prompt",
+      `--allow-read=${fixture.dir},${core}`,
+      `--allow-write=${fixture.dir}`,
+      `${fixture.dir}/host.ts`,
+    ]);
+    strictEqual(code, 0, stderr);
+    ok(stdout.startsWith("E_PERMISSION Cannot keep the channel's artifacts"), stdout + stderr);
+    ok(/grant --allow-write=\S+, or give a cacheDir/.test(stdout), stdout);
   });
 });

@@ -101,7 +101,7 @@ export async function followChannel<T, I extends Isolation = "inline">(
   let follower: Follower | undefined;
 
   const load = async (bytes: Uint8Array, digest: string, step: LoadStep): Promise<void> => {
-    cache ??= cacheDir ?? await Deno.makeTempDir({ prefix: "hotswap_fleet_" });
+    cache ??= cacheDir ?? await privateCache();
     const file = `${cache}/${fileName(digest)}.hsgen`;
     await Deno.writeFile(file, bytes, { mode: 0o600 });
     if (hot === undefined) hot = await openPath(contract, file, hotswapOptions);
@@ -158,6 +158,32 @@ export async function followChannel<T, I extends Isolation = "inline">(
   // Closing the reference stops the following first, whoever closes it.
   adoptResource(serving, { [Symbol.asyncDispose]: release });
   return { hot: serving, follower, [Symbol.asyncDispose]: () => serving.close() };
+}
+
+/**
+ * A fresh temporary directory for the artifacts a host fetches.
+ *
+ * @throws {HotswapError} `E_PERMISSION` naming the flag or the option, when the host may not write there.
+ */
+async function privateCache(): Promise<string> {
+  try {
+    return await Deno.makeTempDir({ prefix: "hotswap_fleet_" });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
+    let dir = "/tmp";
+    try {
+      dir = Deno.env.get("TMPDIR") ?? dir;
+    } catch {
+      // No env permission either: the usual place is named.
+    }
+    throw new HotswapError(
+      "E_PERMISSION",
+      `Cannot keep the channel's artifacts: the host may not write to the temporary directory (${error.message}); grant --allow-write=${dir}, or give a cacheDir the host may write`,
+      { cause: error },
+    );
+  }
 }
 
 /** A digest as a file name: base64url. */
