@@ -98,9 +98,9 @@ export class DirectoryWatch {
     // the old watch follows the removed ones, and would never see another event. Their inodes
     // tell, unless the filesystem reused them: then the removal seen by `#pump` does.
     const identities = identify(dirs);
-    if (
-      dirs.join("\0") === this.#dirs.join("\0") && identities === this.#identities && !this.#stale
-    ) return undefined;
+    const sameNames = dirs.join("\0") === this.#dirs.join("\0");
+    if (sameNames && identities !== this.#identities) this.#stale = true;
+    if (sameNames && !this.#stale) return undefined;
     if (this.#stale) {
       // Deno 2.9 shares one watch per path among its watchers (runtime/ops/fs_events.rs), and
       // frees it only once no watcher holds it, its pending read included: a new watcher of a

@@ -25,6 +25,7 @@ import { assertEncodable, decodeValue, encodeValue } from "./_codec.ts";
 import { FrameReader, FrameWriter, HEADER_BYTES, payloadText } from "./_frames.ts";
 import { Guest } from "./_guest.ts";
 import { mintModules } from "./_mint.ts";
+import { whenNodeProcessReached } from "./_node_process.ts";
 import { formatStack, nameFrames } from "./_stack_format.ts";
 import {
   ABORT,
@@ -217,9 +218,11 @@ function redirectConsole(): void {
  * the generation may write anywhere; so would a nested worker's.
  */
 function keepChannelAndCache(): void {
-  const refuse = (what: string, instead: string) => () => {
-    throw new Deno.errors.NotCapable(`${what} is not available to a generation in a process: ${instead}`);
-  };
+  // A function, not an arrow: `new Worker()` must reach the refusal too.
+  const refuse = (what: string, instead: string) =>
+    function (): never {
+      throw new Deno.errors.NotCapable(`${what} is not available to a generation in a process: ${instead}`);
+    };
   const lockGetter = (owner: object, key: string, get: () => unknown) =>
     Object.defineProperty(owner, key, { get, enumerable: true, configurable: false });
   lockGetter(Deno, "stdin", refuse("Deno.stdin", "it carries the runtime's channel to the host"));
@@ -240,29 +243,18 @@ function keepChannelAndCache(): void {
       ),
     );
     // A nested worker has a global of its own, Cache API included, which these locks do not reach.
-    const refuseWorker = function (): never {
-      refuse(
-        "A Worker",
-        "it would have a Cache API of its own, which writes to DENO_DIR; grant permissions.write to use workers",
-      )();
-      throw new Error("unreachable");
-    };
+    const refuseWorker = refuse(
+      "A Worker",
+      "it would have a Cache API of its own, which writes to DENO_DIR; grant permissions.write to use workers",
+    );
     Object.defineProperty(globalThis, "Worker", {
       value: refuseWorker,
       writable: false,
       configurable: false,
     });
-    // Node's too, but not now: reading `process` first sets Node's process up, 11-23 ms a start
-    // (measured on 2.9.6). Done when the generation first reads it, or before it is evaluated if
-    // it imports modules from outside itself, which may reach it without reading the global.
-    const descriptor = Object.getOwnPropertyDescriptor(globalThis, "process");
-    const read = descriptor?.get?.bind(globalThis) ?? (() => descriptor?.value);
-    let closed = false;
-    closeNodeWorkers = () => {
-      if (closed) return;
-      closed = true;
-      const threads = (read() as { getBuiltinModule?(id: string): unknown } | undefined)
-        ?.getBuiltinModule?.("node:worker_threads") as object | undefined;
+    // Node's too, when the generation first reaches Node's process (see `_node_process.ts`).
+    closeNodeWorkers = whenNodeProcessReached((node) => {
+      const threads = node?.getBuiltinModule?.("node:worker_threads") as object | undefined;
       if (threads !== undefined) {
         Object.defineProperty(threads, "Worker", {
           value: refuseWorker,
@@ -270,14 +262,6 @@ function keepChannelAndCache(): void {
           configurable: false,
         });
       }
-    };
-    Object.defineProperty(globalThis, "process", {
-      get() {
-        closeNodeWorkers();
-        return read();
-      },
-      enumerable: descriptor?.enumerable ?? true,
-      configurable: false,
     });
   }
 }

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { type NodeProcess, whenNodeProcessReached } from "./_node_process.ts";
 import { formatStack } from "./_stack_format.ts";
 
 /** The global function computed `import(…)` calls are minted to call instead. */
@@ -154,52 +155,28 @@ export function processWideImport(
   return undefined;
 }
 
-/** The host's process id and whether to close `node:worker_threads`, once {@linkcode lockDown} ran. */
-let nodeLocks: { readonly host: number; readonly closeThreads: boolean; done: boolean } | undefined;
-/** `globalThis.process` as Deno defines it: a getter that sets up Node's process the first time. */
-let processGetter: (() => unknown) | undefined;
-
-/**
- * Arms the locks of Node's built-ins without paying for them: Deno sets up
- * Node's `process` in a worker the first time something reads it (11-23 ms
- * of the worker's thread, measured on 2.9.6; under load it delayed every
- * worker swap's new code by about 40 ms). So they are applied when the
- * generation first reads `globalThis.process`, at a computed `import()` of
- * a `node:` module, or, through {@linkcode lockNodeBuiltins}, before a
- * snapshot that imports any module outside itself is evaluated.
- */
-function lockNodeOnFirstUse(host: number, closeThreads: boolean): void {
-  nodeLocks = { host, closeThreads, done: false };
-  const descriptor = Object.getOwnPropertyDescriptor(globalThis, "process");
-  if (descriptor?.get === undefined) return lockNodeBuiltins();
-  processGetter = descriptor.get.bind(globalThis);
-  Object.defineProperty(globalThis, "process", {
-    get() {
-      lockNodeBuiltins();
-      return processGetter!();
-    },
-    enumerable: descriptor.enumerable ?? true,
-    configurable: false,
-  });
-}
-
-/** The default export of a Node built-in, as `require()` and `process.getBuiltinModule()` give it. */
-function nodeBuiltin(name: string): Record<string, unknown> | undefined {
-  const nodeProcess = (processGetter?.() ?? (globalThis as { process?: unknown }).process) as
-    | { getBuiltinModule?(id: string): unknown }
-    | undefined;
-  return nodeProcess?.getBuiltinModule?.(`node:${name}`) as Record<string, unknown> | undefined;
-}
+/** Locks Node's built-ins now, if not yet; a no-op before {@linkcode lockDown}. */
+let lockNodeNow: () => void = () => {};
 
 /**
  * Locks the members of Node's built-ins that {@linkcode PROCESS_WIDE_EXPORTS}
  * names, on their default exports (and closes `node:worker_threads`' Worker
- * unless every import is granted). Idempotent; nothing before {@linkcode lockDown}.
+ * unless every import is granted), at the latest now: see `_node_process.ts`
+ * for why not at {@linkcode lockDown}. Idempotent.
  */
 export function lockNodeBuiltins(): void {
-  if (nodeLocks === undefined || nodeLocks.done) return;
-  nodeLocks.done = true;
-  const { host, closeThreads } = nodeLocks;
+  lockNodeNow();
+}
+
+/** Arms the locks of Node's built-ins, for when the generation first reaches Node's `process`. */
+function lockNodeOnFirstUse(host: number, closeThreads: boolean): void {
+  lockNodeNow = whenNodeProcessReached((node) => lockNode(node, host, closeThreads));
+}
+
+function lockNode(node: NodeProcess | undefined, host: number, closeThreads: boolean): void {
+  // Default exports, as `require()` and `process.getBuiltinModule()` give them.
+  const nodeBuiltin = (name: string) =>
+    node?.getBuiltinModule?.(`node:${name}`) as Record<string, unknown> | undefined;
   const nodeProcess = nodeBuiltin("process");
   if (nodeProcess !== undefined) {
     const kill = nodeProcess.kill as (pid: number, signal?: string | number) => boolean;

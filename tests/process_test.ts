@@ -554,6 +554,7 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
     "_guest.ts",
     "_mint.ts",
     "_namespace_import.ts",
+    "_node_process.ts",
     "_process_main.ts",
     "_process_protocol.ts",
     "_protocol.ts",

@@ -678,6 +678,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
       "_contract_version.ts",
       "_guest.ts",
       "_namespace_import.ts",
+      "_node_process.ts",
       "_protocol.ts",
       "_record_codec.ts",
       "_rpc_channel.ts",
