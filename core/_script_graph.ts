@@ -28,11 +28,10 @@
  * @module
  */
 
-import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { runInThisContext } from "node:vm";
 import type { SnapshotModule } from "./snapshot.ts";
-import { IMPORT_PARAMETER, type ScriptText } from "./_script_transform.ts";
+import { DEFAULT_LOCAL, IMPORT_PARAMETER, type ScriptText } from "./_script_transform.ts";
 
 /** A module's exports, as a module namespace holds them: on a null prototype. */
 type Namespace = Record<string, unknown>;
@@ -61,6 +60,8 @@ interface Export {
 /** One module, ready to run. */
 interface CompiledModule {
   readonly path: string;
+  /** The module's text as hashed, to locate an import a link error is about. */
+  readonly source: string;
   readonly links: ReadonlyMap<string, Link>;
   /** Each name it exports, and where from; ambiguous star exports left out. */
   readonly exports: ReadonlyMap<string, Export>;
@@ -70,8 +71,7 @@ interface CompiledModule {
   readonly body: { readonly run: ModuleBody; readonly text: ScriptText } | string;
 }
 
-const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-/** Built-in modules as namespaces: the module as `default`, its members as the named exports. */
+/** Deno's namespaces of the `node:` built-ins graphs imported, by specifier; `undefined` for one Deno refused. */
 const builtins = new Map<string, Namespace | undefined>();
 /**
  * The last body compiled for each file, so a swap compiles only the modules
@@ -128,7 +128,7 @@ export class ScriptGraph {
    */
   async run(): Promise<{ namespace: Namespace }> {
     for (const module of this.#modules) {
-      for (const [specifier, link] of module.links) checkLink(specifier, link, this.#modules);
+      for (const [specifier, link] of module.links) checkLink(module, specifier, link, this.#modules);
     }
     const namespaces: Namespace[] = [];
     for (const module of this.#modules) {
@@ -140,6 +140,7 @@ export class ScriptGraph {
       const { run, text } = module.body;
       let locals = run.call(undefined, load);
       if (text.awaits) locals = await locals;
+      if (text.renameDefault) nameDefault(locals as object);
       namespaces.push(namespaceOf(locals as object, module.exports, load));
     }
     return { namespace: namespaces[namespaces.length - 1]! };
@@ -172,13 +173,13 @@ function compileModule(
   }
   if (module.mediaType === "application/json") {
     const exports = new Map([["default", { origin: `${index}:default` }]]);
-    return { path, links, exports, ambiguous: new Set(), body: module.source };
+    return { path, source: module.source, links, exports, ambiguous: new Set(), body: module.source };
   }
   if (script === undefined) return undefined;
   const run = compileBody(path, script);
   if (run === undefined) return undefined;
   const { exports, ambiguous } = exportsOf(index, script, links, before);
-  return { path, links, exports, ambiguous, body: { run, text: script } };
+  return { path, source: module.source, links, exports, ambiguous, body: { run, text: script } };
 }
 
 /**
@@ -205,8 +206,13 @@ function exportsOf(
     const known = exportsAt(from);
     return (known instanceof Map ? known.get(name)?.origin : undefined) ?? `${from}:${name}`;
   };
+  /** `export * as name from`: the namespace of the module the specifier leads to, not the specifier's text. */
+  const namespaceOrigin = (from: string): string => {
+    const link = links.get(from);
+    return link?.kind === "module" ? `${link.index}:*` : `${from}:*`;
+  };
   for (const { name, from, imported } of script.reexports) {
-    const origin = imported === undefined ? `${from}:*` : originIn(from, imported);
+    const origin = imported === undefined ? namespaceOrigin(from) : originIn(from, imported);
     exports.set(name, imported === undefined ? { origin, from } : { origin, from, imported });
   }
   const explicit = new Set(exports.keys());
@@ -223,6 +229,14 @@ function exportsOf(
         exports.delete(name);
       }
     }
+  }
+  // A name a star brings from a module where it is ambiguous cannot be
+  // imported by name either (V8 still lists another star's binding of it
+  // in the namespace, so the export is kept).
+  for (const from of script.stars) {
+    const link = links.get(from);
+    if (link?.kind !== "module") continue;
+    for (const name of before[link.index]!.ambiguous) if (!explicit.has(name)) ambiguous.add(name);
   }
   return { exports, ambiguous };
 }
@@ -264,21 +278,37 @@ function jsonAgrees(module: SnapshotModule, script: ScriptText, modules: readonl
   return true;
 }
 
-/** A `node:` built-in as a namespace, or `undefined` for any other specifier. */
+/** A `node:` built-in as Deno's namespace of it, once {@linkcode importBuiltins} loaded it; else `undefined`. */
 function builtin(specifier: string): Namespace | undefined {
-  if (!specifier.startsWith("node:") || getBuiltinModule === undefined) return undefined;
-  if (!builtins.has(specifier)) {
-    let value: unknown;
-    try {
-      value = getBuiltinModule(specifier);
-    } catch {
-      value = undefined;
-    }
-    const usable = (typeof value === "object" && value !== null) || typeof value === "function";
-    // As Deno's namespace of a built-in: its own enumerable members, and itself as `default`.
-    builtins.set(specifier, usable ? seal({ ...value as object, default: value }) : undefined);
-  }
   return builtins.get(specifier);
+}
+
+/**
+ * Loads Deno's own namespace of each `node:` built-in the graph imports
+ * that no graph imported before, so that the names a module imports from it
+ * are checked against what Deno exports (the module object's members are
+ * not that: `node:process` exports `platform` and `pid`, which are getters
+ * of the object, and not `binding`, which is a member). A built-in is
+ * loaded once per process: the module map does not grow with swaps.
+ *
+ * @returns `undefined` when every one is loaded already (no await on the swap's path).
+ */
+export function importBuiltins(modules: readonly SnapshotModule[]): Promise<void> | undefined {
+  const missing = new Set<string>();
+  for (const { externals } of modules) {
+    for (const { specifier, dynamic } of externals ?? []) {
+      if (!dynamic && specifier.startsWith("node:") && !builtins.has(specifier)) missing.add(specifier);
+    }
+  }
+  if (missing.size === 0) return undefined;
+  return Promise.all([...missing].map(async (specifier) => {
+    try {
+      builtins.set(specifier, await import(specifier) as Namespace);
+    } catch {
+      // Not a built-in Deno has: the graph is imported as modules, and Deno says what is wrong.
+      builtins.set(specifier, undefined);
+    }
+  })).then(() => {});
 }
 
 /** Two imports of one specifier in a module: the names of both are checked. */
@@ -287,20 +317,41 @@ function mergeNames(known: Link | undefined, link: Link): Link {
   return { ...link, names: [...known.names ?? [], ...link.names ?? []] } as Link;
 }
 
-/** Refuses a binding imported by name that the module does not export, as linking an ES module does. */
-function checkLink(specifier: string, link: Link, modules: readonly CompiledModule[]): void {
+/**
+ * Refuses a binding imported by name that the module does not export, as
+ * linking an ES module does, and says where, as Deno does: `at <file URL>:<line>:<column>`
+ * of the import's specifier.
+ */
+function checkLink(
+  module: CompiledModule,
+  specifier: string,
+  link: Link,
+  modules: readonly CompiledModule[],
+): void {
   if (link.kind === "dropped" || link.names === undefined) return;
   const target = link.kind === "module" ? modules[link.index]! : undefined;
   for (const name of link.names) {
-    if (target === undefined ? name in (link as { value: Namespace }).value : target.exports.has(name)) {
-      continue;
-    }
-    throw new SyntaxError(
-      target?.ambiguous.has(name)
-        ? `The requested module '${specifier}' contains conflicting star exports for name '${name}'`
-        : `The requested module '${specifier}' does not provide an export named '${name}'`,
-    );
+    const found = target === undefined
+      ? name in (link as { value: Namespace }).value
+      : target.exports.has(name) && !target.ambiguous.has(name);
+    if (found) continue;
+    const problem = target?.ambiguous.has(name)
+      ? `The requested module '${specifier}' contains conflicting star exports for name '${name}'`
+      : `The requested module '${specifier}' does not provide an export named '${name}'`;
+    throw new SyntaxError(`${problem} at ${locateSpecifier(module, specifier)}`);
   }
+}
+
+/** `<file URL>:<line>:<column>` of the first quoted occurrence of `specifier` in the module (1-based), or of its start. */
+function locateSpecifier({ path, source }: CompiledModule, specifier: string): string {
+  const found = [`"${specifier}"`, `'${specifier}'`].map((quoted) => source.indexOf(quoted)).filter((at) =>
+    at >= 0
+  );
+  const at = found.length === 0 ? 0 : Math.min(...found) + 1;
+  const before = source.slice(0, at);
+  const line = before.split("\n").length;
+  const column = at - (before.lastIndexOf("\n") + 1) + 1;
+  return `${pathToFileURL(path).href}:${line}:${column}`;
 }
 
 function resolveLink(module: CompiledModule, specifier: string, namespaces: readonly Namespace[]): Namespace {
@@ -334,6 +385,16 @@ function namespaceOf(
     Object.defineProperty(namespace, name, { get, enumerable: true, configurable: true });
   }
   return seal(namespace);
+}
+
+/** Names an anonymous `export default` function or class `default`, as the export does. */
+function nameDefault(locals: object): void {
+  const value = (locals as { default?: unknown }).default;
+  if (typeof value !== "function") return;
+  const own = Object.getOwnPropertyDescriptor(value, "name");
+  if (own !== undefined && own.value === DEFAULT_LOCAL) {
+    Object.defineProperty(value, "name", { value: "default", configurable: true });
+  }
 }
 
 const EMPTY: Namespace = seal({});

@@ -33,14 +33,17 @@ import type { SyntaxNode as Node } from "./_source_parser.ts";
 /** The parameter through which the body reaches its imports. */
 export const IMPORT_PARAMETER = "__hs_import";
 /** The local that holds `export default <expression>`. */
-const DEFAULT_LOCAL = "__hs_dflt";
+export const DEFAULT_LOCAL = "__hs_dflt";
 /** Names the body declares itself: a module that uses them is not taken. */
 const RESERVED = /__hs_/;
 /**
  * A module with a source map of its own (compiled output): its frames must
  * go through the map, which Deno applies to an imported module only.
  */
-const HAS_SOURCE_MAP = /^[ \t]*\/\/[#@][ \t]*sourceMappingURL=/m;
+// V8 also honours `//# sourceURL=` (anywhere a line comment may be) in a
+// script, and then ignores the script's line offset: every frame would be
+// one line off. Deno's module import ignores it.
+const HAS_SOURCE_MAP = /\/\/[#@][ \t]*source(?:Mapping)?URL=/;
 
 /** A module's text as a function body, and the exports that name other modules. */
 export interface ScriptText {
@@ -60,6 +63,12 @@ export interface ScriptText {
   readonly json: readonly string[];
   /** Whether the body has top-level `await` (it compiles only as an async function). */
   readonly awaits: boolean;
+  /**
+   * Whether `default` is an anonymous function or class that the export
+   * names `default`: the caller renames it once the body has returned (the
+   * body cannot: the module may shadow `Object`, `Reflect`, ...).
+   */
+  readonly renameDefault: boolean;
 }
 
 /** Keys of value nodes that hold only types. */
@@ -220,10 +229,7 @@ class Rewriter {
     const getters = [...this.#locals].map(([name, local]) =>
       `get ${JSON.stringify(name)}() { return ${local}; }`
     );
-    const rename = this.#renameDefault
-      ? `if (${DEFAULT_LOCAL}.name === "${DEFAULT_LOCAL}") Object.defineProperty(${DEFAULT_LOCAL}, "name", { value: "default" });`
-      : "";
-    const code = `"use strict";${this.#bindings.join("")}\n${this.#apply()}\n;${rename}return { ${
+    const code = `"use strict";${this.#bindings.join("")}\n${this.#apply()}\n;return { ${
       getters.join(", ")
     } };`;
     const text: ScriptText = {
@@ -233,6 +239,7 @@ class Rewriter {
       stars: this.#stars,
       json: this.#json,
       awaits: this.#awaits,
+      renameDefault: this.#renameDefault,
     };
     const growths = this.#edits.filter(({ start, end, text }) => text.length !== end - start)
       .map(({ end, start, text }) => ({ at: end, by: text.length - (end - start) }));

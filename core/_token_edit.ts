@@ -81,7 +81,7 @@ const LINE_BREAK = /[\n\r\u2028\u2029]/;
  * (`import(` and `import/*`, `@jsx` pragmas, a source map comment, the
  * transform's reserved names): a token holding it is not edited here.
  */
-const READ_FROM_SOURCE = /import|@jsx|sourceMappingURL|__hs_/;
+const READ_FROM_SOURCE = /import|@jsx|sourceMappingURL|sourceURL|__hs_/;
 
 /**
  * The edit from `previous.source` to `source`, when it falls inside one

@@ -13,9 +13,10 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Hotswap, HotswapError, type HotswapOptions, registerHotswap } from "../mod.ts";
-import { ScriptGraph } from "../core/_script_graph.ts";
+import { importBuiltins, ScriptGraph } from "../core/_script_graph.ts";
 import { Roots } from "../core/roots.ts";
 import { readSnapshot } from "../core/snapshot.ts";
 import { type Echo, echo, echoModule, Fixture } from "./_fixtures.ts";
@@ -51,6 +52,8 @@ function assertFallback(stack: string): void {
 /** Whether the graph from `entry` compiles as scripts (else the loader imports minted modules). */
 async function takesScriptPath(entry: string): Promise<boolean> {
   const snapshot = await readSnapshot(entry, { roots: Roots.resolve(undefined, entry) });
+  // As the inline loader does: the namespaces of the `node:` built-ins it imports, first.
+  await importBuiltins(snapshot.modules);
   return ScriptGraph.compile(snapshot.modules) !== undefined;
 }
 
@@ -490,6 +493,130 @@ Deno.test("script path: a named import or re-export of a name the module does no
       await expectRefused(hot, path, "E_IMPORT", new RegExp(`does not provide an export named '${name}'`));
       deepStrictEqual(await call(hot, 1), ["good", 1]);
     }
+  } finally {
+    await hot.close();
+  }
+});
+
+Deno.test("script path: a named import's refusal names the importing file and the line of its import", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    "c.ts": `export const yes = 1;\n`,
+    "b.ts": `// b\nimport { q } from "./c.ts";\nexport const b = q;\n`,
+  });
+  const entry = await fixture.write({ "main.ts": probe("main", "[b]", `import { b } from "./b.ts";`) });
+  ok(await takesScriptPath(entry));
+  const hot = await register(await fixture.write({ "good.ts": echoModule("good") }));
+  try {
+    const error = await expectRefused(hot, entry, "E_IMPORT", /does not provide an export named 'q'/);
+    strictEqual(error.path, join(fixture.dir, "b.ts"));
+    ok(error.message.includes(`${join(fixture.dir, "b.ts")}:2:`), error.message);
+  } finally {
+    await hot.close();
+  }
+});
+
+Deno.test("script path: names a `node:` built-in exports are checked against Deno's namespace of it, not its module object", async () => {
+  await using fixture = await Fixture.create();
+  // `platform` and `pid` are getters of node:process, exported by name; `binding` is a member Deno does not export.
+  const exported = await fixture.write({
+    "exported.ts": probe(
+      "exported",
+      '[platform, typeof pid, common(["/a/b", "/a/c"])]',
+      `import { pid, platform } from "node:process";\nimport { common } from "node:path";`,
+    ),
+  });
+  const unexported = await fixture.write({
+    "unexported.ts": probe("unexported", "[typeof binding]", `import { binding } from "node:process";`),
+  });
+  ok(await takesScriptPath(exported));
+  const hot = await register(exported);
+  try {
+    assertScriptPath(await stackOf(hot), exported);
+    deepStrictEqual(await call(hot, 1), [Deno.build.os, "number", "/a/"]);
+    ok(await takesScriptPath(unexported));
+    await expectRefused(
+      hot,
+      unexported,
+      "E_IMPORT",
+      /'node:process' does not provide an export named 'binding'/,
+    );
+  } finally {
+    await hot.close();
+  }
+});
+
+Deno.test("script path: an anonymous default export is named `default` even where the module shadows `Object`", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    "dflt.js": `class Object {}\nexport default function () { return new Object() instanceof Object; }\n`,
+  });
+  const entry = await fixture.write({
+    "main.ts": probe("main", "[dflt.name, dflt()]", `import dflt from "./dflt.js";`),
+  });
+  ok(await takesScriptPath(entry));
+  const hot = await register(entry);
+  try {
+    assertScriptPath(await stackOf(hot), entry);
+    deepStrictEqual(await call(hot, 1), ["default", true]);
+  } finally {
+    await hot.close();
+  }
+});
+
+Deno.test("script path: `export * as` conflicts are told by the module the specifiers lead to, and a name ambiguous below a star is not importable", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    // One specifier text, two modules: \`sub\` is ambiguous, left out of the namespace.
+    "d1/m.ts": `export const one = 1;\n`,
+    "d2/m.ts": `export const two = 2;\n`,
+    "d1/a.ts": `export * as sub from "./m.ts";\n`,
+    "d2/b.ts": `export * as sub from "./m.ts";\n`,
+    "stars.ts": `export * from "./d1/a.ts";\nexport * from "./d2/b.ts";\n`,
+    // Two specifier texts, one module: \`q\` is not ambiguous.
+    "t.ts": `export const t = 1;\n`,
+    "qa.ts": `export * as q from "./t.ts";\n`,
+    "sub/qb.ts": `export * as q from "../t.ts";\n`,
+    "same.ts": `export * from "./qa.ts";\nexport * from "./sub/qb.ts";\n`,
+    // \`x\` is ambiguous in m1; m2's star of m1 and of c makes no import of \`x\` from m2 valid.
+    "xa.ts": `export const x = "a";\n`,
+    "xb.ts": `export const x = "b";\n`,
+    "xc.ts": `export const x = "c";\n`,
+    "m1.ts": `export * from "./xa.ts";\nexport * from "./xb.ts";\n`,
+    "m2.ts": `export * from "./m1.ts";\nexport * from "./xc.ts";\n`,
+  });
+  const entry = await fixture.write({
+    "main.ts": probe(
+      "main",
+      "[Object.keys(stars), Object.keys(same), same.q.t]",
+      `import * as stars from "./stars.ts";\nimport * as same from "./same.ts";`,
+    ),
+  });
+  const ambiguous = await fixture.write({
+    "ambiguous.ts": probe("ambiguous", "[x]", `import { x } from "./m2.ts";`),
+  });
+  ok(await takesScriptPath(entry));
+  const hot = await register(entry);
+  try {
+    assertScriptPath(await stackOf(hot), entry);
+    deepStrictEqual(await call(hot, 1), [[], ["q"], 1]);
+    ok(await takesScriptPath(ambiguous));
+    await expectRefused(hot, ambiguous, "E_IMPORT", /conflicting star exports for name 'x'/);
+  } finally {
+    await hot.close();
+  }
+});
+
+Deno.test("fallback: a module naming itself with `//# sourceURL=` is imported by Deno, its frames at their own lines", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "main.js":
+      `export const hs_echo = {\n  label: "main",\n  run: (input) => input === "where" ? new Error("where").stack : [input],\n};\n//# sourceURL=renamed.js\n`,
+  });
+  ok(!(await takesScriptPath(entry)));
+  const hot = await register(entry);
+  try {
+    match(await stackOf(hot), /:3:\d+/);
   } finally {
     await hot.close();
   }
