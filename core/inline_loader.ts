@@ -18,6 +18,11 @@
  * @module
  */
 
+// Sets up Deno's Node compatibility layer now, with the runtime: the first
+// `npm:` module would otherwise set it up while a generation loads, and its
+// `MessageChannel` and `MessagePort` would be taken for the generation's
+// changes to the host's built-ins (see `BuiltinsGuard`).
+import "node:worker_threads";
 import { HotswapError, renameFrames } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import { callHook, callHookAsIs, importError, resolveHandle } from "./handle.ts";

@@ -61,6 +61,28 @@ for (
   });
 }
 
+Deno.test("a program outside the repository: its first inline generation in the process may import an npm: package", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    // Deno sets up its Node compatibility layer (which replaces MessageChannel and MessagePort)
+    // at the process's first npm: module: that must not be blamed on the generation loading it.
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const c = defineContract<{ h: string }>({ name: "H", version: "1.0.0", symbol: "hs_h", shape: { h: "string" } });
+const hot = await registerHotswap(c, new URL("./gen/npm.ts", import.meta.url));
+console.log("serving", hot.with((x) => x.h));
+await hot.close();
+`,
+    // A CommonJS package: Deno's require() is what sets the layer up.
+    "gen/npm.ts": 'import isOdd from "npm:is-odd@3.0.1";\nexport const hs_h = { h: typeof isOdd };\n',
+  });
+  const ran = await runToEnd(["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts"], {
+    cwd: fixture.dir,
+    env: { NO_COLOR: "1" },
+  });
+  strictEqual(ran.code, 0, ran.stdout + ran.stderr);
+  match(ran.stdout, /^serving function$/m);
+});
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
