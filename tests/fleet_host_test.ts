@@ -5,7 +5,7 @@
  * hosts and the rollout aborts, a restarted host resumes the channel.
  */
 
-import { ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { defineContract } from "../core/contract.ts";
 import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey } from "../core/signature.ts";
@@ -13,7 +13,7 @@ import { type FleetHost, followChannel } from "../core/fleet/host.ts";
 import { publish } from "../core/fleet/publish.ts";
 import { runRollout } from "../core/fleet/rollout.ts";
 import { runToEnd } from "./_child.ts";
-import { openStore, type Store } from "../core/store/store.ts";
+import { type ChannelState, openStore, type Store } from "../core/store/store.ts";
 import type { TrustList } from "../core/trust.ts";
 
 interface Greeter {
@@ -210,6 +210,89 @@ Deno.test("followChannel() hosts take an artifact published again signed by a tr
       });
       strictEqual(again.status, "promoted", again.rollout.reason);
       await converge(hosts, "hi");
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
+/** Writes the channel's state as whoever can write the store may, and waits until every host has reported since. */
+async function writeChannel(
+  fixture: Fixture,
+  hosts: FleetHost<Greeter>[],
+  state: ChannelState,
+): Promise<void> {
+  const entry = await fixture.store.getChannel("greeter/prod");
+  ok(entry !== undefined);
+  ok((await fixture.store.setChannel("greeter/prod", state, entry.revision)) !== undefined);
+  const since = Date.now();
+  const deadline = since + 5_000;
+  for (;;) {
+    const reports = await fixture.store.listReports("greeter/prod");
+    const fresh = reports.filter((report) => report.at > since && report.state !== "loading");
+    if (fresh.length >= hosts.length) return;
+    if (Date.now() > deadline) throw new Error(`hosts did not report: ${JSON.stringify(reports)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("followChannel() hosts refuse a signed artifact the store holds under another digest, before it serves", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("hello", 1);
+    const v2 = await fixture.pack("hi", 2);
+    const named = await fixture.pack("named", 3);
+    await Deno.mkdir(`${fixture.dir}/cache-0`);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    const hosts = await startHosts(fixture, 1);
+    try {
+      await converge(hosts, "hello");
+      // Validly signed bytes, stored under a digest they do not hash to.
+      await fixture.store.putArtifact(v2.bytes, { digest: named.digest });
+      await writeChannel(fixture, hosts, { stable: named.digest });
+      const [report] = await fixture.store.listReports("greeter/prod");
+      strictEqual(report?.state, "refused");
+      strictEqual(report?.refused?.code, "E_INTEGRITY");
+      // What it reports serving is what serves.
+      strictEqual(report?.digest, v1.digest);
+      strictEqual(hosts[0]!.hot.digest, v1.digest);
+      strictEqual(hosts[0]!.hot.with((h) => h.greet("x")), "hello x");
+      // Nothing of it is left in the cache directory.
+      deepStrictEqual(await Array.fromAsync(Deno.readDir(`${fixture.dir}/cache-0`)), []);
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
+Deno.test("followChannel() hosts go back after an aborted rollout only to what they served: a store marking one aborted cannot downgrade them", async () => {
+  await withFixture(async (fixture) => {
+    const old = await fixture.pack("old", 1);
+    const v2 = await fixture.pack("hello", 2);
+    const v3 = await fixture.pack("hi", 3);
+    await Deno.mkdir(`${fixture.dir}/cache-0`);
+    await fixture.store.putArtifact(old.bytes, { digest: old.digest });
+    await publish(fixture.store, "greeter/prod", v2.bytes, { digest: v2.digest });
+    await publish(fixture.store, "greeter/prod", v3.bytes, { digest: v3.digest });
+    const hosts = await startHosts(fixture, 1);
+    try {
+      const forward = await runRollout(fixture.store, "greeter/prod", v3.digest, {
+        steps: [100],
+        bakeMs: 0,
+        pollMs: 10,
+      });
+      strictEqual(forward.status, "promoted");
+      await converge(hosts, "hi");
+      const entry = await fixture.store.getChannel("greeter/prod");
+      const aborted = { ...entry!.state.rollout!, status: "aborted" as const, reason: "forged" };
+      // An artifact this host never served, with a rollout marked aborted: no rollback, the sequence check holds.
+      await writeChannel(fixture, hosts, { stable: old.digest, rollout: { ...aborted, from: old.digest } });
+      const [refused] = await fixture.store.listReports("greeter/prod");
+      strictEqual(refused?.refused?.code, "E_SIGNATURE", JSON.stringify(refused));
+      match(refused?.refused?.message ?? "", /replayed/);
+      strictEqual(hosts[0]!.hot.with((h) => h.greet("x")), "hi x");
+      // Back to the one it served before it: an explicit rollback, taken.
+      await writeChannel(fixture, hosts, { stable: v2.digest, rollout: { ...aborted, from: v2.digest } });
+      await converge(hosts, "hello");
     } finally {
       await closeAll(hosts);
     }

@@ -29,6 +29,9 @@ import {
   type ServingMetrics,
 } from "./follower_options.ts";
 
+/** How many of the digests a host served it remembers as places an aborted rollout may return it to. */
+const SERVED_KEPT = 64;
+
 /**
  * Follows a channel for one host. Create with {@linkcode Follower.start};
  * dispose to stop (its report is removed from the store).
@@ -70,6 +73,8 @@ export class Follower implements AsyncDisposable {
   readonly #ready = Promise.withResolvers<string>();
   #entry: ChannelEntry | undefined;
   #serving = "";
+  /** The digests this host served, to which an aborted rollout may roll it back. */
+  readonly #servedBefore = new Set<string>();
   #loading = false;
   /** Serialises convergence: one load at a time, each on the latest state. */
   #converging: Promise<void> = Promise.resolve();
@@ -302,10 +307,15 @@ export class Follower implements AsyncDisposable {
         if (bytes === undefined) return;
         const state = this.#entry?.state;
         // Back to stable after an aborted rollout: an explicit rollback, so an
-        // artifact older than the candidate is accepted (SPEC 12).
-        const rollback = state?.rollout?.status === "aborted" && wanted === state.stable;
+        // artifact older than the candidate is accepted (SPEC 12). Only back to
+        // what this host served before (or from a host that has served nothing
+        // else, as after a restart, whose sequence check starts afresh anyway):
+        // whoever can write the store must not mark a rollout aborted to send
+        // hosts to any older signed artifact.
+        const rollback = state?.rollout?.status === "aborted" && wanted === state.stable &&
+          (this.#servedBefore.has(wanted) || this.#servedBefore.size <= 1);
         await this.#load(bytes, wanted, { rollback });
-        this.#serving = wanted;
+        this.#served(wanted);
         this.#ready.resolve(wanted);
       } catch (error) {
         this.#refuse(wanted, error);
@@ -314,6 +324,17 @@ export class Follower implements AsyncDisposable {
       }
       // Tell the controller now rather than at the next tick: a gate waits on this.
       await this.#report();
+    }
+  }
+
+  /** Notes the digest now serving, most recent last, the oldest forgotten past `SERVED_KEPT`. */
+  #served(digest: string): void {
+    this.#serving = digest;
+    this.#servedBefore.delete(digest);
+    this.#servedBefore.add(digest);
+    for (const old of this.#servedBefore) {
+      if (this.#servedBefore.size <= SERVED_KEPT) break;
+      this.#servedBefore.delete(old);
     }
   }
 

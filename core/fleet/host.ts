@@ -104,13 +104,24 @@ export async function followChannel<T, I extends Isolation = "inline">(
     cache ??= cacheDir ?? await privateCache();
     const file = `${cache}/${fileName(digest)}.hsgen`;
     await Deno.writeFile(file, bytes, { mode: 0o600 });
-    if (hot === undefined) hot = await openPath(contract, file, hotswapOptions);
-    else await hot.swap(file, { rollback: step.rollback });
-    if (hot.digest !== digest) {
-      throw new HotswapError(
-        "E_INTEGRITY",
-        `Cannot serve ${digest} on channel "${channel}": the artifact's files hash to ${hot.digest}; the store holds it under the wrong digest, publish it again`,
-      );
+    try {
+      // Pinned to the digest the channel names: other bytes stored under it
+      // are refused before anything commits, so the host never serves code
+      // other than what it reports.
+      if (hot === undefined) hot = await openPath(contract, file, { ...hotswapOptions, integrity: digest });
+      else await hot.swap(file, { rollback: step.rollback, integrity: digest });
+    } catch (error) {
+      if (error instanceof HotswapError && error.code === "E_INTEGRITY") {
+        throw new HotswapError(
+          "E_INTEGRITY",
+          `Cannot serve ${digest} on channel "${channel}": the store holds other files under that digest (${error.message}); publish the artifact again`,
+          { path: error.path, cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      // Loaded or refused, the file is not read again: a generation keeps its snapshot in memory.
+      await Deno.remove(file).catch(() => {});
     }
   };
 
