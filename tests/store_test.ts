@@ -339,3 +339,37 @@ Deno.test("openStore() of a NATS server that is not there says how to start one"
     },
   );
 });
+
+Deno.test("sqlite: a host's report gives up soon while another process holds the write lock, as others wait for it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_store_lock_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    // Another process takes the write lock and holds it for a second.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { DatabaseSync } from "node:sqlite";
+const db = new DatabaseSync(${JSON.stringify(`${dir}/fleet.db`)});
+db.exec("BEGIN EXCLUSIVE");
+console.log("locked");
+setTimeout(() => { db.exec("ROLLBACK"); db.close(); }, 1_000);`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    strictEqual(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+    reader.releaseLock();
+    // The report runs on a host's serving thread: it must not wait the lock out.
+    await rejects(
+      store.putReport("app/prod", report("web-1", Date.now())),
+      (error: Error & { code?: string }) => error.code === "E_STORE" && /locked/.test(error.message),
+    );
+    // The channel's writer does wait it out.
+    strictEqual(await store.setChannel("app/prod", { stable: DIGEST_A }, 0), 1);
+    await holder.output();
+    await store.putReport("app/prod", report("web-1", Date.now()));
+    strictEqual((await store.listReports("app/prod")).length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

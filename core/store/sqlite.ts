@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS reports (
 `;
 
 const POLL_MS = 100;
+/** How long a statement waits for another process's write lock. */
+const BUSY_MS = 5_000;
+/** How long a host's report waits for it (see `putReport`). */
+const REPORT_BUSY_MS = 50;
 const RECHECK_MS = 5_000;
 
 /** A store in one SQLite file; open it with `openStore("sqlite:<file>")`. */
@@ -72,7 +76,7 @@ export class SqliteStore implements Store {
       // busy_timeout first: a process opening the file while another writes
       // waits instead of failing (switching to WAL takes a lock too). WAL:
       // readers see the last commit while a writer writes.
-      db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+      db.exec(`PRAGMA busy_timeout = ${BUSY_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
       db.exec(SCHEMA);
       const store = new SqliteStore(file, db);
       Deno.writeTextFileSync(store.#notifyPath, "", { append: true });
@@ -170,12 +174,21 @@ export class SqliteStore implements Store {
     checkName("host", report.host);
     await Promise.resolve();
     this.#use("write a report", () => {
-      this.#run(
-        "INSERT INTO reports (channel, host, report) VALUES (?, ?, ?) ON CONFLICT (channel, host) DO UPDATE SET report = excluded.report",
-        channel,
-        report.host,
-        JSON.stringify(report),
-      );
+      // A host writes its report on its serving thread (node:sqlite is
+      // synchronous): while another process holds the write lock (a long
+      // transaction, a backup) it gives up soon and reports at the next
+      // interval, instead of holding every request for the 5 s others wait.
+      this.#db.exec(`PRAGMA busy_timeout = ${REPORT_BUSY_MS}`);
+      try {
+        this.#run(
+          "INSERT INTO reports (channel, host, report) VALUES (?, ?, ?) ON CONFLICT (channel, host) DO UPDATE SET report = excluded.report",
+          channel,
+          report.host,
+          JSON.stringify(report),
+        );
+      } finally {
+        this.#db.exec(`PRAGMA busy_timeout = ${BUSY_MS}`);
+      }
     });
   }
 
