@@ -146,18 +146,18 @@ const ELISION_PROBE = `import { type T } from "hotswap-elision-probe:";\nexport 
  * Asks Deno's transpiler whether it drops an import whose bindings are all
  * types (TypeScript's default elision) or keeps it (`verbatimModuleSyntax`
  * in the host's config, which blobs follow too). The probe's import cannot
- * resolve, so it loads only when the import was dropped. Asked once.
+ * resolve, so it loads only when the import was dropped. Asked once per
+ * process, from a `data:` URL: Deno caches a module's emitted JavaScript in
+ * DENO_DIR by its URL, and a `blob:` URL, new in every process, left one
+ * more file there at every start of a host.
  */
 function importElision(): Promise<boolean> {
   elision ??= (async () => {
-    const url = URL.createObjectURL(new Blob([ELISION_PROBE], { type: "application/typescript" }));
     try {
-      await import(url);
+      await import(`data:application/typescript;base64,${btoa(ELISION_PROBE)}`);
       return true;
     } catch {
       return false;
-    } finally {
-      URL.revokeObjectURL(url);
     }
   })();
   return elision;

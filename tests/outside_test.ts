@@ -83,6 +83,28 @@ await hot.close();
   match(ran.stdout, /^serving function$/m);
 });
 
+Deno.test("a program outside the repository loads a TypeScript generation inline and leaves no file in DENO_DIR", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    "host.ts": hostProgram(join(REPO, "mod.ts")),
+    "gen/v1.ts": 'export const hs_greeter = { greet: (n: string): string => "hello " + n };',
+    "gen/v2.ts": 'export const hs_greeter = { greet: (n: string): string => "hi " + n };',
+  });
+  const info = await runToEnd(["info", "--json"], { cwd: fixture.dir });
+  const blobs = join(JSON.parse(info.stdout).denoDir, "gen", "blob");
+  const count = async () => (await exists(blobs)) ? (await Array.fromAsync(Deno.readDir(blobs))).length : 0;
+  const run = () =>
+    runToEnd(["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts"], {
+      cwd: fixture.dir,
+      env: { NO_COLOR: "1" },
+    });
+  // The first run may cache what any process of this library caches once; the next ones add nothing.
+  strictEqual((await run()).code, 0);
+  const before = await count();
+  for (let i = 0; i < 2; i++) strictEqual((await run()).code, 0);
+  strictEqual(await count(), before);
+});
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
