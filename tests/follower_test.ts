@@ -109,3 +109,26 @@ Deno.test("Follower.start() refuses a malformed host name or report interval", a
     return Promise.resolve();
   });
 });
+
+Deno.test("Follower reports a channel naming no digest as refused, and keeps serving", async () => {
+  await withStore(async (store) => {
+    await publish(store, "app", new Uint8Array([1]), { digest: A });
+    await using follower = Follower.start({
+      store,
+      channel: "app",
+      host: "h1",
+      reportInterval: 20,
+      load: () => Promise.resolve(),
+    });
+    await follower.ready();
+    const entry = await store.getChannel("app");
+    await store.setChannel("app", { stable: "not-a-digest" }, entry!.revision);
+    await eventually(
+      async () => (await store.listReports("app"))[0]?.state === "refused",
+      "a refused report",
+    );
+    const [report] = await store.listReports("app");
+    strictEqual(report?.refused?.code, "E_NOT_FOUND");
+    strictEqual(report?.digest, A);
+  });
+});

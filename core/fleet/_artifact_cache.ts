@@ -7,6 +7,7 @@
 
 import { HotswapError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
+import { checkDigest } from "../store/schema.ts";
 
 /** Artifacts kept in memory. */
 const CACHED_ARTIFACTS = 4;
@@ -32,11 +33,23 @@ export class ArtifactCache {
    * @param digest The artifact.
    * @param keep A digest never evicted to make room: the one serving.
    * @returns The bytes, or `undefined` (try later) when the store failed; `onError` was told.
-   * @throws {HotswapError} `E_NOT_FOUND` when the store has no such artifact.
+   * @throws {HotswapError} `E_NOT_FOUND` when the store has no such artifact, or `digest` is none.
    */
   async get(digest: string, keep: string): Promise<Uint8Array | undefined> {
     const cached = this.#bytes.get(digest);
     if (cached !== undefined) return cached;
+    // A channel naming no digest at all is refused, not taken for a store that failed (and asked again at every tick).
+    try {
+      checkDigest(digest);
+    } catch (error) {
+      throw new HotswapError(
+        "E_NOT_FOUND",
+        `Cannot load ${JSON.stringify(digest)}: ${
+          (error as Error).message
+        }; publish an artifact and roll out its digest`,
+        { cause: error },
+      );
+    }
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.#store.getArtifact(digest);
