@@ -114,8 +114,13 @@ export function parseTrustList(input: unknown, source = "the trust list"): Trust
   let value: unknown;
   try {
     value = structuredClone(input);
-  } catch {
-    throw malformed(source, "it holds values JSON cannot (functions, symbols)");
+  } catch (error) {
+    throw malformed(
+      source,
+      error instanceof RangeError
+        ? "it is nested too deeply to be a trust list"
+        : "it holds values JSON cannot (functions, symbols)",
+    );
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw malformed(source, "it is not a JSON object");

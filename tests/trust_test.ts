@@ -140,6 +140,21 @@ Deno.test("a host following a trust list file rotates only through signed update
   strictEqual(hot.info().provenance?.keyid, fresh.keyid);
 });
 
+Deno.test("readTrustList() refuses a file nested too deeply, naming it and saying so", async () => {
+  await using fixture = await Fixture.create();
+  const path = fixture.path("trust.json");
+  await Deno.writeTextFile(
+    path,
+    `{"version":1,"keys":[],"revoked":[],"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}`,
+  );
+  await rejects(readTrustList(path), (error) => {
+    refusedWith("tampered")(error);
+    ok((error as Error).message.includes(path), (error as Error).message);
+    ok((error as Error).message.includes("nested too deeply"), (error as Error).message);
+    return true;
+  });
+});
+
 Deno.test("readTrustList() refuses a key whose id is not the hash of its public key", async () => {
   await using fixture = await Fixture.create();
   const [a, b] = [await generateSigningKey(), await generateSigningKey()];
