@@ -174,6 +174,10 @@ export function thrownText(value: unknown): string {
   return String(value);
 }
 
+/** SGR escape sequences (colours), as Deno writes them. */
+// deno-lint-ignore no-control-regex
+const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
+
 /**
  * Rewrites the stacks of an error and of its causes with `unblob`, so that
  * frames name files rather than the `blob:` URLs a snapshot was minted at;
@@ -183,7 +187,10 @@ export function renameFrames(error: unknown, unblob: (text: string) => string, d
   if (!(error instanceof Error) || depth > 8) return;
   try {
     const stack = error.stack;
-    if (typeof stack === "string" && stack.includes("blob:")) error.stack = unblob(stack);
+    // Deno colours the location in the stack of an import it cannot resolve, terminal or not.
+    if (typeof stack === "string" && (stack.includes("blob:") || stack.includes("\u001b["))) {
+      error.stack = unblob(stack).replace(ANSI_COLOUR, "");
+    }
     renameFrames(error.cause, unblob, depth + 1);
   } catch {
     // A frozen error, or a getter that throws: it is the generation's to keep.

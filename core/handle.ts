@@ -66,7 +66,7 @@ export async function resolveHandle<T>(
     throw new ContractError(
       `Cannot accept "${path}": its "${contract.symbol}" does not match contract ${contract.name}@${contract.version}: ${
         problems.join("; ")
-      }; make the handle match the contract`,
+      }; ${contractAdvice(contract, problems)}`,
       problems,
       { path },
     );
@@ -169,7 +169,12 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   try {
     if (error instanceof Error) detail += `\n${String(error.stack ?? "")}`;
   } catch { /* an exotic error: the message alone will do */ }
-  const parse = /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported/i.test(reason);
+  const parse =
+    /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported|not a dependency/i.test(
+      reason,
+    );
+  // `import x from "left-pad"`: a name no import map of the generation's maps.
+  const bare = /Import "[^"]*" not a dependency|Relative import path "[^"]*" not prefixed/.test(reason);
   // A module that does not parse or resolve is named first. A throw is blamed
   // on the module whose top-level code was running: the outermost of the
   // generation's frames, as the innermost may be a function it called.
@@ -211,12 +216,25 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
         ? 'its process may not fetch npm packages: grant them with permissions: { import: ["registry.npmjs.org"] } (the host needs --allow-import for it too)'
         : lockfile
         ? 'the host\'s lockfile is frozen and lacks a package this generation imports: add it to the lockfile (deno cache the generation), or load it with isolation "process", whose child runs without a lockfile'
+        : bare
+        ? "write a package as npm:<name>@<version> or jsr:@<scope>/<name>@<version>, and a file as a path (./ or ../)"
         : parse
         ? "fix the module so it parses and its imports resolve"
         : "fix the error its top-level code throws"
     }`,
     { path, cause: error },
   );
+}
+
+/**
+ * What to do about a handle's mismatches: rebuild it against the host's
+ * contract when its brand says it was built for another version, else make
+ * it match.
+ */
+export function contractAdvice(contract: Contract<unknown>, problems: readonly string[]): string {
+  return problems.some((problem) => problem.startsWith("(brand): built for"))
+    ? `build the generation against ${contract.name}@${contract.version} (the version its implement() brand names is not one this host accepts)`
+    : "make the handle match the contract";
 }
 
 function escapeNonAscii(text: string): string {

@@ -13,6 +13,7 @@
  */
 
 import { ContractError } from "./contract.ts";
+import { contractAdvice } from "./handle.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
@@ -144,7 +145,7 @@ export class ProcessLoader implements Loader {
         new ContractError(
           `Cannot accept "${snapshot.entry}": its handle, as rebuilt in the host, does not match contract ${contract.name}@${contract.version}: ${
             problems.join("; ")
-          }; make the handle match the contract`,
+          }; ${contractAdvice(contract, problems)}`,
           problems,
           { path: snapshot.entry },
         ),

@@ -112,9 +112,9 @@ export function assertReadable(path: string, grant: readonly string[], subject: 
   if (state === "granted") return;
   throw new HotswapError(
     "E_PERMISSION",
-    `Cannot read "${subject}": the host has no read permission for it (${state}); run the host with --allow-read=${
-      grant.join(",")
-    }`,
+    `Cannot read "${subject}": the host has no read permission for it (${
+      state === "denied" ? "denied" : "not granted"
+    }); run the host with --allow-read=${grant.join(",")}`,
     { path: subject },
   );
 }

@@ -16,6 +16,7 @@
 
 import { fileURLToPath } from "node:url";
 import { ContractError } from "./contract.ts";
+import { contractAdvice } from "./handle.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
@@ -117,7 +118,7 @@ export class WorkerLoader implements Loader {
         new ContractError(
           `Cannot accept "${snapshot.entry}": its handle, as rebuilt in the host, does not match contract ${request.contract.name}@${request.contract.version}: ${
             problems.join("; ")
-          }; make the handle match the contract`,
+          }; ${contractAdvice(request.contract, problems)}`,
           problems,
           { path: snapshot.entry },
         ),

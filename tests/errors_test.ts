@@ -166,6 +166,28 @@ Deno.test("E_TIMEOUT: a factory that never settles is abandoned after loadTimeou
   await expectRefused(hot, path, "E_TIMEOUT", { fix: /longer than loadTimeout \(50 ms\)/ });
 });
 
+Deno.test("E_IMPORT: a bare specifier says how to write a package or a file, at its line, with no colour codes", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  const path = await fixture.write({ "bare.ts": `import pad from "left-pad";\nexport const hs_echo = pad;` });
+  const error = await expectRefused(hot, path, "E_IMPORT", {
+    fix: /not a dependency.* at .*bare\.ts:1:\d+; write a package as npm:<name>@<version> or jsr:/,
+  });
+  const stack = String((error.cause as Error).stack);
+  ok(!stack.includes("\u001b["), stack);
+});
+
+Deno.test("E_CONTRACT: a handle branded for a version this host does not accept says to build it against the host's", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  const path = await fixture.write({
+    "branded.ts": `${
+      echoModule("old")
+    }(hs_echo as Record<symbol, unknown>)[Symbol.for("@hotswap/runtime/contract")] = { name: "Echo", version: "0.9.0" };\n`,
+  });
+  await expectRefused(hot, path, "E_CONTRACT", { fix: /build the generation against Echo@1\.0\.0/ });
+});
+
 Deno.test("E_IMPORT: a circular import is refused with the cycle named", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
