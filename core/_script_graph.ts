@@ -364,8 +364,10 @@ function resolveLink(module: CompiledModule, specifier: string, namespaces: read
 }
 
 /**
- * A module's namespace: a getter per name it exports, its own names reading
- * the body's getters (live), the others the namespace they come from.
+ * A module's namespace, made once the module has run: its own names read
+ * from the body's getters, the others from the namespace they come from.
+ * Their values are final by then: a module that assigns an exported binding
+ * after its top level, or is part of a cycle, never takes the script path.
  */
 function namespaceOf(
   locals: object,
@@ -374,17 +376,12 @@ function namespaceOf(
 ): Namespace {
   // The body returns `{ get name() { … } }` only: every property is a getter.
   const own = Object.getOwnPropertyDescriptors(locals);
-  const namespace = Object.create(null) as Namespace;
+  const values = Object.create(null) as Namespace;
   for (const [name, { from, imported }] of exports) {
-    let get: () => unknown;
-    if (from === undefined) get = own[name]!.get!;
-    else {
-      const source = load(from);
-      get = imported === undefined ? () => source : () => source[imported];
-    }
-    Object.defineProperty(namespace, name, { get, enumerable: true, configurable: true });
+    if (from === undefined) values[name] = own[name]!.get!.call(locals);
+    else values[name] = imported === undefined ? load(from) : load(from)[imported];
   }
-  return seal(namespace);
+  return seal(values);
 }
 
 /** Names an anonymous `export default` function or class `default`, as the export does. */
@@ -400,24 +397,16 @@ function nameDefault(locals: object): void {
 const EMPTY: Namespace = seal({});
 
 /**
- * A namespace as code uses one: names sorted, a null prototype, tagged
- * `Module`, not writable or extensible. Reflection tells it apart: its names
- * are frozen getters, where a module namespace has writable data properties
- * that refuse writes.
+ * A namespace as code uses one, and as `console.log` shows one: names
+ * sorted, values as data properties, a null prototype, tagged `Module`, not
+ * writable or extensible. Reflection still tells it apart: a module
+ * namespace's properties read as writable (and refuse writes all the same).
  */
-function seal(exports: Namespace): Namespace {
+function seal(values: Namespace): Namespace {
   const namespace = Object.create(null) as Namespace;
-  for (const name of Object.keys(exports).sort()) {
-    const { get, value } = Object.getOwnPropertyDescriptor(exports, name)!;
-    Object.defineProperty(
-      namespace,
-      name,
-      get === undefined ? { value, enumerable: true, writable: true } : {
-        get,
-        enumerable: true,
-      },
-    );
+  for (const name of Object.keys(values).sort()) {
+    Object.defineProperty(namespace, name, { value: values[name], enumerable: true });
   }
   Object.defineProperty(namespace, Symbol.toStringTag, { value: "Module" });
-  return Object.freeze(namespace);
+  return Object.preventExtensions(namespace);
 }

@@ -301,6 +301,27 @@ export default "lib";
   }
 });
 
+Deno.test("script path: a namespace holds its values as data properties, so that it prints as one", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({ "lib.ts": `export const a = 1;\nexport function f() {}\n` });
+  const entry = await fixture.write({
+    "gen.ts": probe(
+      "namespace",
+      `[Deno.inspect(lib), Object.getOwnPropertyDescriptor(lib, "a")?.value, Reflect.set(lib, "a", 2), lib.a]`,
+      `import * as lib from "./lib.ts";`,
+    ),
+  });
+  ok(await takesScriptPath(entry));
+  const hot = await register(entry);
+  try {
+    const [printed, ...rest] = await call(hot, 1) as [string, ...unknown[]];
+    match(printed, /\{ a: 1, f: \[Function: f\] \}/);
+    deepStrictEqual(rest, [1, false, 1]);
+  } finally {
+    await hot.close();
+  }
+});
+
 Deno.test("fallback: an exported binding the module reassigns is live through Deno's import", async () => {
   await using fixture = await Fixture.create();
   await fixture.write({
