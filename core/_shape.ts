@@ -29,13 +29,14 @@ export interface ShapeDefinition {
 
 /**
  * The kind that describes every value of type `V` in a shape, or `never`
- * when no kind but `"unknown"` does. A union is judged whole, not member by
+ * when no kind but `"unknown"` does; any kind for `any`, which claims nothing. A union is judged whole, not member by
  * member: `string | number` is no `"string"`, since the check would refuse
  * its numbers, and a function is no `"object"` (the check tells them apart).
  *
  * @typeParam V A member's type.
  */
-export type KindOf<V> = unknown extends V ? "unknown"
+export type KindOf<V> = 0 extends 1 & V ? ShapeKind
+  : unknown extends V ? "unknown"
   : [V] extends [string] ? "string"
   : [V] extends [number] ? "number"
   : [V] extends [boolean] ? "boolean"
@@ -69,11 +70,12 @@ export type IsOptional<T, K extends keyof T> = object extends Pick<T, K> ? true
 /**
  * The shape a contract of `T` must declare: every member of `T`, each with
  * the kind of its type (`"unknown"` always fits; optional members end in `?`).
- * A member of `T` missing from the shape is a compile-time error.
+ * A member of `T` missing from the shape is a compile-time error. For `T`
+ * of `any`, any shape: the type claims nothing to check it against.
  *
  * @typeParam T The handle type the contract describes.
  */
-export type Shape<T> = {
+export type Shape<T> = 0 extends 1 & T ? ShapeDefinition : {
   readonly [K in keyof T]-?: IsOptional<T, K> extends true
     ? `${KindOf<Exclude<T[K], undefined>>}?` | "unknown" | "unknown?"
     : KindOf<T[K]> | NestedShapeOf<T[K]> | "unknown";

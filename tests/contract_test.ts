@@ -162,6 +162,16 @@ Deno.test("defineContract() shape is checked against the type at compile time", 
   // @ts-expect-error "a" is a string, not a number
   defineContract<{ a: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "number" } });
   defineContract<{ a?: string }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "string?" } });
+  // `any` claims nothing: any shape, and any kind for a member typed `any`.
+  // deno-lint-ignore no-explicit-any
+  defineContract<any>({
+    name: "A",
+    version: "1.0.0",
+    symbol: "hs_a",
+    shape: { a: "number", b: { c: "string" } },
+  });
+  // deno-lint-ignore no-explicit-any
+  defineContract<{ a: any }>({ name: "A", version: "1.0.0", symbol: "hs_a", shape: { a: "function" } });
 });
 
 Deno.test("defineContract() judges a union member whole: only a kind that fits every variant type-checks", () => {
