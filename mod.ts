@@ -75,8 +75,8 @@ export {
   type SwapOptions,
   type SwapResult,
 } from "./core/hotswap.ts";
-export type { HandleOf, Isolation, Remote } from "./core/isolation.ts";
-export type { HotswapOptions, WorkerPermissions } from "./core/options.ts";
+export type { HandleOf, Isolation, IsolationOf, Remote } from "./core/isolation.ts";
+export type { CheckedOptions, HotswapOptions, OptionsRefusedIn, WorkerPermissions } from "./core/options.ts";
 export { registerHotswap } from "./core/register.ts";
 export type { SignalSwapOptions, SignalSwapOutcome, SignalSwaps } from "./core/signal_swap.ts";
 export type { FleetHostOptions } from "./core/fleet/host.ts";

@@ -45,3 +45,27 @@ export type Remote<T> = T extends (...args: infer A) => infer R ? (...args: A) =
  * @typeParam I The isolation mode.
  */
 export type HandleOf<T, I extends Isolation> = I extends "inline" ? T : Remote<T>;
+
+/**
+ * The isolation an options object selects, as far as its type tells: the
+ * type of its `isolation` member, joined with `"inline"` (the default) when
+ * that member is optional, and `"inline"` when it has none. A union of
+ * options types gives the union of their isolations.
+ *
+ * @typeParam O The type of the options object.
+ *
+ * @example What each options type selects
+ * ```ts
+ * import type { HotswapOptions, IsolationOf } from "@hotswap/runtime";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const worker: IsolationOf<{ isolation: "worker" }>[] = ["worker"];
+ * const fallback: IsolationOf<{ drainTimeout: number }>[] = ["inline"];
+ * // A `HotswapOptions` value may name any mode: nothing narrower is known.
+ * const open: IsolationOf<HotswapOptions>[] = ["inline", "worker", "process"];
+ * deepStrictEqual([...worker, ...fallback, ...open].length, 5);
+ * ```
+ */
+export type IsolationOf<O> = O extends { readonly isolation: infer I extends Isolation } ? I
+  : O extends { readonly isolation?: infer I extends Isolation } ? I | "inline"
+  : "inline";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Isolation } from "./isolation.ts";
+import type { Isolation, IsolationOf } from "./isolation.ts";
 import type { PathLike } from "./roots.ts";
 import type { TrustList } from "./trust.ts";
 
@@ -99,6 +99,70 @@ export interface HotswapOptions {
   rollbackDepth?: number;
 }
 
+/**
+ * The options that apply in none of the isolation modes `I` allows:
+ * `permissions` and `callTimeout` need a worker or a process, `memoryLimit`
+ * and `maxRestarts` a process. A registration that sets one is refused with a
+ * `TypeError`; a union that includes `"process"` refuses nothing.
+ *
+ * @typeParam I The isolation mode, or a union of the modes it may be.
+ *
+ * @example Options a worker refuses
+ * ```ts
+ * import type { OptionsRefusedIn } from "@hotswap/runtime";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const refused: OptionsRefusedIn<"worker">[] = ["memoryLimit", "maxRestarts"];
+ * const none: OptionsRefusedIn<"worker" | "process">[] = [];
+ * deepStrictEqual(refused.length + none.length, 2);
+ * ```
+ */
+export type OptionsRefusedIn<I extends Isolation> = [I] extends ["inline"]
+  ? "permissions" | "callTimeout" | "memoryLimit" | "maxRestarts"
+  : [I] extends ["inline" | "worker"] ? "memoryLimit" | "maxRestarts"
+  : never;
+
+/**
+ * The type `registerHotswap` checks an options object of type `O` against:
+ * `Base`, with each option refused in `O`'s isolation ({@linkcode IsolationOf},
+ * {@linkcode OptionsRefusedIn}) allowed only as `undefined` when `O` sets it
+ * for certain. An option `O` may leave out (an optional member, as in a
+ * `HotswapOptions` value or a spread of one) is left to the run-time check,
+ * as is every option when the isolation is not known.
+ *
+ * @typeParam O The type of the options object passed.
+ * @typeParam Base The options accepted in any mode.
+ *
+ * @example A worker registration may not cap memory
+ * ```ts
+ * import type { CheckedOptions } from "@hotswap/runtime";
+ * import { strictEqual } from "node:assert/strict";
+ *
+ * const options = { isolation: "worker", callTimeout: 5_000 } as const;
+ * const checked: CheckedOptions<typeof options> = options;
+ * strictEqual(checked.callTimeout, 5_000);
+ *
+ * const capped = { isolation: "worker", memoryLimit: 64 } as const;
+ * // @ts-expect-error memoryLimit applies to isolation "process" only
+ * const refused: CheckedOptions<typeof capped> = capped;
+ * void refused;
+ * ```
+ */
+export type CheckedOptions<O, Base extends HotswapOptions = HotswapOptions> = [O] extends [unknown] ?
+    & Base
+    & {
+      readonly [
+        K in
+          & OptionsRefusedIn<IsolationOf<O>>
+          & keyof { [K in keyof O as undefined extends O[K] ? never : K]: unknown }
+      ]?: undefined;
+    }
+  // Never taken: the compiler infers `O` into both branches of a conditional,
+  // so this infers `O` from the argument, while the argument is checked
+  // against the true branch, which is not `O` itself: a misspelt option stays
+  // an excess property.
+  : O;
+
 /** {@linkcode HotswapOptions} checked, with every default applied. */
 export interface ResolvedOptions {
   readonly roots: readonly PathLike[] | undefined;
@@ -144,23 +208,31 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
   if (trust !== undefined && (trust === null || (typeof trust !== "string" && typeof trust !== "object"))) {
     throw new TypeError("Cannot register: trust must be the path of a trust list, or a trust list object");
   }
+  // The types refuse these too (CheckedOptions); this is for JavaScript
+  // callers and options whose type leaves them open.
   if (isolation === "inline") {
-    for (const name of ["permissions", "callTimeout"] as const) {
-      if (options[name] !== undefined) {
-        throw new TypeError(
-          `Cannot register: ${name} applies to isolation "worker" or "process" only; inline code runs in the host, with the host's permissions`,
-        );
-      }
+    if (options.permissions !== undefined) {
+      throw new TypeError(
+        `Cannot register: permissions applies to isolation "worker" or "process" only; inline code runs in the host, with the host's permissions`,
+      );
+    }
+    if (options.callTimeout !== undefined) {
+      throw new TypeError(
+        `Cannot register: callTimeout applies to isolation "worker" or "process" only (inline calls run on the host's thread, where they cannot be timed out); use isolation "worker" or "process"`,
+      );
     }
   }
   if (isolation !== "process") {
     // Accepting them elsewhere would promise a limit nothing enforces.
-    for (const name of ["memoryLimit", "maxRestarts"] as const) {
-      if (options[name] !== undefined) {
-        throw new TypeError(
-          `Cannot register: ${name} applies to isolation "process" only (a Worker's memory cannot be capped, and a crashed worker is not restarted); use isolation "process"`,
-        );
-      }
+    if (options.memoryLimit !== undefined) {
+      throw new TypeError(
+        `Cannot register: memoryLimit applies to isolation "process" only (a Worker's memory cannot be capped, and a crashed worker is not restarted); use isolation "process"`,
+      );
+    }
+    if (options.maxRestarts !== undefined) {
+      throw new TypeError(
+        `Cannot register: maxRestarts applies to isolation "process" only (inline code and a worker are replaced only by a swap, never restarted); use isolation "process"`,
+      );
     }
   }
   return {

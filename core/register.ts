@@ -9,8 +9,8 @@
 import type { Contract } from "./contract.ts";
 import type { Hotswap } from "./hotswap.ts";
 import type { FleetHostOptions } from "./fleet/host.ts";
-import type { HandleOf, Isolation } from "./isolation.ts";
-import type { HotswapOptions } from "./options.ts";
+import type { HandleOf, IsolationOf } from "./isolation.ts";
+import type { CheckedOptions, HotswapOptions } from "./options.ts";
 import { openPath } from "./_open_path.ts";
 import type { PathLike } from "./roots.ts";
 
@@ -21,8 +21,10 @@ import type { PathLike } from "./roots.ts";
  * see the second signature.
  *
  * @typeParam T The handle type of the contract.
- * @typeParam I The isolation mode, which decides what `with()` receives:
- *   `T` inline, {@linkcode Remote}`<T>` in a worker or process.
+ * @typeParam O The type of `options`. Its `isolation` ({@linkcode IsolationOf})
+ *   decides what `with()` receives: `T` inline, {@linkcode Remote}`<T>` in a
+ *   worker or process; an option that does not apply there is a type error
+ *   ({@linkcode CheckedOptions}).
  * @param contract The contract every generation must meet.
  * @param path The first generation's entry file (relative to the working directory, or a `file:` URL).
  * @param options Roots, isolation, permissions, integrity pin and timeouts.
@@ -46,11 +48,11 @@ import type { PathLike } from "./roots.ts";
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function registerHotswap<T, I extends Isolation = "inline">(
+export function registerHotswap<T, O extends HotswapOptions = { readonly isolation?: "inline" }>(
   contract: Contract<T>,
   path: PathLike,
-  options?: HotswapOptions & { readonly isolation?: I },
-): Promise<Hotswap<HandleOf<T, I>>>;
+  options?: CheckedOptions<O>,
+): Promise<Hotswap<HandleOf<T, IsolationOf<O>>>>;
 /**
  * Follows a channel of a fleet store (SPEC 13): loads the generation the
  * channel wants for this host (a signed artifact, checked against `trust`),
@@ -59,7 +61,7 @@ export function registerHotswap<T, I extends Isolation = "inline">(
  * store is unreachable. Closing the reference stops following.
  *
  * @typeParam T The handle type of the contract.
- * @typeParam I The isolation mode.
+ * @typeParam O The type of `channel`; its `isolation` decides what `with()` receives, as in the first signature.
  * @param contract The contract every generation must meet.
  * @param channel The store (`sqlite:<file>`, `nats://host:port`), channel, host id, and the options of a path registration.
  * @returns The reference, serving the channel's generation for this host.
@@ -78,15 +80,15 @@ export function registerHotswap<T, I extends Isolation = "inline">(
  * });
  * ```
  */
-export function registerHotswap<T, I extends Isolation = "inline">(
+export function registerHotswap<T, O extends FleetHostOptions>(
   contract: Contract<T>,
-  channel: FleetHostOptions & { readonly isolation?: I },
-): Promise<Hotswap<HandleOf<T, I>>>;
-export async function registerHotswap<T, I extends Isolation = "inline">(
+  channel: CheckedOptions<O, FleetHostOptions>,
+): Promise<Hotswap<HandleOf<T, IsolationOf<O>>>>;
+export async function registerHotswap<T>(
   contract: Contract<T>,
-  source: PathLike | (FleetHostOptions & { readonly isolation?: I }),
-  options: HotswapOptions & { readonly isolation?: I } = {},
-): Promise<Hotswap<HandleOf<T, I>>> {
+  source: PathLike | FleetHostOptions,
+  options: HotswapOptions = {},
+): Promise<Hotswap<unknown>> {
   if (typeof source === "object" && !(source instanceof URL)) {
     // Loaded on first use: programs that never follow a channel never load the fleet code.
     const { followChannel } = await import("./fleet/host.ts");

@@ -9,7 +9,15 @@
  */
 
 import { strictEqual } from "node:assert/strict";
-import { defineContract, type HandleOf, type Isolation, registerHotswap, type Remote } from "../mod.ts";
+import {
+  defineContract,
+  type HandleOf,
+  type Hotswap,
+  type HotswapOptions,
+  type Isolation,
+  registerHotswap,
+  type Remote,
+} from "../mod.ts";
 import { Fixture } from "./_fixtures.ts";
 
 interface Greeter {
@@ -71,6 +79,20 @@ Deno.test("an isolation known only at run time gives the union of both handle ty
   const isolation = "inline" as Isolation; // as if read from a flag
   await using hot = await registerHotswap(greeter, entry, { isolation });
   const handle: HandleOf<Greeter, Isolation> extends Greeter | Remote<Greeter> ? true : false = true;
+  strictEqual(handle, true);
+  // @ts-expect-error it may be a Promise
+  const wrong: string = hot.with((h) => h.greet("a"));
+  strictEqual(await wrong, "hi a");
+  const greeting: string = await hot.with((h) => h.greet("a"));
+  strictEqual(greeting, "hi a");
+});
+
+Deno.test("options held in a HotswapOptions value leave the isolation open: with() may get either handle", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "greeter.ts": GENERATION });
+  const options: HotswapOptions = { isolation: "worker", callTimeout: 5_000 }; // as if read from a config file
+  await using hot = await registerHotswap(greeter, entry, options);
+  const handle: typeof hot extends Hotswap<Greeter | Remote<Greeter>> ? true : false = true;
   strictEqual(handle, true);
   // @ts-expect-error it may be a Promise
   const wrong: string = hot.with((h) => h.greet("a"));
