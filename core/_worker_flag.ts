@@ -26,7 +26,7 @@
  */
 
 import { dirname, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const FLAG = "--unstable-worker-options";
 const FEATURE = "worker-options";
@@ -56,7 +56,9 @@ async function detect(): Promise<FlagCheck> {
   if (argv !== undefined) return await fromCommandLine(argv);
   // The command line is unknown: a config in effect can confirm the feature, never rule it out.
   const config = await discoverConfig();
-  if (config !== undefined && config.unstable.includes(FEATURE) && config.inEffect !== false) {
+  // Only a config shown to be the one in effect may enable it: a wrong "yes"
+  // ends the whole process (exit 70), a wrong "no" is an E_UNSUPPORTED with a fix.
+  if (config !== undefined && config.unstable.includes(FEATURE) && config.inEffect === true) {
     return enabledBy(config.path);
   }
   return {
@@ -67,6 +69,8 @@ async function detect(): Promise<FlagCheck> {
           ? "found no deno.json it may read"
           : config.inEffect === false
           ? `${config.path} is not in effect (its import map is not the one Deno uses: --no-config or another --config)`
+          : config.unstable.includes(FEATURE)
+          ? `${config.path} enables it, but nothing shows it is the config in effect (--no-config or --config would override it; give it an "imports" entry the runtime can check, or let it read the command line)`
           : `${config.path} does not enable it`
       }`,
     fix:
@@ -153,7 +157,6 @@ function splitCommandLine(text: string): string[] {
   return argv;
 }
 
-/** Finds the config Deno discovers: the nearest deno.json or deno.jsonc from the working directory up. */
 /** A config file as far as the flag is concerned. */
 interface Config {
   readonly path: string;
@@ -162,16 +165,24 @@ interface Config {
   readonly inEffect: boolean | undefined;
 }
 
+/**
+ * The config Deno discovers: the nearest deno.json or deno.jsonc from the
+ * main module's directory up (Deno 2.9 starts there, not at the working
+ * directory: a deno.json in the working directory alone is ignored,
+ * measured). One the host may not read is passed over.
+ */
 async function discoverConfig(): Promise<Config | undefined> {
   let directory: string;
   try {
-    directory = Deno.cwd();
+    const main = new URL(Deno.mainModule);
+    directory = main.protocol === "file:" ? dirname(fileURLToPath(main)) : Deno.cwd();
   } catch {
     return undefined;
   }
   for (;;) {
     for (const name of ["deno.json", "deno.jsonc"]) {
-      const config = await readConfig(join(directory, name));
+      const path = join(directory, name);
+      const config = await readConfig(path);
       if (config !== undefined) return config;
     }
     const parent = dirname(directory);

@@ -654,6 +654,38 @@ Deno.test("worker mode: the flag is confirmed from the command line or from deno
   match(byConfig.output, /^served pong$/m);
 });
 
+Deno.test("worker mode: a deno.json that is not the one in effect never confirms the flag (Deno would end the process)", async () => {
+  await using fixture = await Fixture.create();
+  const { imports } = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
+  const enabling = JSON.stringify({ imports, unstable: ["worker-options"] });
+  await fixture.write({
+    // Enabled in the working directory only: Deno takes the config from the script's directory.
+    "deno.json": enabling,
+    "app/deno.json": JSON.stringify({ imports }),
+    "app/gen.ts": "export const hs_ping = { ping: () => 'pong' };",
+    "app/host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const contract = defineContract<{ ping(): unknown }>({ name: "Ping", version: "1.0.0", symbol: "hs_ping", shape: { ping: "function" } });
+try {
+  const hot = await registerHotswap(contract, new URL("./gen.ts", import.meta.url), { isolation: "worker" });
+  console.log("served", await hot.with((h) => h.ping()));
+  await hot.close();
+} catch (error) {
+  console.log("refused", (error as { code?: string }).code);
+}`,
+    // Enabled beside the script, but --no-config puts it out of effect.
+    "solo/deno.json": enabling,
+  });
+  await Deno.copyFile(join(fixture.dir, "app/host.ts"), join(fixture.dir, "solo/host.ts"));
+  await Deno.copyFile(join(fixture.dir, "app/gen.ts"), join(fixture.dir, "solo/gen.ts"));
+  for (const args of [["--allow-read", "app/host.ts"], ["--no-config", "--allow-read", "solo/host.ts"]]) {
+    const { code, stdout, stderr } = await runToEnd(["run", "--quiet", "--no-prompt", ...args], {
+      cwd: fixture.dir,
+    });
+    strictEqual(code, 0, stdout + stderr);
+    match(stdout, /^refused E_UNSUPPORTED$/m);
+  }
+});
+
 Deno.test("worker mode: the worker's own code imports nothing host-only", async () => {
   const { code, stdout, stderr } = await runToEnd(["info", "--json", join(REPO, "core/_worker_main.ts")]);
   strictEqual(code, 0, stderr);
