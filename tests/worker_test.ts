@@ -656,12 +656,12 @@ Deno.test("worker mode: the flag is confirmed from the command line or from deno
 
 Deno.test("worker mode: a deno.json that is not the one in effect never confirms the flag (Deno would end the process)", async () => {
   await using fixture = await Fixture.create();
-  const { imports } = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
-  const enabling = JSON.stringify({ imports, unstable: ["worker-options"] });
+  // No import map to tell by: nothing shows whether such a config is the one Deno uses.
+  const enabling = JSON.stringify({ unstable: ["worker-options"] });
   await fixture.write({
     // Enabled in the working directory only: Deno takes the config from the script's directory.
     "deno.json": enabling,
-    "app/deno.json": JSON.stringify({ imports }),
+    "app/deno.json": "{}",
     "app/gen.ts": "export const hs_ping = { ping: () => 'pong' };",
     "app/host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
 const contract = defineContract<{ ping(): unknown }>({ name: "Ping", version: "1.0.0", symbol: "hs_ping", shape: { ping: "function" } });
