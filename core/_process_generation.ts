@@ -34,6 +34,8 @@ export interface ProcessGenerationOptions {
   readonly maxRestarts: number;
   /** Milliseconds a restart's load may take. */
   readonly loadTimeout: number;
+  /** Milliseconds a call may take, waiting for a restart included; `undefined` for no limit. */
+  readonly callTimeout: number | undefined;
   /** Reports a restart that serves again. */
   readonly onRestart: (reason: string, restarts: number) => void;
   /** Aborted when the generation is retired or its load failed. */
@@ -73,7 +75,30 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
     const process = this.#process;
     if (!process.dead) return process.call(member, args);
     const serving = this.#serving();
-    return serving.then((next) => next.call(member, args));
+    const timeout = this.#options.callTimeout;
+    if (timeout === undefined) return serving.then((next) => next.call(member, args));
+    // callTimeout bounds what the caller waits, a restart included: a restart
+    // may take up to loadTimeout, which is no licence to hold the call that long.
+    const { payload } = this.#options;
+    const expired = Promise.withResolvers<never>();
+    const timer = setTimeout(() =>
+      expired.reject(
+        new HotswapError(
+          "E_TIMEOUT",
+          `A call to "${payload.entry}" waited longer than callTimeout (${timeout} ms) for its process to restart; it was not sent; retry later, or raise callTimeout`,
+          { path: payload.entry },
+        ),
+      ), timeout);
+    return Promise.race([serving, expired.promise]).then(
+      (next) => {
+        clearTimeout(timer);
+        return next.call(member, args);
+      },
+      (error) => {
+        clearTimeout(timer);
+        throw error;
+      },
+    );
   }
 
   /** Calls the module's `handoff()` in the process; a dead generation hands over nothing. */

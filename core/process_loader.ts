@@ -135,6 +135,7 @@ export class ProcessLoader implements Loader {
       hooks: loaded.hooks,
       maxRestarts: this.#options.maxRestarts,
       loadTimeout: this.#options.loadTimeout,
+      callTimeout: this.#options.callTimeout,
       onRestart: request.onRestart,
       signal: context.signal,
     });

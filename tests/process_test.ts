@@ -285,6 +285,49 @@ Deno.test("process mode: a call past callTimeout rejects E_TIMEOUT and a restart
   }
 });
 
+Deno.test("process mode: a call made while the process restarts still rejects E_TIMEOUT at callTimeout", async () => {
+  await using fixture = await Fixture.create();
+  const slow = defineContract<{ die(): void; ping(): string }>({
+    name: "Slow",
+    version: "1.0.0",
+    symbol: "hs_slow",
+    shape: { die: "function", ping: "function" },
+  });
+  // Its first factory is quick; a restart's takes 2 s (the marker file tells them apart).
+  const entry = await fixture.write({
+    "slow.ts": `export async function hs_slow() {
+  const marker = ${JSON.stringify(fixture.path("started"))};
+  try {
+    await Deno.stat(marker);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  } catch {
+    await Deno.writeTextFile(marker, "");
+  }
+  return { die: () => Deno.exit(3), ping: () => "pong" };
+}
+`,
+  });
+  const hot = await registerHotswap(slow, entry, {
+    isolation: "process",
+    callTimeout: 300,
+    permissions: { read: [fixture.dir], write: [fixture.dir] },
+  });
+  try {
+    const restarted = new Promise((resolve) => hot.addEventListener("restart", resolve, { once: true }));
+    await rejects(hot.with((h) => h.die()), (error: HotswapError) => error.code === "E_WORKER");
+    // The process restarts for 2 s: a call waits for it no longer than callTimeout, and is not sent.
+    await rejects(
+      hot.with((h) => h.ping()),
+      (error: HotswapError) =>
+        error.code === "E_TIMEOUT" && /waited longer than callTimeout/.test(error.message),
+    );
+    await restarted;
+    strictEqual(await hot.with((h) => h.ping()), "pong");
+  } finally {
+    await hot.close();
+  }
+});
+
 for (
   const [fault, pattern, options] of [
     ["exit", /exited with code 3/, {}],
