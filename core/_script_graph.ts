@@ -32,12 +32,16 @@ import { pathToFileURL } from "node:url";
 import { runInThisContext } from "node:vm";
 import type { SnapshotModule } from "./snapshot.ts";
 import { DEFAULT_LOCAL, IMPORT_PARAMETER, type ScriptText } from "./_script_transform.ts";
+import { importMeta, META_LOCAL, metaArguments } from "./_mint.ts";
 
 /** A module's exports, as a module namespace holds them: on a null prototype. */
 type Namespace = Record<string, unknown>;
 
-/** A module's compiled body: returns its local exports' getters (in a promise with top-level `await`). */
-type ModuleBody = (load: (specifier: string) => Namespace) => unknown;
+/**
+ * A module's compiled body: returns its local exports' getters (in a
+ * promise with top-level `await`). `meta` is its `import.meta`.
+ */
+type ModuleBody = (load: (specifier: string) => Namespace, meta: ImportMeta | undefined) => unknown;
 
 /** Where a specifier of one module leads. */
 type Link =
@@ -138,7 +142,9 @@ export class ScriptGraph {
       }
       const load = (specifier: string) => resolveLink(module, specifier, namespaces);
       const { run, text } = module.body;
-      let locals = run.call(undefined, load);
+      // One `import.meta` an instance of the module, as Deno makes one a module it imports.
+      const meta = text.meta ? metaOf(module.path) : undefined;
+      let locals = run.call(undefined, load, meta);
       if (text.awaits) locals = await locals;
       if (text.renameDefault) nameDefault(locals as object);
       namespaces.push(namespaceOf(locals as object, module.exports, load));
@@ -253,7 +259,7 @@ function compileBody(path: string, script: ScriptText): ModuleBody | undefined {
   try {
     // The body's first line holds the import bindings: the module's own lines keep their numbers.
     run = runInThisContext(
-      `(${script.awaits ? "async " : ""}function (${IMPORT_PARAMETER}) {${script.code}\n})`,
+      `(${script.awaits ? "async " : ""}function (${IMPORT_PARAMETER}, ${META_LOCAL}) {${script.code}\n})`,
       { filename: pathToFileURL(path).href, lineOffset: -1 },
     ) as ModuleBody;
   } catch {
@@ -382,6 +388,11 @@ function namespaceOf(
     else values[name] = imported === undefined ? load(from) : load(from)[imported];
   }
   return seal(values);
+}
+
+/** `import.meta` of the module read from `path` (see `importMeta` in `_mint.ts`). */
+function metaOf(path: string): ImportMeta {
+  return importMeta(...metaArguments(path));
 }
 
 /** Names an anonymous `export default` function or class `default`, as the export does. */

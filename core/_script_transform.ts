@@ -12,6 +12,9 @@
  * - `export` keywords and `export { … }` lists are blanked; a getter per
  *   exported name, returned after the last line, keeps each export live.
  *   `export default <expression>` becomes a declaration of a hidden name.
+ * - `import.meta` becomes a parameter of the function exactly as long
+ *   (`META_LOCAL` of `_mint.ts`), which the caller binds to an object
+ *   describing the module's file, as minted modules do.
  *
  * An importer binds each name it imports once, when it runs (its
  * dependencies have run by then): a module that assigns an exported binding
@@ -20,7 +23,7 @@
  *
  * Only what can be erased this way is taken. Syntax that TypeScript compiles
  * to code (enums, namespaces, parameter properties, decorators), `<T>x`
- * assertions, `import.meta`, `import()`, a direct `eval`, `arguments`
+ * assertions, `new.target`, `import()`, a direct `eval`, `arguments`
  * outside a function, import attributes other than JSON's, a source map of
  * the module's own, and anything the parser only tolerated give `undefined`:
  * Deno's own import runs such a module.
@@ -29,6 +32,7 @@
  */
 
 import type { SyntaxNode as Node } from "./_source_parser.ts";
+import { META_LOCAL, metaText } from "./_mint.ts";
 
 /** The parameter through which the body reaches its imports. */
 export const IMPORT_PARAMETER = "__hs_import";
@@ -63,6 +67,8 @@ export interface ScriptText {
   readonly json: readonly string[];
   /** Whether the body has top-level `await` (it compiles only as an async function). */
   readonly awaits: boolean;
+  /** Whether the body reads `import.meta`, as the parameter `META_LOCAL`. */
+  readonly meta: boolean;
   /**
    * Whether `default` is an anonymous function or class that the export
    * names `default`: the caller renames it once the body has returned (the
@@ -207,6 +213,7 @@ class Rewriter {
   readonly #stars: string[] = [];
   readonly #json: string[] = [];
   #awaits = false;
+  #meta = false;
   /** Whether `export default` held an anonymous function or class, which the export names `default`. */
   #renameDefault = false;
   /** Nodes already blanked whole, which the walk must not visit. */
@@ -239,6 +246,7 @@ class Rewriter {
       stars: this.#stars,
       json: this.#json,
       awaits: this.#awaits,
+      meta: this.#meta,
       renameDefault: this.#renameDefault,
     };
     const growths = this.#edits.filter(({ start, end, text }) => text.length !== end - start)
@@ -392,7 +400,19 @@ class Rewriter {
         continue;
       }
       switch (type) {
-        case "MetaProperty":
+        case "MetaProperty": {
+          if ((node.meta as Node).name !== "import" || (node.property as Node).name !== "meta") {
+            throw new Refused();
+          }
+          // Its two names are not references: nothing under it is visited.
+          this.#edits.push({
+            start: node.start,
+            end: node.end,
+            text: metaText(this.#source.slice(node.start, node.end), META_LOCAL),
+          });
+          this.#meta = true;
+          continue;
+        }
         case "ImportExpression":
         case "ClassAccessorProperty":
           throw new Refused();

@@ -9,7 +9,8 @@
  */
 
 import { deepStrictEqual, notStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { mintModules, type MintSource } from "../core/_mint.ts";
+import { findImportMeta, mintModules, type MintSource } from "../core/_mint.ts";
+import { parseProgram, type SourceSyntax, type SyntaxNode } from "../core/_source_parser.ts";
 import type { MintedSnapshot } from "../core/snapshot.ts";
 
 /** A module with no imports. */
@@ -174,4 +175,105 @@ Deno.test("MintedSnapshot.revoke() frees every blob, once", async () => {
   }
   deepStrictEqual(revoked, [...minted.files.keys()].filter((url) => url.startsWith("blob:")));
   await rejects(import(minted.url), /Module not found/);
+});
+
+/** Where the parser finds each `import.meta` (a MetaProperty node), as `start-end`. */
+function parsedMetas(source: string, syntax: SourceSyntax): string[] {
+  const found: string[] = [];
+  const stack: unknown[] = [parseProgram(source, syntax)];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) stack.push(...node);
+    if (node === null || typeof node !== "object" || Array.isArray(node)) continue;
+    const { type, meta, start, end } = node as SyntaxNode;
+    if (type === "MetaProperty" && (meta as SyntaxNode).name === "import") found.push(`${start}-${end}`);
+    for (const [key, value] of Object.entries(node)) if (!/loc|extra|omments/.test(key)) stack.push(value);
+  }
+  return found.sort((a, b) => parseInt(a) - parseInt(b));
+}
+
+const META_TSX = `/** @jsx h */
+type F = <T>(x: T) => T;
+const id = <T,>(x: T): T => x;
+export function App(props: { name: string }) {
+  const re = /<div>'/g;
+  const s = \`it's \${props.name} <b> \${\`nested \${import.meta.url}\`}\`;
+  return (
+    <div className="x" data-a='y' {...props} title={import.meta.url}>
+      Don't use import.meta here, it's text {"import.meta"}
+      <p>{import.meta.resolve("./x.ts")}</p>
+      <>frag {/* import.meta */} it's</>
+      <Foo.Bar a={<i>{import.meta.dirname}</i>} />
+      {[1, 2].map((n) => <li key={n}>{n < 2 ? import . meta.main : n > 1}</li>)}
+    </div>
+  );
+}
+let arr: Array<number> = [];
+if (arr) /import.meta/.test("x");
+const div = 10 / 2 / import.meta.url.length;
+export default () => <section>{import
+  .meta.filename}</section>;
+`;
+
+Deno.test("findImportMeta() finds where the parser finds import.meta, and nothing in text, comments, regular expressions or JSX text", () => {
+  const ts = `// import.meta
+const a = "import.meta", b = 'import.meta', c = \`import.meta \${import.meta.url}\`;
+/* import.meta */ const d = /import.meta/u, e = a.import.meta, f = [...import.meta.url];
+x = y / import.meta.url.length / 2; function g() { return import.meta; }`;
+  deepStrictEqual(
+    findImportMeta(ts, false).map(({ start, end }) => `${start}-${end}`),
+    parsedMetas(ts, "ts"),
+  );
+  strictEqual(parsedMetas(ts, "ts").length, 4);
+  deepStrictEqual(
+    findImportMeta(META_TSX, true).map(({ start, end }) => `${start}-${end}`),
+    parsedMetas(META_TSX, "tsx"),
+  );
+  strictEqual(parsedMetas(META_TSX, "tsx").length, 7);
+});
+
+Deno.test("mintModules() gives each module an import.meta describing its file, one object a minted instance", async () => {
+  const source = `export const meta = import.meta;
+export const seen = [import.meta === meta, (() => import.meta.url)(), "import.meta", import.meta.resolve("./x.ts"), import.meta.resolve("npm:a@1")];
+export function bare() { try { return import.meta.resolve("bare"); } catch (error) { return error; } }
+export const where = [import.meta.url, new Error("here").stack];`;
+  const module = leaf("/virtual/dir/m.ts", source);
+  await withMinted([module], async (minted) => {
+    const text = await textOf(minted.url);
+    deepStrictEqual(
+      text.split("\n").slice(0, 4).map((line) => line.length),
+      source.split("\n").map((line) => line.length),
+      "no line or column moves",
+    );
+    const ns = await import(minted.url);
+    strictEqual(ns.meta.url, "file:///virtual/dir/m.ts");
+    strictEqual(ns.meta.filename, "/virtual/dir/m.ts");
+    strictEqual(ns.meta.dirname, "/virtual/dir");
+    strictEqual(ns.meta.main, false);
+    strictEqual(Object.getPrototypeOf(ns.meta), null);
+    deepStrictEqual(Object.keys(ns.meta), ["url", "main", "resolve", "filename", "dirname"]);
+    deepStrictEqual(ns.seen, [
+      true,
+      "file:///virtual/dir/m.ts",
+      "import.meta",
+      "file:///virtual/dir/x.ts",
+      "npm:a@1",
+    ]);
+    ok(ns.bare() instanceof TypeError, String(ns.bare()));
+    const column = source.split("\n")[3]!.indexOf("new Error") + 1;
+    ok(String(ns.where[1]).includes(`${minted.url}:4:${column}`), String(ns.where[1]));
+    await withMinted([module], async (again) => {
+      notStrictEqual((await import(again.url)).meta, ns.meta, "a new instance, a new object");
+    });
+  });
+});
+
+Deno.test("mintModules() binds import.meta under another name when the module holds the usual one", async () => {
+  const module = leaf(
+    "/virtual/n.js",
+    "const __hs_meta__ = 1;\nexport const both = [__hs_meta__, import.meta.url];\n",
+  );
+  await withMinted([module], async (minted) => {
+    deepStrictEqual((await import(minted.url)).both, [1, "file:///virtual/n.js"]);
+  });
 });

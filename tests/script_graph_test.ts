@@ -684,11 +684,6 @@ const FALLBACKS: readonly { name: string; files: Record<string, string>; result:
     result: ["green", "Red"],
   },
   {
-    name: "import.meta.url",
-    files: { "gen.ts": probe("meta", `[import.meta.url.startsWith("blob:")]`) },
-    result: [true],
-  },
-  {
     name: "a dynamic import()",
     files: {
       "gen.ts": probe("dynamic", `import("./lazy.ts").then((lazy) => [lazy.value, lazy.twice(21)])`),
@@ -964,4 +959,125 @@ Deno.test("script path: a named import the module lacks refuses the generation b
   strictEqual(refusal.code, "E_IMPORT", refusal.message);
   match(refusal.message, /does not provide an export named 'absent'/);
   strictEqual(marker in globalThis, false, "side.ts ran although the graph does not link");
+});
+
+// ---------------------------------------------------------------------------
+// import.meta describes the module's file, on every path and in every isolation
+// ---------------------------------------------------------------------------
+
+/**
+ * A dependency whose `report()` says what its `import.meta` holds, reading
+ * a sibling file through it, and whose `where()` takes a stack after an
+ * `import.meta` on the same line. `head` may force the fallback (an enum).
+ */
+function metaDependency(head = ""): string {
+  return `${head}
+export function report(): unknown {
+  const meta = import.meta;
+  let bare: unknown;
+  try {
+    import.meta.resolve("bare-name");
+  } catch (error) {
+    bare = (error as Error).name;
+  }
+  return {
+    url: meta.url, filename: import.meta.filename, dirname: import.meta.dirname, main: import.meta.main,
+    resolved: import.meta.resolve("./x.ts"), up: import.meta.resolve("../y.ts"), node: import.meta.resolve("node:fs"),
+    same: meta === import.meta, nested: (() => import.meta.url)(), text: "import.meta", bare,
+    data: Deno.readTextFileSync(new URL("./data.txt", import.meta.url)),
+  };
+}
+export function where(): unknown { return [import.meta.url, new Error("where").stack]; }
+`;
+}
+
+const META_ENTRY = `import { report, where } from "./dep.ts";
+export const hs_echo = {
+  label: "meta",
+  run: (input: unknown): unknown => input === "where" ? where() : report(),
+};
+`;
+
+/**
+ * Writes the import.meta generation; checks what it reports and where its
+ * frame points, registered with the options `optionsFor` gives for its directory.
+ */
+async function checkMeta(
+  head: string,
+  optionsFor: (dir: string) => HotswapOptions,
+  scriptPath?: boolean,
+): Promise<void> {
+  await using fixture = await Fixture.create();
+  const source = metaDependency(head);
+  await fixture.write({ "dep.ts": source, "data.txt": "from a sibling" });
+  const entry = await fixture.write({ "gen.ts": META_ENTRY });
+  const dep = fixture.path("dep.ts");
+  if (scriptPath !== undefined) strictEqual(await takesScriptPath(entry), scriptPath);
+  const hot = await registerHotswap(echo, entry, optionsFor(fixture.dir));
+  try {
+    deepStrictEqual(await hot.with((h) => h.run("report")), {
+      url: pathToFileURL(dep).href,
+      filename: dep,
+      dirname: fixture.dir,
+      main: false,
+      resolved: pathToFileURL(fixture.path("x.ts")).href,
+      up: pathToFileURL(join(fixture.dir, "../y.ts")).href,
+      node: "node:fs",
+      same: true,
+      nested: pathToFileURL(dep).href,
+      text: "import.meta",
+      bare: "TypeError",
+      data: "from a sibling",
+    });
+    const [url, stack] = await hot.with((h) => h.run("where")) as [string, string];
+    strictEqual(url, pathToFileURL(dep).href);
+    const at = positionOf(source, 'new Error("where")');
+    const frame = stack.split("\n").find((line) => line.includes("at where "));
+    ok(
+      frame?.endsWith(`:${at.line}:${at.column})`),
+      `where() is at dep.ts:${at.line}:${at.column}:\n${stack}`,
+    );
+  } finally {
+    await hot.close();
+  }
+}
+
+Deno.test("import.meta: on the script path it describes the module's file, reads a sibling, and keeps columns", async () => {
+  await checkMeta("", () => ({ isolation: "inline" }), true);
+});
+
+Deno.test("import.meta: on the minted fallback (an enum) it describes the module's file too", async () => {
+  await checkMeta(
+    "enum Fallback { A }\nexport const fallback = Fallback.A;",
+    () => ({ isolation: "inline" }),
+    false,
+  );
+});
+
+Deno.test("import.meta: in worker isolation it describes the module's file, read granted on its directory", async () => {
+  await checkMeta("", (dir) => ({ isolation: "worker", permissions: { read: [dir] } }));
+});
+
+Deno.test("import.meta: in process isolation it describes the module's file, read granted on its directory", async () => {
+  await checkMeta("", (dir) => ({ isolation: "process", permissions: { read: [dir] } }));
+});
+
+Deno.test("import.meta: a JSX module (minted) describes its file, JSX text holding import.meta untouched", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "gen.tsx": `/** @jsx h */
+const h = (tag: string, _props: unknown, ...children: unknown[]): string => \`<\${tag}>\${children.join("")}</\${tag}>\`;
+export const hs_echo = {
+  label: "jsx",
+  run: (): unknown => [<p>it's import.meta {import.meta.url}</p>, import.meta.filename],
+};
+`,
+  });
+  strictEqual(await takesScriptPath(entry), false);
+  const hot = await register(entry);
+  try {
+    deepStrictEqual(await call(hot, 0), [`<p>it's import.meta ${pathToFileURL(entry).href}</p>`, entry]);
+  } finally {
+    await hot.close();
+  }
 });

@@ -17,6 +17,8 @@ import { type ScriptText, scriptText } from "../core/_script_transform.ts";
 const FILE = "file:///virtual/m.ts";
 /** What `export default <expression>` is rewritten to, as long as the keywords it replaces. */
 const DEFAULT_REWRITE = { from: "export default", to: "let __hs_dflt=" };
+/** What `import.meta` is rewritten to, as long. */
+const META_REWRITE = { from: "import.meta", to: "__hs_meta__" };
 
 type Namespaces = Readonly<Record<string, Record<string, unknown>>>;
 type Body = (load: (specifier: string) => Record<string, unknown>) => unknown;
@@ -90,6 +92,10 @@ function positionProblems(source: string, code: string): string[] {
     for (let column = 0; column < line.length; column++) {
       if (line.startsWith(DEFAULT_REWRITE.to, column) && original.startsWith(DEFAULT_REWRITE.from, column)) {
         column += DEFAULT_REWRITE.to.length - 1;
+        continue;
+      }
+      if (line.startsWith(META_REWRITE.to, column) && original.startsWith(META_REWRITE.from, column)) {
+        column += META_REWRITE.to.length - 1;
         continue;
       }
       const [out, was] = [line[column]!, original[column]!];
@@ -358,7 +364,7 @@ Deno.test("scriptText() refuses syntax that compiles to code or cannot be a scri
       "export class C { constructor(private a: number) {} }",
       "declare function dec(...args: unknown[]): void;\n@dec class C {}",
       "const x = 1;\nexport const y = <number>x;",
-      "export const url = import.meta.url;",
+      "export function f() { return new.target; }",
       'export const later = import("./x.ts");',
       "export let n = 0;\nexport function inc() { n++; }",
       "let n = 0;\nexport { n };\nn = 2;",
@@ -473,4 +479,47 @@ Deno.test("scriptText() leaves a module with a source map of its own to Deno's i
     transform("export const a = 1;\n//# sourceMappingURL=data:application/json;base64,e30=\n", "js"),
     undefined,
   );
+});
+
+Deno.test("scriptText() makes each import.meta a parameter as long, and leaves strings, comments and templates alone", async () => {
+  const source = `const meta = import.meta;
+export const seen = [meta === import.meta, (() => import.meta.url)(), "import.meta", \`import.meta \${typeof import.meta}\`];
+// import.meta
+export function later() { return import . meta.dirname; }`;
+  const text = accepted(source);
+  strictEqual(text.meta, true);
+  strictEqual(accepted("export const a = 1;").meta, false);
+  const lines = moduleLines(text.code, source);
+  deepStrictEqual(lines.map((line) => line.length), source.split("\n").map((line) => line.length));
+  strictEqual(lines[3], "       function later() { return __hs_meta__  .dirname; }");
+  ok(text.code.includes('"import.meta"') && text.code.includes("// import.meta"), text.code);
+  const meta = { url: FILE, dirname: "/virtual" };
+  const body = runInThisContext(`(function (__hs_import, __hs_meta__) {${text.code}\n})`, {
+    filename: FILE,
+    lineOffset: -1,
+  }) as (load: unknown, meta: unknown) => Record<string, unknown>;
+  const locals = await body.call(undefined, () => ({}), meta);
+  deepStrictEqual(locals.seen, [true, FILE, "import.meta", "import.meta object"]);
+  strictEqual((locals.later as () => string)(), "/virtual");
+});
+
+Deno.test("scriptText() keeps the line and column of what follows an import.meta, on its line and after a line break in it", () => {
+  const source = `export const a = [import.meta.url, new Error("one").stack];
+export const b = [import
+  .meta, new Error("two").stack];`;
+  const text = accepted(source);
+  const body = runInThisContext(`(function (__hs_import, __hs_meta__) {${text.code}\n})`, {
+    filename: FILE,
+    lineOffset: -1,
+  }) as (load: unknown, meta: unknown) => Record<string, unknown[]>;
+  const locals = body.call(undefined, () => ({}), { url: FILE });
+  const one = source.split("\n")[0]!.indexOf("new Error") + 1;
+  const two = source.split("\n")[2]!.indexOf("new Error") + 1;
+  ok(String(locals.a![1]).includes(`${FILE}:1:${one}`), String(locals.a![1]));
+  ok(String(locals.b![1]).includes(`${FILE}:3:${two}`), String(locals.b![1]));
+});
+
+Deno.test("scriptText() refuses new.target and a module naming the hidden import.meta parameter", () => {
+  strictEqual(transform("export function f() { return new.target; }"), undefined);
+  strictEqual(transform("const __hs_meta__ = 1;\nexport const u = import.meta.url;"), undefined);
 });
