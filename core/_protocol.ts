@@ -124,7 +124,19 @@ export type WorkerMessage =
     readonly encoded: string;
   }
   | { readonly t: "error"; readonly id: number; readonly error: SerializedError }
-  | { readonly t: "exit"; readonly how: string };
+  | { readonly t: "exit"; readonly how: string }
+  | {
+    /**
+     * An error nobody caught, or a rejection nobody handled, in the
+     * generation: the worker ends after saying so (told here rather than by
+     * Deno, which would also print it on the host's stderr, naming `blob:`
+     * URLs). `what` is `Uncaught Name: message`; `where` the file, line and
+     * column it was thrown at, when known.
+     */
+    readonly t: "crash";
+    readonly what: string;
+    readonly where?: string | undefined;
+  };
 
 /**
  * Worker to host, as posted: a loaded reply's handle description (which

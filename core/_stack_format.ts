@@ -29,6 +29,15 @@ export function nameFrames(files: ReadonlyMap<string, string>): void {
   fileNames = [...files];
 }
 
+/** `text` with the minted URLs it names replaced by the files they were minted from. */
+export function nameFiles(text: string): string {
+  for (let i = 0; i < fileNames.length; i++) {
+    const [url, path] = fileNames[i]!;
+    if (text.includes(url)) text = text.replaceAll(url, path);
+  }
+  return text;
+}
+
 /**
  * `Error.prepareStackTrace`: formats a stack as V8 does, frames renamed and the message cut.
  *
@@ -47,13 +56,6 @@ export function formatStack(error: unknown, frames: readonly { toString(): strin
     head = "Error";
   }
   let stack = head;
-  for (const frame of frames) {
-    let line = String(frame);
-    for (let i = 0; i < fileNames.length; i++) {
-      const [url, path] = fileNames[i]!;
-      if (line.includes(url)) line = line.replaceAll(url, path);
-    }
-    stack += `\n    at ${line}`;
-  }
+  for (const frame of frames) stack += `\n    at ${nameFiles(String(frame))}`;
   return stack;
 }

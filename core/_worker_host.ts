@@ -280,6 +280,9 @@ export class WorkerHost {
       case "error":
         this.#calls.reject(message.id, message.error);
         return;
+      case "crash":
+        this.#die(this.#crashError(message.what, message.where));
+        return;
       case "exit":
         this.#die(
           new HotswapError(

@@ -16,7 +16,7 @@ import { encodeDefined } from "./_codec_encoder.ts";
 import { type HostMessage, MAX_WORKER_RESULT, type PostedWorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
 import { lockDown, lockNodeBuiltins } from "./_worker_lockdown.ts";
-import { nameFrames } from "./_stack_format.ts";
+import { nameFiles, nameFrames } from "./_stack_format.ts";
 
 /** The parts of the worker global scope this program uses. */
 interface WorkerScope {
@@ -40,6 +40,8 @@ const scope = globalThis as unknown as WorkerScope;
 // Captured before the generation loads, which then finds postMessage locked
 // (see `lockDown`): its messages could only be forged ones, or a flood.
 const post: WorkerScope["postMessage"] = scope.postMessage.bind(scope);
+/** Ends the worker; captured before `reportExits` makes `close()` announce itself. */
+const end: () => void = scope.close.bind(scope);
 let requests: RingReader | undefined;
 let responses: RingWriter | undefined;
 /** Messages that arrived before their marker record; handled when the ring reaches it. */
@@ -61,6 +63,7 @@ scope.addEventListener("message", (event) => {
     requests = new RingReader(message.buffer, "request");
     responses = new RingWriter(message.buffer, "response");
     reportExits();
+    reportCrashes();
     // Before any generation code: what would reach the host is taken away.
     lockDown();
     post({ t: "ready" });
@@ -182,6 +185,61 @@ async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void>
     id: message.id,
     encoded: encodeWithinChannel({ handle: loaded.handle, hooks: loaded.hooks }, "The handle's description"),
   });
+}
+
+/** Longest text of a crash the worker sends: the host cuts its messages to this too. */
+const CRASH_TEXT = 16 * 1024;
+
+/**
+ * An error nobody caught, or a rejection nobody handled, ends the worker as
+ * Deno would end it, but the host hears of it from this program: Deno would
+ * also print it on the host's stderr, as if the host had crashed, with its
+ * frames at `blob:` URLs. Listening first, before any generation code, and
+ * for the worker's whole life.
+ */
+function reportCrashes(): void {
+  const crash = (what: string, where: string | undefined) => {
+    try {
+      post({ t: "crash", what: what.slice(0, CRASH_TEXT), where: where?.slice(0, CRASH_TEXT) });
+    } catch { /* the host learns it from the missing answers then */ }
+    end();
+  };
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    const where = typeof event.filename === "string" && event.filename !== ""
+      ? nameFiles(`${event.filename}:${event.lineno}:${event.colno}`)
+      : undefined;
+    crash(`Uncaught ${describeThrown(event.error, event.message)}`, where);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    crash(`Uncaught (in promise) ${describeThrown(event.reason, undefined)}`, thrownAt(event.reason));
+  });
+}
+
+/** `Name: message` of what a generation threw, read defensively (its getters are the generation's). */
+function describeThrown(thrown: unknown, fallback: string | undefined): string {
+  try {
+    if (thrown instanceof Error) {
+      const message = String(thrown.message).slice(0, CRASH_TEXT);
+      return message === "" ? String(thrown.name) : `${String(thrown.name)}: ${message}`;
+    }
+    if (thrown === undefined && fallback !== undefined) return fallback.replace(/^Uncaught /, "");
+    return String(thrown).slice(0, CRASH_TEXT);
+  } catch {
+    return fallback ?? "a value that cannot be described";
+  }
+}
+
+/** Where an error was thrown: its stack's first frame, as `file:line:column`. */
+function thrownAt(thrown: unknown): string | undefined {
+  try {
+    if (!(thrown instanceof Error)) return undefined;
+    const frame = /\n\s+at (?:.*\()?(.+?:\d+:\d+)\)?$/m.exec(String(thrown.stack))?.[1];
+    return frame === undefined ? undefined : nameFiles(frame);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

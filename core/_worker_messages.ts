@@ -98,6 +98,14 @@ function check(data: unknown): WorkerMessage {
       return { t: "error", id: id(message.id), error: serializedError(message.error, 0) };
     case "exit":
       return { t: "exit", how: text(message.how, MAX_TEXT, "the how of an exit message") };
+    case "crash":
+      return {
+        t: "crash",
+        what: text(message.what, MAX_TEXT, "the what of a crash message"),
+        where: message.where === undefined
+          ? undefined
+          : text(message.where, MAX_TEXT, "the where of a crash message"),
+      };
     default:
       throw new ProtocolViolation(`a message of unknown type ${describeType(message.t)}`);
   }

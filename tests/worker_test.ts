@@ -686,6 +686,55 @@ try {
   }
 });
 
+Deno.test("worker mode: an uncaught error or unhandled rejection in a generation reaches its callers, not the host's stderr", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    "gen.ts": `export const hs_w = {
+  throwLater: () => { setTimeout(() => { throw new Error("timer threw"); }, 1); return 1; },
+  rejectLater: () => { Promise.reject(new RangeError("nobody handled")); return 1; },
+  ok: () => 2,
+};
+`,
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const c = defineContract<{ throwLater(): number; rejectLater(): number; ok(): number }>({
+  name: "W", version: "1.0.0", symbol: "hs_w", shape: { throwLater: "function", rejectLater: "function", ok: "function" },
+});
+for (const member of ["throwLater", "rejectLater"] as const) {
+  const hot = await registerHotswap(c, new URL("./gen.ts", import.meta.url), { isolation: "worker" });
+  const crashed = Promise.withResolvers<void>();
+  await hot.with((h) => h[member]());
+  // The crash ends the worker: the next call, once it has, rejects.
+  for (let i = 0; i < 200; i++) {
+    const error = await hot.with((h) => h.ok()).then(() => undefined, (e) => e);
+    if (error !== undefined) {
+      console.log(member, error.code, error.message);
+      crashed.resolve();
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await crashed.promise;
+  await hot.close();
+}
+`,
+  });
+  const { code, stdout, stderr } = await runToEnd([
+    "run",
+    "--unstable-worker-options",
+    "--no-prompt",
+    "--allow-read",
+    `--allow-run=${Deno.execPath()}`,
+    "host.ts",
+  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
+  strictEqual(code, 0, stdout + stderr);
+  strictEqual(stderr, "");
+  match(stdout, /^throwLater E_WORKER .*crashed: Uncaught Error: timer threw at \/\S+gen\.ts:2:\d+;/m);
+  match(
+    stdout,
+    /^rejectLater E_WORKER .*crashed: Uncaught \(in promise\) RangeError: nobody handled at \/\S+gen\.ts:3:\d+;/m,
+  );
+});
+
 Deno.test("worker mode: the worker's own code imports nothing host-only", async () => {
   const { code, stdout, stderr } = await runToEnd(["info", "--json", join(REPO, "core/_worker_main.ts")]);
   strictEqual(code, 0, stderr);
