@@ -297,3 +297,19 @@ function holdsFunctions(value: unknown, depth: number): boolean {
   }
   return false;
 }
+
+/**
+ * What a call rejects with when its result cannot cross to the host (a
+ * function, a symbol, a `WeakMap` in it): an `E_WORKER` that says so, the
+ * encoder's `DataCloneError` as its cause. Left as it is, that error could
+ * not be told from one the generation threw itself. Any other error (a
+ * result too large, say) is returned as it is.
+ */
+export function uncopiedResult(error: unknown): unknown {
+  if (!(error instanceof Error) || error.name !== "DataCloneError") return error;
+  return new HotswapError(
+    "E_WORKER",
+    `The call's result cannot be copied to the host: ${error.message}; return data structured cloning carries (no functions, symbols or WeakMaps)`,
+    { cause: error },
+  );
+}

@@ -23,7 +23,7 @@
 import { formatWithOptions, inspect } from "node:util";
 import { assertEncodable, decodeValue, encodeValue } from "./_codec.ts";
 import { FrameReader, FrameWriter, HEADER_BYTES, payloadText } from "./_frames.ts";
-import { Guest } from "./_guest.ts";
+import { Guest, uncopiedResult } from "./_guest.ts";
 import { mintModules } from "./_mint.ts";
 import { whenNodeProcessReached } from "./_node_process.ts";
 import { formatStack, nameFrames } from "./_stack_format.ts";
@@ -90,7 +90,7 @@ const guest = new Guest({
     try {
       text = bounded(encodeValue(value), "The result");
     } catch (error) {
-      guest.fail(id, error);
+      guest.fail(id, uncopiedResult(error));
       return;
     }
     writer.frame(RESULT, id, 0, text);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Guest } from "./_guest.ts";
+import { Guest, uncopiedResult } from "./_guest.ts";
 import { encodeDefined } from "./_codec_encoder.ts";
 import { type HostMessage, MAX_WORKER_RESULT, type PostedWorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
@@ -151,7 +151,7 @@ function succeed(id: number, value: unknown): void {
     encoded = encodeWithinChannel(value, "The call's result");
   } catch (error) {
     // A result that cannot be copied rejects the call with the error that says why.
-    guest.fail(id, error);
+    guest.fail(id, uncopiedResult(error));
     return;
   }
   post({ t: "result", id, encoded });

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import {
   defineContract,
   type Hotswap,
-  type HotswapError,
+  HotswapError,
   type HotswapOptions,
   registerHotswap,
   type Remote,
@@ -282,6 +282,31 @@ Deno.test("process mode: a call past callTimeout rejects E_TIMEOUT and a restart
     strictEqual(hot.generation, 1);
   } finally {
     await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a result that cannot be copied rejects E_WORKER, the cloning error as its cause", async () => {
+  await using fixture = await Fixture.create();
+  const maker = defineContract<{ make(): unknown }>({
+    name: "Maker",
+    version: "1.0.0",
+    symbol: "hs_maker",
+    shape: { make: "function" },
+  });
+  const entry = await fixture.write({
+    "maker.ts": "export const hs_maker = { make: () => ({ f: () => 1 }) };\n",
+  });
+  const hot = await registerHotswap(maker, entry, { isolation: "process" });
+  try {
+    await rejects(hot.with((h) => h.make()), (error: unknown) => {
+      ok(error instanceof HotswapError, String(error));
+      strictEqual(error.code, "E_WORKER");
+      match(error.message, /result cannot be copied to the host/);
+      strictEqual((error.cause as Error).name, "DataCloneError");
+      return true;
+    });
+  } finally {
+    await hot.close();
   }
 });
 

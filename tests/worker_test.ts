@@ -309,7 +309,14 @@ Deno.test("worker mode: errors come back with their class, name and message", as
   await rejects(hot.with((h) => h.echo(undefined, "throwing then")), { message: "then getter" });
   // A promise with its own `then` replaced still answers with what it settles to.
   deepStrictEqual(await hot.with((h) => h.echo(["hijacked"], "hijacked then")), ["hijacked"]);
-  await rejects(hot.with((h) => h.returnFunction()), { name: "DataCloneError" });
+  // A result that cannot be copied is the boundary's refusal, not an error the generation threw.
+  await rejects(hot.with((h) => h.returnFunction()), (error: unknown) => {
+    ok(error instanceof HotswapError, String(error));
+    strictEqual(error.code, "E_WORKER");
+    match(error.message, /result cannot be copied to the host: function .* could not be cloned; return data/);
+    strictEqual((error.cause as Error).name, "DataCloneError");
+    return true;
+  });
   strictEqual(await hot.with((h) => h.nested.twice(2)), 4);
 });
 
