@@ -146,11 +146,12 @@ export class GraphReader {
     }
     // One hash of the bytes: the scan cache's key, and (with the imports' digests) the module's digest.
     const hash = createHash("sha256").update(bytes);
-    const { imports, computedImports, exportsThen, externals, script } = syntax === "json"
+    const { imports, computedImports, exportsThen, importMeta, externals, script } = syntax === "json"
       ? {
         imports: checkJson(realPath, source),
         computedImports: [],
         exportsThen: false,
+        importMeta: [],
         externals: [],
         script: undefined,
       }
@@ -166,6 +167,7 @@ export class GraphReader {
       imports,
       computedImports,
       exportsThen,
+      importMeta,
       digest,
       externals,
       script,
@@ -177,7 +179,7 @@ export class GraphReader {
     source: string,
     kind: { mediaType: string; syntax: SourceSyntax },
     bytesDigest: string,
-  ): Pick<SnapshotModule, "computedImports" | "exportsThen" | "script"> & {
+  ): Pick<SnapshotModule, "computedImports" | "exportsThen" | "importMeta" | "script"> & {
     imports: LocalImport[];
     externals: ExternalImport[];
   } {
@@ -217,8 +219,8 @@ export class GraphReader {
         imports.push({ start, end, quoted, specifier, names, module: undefined });
       }
     }
-    const { computed, exportsThen, script } = scan;
-    return { imports, computedImports: computed, exportsThen, externals, script };
+    const { computed, exportsThen, importMeta, script } = scan;
+    return { imports, computedImports: computed, exportsThen, importMeta, externals, script };
   }
 
   /**

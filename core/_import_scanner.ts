@@ -19,6 +19,9 @@
  * - `import("literal")` (a string or a template without substitutions) is
  *   followed wherever it appears; a computed specifier is left alone.
  *
+ * The scan also says where each `import.meta` is, so that minting
+ * (`_mint.ts`) can rewrite them where no parser runs: in a generation's process.
+ *
  * The use analysis goes by name, not by scope: a binding shadowed by a local
  * of the same name counts as used. It can only keep an import Deno drops,
  * never drop one Deno keeps; the cost is a read and a blob never evaluated.
@@ -33,8 +36,9 @@
 import { createHash } from "node:crypto";
 import { jsxPragmas, type SourceSyntax, type SyntaxNode as Node } from "./_source_parser.ts";
 import { RecentTrees } from "./_incremental_parse.ts";
+import type { MetaRange } from "./_mint.ts";
 import { walk } from "./_syntax_walk.ts";
-import { type ScriptText, scriptText, spliceScript } from "./_script_transform.ts";
+import { type ScriptText, scriptText, SKIPPED_KEYS, spliceScript } from "./_script_transform.ts";
 import { applyTokenEdit, findTokenEdit } from "./_token_edit.ts";
 
 // Parsing (`_source_parser.ts`) and the walk of the tree for uses and
@@ -89,6 +93,12 @@ export interface ScanResult {
    * entry needs importing through a wrapper module (one more module a swap).
    */
   readonly exportsThen: boolean;
+  /**
+   * Where each `import.meta` is, from `import` to the end of `meta` (a
+   * `MetaProperty` of the syntax tree: never text in a string, a comment, a
+   * template's text or JSX text), in source order.
+   */
+  readonly importMeta: readonly MetaRange[];
   /** The module as a function body, for evaluation as a script; `undefined` when it cannot be one faithfully. */
   readonly script: ScriptText | undefined;
 }
@@ -261,6 +271,7 @@ function scan(source: string, syntax: SourceSyntax, options: ScanOptions): ScanR
     jsxImportSource: pragmas.importSource,
     computed: Object.freeze(computed),
     exportsThen,
+    importMeta: Object.freeze(MAY_HOLD_META.test(source) ? metaRanges(body) : []),
     // JSX compiles to calls: Deno's import runs it.
     script: syntax === "ts" || syntax === "js" ? scriptText(source, program) : undefined,
   });
@@ -286,13 +297,14 @@ function rescanToken(
   if (known === undefined || known.elideUnused !== elideUnused) return undefined;
   const edit = findTokenEdit(last, source);
   if (edit === undefined) return undefined;
-  const { imports, computed, script } = known.result;
+  const { imports, computed, importMeta, script } = known.result;
   const spliced = script === undefined
     ? undefined
     : spliceScript(script, edit.start, edit.oldText, edit.newText);
   if (script !== undefined && spliced === undefined) return undefined;
   const delta = edit.newText.length - edit.oldText.length;
-  // No import stands inside the token (no specifier is edited here): each is before it or after it.
+  // No import or `import.meta` stands inside the token (no specifier is
+  // edited here, and no token holding `import`): each is before it or after it.
   const after = (at: number) => at >= edit.oldEnd;
   const result: ScanResult = Object.freeze({
     ...known.result,
@@ -302,12 +314,55 @@ function rescanToken(
       ),
     ),
     computed: Object.freeze(computed.map((at) => after(at) ? at + delta : at)),
+    importMeta: Object.freeze(
+      importMeta.map((range) =>
+        after(range.start) ? Object.freeze({ start: range.start + delta, end: range.end + delta }) : range
+      ),
+    ),
     script: spliced,
   });
   applyTokenEdit(last.program, edit);
   trees.keep(path, { source, syntax, program: last.program });
   scans.set(last.program, { elideUnused, result });
   return result;
+}
+
+/**
+ * Whether a text may hold `import.meta`: `import`, then a dot, maybe after
+ * spaces or a comment. Most modules do not, and skip the walk of their tree.
+ */
+const MAY_HOLD_META = /\bimport\s*(?:\.|\/[/*])/;
+
+/**
+ * Where each `import.meta` of the tree is, in source order (see
+ * {@linkcode ScanResult.importMeta}). The walk is iterative, as a deeply
+ * nested expression must not overflow the stack here, and takes every node
+ * whatever it holds: one in a type is erased by the transpiler with it.
+ */
+function metaRanges(body: readonly Node[]): MetaRange[] {
+  const ranges: MetaRange[] = [];
+  const stack: unknown[] = [...body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+      continue;
+    }
+    const node = value as Node;
+    if (node.type === "MetaProperty") {
+      // `new.target`, `import.source`, ... are no `import.meta`; their two names hold nothing.
+      if ((node.meta as Node).name === "import" && (node.property as Node).name === "meta") {
+        ranges.push(Object.freeze({ start: node.start, end: node.end }));
+      }
+      continue;
+    }
+    for (const key in node) {
+      const child = node[key];
+      if (typeof child === "object" && child !== null && !SKIPPED_KEYS.has(key)) stack.push(child);
+    }
+  }
+  return ranges.sort((a, b) => a.start - b.start);
 }
 
 /**

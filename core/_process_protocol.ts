@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { MintSource } from "./_mint.ts";
+import type { MetaRange, MintSource } from "./_mint.ts";
 import type { ContractFields } from "./_protocol.ts";
 
 /** Payload: JSON {@linkcode InitPayload}. Starts the memory watchdog. */
@@ -63,7 +63,11 @@ export interface InitPayload {
 /** What `LOAD` carries: the snapshot's modules and the factory's context. */
 export interface LoadPayload {
   readonly entry: string;
-  readonly modules: readonly MintSource[];
+  /**
+   * The modules, each with where its `import.meta` is: the process has no
+   * parser, and mints them at the host's positions.
+   */
+  readonly modules: readonly (MintSource & { readonly importMeta: readonly MetaRange[] })[];
   readonly contract: ContractFields;
   readonly generation: number;
   readonly digest: string;

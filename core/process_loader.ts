@@ -88,11 +88,12 @@ export class ProcessLoader implements Loader {
     const pool = this.#pool;
     const payload: LoadPayload = {
       entry: snapshot.entry,
-      modules: snapshot.modules.map(({ path, source, mediaType, imports, exportsThen }) => ({
+      modules: snapshot.modules.map(({ path, source, mediaType, imports, exportsThen, importMeta }) => ({
         path,
         source,
         mediaType,
         exportsThen,
+        importMeta,
         // An undefined `module` is left out, so the payload stays plain JSON.
         imports: imports.map(({ start, end, quoted, module }) =>
           module === undefined ? { start, end, quoted } : { start, end, quoted, module }

@@ -33,7 +33,7 @@ import {
   Unparsable,
 } from "./_graph_reader.ts";
 import { SCANNER_NAME } from "./_import_scanner.ts";
-import { mintModules } from "./_mint.ts";
+import { type MetaRange, mintModules } from "./_mint.ts";
 import type { ScriptText } from "./_script_transform.ts";
 import type { Roots } from "./roots.ts";
 
@@ -54,6 +54,11 @@ export interface SnapshotModule {
   readonly computedImports: readonly number[];
   /** Whether its namespace may export `then` (see `MintSource.exportsThen`). */
   readonly exportsThen: boolean;
+  /**
+   * Where each `import.meta` is (see `ScanResult.importMeta`), in source
+   * order; empty for JSON. Minting rewrites them, with no parser of its own.
+   */
+  readonly importMeta: readonly MetaRange[];
   /** This module's digest, which also covers its local imports. */
   readonly digest: string;
   /** Imports of modules outside the snapshot that Deno evaluates; unknown when left out. */

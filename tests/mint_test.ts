@@ -9,8 +9,9 @@
  */
 
 import { deepStrictEqual, notStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { findImportMeta, mintModules, type MintSource } from "../core/_mint.ts";
-import { parseProgram, type SourceSyntax, type SyntaxNode } from "../core/_source_parser.ts";
+import { META_LOCAL, metaText, mintModules, type MintSource } from "../core/_mint.ts";
+import { scanImports } from "../core/_import_scanner.ts";
+import type { SourceSyntax } from "../core/_source_parser.ts";
 import type { MintedSnapshot } from "../core/snapshot.ts";
 
 /** A module with no imports. */
@@ -177,21 +178,14 @@ Deno.test("MintedSnapshot.revoke() frees every blob, once", async () => {
   await rejects(import(minted.url), /Module not found/);
 });
 
-/** Where the parser finds each `import.meta` (a MetaProperty node), as `start-end`. */
-function parsedMetas(source: string, syntax: SourceSyntax): string[] {
-  const found: string[] = [];
-  const stack: unknown[] = [parseProgram(source, syntax)];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (Array.isArray(node)) stack.push(...node);
-    if (node === null || typeof node !== "object" || Array.isArray(node)) continue;
-    const { type, meta, start, end } = node as SyntaxNode;
-    if (type === "MetaProperty" && (meta as SyntaxNode).name === "import") found.push(`${start}-${end}`);
-    for (const [key, value] of Object.entries(node)) if (!/loc|extra|omments/.test(key)) stack.push(value);
-  }
-  return found.sort((a, b) => parseInt(a) - parseInt(b));
+/** A module with no imports whose `import.meta` ranges are the import scanner's, as a snapshot's are. */
+function scanned(path: string, source: string): MintSource {
+  const syntax: SourceSyntax = path.endsWith(".tsx") ? "tsx" : path.endsWith(".ts") ? "ts" : "js";
+  const importMeta = scanImports(source, syntax, { elideUnused: true }).importMeta;
+  return { ...leaf(path, source), ...(syntax === "tsx" ? { mediaType: "text/tsx" } : {}), importMeta };
 }
 
+/** `import.meta` in code and in all the text a scanner without a parser could take it from. */
 const META_TSX = `/** @jsx h */
 type F = <T>(x: T) => T;
 const id = <T,>(x: T): T => x;
@@ -210,26 +204,33 @@ export function App(props: { name: string }) {
 }
 let arr: Array<number> = [];
 if (arr) /import.meta/.test("x");
-const div = 10 / 2 / import.meta.url.length;
+export const div = 10 / 2 / import.meta.url.length;
 export default () => <section>{import
   .meta.filename}</section>;
 `;
 
-Deno.test("findImportMeta() finds where the parser finds import.meta, and nothing in text, comments, regular expressions or JSX text", () => {
-  const ts = `// import.meta
-const a = "import.meta", b = 'import.meta', c = \`import.meta \${import.meta.url}\`;
-/* import.meta */ const d = /import.meta/u, e = a.import.meta, f = [...import.meta.url];
-x = y / import.meta.url.length / 2; function g() { return import.meta; }`;
-  deepStrictEqual(
-    findImportMeta(ts, false).map(({ start, end }) => `${start}-${end}`),
-    parsedMetas(ts, "ts"),
-  );
-  strictEqual(parsedMetas(ts, "ts").length, 4);
-  deepStrictEqual(
-    findImportMeta(META_TSX, true).map(({ start, end }) => `${start}-${end}`),
-    parsedMetas(META_TSX, "tsx"),
-  );
-  strictEqual(parsedMetas(META_TSX, "tsx").length, 7);
+Deno.test("mintModules() rewrites import.meta at the ranges given, and no other text", async () => {
+  const module = scanned("/virtual/app.tsx", META_TSX);
+  strictEqual(module.importMeta!.length, 7);
+  await withMinted([module], async (minted) => {
+    const text = await textOf(minted.url);
+    let expected = META_TSX;
+    for (const { start, end } of module.importMeta!.toReversed()) {
+      const local = metaText(META_TSX.slice(start, end), META_LOCAL);
+      expected = expected.slice(0, start) + local + expected.slice(end);
+    }
+    strictEqual(text.slice(0, expected.length), expected);
+    ok(text.includes("Don't use import.meta here") && text.includes('if (arr) /import.meta/.test("x");'));
+    strictEqual((await import(minted.url)).div, 5 / "file:///virtual/app.tsx".length);
+  });
+});
+
+Deno.test("mintModules() leaves import.meta alone in a module given no ranges", async () => {
+  const module = leaf("/virtual/plain.js", "export const url = import.meta.url;\n");
+  await withMinted([module], async (minted) => {
+    ok((await textOf(minted.url)).startsWith(module.source));
+    strictEqual((await import(minted.url)).url, minted.url);
+  });
 });
 
 Deno.test("mintModules() gives each module an import.meta describing its file, one object a minted instance", async () => {
@@ -237,7 +238,7 @@ Deno.test("mintModules() gives each module an import.meta describing its file, o
 export const seen = [import.meta === meta, (() => import.meta.url)(), "import.meta", import.meta.resolve("./x.ts"), import.meta.resolve("npm:a@1")];
 export function bare() { try { return import.meta.resolve("bare"); } catch (error) { return error; } }
 export const where = [import.meta.url, new Error("here").stack];`;
-  const module = leaf("/virtual/dir/m.ts", source);
+  const module = scanned("/virtual/dir/m.ts", source);
   await withMinted([module], async (minted) => {
     const text = await textOf(minted.url);
     deepStrictEqual(
@@ -269,7 +270,7 @@ export const where = [import.meta.url, new Error("here").stack];`;
 });
 
 Deno.test("mintModules() binds import.meta under another name when the module holds the usual one", async () => {
-  const module = leaf(
+  const module = scanned(
     "/virtual/n.js",
     "const __hs_meta__ = 1;\nexport const both = [__hs_meta__, import.meta.url];\n",
   );

@@ -10,10 +10,12 @@
 import { deepStrictEqual, match, notStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { defineContract, type HotswapError, registerHotswap } from "../mod.ts";
 import { readSnapshot, type Snapshot } from "../core/snapshot.ts";
 import { Roots } from "../core/roots.ts";
 import { scanImports } from "../core/_import_scanner.ts";
+import { OffThreadReader } from "../core/_off_thread_reader.ts";
 import { REPO, runToEnd } from "./_child.ts";
 import { echo, Fixture } from "./_fixtures.ts";
 const ISOLATIONS = ["inline", "worker"] as const;
@@ -503,4 +505,49 @@ Deno.test("Deno 2.9.6 (measured) writes the host's lockfile when a generation im
   strictEqual(lines.length, 4);
   // Nothing in the runtime wrote it: the host has no write permission.
   match(await Deno.readTextFile(fixture.path("deno.lock")), /"npm:preact@10\.29\.0"/);
+});
+
+/** A JSX entry whose text holds "import.meta" before an `import.meta` in code, as a text scanner could misread it. */
+const META_JSX = `/** @jsx h */
+const h = (tag: string, _props: unknown, ...children: unknown[]): string => \`<\${tag}>\${children.join("")}</\${tag}>\`;
+export const hs_echo = {
+  label: "meta",
+  run: (): unknown => [<p>it's import.meta, {"import.meta"}</p>, import.meta.url, import.meta.filename],
+};
+`;
+
+Deno.test("readSnapshot() gives each module where its import.meta is, none for JSON, and the reader thread the same", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "gen.tsx": `import data from "./data.json" with { type: "json" };\n${META_JSX}export { data };\n`,
+    "data.json": `{ "text": "import.meta" }\n`,
+  });
+  const snapshot = await read(entry);
+  const [json, gen] = snapshot.modules;
+  deepStrictEqual(json!.importMeta, []);
+  const scanned = scanImports(gen!.source, "tsx", { elideUnused: true }).importMeta;
+  deepStrictEqual(gen!.importMeta, scanned);
+  deepStrictEqual(gen!.importMeta.map(({ start, end }) => gen!.source.slice(start, end)), [
+    "import.meta",
+    "import.meta",
+  ]);
+  ok(gen!.importMeta[0]!.start > gen!.source.indexOf("<p>it's import.meta"));
+  const reader = OffThreadReader.start();
+  ok(reader !== undefined, "a host with read permission starts a reader");
+  try {
+    deepStrictEqual((await reader.read(entry, undefined, undefined)).modules, snapshot.modules);
+  } finally {
+    reader.close();
+  }
+});
+
+Deno.test("registerHotswap() in process isolation: import.meta after JSX text naming it reads the module's file", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.tsx": META_JSX });
+  await using hot = await registerHotswap(echo, entry, { isolation: "process" });
+  deepStrictEqual(await hot.with((h) => h.run("")), [
+    "<p>it's import.meta, import.meta</p>",
+    pathToFileURL(entry).href,
+    entry,
+  ]);
 });

@@ -6,7 +6,7 @@
  * scan reads (specifiers, attributes, types, pragmas, `export default`).
  */
 
-import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, ok, strictEqual } from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import type { ParsedText } from "../core/_incremental_parse.ts";
 import { scanFresh, scanImports } from "../core/_import_scanner.ts";
@@ -268,4 +268,63 @@ Deno.test("token edits and statement edits, one after another, keep every scan t
     text = next;
   }
   ok(taken >= 55, `only ${taken} of 78 successive edits were taken as a token's`);
+});
+
+/** `import.meta` after literals and comments an edit may fall in, and between them. */
+const META = `// A comment before: "quoted".
+const label = "short", limit = 10;
+export const where = [import.meta.url, label, \`text \${limit}\`];
+/* between */ export function nested(): unknown {
+  return () => [import . meta.resolve("./x.ts"), "after", 2.5];
+}
+export const last = (import.meta).filename + "!"; // trailing
+`;
+
+Deno.test("a token edit before import.meta moves its range as a whole scan places it", () => {
+  const path = "/corpus/meta_token.ts";
+  const before = scanImports(META, "ts", { elideUnused: true, path });
+  strictEqual(before.importMeta.length, 3);
+  const after = META.replace('"short"', '"a much longer label"');
+  ok(findTokenEdit(parsed(META, "ts"), after) !== undefined, "taken as a token's edit");
+  const result = scanImports(after, "ts", { elideUnused: true, path });
+  deepStrictEqual(result, scanFresh(after, "ts"));
+  const delta = after.length - META.length;
+  deepStrictEqual(
+    result.importMeta,
+    before.importMeta.map(({ start, end }) => ({ start: start + delta, end: end + delta })),
+  );
+  // One after the first `import.meta` moves only the ones after it.
+  const later = after.replace('"after"', '"later"');
+  ok(findTokenEdit(parsed(after, "ts"), later) !== undefined, "taken as a token's edit");
+  deepStrictEqual(scanImports(later, "ts", { elideUnused: true, path }), scanFresh(later, "ts"));
+});
+
+Deno.test("random edits of tokens around import.meta: every scan made from one is the whole text's", () => {
+  const path = "/corpus/meta_random.ts";
+  let scanned: string | undefined;
+  const tokens = tokensOf(parseProgram(META, "ts"));
+  fc.assert(
+    fc.property(
+      fc.nat(),
+      fc.nat(),
+      fc.nat({ max: 6 }),
+      fc.array(fc.constantFrom(...PIECES), { maxLength: 3 }),
+      (which, at, length, pieces) => {
+        const token = tokens[which % tokens.length]!;
+        const start = token.start + at % (token.end - token.start + 1);
+        const after = META.slice(0, start) + pieces.join("") +
+          META.slice(Math.min(META.length, start + length));
+        let whole;
+        try {
+          whole = scanFresh(after, "ts");
+        } catch {
+          return; // not syntax: nothing to compare
+        }
+        if (scanned !== META) scanImports(META, "ts", { elideUnused: true, path });
+        deepStrictEqual(scanImports(after, "ts", { elideUnused: true, path }), whole, after);
+        scanned = after;
+      },
+    ),
+    { numRuns: 400 },
+  );
 });
