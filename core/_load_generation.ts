@@ -33,6 +33,12 @@ export interface LoadContext<T> extends Strategies {
   readonly loadTimeout: number;
   /** Announces `restart` events of the loaded generation. */
   readonly emit: Emit;
+  /**
+   * Aborted when the reference closes: a load in progress then lets go at
+   * once (a worker or process is ended) rather than run out its
+   * `loadTimeout`, and its swap rejects with the reason.
+   */
+  readonly closing: AbortSignal;
 }
 
 /** What a load of a generation is asked to do. */
@@ -76,12 +82,17 @@ export async function loadGeneration<T>(
   const forward = () => controller.abort(signal!.reason);
   signal?.addEventListener("abort", forward, { once: true });
   try {
-    const runtime = await loadWithin<T>(context.loader, {
-      contract: context.contract,
-      snapshot,
-      context: { generation: number, digest: snapshot.digest, previous, signal: controller.signal },
-      onRestart: (reason, restarts) => context.emit("restart", { generation: number, reason, restarts }),
-    }, context.loadTimeout);
+    const runtime = await loadWithin<T>(
+      context.loader,
+      {
+        contract: context.contract,
+        snapshot,
+        context: { generation: number, digest: snapshot.digest, previous, signal: controller.signal },
+        onRestart: (reason, restarts) => context.emit("restart", { generation: number, reason, restarts }),
+      },
+      context.loadTimeout,
+      context.closing,
+    );
     return new Generation(number, snapshot, runtime, controller);
   } catch (error) {
     controller.abort(error);

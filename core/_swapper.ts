@@ -63,6 +63,8 @@ export class Swapper<T> {
   /** Listeners of `swapOnSignal` still open, closed with the reference. */
   readonly #signalSwaps = new Set<SignalSwapper>();
   #closing: Promise<void> | undefined;
+  /** Aborted by `close()`: a load in progress lets go at once instead of running out its loadTimeout. */
+  readonly #shutdown = new AbortController();
   #rejects = 0;
 
   /**
@@ -79,7 +81,13 @@ export class Swapper<T> {
     // The loader hands back the handle as `with()` sees it: the contract's
     // own type inline, its Remote in a worker (which is what T is).
     const contract = request.contract as Contract<T>;
-    this.#loading = { ...strategies, contract, loadTimeout: options.loadTimeout, emit };
+    this.#loading = {
+      ...strategies,
+      contract,
+      loadTimeout: options.loadTimeout,
+      emit,
+      closing: this.#shutdown.signal,
+    };
   }
 
   /** Whether `close()` was called. */
@@ -158,7 +166,7 @@ export class Swapper<T> {
 
   /** See {@linkcode Hotswap.close}; idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    this.#closing ??= this.#shutDown();
     return this.#closing;
   }
 
@@ -230,8 +238,10 @@ export class Swapper<T> {
     return { generation: incoming.number, digest: incoming.digest, retired };
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutDown(): Promise<void> {
     this.#pointer.serve(undefined);
+    // A load in progress will never serve: it lets go now (its swap rejects E_CLOSED).
+    this.#shutdown.abort(this.closedError("finish loading a generation"));
     for (const swaps of this.#signalSwaps) swaps.close();
     // A follower first: it must not queue swaps while the reference closes.
     for (const resource of this.#resources.splice(0)) {

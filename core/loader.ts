@@ -117,12 +117,19 @@ export async function loadWithin<T>(
   loader: Loader,
   request: LoadRequest<T>,
   loadTimeout: number,
+  signal?: AbortSignal,
 ): Promise<GenerationRuntime<T>> {
   const controller = new AbortController();
   const loading = loader.load(request, controller.signal);
-  const outcome = await within(loading, loadTimeout);
+  const outcome = await within(loading, loadTimeout, signal);
   if (outcome.status === "fulfilled") return outcome.value;
   if (outcome.status === "rejected") throw outcome.reason;
+  if (outcome.status === "aborted") {
+    // The swap was cancelled (or its reference closed) while this loaded: the loader lets go of it now.
+    controller.abort(outcome.reason);
+    loading.then((runtime) => runtime.unload()).catch(() => {});
+    throw outcome.reason;
+  }
   const entry = request.snapshot.entry;
   const timeout = new HotswapError(
     "E_TIMEOUT",
