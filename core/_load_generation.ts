@@ -34,9 +34,10 @@ export interface LoadContext<T> extends Strategies {
   /** Announces `restart` events of the loaded generation. */
   readonly emit: Emit;
   /**
-   * Aborted when the reference closes: a load in progress then lets go at
-   * once (a worker or process is ended) rather than run out its
-   * `loadTimeout`, and its swap rejects with the reason.
+   * Aborted when the reference closes: the factory of a load in progress
+   * sees it through its context's signal, and a worker or process loading
+   * is ended at once rather than run out its `loadTimeout`; the swap
+   * rejects with the reason.
    */
   readonly closing: AbortSignal;
 }
@@ -78,9 +79,12 @@ export async function loadGeneration<T>(
     : await handoff(outgoing, snapshot, context.loadTimeout);
   signal?.throwIfAborted();
   const controller = new AbortController();
-  // An abort during the load reaches the factory through its context's signal.
+  // An abort during the load, or the reference closing, reaches the factory through its context's signal.
   const forward = () => controller.abort(signal!.reason);
   signal?.addEventListener("abort", forward, { once: true });
+  const { closing } = context;
+  const forwardClosing = () => controller.abort(closing.reason);
+  closing.addEventListener("abort", forwardClosing, { once: true });
   try {
     const runtime = await loadWithin<T>(
       context.loader,
@@ -96,11 +100,13 @@ export async function loadGeneration<T>(
     return new Generation(number, snapshot, runtime, controller);
   } catch (error) {
     controller.abort(error);
-    // A factory that gave up because the swap was aborted: report the abort, not E_INIT.
+    // A factory that gave up because the swap was aborted, or the reference closed: report that, not E_INIT.
     if (signal?.aborted) throw signal.reason;
+    if (closing.aborted) throw closing.reason;
     throw error;
   } finally {
     signal?.removeEventListener("abort", forward);
+    closing.removeEventListener("abort", forwardClosing);
   }
 }
 

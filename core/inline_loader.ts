@@ -18,11 +18,6 @@
  * @module
  */
 
-// Sets up Deno's Node compatibility layer now, with the runtime: the first
-// `npm:` module would otherwise set it up while a generation loads, and its
-// `MessageChannel` and `MessagePort` would be taken for the generation's
-// changes to the host's built-ins (see `BuiltinsGuard`).
-import "node:worker_threads";
 import { HotswapError, renameFrames } from "./errors.ts";
 import type { GenerationRuntime } from "./generation.ts";
 import { callHook, callHookAsIs, importError, resolveHandle } from "./handle.ts";
@@ -40,6 +35,8 @@ export class InlineLoader implements Loader {
   /** Inline generations run on the host's thread: no worker, no process. */
   readonly live = 0;
   /** Said of a load abandoned at its deadline. */
+  /** Closing lets a load run to its end: it cannot be stopped in this isolate. */
+  readonly endsOnAbort = false;
   readonly abandoned =
     "an import or a factory in the host's isolate cannot be stopped: it finishes in the background, the generation is never used, and a factory not yet called never runs";
 
@@ -55,6 +52,7 @@ export class InlineLoader implements Loader {
    */
   async load<T>(request: LoadRequest<T>, signal: AbortSignal): Promise<GenerationRuntime<T>> {
     const { contract, snapshot, context } = request;
+    setUpNodeGlobals();
     // The load holds the serving thread in two stretches, compiling then
     // running and checking the generation. Requests that arrived before
     // each are usually answered first (see `_yield_to_io.ts`), by the
@@ -175,6 +173,29 @@ const toText = String;
 // (measured on 2.9.6): called once now, so that a generation's top-level
 // first call is not taken for a change of the global.
 queueMicrotask(() => {});
+
+let nodeGlobalsSetUp = false;
+
+/**
+ * Has Deno's Node compatibility layer install the globals it replaces
+ * lazily (`MessageChannel` and `MessagePort`, when `node:worker_threads`
+ * first loads), once, before the first load: the process's first CommonJS
+ * `npm:` module would otherwise install them while a generation loads, and
+ * the guard would take them for that generation's changes. Not an import
+ * of this module: a worker generation that imports the library by path
+ * may not import `node:worker_threads`.
+ */
+function setUpNodeGlobals(): void {
+  if (nodeGlobalsSetUp) return;
+  nodeGlobalsSetUp = true;
+  try {
+    (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.(
+      "node:worker_threads",
+    );
+  } catch {
+    // No Node layer to set up: nothing of it can change while a generation loads either.
+  }
+}
 
 /** Objects a generation may not change at all while it loads. */
 const INTRINSICS: readonly (readonly [string, object])[] = listIntrinsics();

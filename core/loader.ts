@@ -52,6 +52,13 @@ export interface Loader extends AsyncDisposable {
   ready(): Promise<void>;
   /** What an `E_TIMEOUT` message says became of an abandoned load in this mode. */
   readonly abandoned: string;
+  /**
+   * Whether an abandoned load ends entirely (its worker or process is
+   * ended): then closing the reference abandons a load in progress. Inline,
+   * the load runs to its end instead, and a generation that finished
+   * loading is disposed as any refused one is.
+   */
+  readonly endsOnAbort: boolean;
 }
 
 /**
@@ -110,6 +117,7 @@ export interface SignalReads {
  * @param loader The isolation mode's loader.
  * @param request What to load.
  * @param loadTimeout Milliseconds import, factory and verification may take together.
+ * @param signal Closing the reference: ends the wait at once when the loader ends an abandoned load entirely.
  * @returns The runtime of the loaded generation.
  * @throws {HotswapError} `E_TIMEOUT` past the deadline; otherwise what the loader rejected with.
  */
@@ -121,15 +129,19 @@ export async function loadWithin<T>(
 ): Promise<GenerationRuntime<T>> {
   const controller = new AbortController();
   const loading = loader.load(request, controller.signal);
-  const outcome = await within(loading, loadTimeout, signal);
+  // Closing: a loader that ends an abandoned load entirely (a worker, a
+  // process) is told now, and the load rejects as soon as it has ended it.
+  const closing = loader.endsOnAbort ? signal : undefined;
+  const abandon = () => controller.abort(closing!.reason);
+  closing?.addEventListener("abort", abandon, { once: true });
+  let outcome;
+  try {
+    outcome = await within(loading, loadTimeout);
+  } finally {
+    closing?.removeEventListener("abort", abandon);
+  }
   if (outcome.status === "fulfilled") return outcome.value;
   if (outcome.status === "rejected") throw outcome.reason;
-  if (outcome.status === "aborted") {
-    // The swap was cancelled (or its reference closed) while this loaded: the loader lets go of it now.
-    controller.abort(outcome.reason);
-    loading.then((runtime) => runtime.unload()).catch(() => {});
-    throw outcome.reason;
-  }
   const entry = request.snapshot.entry;
   const timeout = new HotswapError(
     "E_TIMEOUT",

@@ -46,6 +46,8 @@ export interface ProcessLoaderOptions {
  */
 export class ProcessLoader implements Loader {
   /** Said of a load abandoned at its deadline. */
+  /** Closing ends a load in progress: its process is killed. */
+  readonly endsOnAbort = true;
   readonly abandoned = "its process was killed";
   readonly #options: ProcessLoaderOptions;
   readonly #pool: ProcessPool;

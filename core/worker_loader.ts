@@ -40,6 +40,8 @@ const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as 
  */
 export class WorkerLoader implements Loader {
   /** Said of a load abandoned at its deadline. */
+  /** Closing ends a load in progress: its worker is terminated. */
+  readonly endsOnAbort = true;
   readonly abandoned =
     "the worker was terminated (but Deno cannot stop a synchronous loop: such a thread keeps a core busy until the process exits)";
   readonly #permissions: WorkerPermissions | undefined;

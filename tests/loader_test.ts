@@ -22,6 +22,7 @@ type Handle = { n: number };
 /** A loader whose every load waits on a gate the test settles, recording its request and signal. */
 class GatedLoader implements Loader {
   readonly live = 0;
+  readonly endsOnAbort = false;
   readonly abandoned = "the test loader lets it run";
   readonly gate = Promise.withResolvers<GenerationRuntime<Handle>>();
   readonly calls: { request: LoadRequest<unknown>; signal: AbortSignal }[] = [];

@@ -158,21 +158,29 @@ Deno.test("Hotswap.swap() with handoff: false swaps out a generation whose hando
   strictEqual((await hot.swap(fixture.path("v2.ts"), { handoff: false })).generation, 2);
 });
 
-for (const isolation of ["inline", "worker", "process"] as const) {
-  Deno.test(`Hotswap.close() (${isolation}) while a load hangs: the load lets go at once, its swap rejects E_CLOSED`, async () => {
+for (
+  const [isolation, hang] of [
+    // Inline, a load cannot be stopped: its factory sees the close through its context's signal.
+    [
+      "inline",
+      "export function hs_echo(ctx: { signal: AbortSignal }) { return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))); }",
+    ],
+    // A worker or a process is ended, whatever it runs.
+    ["worker", "await new Promise(() => {});\nexport const hs_echo = {};"],
+    ["process", "await new Promise(() => {});\nexport const hs_echo = {};"],
+  ] as const
+) {
+  Deno.test(`Hotswap.close() (${isolation}) while a load hangs: the load ends at once, its swap rejects E_CLOSED`, async () => {
     await using fixture = await Fixture.create();
     const hot = await registerHotswap(echo, await fixture.write({ "v1.ts": echoModule("v1") }), {
       isolation,
-      loadTimeout: 3_000,
+      // Past it the swap would reject E_TIMEOUT instead.
+      loadTimeout: 60_000,
     });
     const rejected: unknown[] = [];
     hot.addEventListener("reject", (event) => rejected.push(event.detail.error));
-    // Its factory never settles: without the close, the swap would end E_TIMEOUT after loadTimeout.
-    const hanging = await fixture.write({
-      "hang.ts": `export function hs_echo() { return new Promise(() => {}); }`,
-    });
-    const swapping = hot.swap(hanging);
-    // Closed once the load has begun (its handoff and read are over when the factory runs).
+    const swapping = hot.swap(await fixture.write({ "hang.ts": hang }));
+    // Closed once the load has begun.
     await new Promise((resolve) => setTimeout(resolve, 50));
     await hot.close();
     await rejects(swapping, (error: HotswapError) => error.code === "E_CLOSED");
