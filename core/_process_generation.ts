@@ -53,6 +53,8 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
   #restarting: Promise<GenerationProcess> | undefined;
   #broken: HotswapError | undefined;
   #unloaded = false;
+  /** No longer serving (see `retiring`): a death is not restarted. */
+  #retiring = false;
   readonly #restarts: number[] = [];
 
   /**
@@ -116,6 +118,15 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
     }
   }
 
+  /**
+   * The generation no longer serves, and drains: should its process die
+   * now, it is not restarted (SPEC 6.5 restarts a generation that serves),
+   * so its factory never runs again after it was replaced.
+   */
+  retiring(): void {
+    this.#retiring = true;
+  }
+
   /** Kills the process; calls still running reject `E_WORKER`. Idempotent. */
   unload(): void {
     if (this.#unloaded) return;
@@ -146,6 +157,15 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
     if (process !== this.#process || this.#handled === process || this.#unloaded) return;
     this.#handled = process;
     const reason = process.deathReason!;
+    if (this.#retiring) {
+      const { payload } = this.#options;
+      this.#broken = new HotswapError(
+        "E_WORKER",
+        `The process of "${payload.entry}" (generation ${payload.generation}) ended while it drained after a swap: a generation that no longer serves is not restarted. ${reason.message}`,
+        { path: payload.entry, cause: reason },
+      );
+      return;
+    }
     if (!this.#count(reason)) return;
     const restarting = this.#restart(reason);
     this.#restarting = restarting;

@@ -56,6 +56,8 @@ export interface GenerationRuntime<T> {
   dispose(): Promise<void>;
   /** Frees what the generation holds. Idempotent. */
   unload(): void;
+  /** Told once the generation no longer serves and starts to drain (a process is then not restarted). */
+  retiring?(): void;
   /**
    * Names the generation's files where a stack trace names the URLs its
    * modules were loaded from (inline TypeScript: Deno maps lines and
@@ -300,6 +302,7 @@ export class Generation<T> {
    */
   async retire(drainTimeout: number, onDrainTimeout: () => void): Promise<RetireReport> {
     this.#state = "draining";
+    this.#runtime.retiring?.();
     const started = performance.now();
     const drained = (await within(this.drained(), drainTimeout)).status !== "timeout";
     const waitedMs = performance.now() - started;

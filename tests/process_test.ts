@@ -310,6 +310,40 @@ Deno.test("process mode: a result that cannot be copied rejects E_WORKER, the cl
   }
 });
 
+Deno.test("process mode: a generation whose process dies while it drains after a swap is not restarted", async () => {
+  await using fixture = await Fixture.create();
+  const mortal = defineContract<{ die(): void; f(): string }>({
+    name: "Mortal",
+    version: "1.0.0",
+    symbol: "hs_mortal",
+    shape: { die: "function", f: "function" },
+  });
+  const module = (label: string) =>
+    `export const hs_mortal = { die: () => Deno.exit(9), f: () => "${label}" };\n`;
+  const hot = await registerHotswap(mortal, await fixture.write({ "a.ts": module("a") }), {
+    isolation: "process",
+  });
+  try {
+    const restarts: unknown[] = [];
+    hot.addEventListener("restart", (event) => restarts.push(event.detail));
+    const swapped = Promise.withResolvers<void>();
+    // A request that keeps generation 1 in flight across the swap, then ends its process.
+    const request = hot.with(async (h) => {
+      await swapped.promise;
+      await h.die().catch(() => {});
+      return await h.f().then((label) => label, (error: HotswapError) => error.code);
+    });
+    const { retired } = await hot.swap(await fixture.write({ "b.ts": module("b") }));
+    swapped.resolve();
+    strictEqual(await request, "E_WORKER");
+    await retired;
+    deepStrictEqual(restarts, []);
+    strictEqual(await hot.with((h) => h.f()), "b");
+  } finally {
+    await hot.close();
+  }
+});
+
 Deno.test("process mode: a call made while the process restarts still rejects E_TIMEOUT at callTimeout", async () => {
   await using fixture = await Fixture.create();
   const slow = defineContract<{ die(): void; ping(): string }>({
