@@ -244,7 +244,10 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
     callTimeout: options.callTimeout === undefined
       ? undefined
       : positive("callTimeout", options.callTimeout, 0),
-    memoryLimit: positive("memoryLimit", options.memoryLimit, DEFAULT_MEMORY_LIMIT),
+    memoryLimit: atLeast(
+      MIN_MEMORY_LIMIT,
+      positive("memoryLimit", options.memoryLimit, DEFAULT_MEMORY_LIMIT),
+    ),
     maxRestarts: positive("maxRestarts", options.maxRestarts, DEFAULT_MAX_RESTARTS),
     maxSnapshotBytes: options.maxSnapshotBytes === undefined
       ? undefined
@@ -252,6 +255,22 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
     trust,
     rollbackDepth: positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH) + 1,
   };
+}
+
+/**
+ * The smallest `memoryLimit` (MiB): a generation's process needs about 5 MiB
+ * of V8 heap for the runtime alone; with 4 its standby died at start, out of
+ * heap (measured on Deno 2.9.6).
+ */
+const MIN_MEMORY_LIMIT = 8;
+
+function atLeast(minimum: number, memoryLimit: number): number {
+  if (memoryLimit < minimum) {
+    throw new RangeError(
+      `Cannot register: memoryLimit must be at least ${minimum} (MiB), got ${memoryLimit}: a generation's process needs about 5 MiB of heap before any of its code runs`,
+    );
+  }
+  return memoryLimit;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -344,6 +344,16 @@ Deno.test("process mode: a generation whose process dies while it drains after a
   }
 });
 
+Deno.test("process mode: a memoryLimit too small for the runtime itself is refused up front, naming the floor", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write(probeFiles("v1"));
+  await rejects(
+    registerHotswap(probe, entry, { isolation: "process", memoryLimit: 4 }),
+    (error: unknown) =>
+      error instanceof RangeError && /memoryLimit must be at least 8 \(MiB\), got 4/.test(error.message),
+  );
+});
+
 Deno.test("process mode: a call made while the process restarts still rejects E_TIMEOUT at callTimeout", async () => {
   await using fixture = await Fixture.create();
   const slow = defineContract<{ die(): void; ping(): string }>({
