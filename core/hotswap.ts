@@ -144,9 +144,12 @@ export class Hotswap<T> extends EventTarget {
   }
 
   /**
-   * Refuses new calls and swaps, waits for queued swaps, drains the current
-   * generation (up to `drainTimeout`), disposes and unloads it. Idempotent.
-   * Resolves once every generation is retired.
+   * Refuses new calls and swaps (queued swaps reject `E_CLOSED`), ends a
+   * swap still loading (its factory's signal aborts; a worker or process
+   * loading is ended at once, an inline load finishes and is disposed, its
+   * swap rejecting `E_CLOSED`), drains the current generation (up to
+   * `drainTimeout`), disposes and unloads it. Idempotent. Resolves once
+   * every generation is retired.
    * @example Close, then calls are refused
    * ```ts
    * import { defineContract, registerHotswap } from "@hotswap/runtime";
