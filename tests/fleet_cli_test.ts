@@ -1,6 +1,8 @@
 /**
  * The fleet commands (`publish`, `rollout`, `promote`, `abort`, `status`):
- * exit codes (0 done, 1 failed, 2 usage), what they print, and where.
+ * exit codes (0 done, 1 failed, 2 usage), what they print, and where; and
+ * the way out of a malformed channel state (`abort --stable`), run as its own
+ * process against hosts following the channel.
  */
 
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
@@ -18,6 +20,9 @@ import { beginRollout } from "../core/fleet/rollout.ts";
 import { Follower } from "../core/fleet/follower.ts";
 import { HotswapError } from "../core/errors.ts";
 import { openStore } from "../core/store/store.ts";
+import { type FleetHost, followChannel } from "../core/fleet/host.ts";
+import type { TrustList } from "../core/trust.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const greeter = defineContract<{ greet(name: string): string }>({
   name: "CliGreeter",
@@ -242,5 +247,201 @@ Deno.test("promote and abort end a running rollout; with none running they exit 
     strictEqual(promoted.code, 0, promoted.err);
     strictEqual((await opened.getChannel("app"))?.state.stable, d2);
     ok((await run(promote, ["app", "--store", store])).code === 1);
+  });
+});
+
+// A channel state that is not a state (garbage from a broken tool, or from whoever can write the store).
+
+const MAIN = new URL("../core/cli/main.ts", import.meta.url).pathname;
+const LOCK = new URL("./deno.lock", import.meta.url).pathname;
+
+/** Runs `hotswap <args>` as its own process, with the grants of `deno task hotswap`. */
+async function hotswap(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `--lock=${LOCK}`,
+      "--frozen",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net=127.0.0.1,localhost",
+      MAIN,
+      ...args,
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trimEnd();
+  return { code, out: text(stdout), err: text(stderr) };
+}
+
+/** Writes `text` as the channel's state straight into the database, and wakes the watchers, as a broken tool would. */
+async function forgeState(file: string, channel: string, text: string): Promise<void> {
+  const db = new DatabaseSync(file);
+  try {
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.prepare("UPDATE channels SET state = ?, revision = revision + 1 WHERE name = ?").run(text, channel);
+  } finally {
+    db.close();
+  }
+  await Deno.writeTextFile(`${file}-notify`, `${channel} forged\n`);
+}
+
+async function until(what: string, done: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!await done()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("a malformed channel state: publish stores nothing, status says how to reset it, abort --stable resets it and the hosts follow", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_fleet_cli_" });
+  const hosts: FleetHost<{ greet(name: string): string }>[] = [];
+  try {
+    const key = await generateSigningKey();
+    const trust: TrustList = {
+      version: 1,
+      keys: [{ keyid: key.keyid, publicKey: key.publicKey }],
+      revoked: [],
+    };
+    const digests: Record<string, string> = {};
+    for (const [word, sequence] of [["v1", 1], ["v2", 2], ["v3", 3]] as const) {
+      await Deno.mkdir(`${dir}/${word}`);
+      await Deno.writeTextFile(
+        `${dir}/${word}/g.ts`,
+        `export const hs_greeter = { greet: (n: string) => "${word} " + n };`,
+      );
+      const packed = await packArtifact(`${dir}/${word}/g.ts`, {
+        contract: greeter,
+        key,
+        label: word,
+        sequence,
+      });
+      await Deno.writeFile(`${dir}/${word}.hsgen`, packed.bytes);
+      digests[word] = packed.manifest.digest;
+    }
+    const file = `${dir}/fleet.db`;
+    const store = `sqlite:${file}`;
+    for (const word of ["v1", "v2"]) {
+      const published = await hotswap([
+        "publish",
+        `${dir}/${word}.hsgen`,
+        "--store",
+        store,
+        "--channel",
+        "app",
+      ]);
+      strictEqual(published.code, 0, published.err);
+    }
+    const errors: unknown[] = [];
+    for (const host of ["web-1", "web-2"]) {
+      await Deno.mkdir(`${dir}/cache-${host}`);
+      hosts.push(
+        await followChannel(greeter, {
+          store,
+          channel: "app",
+          host,
+          trust,
+          reportInterval: 50,
+          cacheDir: `${dir}/cache-${host}`,
+          onError: (error) => errors.push(error),
+        }),
+      );
+    }
+    const serving = (word: string) =>
+      hosts.every((host) => host.hot.with((h) => h.greet("x")) === `${word} x`);
+    await using opened = await openStore(store);
+    await until("both hosts report", async () => (await opened.listReports("app")).length === 2);
+    ok(serving("v1"));
+
+    await forgeState(file, "app", "{garbage");
+    const told = () => errors.find((error) => /Cannot read channel "app"/.test(String(error)));
+    await until("a host is told the channel cannot be read", () => told() !== undefined);
+    // The hosts keep serving, and say how to get out.
+    ok(serving("v1"));
+    match(
+      String(told()),
+      /Cannot read channel "app" .*malformed.*hotswap abort app --store sqlite:\S+ --stable/,
+    );
+
+    const publish3 = await hotswap(["publish", `${dir}/v3.hsgen`, "--store", store, "--channel", "app"]);
+    strictEqual(publish3.code, 1);
+    strictEqual(publish3.out, "");
+    match(
+      publish3.err,
+      /^hotswap publish: E_STORE: Cannot publish sha256-\S+ to channel "app" in store "sqlite:\S+": the channel's state \(revision 2\) is malformed \(.*\), so nothing was stored; reset the channel to an artifact already published with hotswap abort app --store sqlite:\S+ --stable <digest\|label>/,
+    );
+    deepStrictEqual((await opened.listArtifacts()).map((artifact) => artifact.label), ["v1", "v2"]);
+    strictEqual(await opened.getArtifact(digests.v3!), undefined);
+
+    const broken = await hotswap(["status", "app", "--store", store]);
+    strictEqual(broken.code, 1);
+    match(broken.out, /^channel app \(revision 2\)\n {2}state {4}cannot be read: .*JSON/);
+    match(broken.out, /^ {4}web-1 +serving +gen 1 /m);
+    match(broken.out, /^ {4}web-2 +serving +gen 1 /m);
+    match(
+      broken.out,
+      new RegExp(`^  artifacts 2 in the store\\n    ${RegExp.escape(digests.v1!)}  v1  published `, "m"),
+    );
+    match(broken.out, new RegExp(`^    ${RegExp.escape(digests.v2!)}  v2  published `, "m"));
+    match(
+      broken.err,
+      /^hotswap status: Cannot read the state of channel "app": it is malformed \(.*\); reset it to one of the artifacts with hotswap abort app --store sqlite:\S+ --stable <digest\|label>$/,
+    );
+    const json = await hotswap(["status", "app", "--store", store, "--json"]);
+    strictEqual(json.code, 1);
+    const parsed = JSON.parse(json.out);
+    match(parsed.unreadable, /JSON/);
+    strictEqual(parsed.hosts.length, 2);
+    // The other commands on the channel refuse too, with the same way out.
+    const rolled = await hotswap(["rollout", "app", "--store", store, "--to", "v2"]);
+    strictEqual(rolled.code, 1);
+    match(rolled.err, /E_STORE: Cannot read channel "app" .*hotswap abort app --store sqlite:\S+ --stable/);
+
+    const missing = await hotswap(["abort", "app", "--store", store, "--stable", "v3"]);
+    strictEqual(missing.code, 1);
+    match(missing.err, /E_NOT_FOUND: Cannot reset channel "app" to "v3": the store has no artifact/);
+    const reset = await hotswap(["abort", "app", "--store", store, "--stable", "v2"]);
+    strictEqual(reset.code, 0, reset.err);
+    strictEqual(
+      reset.out,
+      `app: reset its malformed state (revision 2) to stable ${
+        digests.v2!.slice(0, 19)
+      }… (v2), now revision 3; hosts following app load it`,
+    );
+    deepStrictEqual(await opened.getChannel("app"), { state: { stable: digests.v2 }, revision: 3 });
+    await until("the hosts serve v2", () => serving("v2"));
+
+    const fixed = await hotswap(["status", "app", "--store", store]);
+    strictEqual(fixed.code, 0, fixed.err);
+    match(fixed.out, /^channel app \(revision 3\)\n {2}stable {3}sha256-\S+ \(v2\)/);
+    // The channel reads again: --stable is refused, and publish works.
+    const again = await hotswap(["abort", "app", "--store", store, "--stable", "v1"]);
+    strictEqual(again.code, 2);
+    match(
+      again.err,
+      /^hotswap abort: --stable resets a channel whose state cannot be read, and the state of "app" reads \(revision 3, stable sha256-\S+\): move it to another artifact with hotswap rollout app/,
+    );
+    strictEqual((await opened.getChannel("app"))?.revision, 3);
+    const publish3Again = await hotswap(["publish", `${dir}/v3.hsgen`, "--store", store, "--channel", "app"]);
+    strictEqual(publish3Again.code, 0, publish3Again.err);
+  } finally {
+    for (const host of hosts) await host[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("abort --stable is refused on a channel never written, and together with --reason", async () => {
+  await withArtifacts(async (_dir, store, { v1 }) => {
+    await run(publish, [v1, "--store", store, "--channel", "app"]);
+    const none = await run(abort, ["other", "--store", store, "--stable", "v1"]);
+    strictEqual(none.code, 2);
+    match(none.err, /"other" has no state yet: publish to it with hotswap publish <file>\.hsgen --store/);
+    const both = await run(abort, ["app", "--store", store, "--stable", "v1", "--reason", "x"]);
+    strictEqual(both.code, 2);
+    match(both.err, /--reason goes with aborting a rollout, --stable with resetting a malformed channel/);
   });
 });

@@ -1,6 +1,8 @@
 /** publish() and resolveArtifact(), on the embedded store. */
 
-import { rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, rejects, strictEqual } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import type { HotswapError } from "../core/errors.ts";
 import { publish, resolveArtifact } from "../core/fleet/publish.ts";
 import { openStore, type Store } from "../core/store/store.ts";
 
@@ -42,4 +44,34 @@ Deno.test("resolveArtifact() finds by digest, else the latest with the label, el
     strictEqual((await resolveArtifact(store, "v1")).digest, B);
     await rejects(resolveArtifact(store, "v9"), { code: "E_NOT_FOUND" });
   });
+});
+
+Deno.test("publish() stores nothing on a channel whose state cannot be read, and says how to reset it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_publish_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    await publish(store, "app", new Uint8Array([1]), { digest: A, label: "v1" });
+    // Garbage, as a broken tool would write it: straight into the database.
+    const db = new DatabaseSync(`${dir}/fleet.db`);
+    db.prepare("UPDATE channels SET state = ?, revision = revision + 1 WHERE name = ?").run(
+      "{garbage",
+      "app",
+    );
+    db.close();
+    await rejects(
+      publish(store, "app", new Uint8Array([2]), { digest: B, label: "v2" }),
+      (error: HotswapError) => {
+        strictEqual(error.code, "E_STORE");
+        match(
+          error.message,
+          /^Cannot publish sha256-B+= to channel "app" in store "sqlite:.*": the channel's state \(revision 2\) is malformed \(.*JSON.*\), so nothing was stored; reset the channel .* with hotswap abort app --store sqlite:\S+ --stable <digest\|label>/,
+        );
+        return true;
+      },
+    );
+    deepStrictEqual((await store.listArtifacts()).map((artifact) => artifact.digest), [A]);
+    strictEqual(await store.getArtifact(B), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -10,7 +10,7 @@
 
 import { HotswapError } from "../errors.ts";
 import { type ArtifactInfo, checkName, type Store } from "../store/store.ts";
-import { updateChannel } from "./_channel_update.ts";
+import { readChannel, updateChannel } from "./_channel_update.ts";
 
 /** What {@linkcode publish} did. */
 export interface PublishResult {
@@ -29,6 +29,8 @@ export interface PublishResult {
  * @param bytes The artifact.
  * @param meta Its digest and label, from its manifest.
  * @returns The stored artifact and whether it became stable.
+ * @throws {HotswapError} `E_STORE` when the store fails, or when the
+ *   channel's state cannot be read (then nothing is stored).
  *
  * @example The first artifact of a channel becomes stable
  * ```ts
@@ -54,6 +56,15 @@ export async function publish(
   meta: { digest: string; label?: string | undefined },
 ): Promise<PublishResult> {
   checkName("channel", channel);
+  // Read the channel before storing anything: one that cannot be read (a
+  // malformed state) fails the publish here, with nothing changed.
+  const { unreadable } = await readChannel(store, channel);
+  if (unreadable !== undefined) {
+    throw new HotswapError(
+      "E_STORE",
+      `Cannot publish ${meta.digest} to channel "${channel}" in store "${store.url}": the channel's state (revision ${unreadable.revision}) is malformed (${unreadable.reason}), so nothing was stored; reset the channel to an artifact already published with hotswap abort ${channel} --store ${store.url} --stable <digest|label> (hotswap status ${channel} --store ${store.url} lists them), then publish again`,
+    );
+  }
   const artifact = await store.putArtifact(bytes, meta);
   const entry = await updateChannel(
     store,

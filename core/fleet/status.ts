@@ -15,6 +15,7 @@ import {
 } from "../store/store.ts";
 import { desiredDigest, inCanary } from "./canary.ts";
 import { type GateDecision, isLive, judge } from "./gate.ts";
+import { readChannel } from "./_channel_update.ts";
 
 /** A host as {@linkcode channelStatus} describes it. */
 export interface HostStatus extends HostReport {
@@ -32,6 +33,12 @@ export interface ChannelStatus {
   readonly channel: string;
   /** Its revision in the store (0: never written). */
   readonly revision: number;
+  /**
+   * Why its state cannot be read, when the store holds a malformed one
+   * (`stable`, `rollout` and `gate` are then unknown); reset it with
+   * `hotswap abort <channel> --store <url> --stable <digest|label>`.
+   */
+  readonly unreadable: string | undefined;
   /** Its stable digest. */
   readonly stable: string | undefined;
   /** The running or last rollout. */
@@ -49,8 +56,10 @@ export interface ChannelStatus {
  *
  * @param store The fleet's store.
  * @param channel The channel.
- * @returns The status; a channel never written has revision 0.
+ * @returns The status; a channel never written has revision 0, one whose
+ *   state cannot be read has `unreadable` set, its hosts and the artifacts.
  * @throws {TypeError} A malformed channel name.
+ * @throws {HotswapError} `E_STORE` when the store fails.
  *
  * @example The status of a channel just published to
  * ```ts
@@ -74,11 +83,12 @@ export interface ChannelStatus {
  */
 export async function channelStatus(store: Store, channel: string): Promise<ChannelStatus> {
   checkName("channel", channel);
-  const [entry, reports, artifacts] = await Promise.all([
-    store.getChannel(channel),
+  const [read, reports, artifacts] = await Promise.all([
+    readChannel(store, channel),
     store.listReports(channel),
     store.listArtifacts(),
   ]);
+  const { entry, unreadable } = read;
   const now = Date.now();
   const rollout = entry?.state.rollout;
   const hosts = reports.map((report): HostStatus => ({
@@ -89,7 +99,8 @@ export async function channelStatus(store: Store, channel: string): Promise<Chan
   }));
   return {
     channel,
-    revision: entry?.revision ?? 0,
+    revision: entry?.revision ?? unreadable?.revision ?? 0,
+    unreadable: unreadable?.reason,
     stable: entry?.state.stable,
     rollout,
     gate: rollout?.status === "running" ? judge(rollout, reports, now) : undefined,

@@ -29,6 +29,47 @@ export function storeError(url: string, action: string, cause: unknown, fix?: st
   );
 }
 
+/** What an unreadable channel's error carries for the one way out: a reset at its revision. */
+export interface UnreadableChannel {
+  /** The channel. */
+  readonly channel: string;
+  /** The revision whose state cannot be read: a reset writes over exactly this one. */
+  readonly revision: number;
+  /** Why it cannot be read, such as a JSON syntax error. */
+  readonly reason: string;
+}
+
+const UNREADABLE: unique symbol = Symbol("unreadable channel");
+
+/**
+ * The `E_STORE` error of a channel whose stored state does not parse (a broken
+ * tool, or someone with write access to the store, wrote it). Its message says
+ * how to reset it; {@linkcode unreadableChannel} reads the revision a reset
+ * must name, as the state cannot be read again to find it.
+ */
+export function unreadableChannelError(
+  url: string,
+  channel: string,
+  revision: number,
+  cause: unknown,
+): HotswapError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const error = new HotswapError(
+    "E_STORE",
+    `Cannot read channel "${channel}" in store "${url}": its state (revision ${revision}) is malformed (${reason}); reset it to a published artifact with hotswap abort ${channel} --store ${url} --stable <digest|label>`,
+    { cause },
+  );
+  const detail: UnreadableChannel = { channel, revision, reason };
+  Object.defineProperty(error, UNREADABLE, { value: detail });
+  return error;
+}
+
+/** The unreadable channel an error of {@linkcode unreadableChannelError} is about, else `undefined`. */
+export function unreadableChannel(error: unknown): UnreadableChannel | undefined {
+  if (typeof error !== "object" || error === null || !(UNREADABLE in error)) return undefined;
+  return error[UNREADABLE] as UnreadableChannel;
+}
+
 /** The `E_CLOSED` error of a store used after it was closed. */
 export function closedError(url: string, action: string): HotswapError {
   return new HotswapError("E_CLOSED", `Cannot ${action}: store "${url}" is closed; open it again`);

@@ -26,7 +26,14 @@ import { within } from "../deadline.ts";
 import { HotswapError } from "../errors.ts";
 import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
 import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
-import { closedError, parseArtifactInfo, parseChannelState, parseReport, storeError } from "./_records.ts";
+import {
+  closedError,
+  parseArtifactInfo,
+  parseChannelState,
+  parseReport,
+  storeError,
+  unreadableChannelError,
+} from "./_records.ts";
 import { ChannelWatches, sleep } from "./_watches.ts";
 
 const CHANNELS = "hotswap_channels";
@@ -199,7 +206,7 @@ export class NatsStore implements Store {
     try {
       return { revision: entry.revision, state: parseChannelState(entry.json()) };
     } catch (error) {
-      throw storeError(this.url, `read channel "${channel}"`, error);
+      throw unreadableChannelError(this.url, channel, entry.revision, error);
     }
   }
 

@@ -18,7 +18,14 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
 import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
-import { closedError, parseArtifactInfo, parseChannelState, parseReport, storeError } from "./_records.ts";
+import {
+  closedError,
+  parseArtifactInfo,
+  parseChannelState,
+  parseReport,
+  storeError,
+  unreadableChannelError,
+} from "./_records.ts";
 import { ChannelWatches, type WakeSource } from "./_watches.ts";
 
 const SCHEMA = `
@@ -289,7 +296,7 @@ export class SqliteStore implements Store {
     try {
       return { revision: Number(row.revision), state: parseChannelState(JSON.parse(String(row.state))) };
     } catch (error) {
-      throw storeError(this.url, `read channel "${channel}"`, error);
+      throw unreadableChannelError(this.url, channel, Number(row.revision), error);
     }
   }
 
