@@ -25,7 +25,7 @@ import { assertEncodable, decodeValue, encodeValue } from "./_codec.ts";
 import { FrameReader, FrameWriter, HEADER_BYTES, payloadText } from "./_frames.ts";
 import { Guest, uncopiedResult } from "./_guest.ts";
 import { mintModules } from "./_mint.ts";
-import { whenNodeProcessReached } from "./_node_process.ts";
+import { type NodeProcess, whenNodeProcessReached } from "./_node_process.ts";
 import { formatStack, nameFrames } from "./_stack_format.ts";
 import {
   ABORT,
@@ -186,10 +186,32 @@ function bounded(text: string, what: string): string {
 
 /**
  * Sends the generation's console output to the host as `LOG` frames, so it
- * cannot corrupt the channel on stdout. Deno's `console.table`, `count`,
- * `time*` and `group` print through `log` and `info`, so they follow.
+ * cannot corrupt the channel on stdout. `log`, `info`, `debug`, `error`,
+ * `warn`, `dir` and `dirxml` are formatted here. The others (`table`,
+ * `count`, `time*`, `group*`, `trace`, `assert`) write to stdout themselves
+ * in Deno 2.9.6, which is the channel: the first call of one makes a Node
+ * `Console` writing to the host's frames, and from then on every method
+ * goes through it (so that `group` indents what `log` prints). Made on
+ * first use: loading `node:console` costs a process about 12 ms at start
+ * (measured), and most generations never call these.
  */
 function redirectConsole(): void {
+  /** Console methods that write to stdout themselves in Deno 2.9.6 (see `redirectConsole`). */
+  const CONSOLE_WRITERS = [
+    "table",
+    "count",
+    "countReset",
+    "time",
+    "timeLog",
+    "timeEnd",
+    "group",
+    "groupCollapsed",
+    "groupEnd",
+    "trace",
+    "assert",
+  ] as const;
+  /** The methods `redirectConsole` formats itself, until a Node `Console` takes over. */
+  const CONSOLE_FORMATTED = ["log", "info", "debug", "error", "warn", "dir", "dirxml"] as const;
   const send = (level: number, text: string) =>
     writer.frame(
       LOG,
@@ -207,6 +229,37 @@ function redirectConsole(): void {
     send(LOG_OUT, inspect(item, { ...(options as object | undefined), colors: false }));
   replace("dir", dir as (...args: unknown[]) => void);
   replace("dirxml", (...args) => send(LOG_OUT, format(args)));
+  for (const name of CONSOLE_WRITERS) {
+    replace(name, (...args) => {
+      const nodeConsole = frameConsole(send);
+      for (const method of [...CONSOLE_WRITERS, ...CONSOLE_FORMATTED]) {
+        const call = nodeConsole[method];
+        if (typeof call === "function") replace(method, call.bind(nodeConsole));
+      }
+      (console as unknown as Record<string, (...args: unknown[]) => void>)[name]!(...args);
+    });
+  }
+}
+
+/** A Node `Console` whose stdout and stderr are `LOG` frames to the host, one per write. */
+function frameConsole(
+  send: (level: number, text: string) => void,
+): Record<string, ((...args: unknown[]) => void) | undefined> {
+  const node = (globalThis as { process?: NodeProcess }).process;
+  const { Console } = node?.getBuiltinModule?.("node:console") as {
+    Console: new (options: object) => Record<string, (...args: unknown[]) => void>;
+  };
+  const { Writable } = node?.getBuiltinModule?.("node:stream") as {
+    Writable: new (options: object) => unknown;
+  };
+  const to = (level: number) =>
+    new Writable({
+      write(chunk: unknown, _encoding: string, done: () => void) {
+        send(level, String(chunk).replace(/\n$/, ""));
+        done();
+      },
+    });
+  return new Console({ stdout: to(LOG_OUT), stderr: to(LOG_ERR), colorMode: false });
 }
 
 /**

@@ -354,6 +354,46 @@ Deno.test("process mode: a memoryLimit too small for the runtime itself is refus
   );
 });
 
+Deno.test("process mode: console.table, count, time, group, trace and assert reach the host's output, not the channel", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    "gen.ts": `console.table([{ a: 1 }]);
+export const hs_t = {
+  run() {
+    console.count(); console.count();
+    console.time("t"); console.timeEnd("t");
+    console.group("G"); console.log("inside"); console.groupEnd(); console.log("after");
+    console.trace("traced"); console.assert(false, "asserted");
+    return 1;
+  },
+};
+`,
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const c = defineContract<{ run(): number }>({ name: "T", version: "1.0.0", symbol: "hs_t", shape: { run: "function" } });
+const hot = await registerHotswap(c, new URL("./gen.ts", import.meta.url), { isolation: "process" });
+console.log("result", await hot.with((h) => h.run()), "restarts", hot.stats().generations[0]?.generation);
+await hot.close();
+`,
+  });
+  const { code, stdout, stderr } = await runToEnd([
+    "run",
+    "--no-prompt",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    `--allow-run=${Deno.execPath()}`,
+    "host.ts",
+  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
+  strictEqual(code, 0, stdout + stderr);
+  match(stdout, /│ \(index\) │ a │/);
+  match(stdout, /^default: 1\ndefault: 2\n/m);
+  match(stdout, /^t: [\d.]+ms$/m);
+  match(stdout, /^G\n {2}inside\nafter$/m);
+  match(stdout, /^result 1 /m);
+  match(stderr, /^Trace: traced\n {4}at .*gen\.ts:\d+:\d+/m);
+  match(stderr, /^Assertion failed: asserted$/m);
+});
+
 Deno.test("process mode: a call made while the process restarts still rejects E_TIMEOUT at callTimeout", async () => {
   await using fixture = await Fixture.create();
   const slow = defineContract<{ die(): void; ping(): string }>({
