@@ -18,7 +18,7 @@ import type { GenerationProcess } from "./_process_host.ts";
 import type { ProcessPool } from "./_process_pool.ts";
 import type { LoadPayload } from "./_process_protocol.ts";
 import type { MemberDescriptor } from "./_protocol.ts";
-import { buildRemoteHandle } from "./_remote_handle.ts";
+import { buildRemoteHandle, RemoteCalls } from "./_remote_handle.ts";
 
 /** The window over which `maxRestarts` counts restarts. */
 const RESTART_WINDOW = 60_000;
@@ -53,6 +53,8 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
   #restarting: Promise<GenerationProcess> | undefined;
   #broken: HotswapError | undefined;
   #unloaded = false;
+  /** The handle's calls, counted until they settle. */
+  readonly #calls = new RemoteCalls();
   /** No longer serving (see `retiring`): a death is not restarted. */
   #retiring = false;
   readonly #restarts: number[] = [];
@@ -64,7 +66,10 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
   constructor(process: GenerationProcess, options: ProcessGenerationOptions) {
     this.#process = process;
     this.#options = options;
-    this.handle = buildRemoteHandle(options.descriptor, (member, args) => this.call(member, args)) as T;
+    this.handle = buildRemoteHandle(
+      options.descriptor,
+      this.#calls.track((member, args) => this.call(member, args)),
+    ) as T;
     this.#follow(process);
     options.signal.addEventListener("abort", this.#forwardAbort, { once: true });
   }
@@ -125,6 +130,11 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
    */
   retiring(): void {
     this.#retiring = true;
+  }
+
+  /** Resolves once no call the handle made is pending (see `GenerationRuntime.idle`). */
+  idle(): Promise<void> {
+    return this.#calls.idle();
   }
 
   /** Kills the process; calls still running reject `E_WORKER`. Idempotent. */

@@ -39,3 +39,40 @@ export function buildRemoteHandle(descriptor: MemberDescriptor, call: RemoteCall
     }
   }
 }
+
+/**
+ * The calls a rebuilt handle made that have not settled, awaited by their
+ * caller or not. A function member called without `await` (a `void`
+ * method, `JSON.stringify` meeting a `toJSON`) is still running on its
+ * generation: the drain waits for it, as it waits for the `with()` calls,
+ * instead of ending the worker or process under it. Each call's promise is
+ * also observed here, so one nobody awaits never becomes an unhandled
+ * rejection in the host, which would end it (SPEC 7).
+ */
+export class RemoteCalls {
+  #pending = 0;
+  #idle: PromiseWithResolvers<void> | undefined;
+  readonly #settled = (): void => {
+    if (--this.#pending === 0 && this.#idle !== undefined) {
+      this.#idle.resolve();
+      this.#idle = undefined;
+    }
+  };
+
+  /** `call`, with every call it makes counted until it settles. */
+  track(call: RemoteCall): RemoteCall {
+    return (member, args) => {
+      const result = call(member, args);
+      this.#pending++;
+      result.then(this.#settled, this.#settled);
+      return result;
+    };
+  }
+
+  /** Resolves once no call is pending. */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+}

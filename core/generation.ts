@@ -59,6 +59,12 @@ export interface GenerationRuntime<T> {
   /** Told once the generation no longer serves and starts to drain (a process is then not restarted). */
   retiring?(): void;
   /**
+   * Resolves once no call the handle made is pending (a worker's or a
+   * process's: remote calls their caller did not await included); the drain
+   * waits for it too.
+   */
+  idle?(): Promise<void>;
+  /**
    * Names the generation's files where a stack trace names the URLs its
    * modules were loaded from (inline TypeScript: Deno maps lines and
    * columns, but keeps the \`blob:\` URL). Absent where errors already name
@@ -292,6 +298,12 @@ export class Generation<T> {
     return this.#drained.promise;
   }
 
+  /** The drain, then the runtime's calls nobody awaited (see `GenerationRuntime.idle`). */
+  async #settled(): Promise<void> {
+    await this.drained();
+    await this.#runtime.idle?.();
+  }
+
   /**
    * Waits for the drain (at most `drainTimeout` ms), then aborts the
    * generation's signal, runs `dispose()` (bounded the same way) and unloads.
@@ -304,7 +316,7 @@ export class Generation<T> {
     this.#state = "draining";
     this.#runtime.retiring?.();
     const started = performance.now();
-    const drained = (await within(this.drained(), drainTimeout)).status !== "timeout";
+    const drained = (await within(this.#settled(), drainTimeout)).status !== "timeout";
     const waitedMs = performance.now() - started;
     if (!drained) onDrainTimeout();
     this.#controller.abort(new DOMException(`Generation ${this.number} retired`, "AbortError"));

@@ -26,7 +26,7 @@ import { checkWorkerOptionsFlag } from "./_worker_flag.ts";
 import { type Loaded, type WorkerHost, workerMain } from "./_worker_host.ts";
 import { IMPORT_GUARD, processWideImport } from "./_worker_lockdown.ts";
 import { WorkerPool } from "./_worker_pool.ts";
-import { buildRemoteHandle } from "./_remote_handle.ts";
+import { buildRemoteHandle, RemoteCalls } from "./_remote_handle.ts";
 
 /** Permission kinds a worker is denied unless `permissions` grants them. */
 const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as const;
@@ -113,7 +113,11 @@ export class WorkerLoader implements Loader {
     }
     const host = worker;
     const { handle: description, hooks } = loaded;
-    const handle = buildRemoteHandle(description, (member, args) => host.call(member, args)) as T;
+    const calls = new RemoteCalls();
+    const handle = buildRemoteHandle(
+      description,
+      calls.track((member, args) => host.call(member, args)),
+    ) as T;
     const problems = request.contract.check(handle);
     if (problems.length > 0) {
       throw refuse(
@@ -135,6 +139,7 @@ export class WorkerLoader implements Loader {
     let unloaded = false;
     return {
       handle,
+      idle: () => calls.idle(),
       handoff: () => {
         // A dead worker has no state left to hand over; refusing would make it impossible to swap out.
         if (!hooks.handoff || host.dead) return Promise.resolve(undefined);

@@ -10,7 +10,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { Generation, type GenerationRuntime } from "../core/generation.ts";
 import type { Snapshot } from "../core/snapshot.ts";
-import { flushMicrotasks } from "./_fixtures.ts";
+import { defineContract, registerHotswap } from "../mod.ts";
+import { Fixture, flushMicrotasks } from "./_fixtures.ts";
 
 const SNAPSHOT = { digest: "sha256-test", entry: "/gen.ts" } as unknown as Snapshot;
 
@@ -118,3 +119,53 @@ Deno.test("Generation counters are read-only outside it", () => {
   }, TypeError);
   strictEqual(generation.inflight, 0);
 });
+
+for (const isolation of ["worker", "process"] as const) {
+  Deno.test(`${isolation} isolation: a call nobody awaited is drained like any other, and never an unhandled rejection`, async () => {
+    await using fixture = await Fixture.create();
+    const tracked = defineContract<{ track(ms: number): void; fail(): void; ok(): number }>({
+      name: "Tracked",
+      version: "1.0.0",
+      symbol: "hs_tracked",
+      shape: { track: "function", fail: "function", ok: "function" },
+    });
+    const marker = fixture.path("tracked");
+    // track() leaves a file once it has run to its end.
+    const module = `export const hs_tracked = {
+  track: async (ms: number) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    Deno.writeTextFileSync(${JSON.stringify(marker)}, "done");
+  },
+  fail: () => { throw new Error("nobody listens"); },
+  ok: () => 1,
+};
+`;
+    const hot = await registerHotswap(tracked, await fixture.write({ "a.ts": module }), {
+      isolation,
+      permissions: { write: [fixture.dir] },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (event: PromiseRejectionEvent) => {
+      unhandled.push(event.reason);
+      event.preventDefault();
+    };
+    globalThis.addEventListener("unhandledrejection", onUnhandled);
+    try {
+      // Fire and forget, as a void method often is called.
+      await hot.with((h) => {
+        void h.track(200);
+        void h.fail();
+        return h.ok();
+      });
+      const { retired } = await hot.swap(await fixture.write({ "b.ts": module }));
+      strictEqual((await retired).drained, true);
+      // The drain waited for track() to run to its end on generation 1, rather than end it.
+      strictEqual(await Deno.readTextFile(marker), "done");
+      await flushMicrotasks();
+      deepStrictEqual(unhandled, []);
+    } finally {
+      globalThis.removeEventListener("unhandledrejection", onUnhandled);
+      await hot.close();
+    }
+  });
+}
