@@ -166,6 +166,9 @@ export function serializeError(
   };
   try {
     if (error instanceof Error) {
+      // Only the runtime's own errors carry a runtime code across: a generation's
+      // error whose `code` happens to read "E_TIMEOUT" stays the generation's error.
+      const runtime = error instanceof HotswapError;
       const code = (error as { code?: unknown }).code;
       const path = (error as { path?: unknown }).path;
       const problems = (error as { problems?: unknown }).problems;
@@ -176,12 +179,12 @@ export function serializeError(
         name: cut(String(error.name)),
         message: unblob(cut(String(error.message))),
         stack: typeof error.stack === "string" ? unblob(cut(error.stack)) : undefined,
-        code: isHotswapErrorCode(code) ? code : undefined,
+        code: runtime && isHotswapErrorCode(code) ? code : undefined,
         path: typeof path === "string" ? cut(path) : undefined,
         problems: Array.isArray(problems)
           ? problems.slice(0, MAX_PROBLEMS).map((problem) => cut(String(problem)))
           : undefined,
-        props: ownProps(error, code),
+        props: ownProps(error, code, runtime),
         cause: cause === undefined || depth >= CAUSE_DEPTH
           ? undefined
           : serializeError(cause, files, depth + 1),
@@ -211,10 +214,14 @@ export function serializeError(
 }
 
 /** An error's own enumerable properties with primitive values, a code that is not a runtime's among them. */
-function ownProps(error: Error, code: unknown): Record<string, string | number | boolean | null> | undefined {
+function ownProps(
+  error: Error,
+  code: unknown,
+  runtime: boolean,
+): Record<string, string | number | boolean | null> | undefined {
   const props: Record<string, string | number | boolean | null> = {};
   let count = 0;
-  if (typeof code === "string" && !isHotswapErrorCode(code)) props.code = cut(code), count++;
+  if (typeof code === "string" && !(runtime && isHotswapErrorCode(code))) props.code = cut(code), count++;
   for (const key of Object.keys(error)) {
     if (count >= MAX_PROPS) break;
     if (RESERVED_PROPS.has(key)) continue;

@@ -10,7 +10,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { defineContract, registerHotswap } from "../mod.ts";
+import { defineContract, HotswapError, registerHotswap } from "../mod.ts";
 import { Fixture } from "./_fixtures.ts";
 
 interface Rich {
@@ -91,6 +91,7 @@ for (const isolation of ["worker", "process"] as const) {
       class DbError extends Error { override name = "DbError"; code = "E42"; retryable = true; status = 503; }
       throw new DbError("query failed");
     }
+    if (kind === "runtime code") throw Object.assign(new Error("looks like the runtime's"), { code: "E_TIMEOUT" });
     throw new Error("request failed", { cause: { status: 503, retryAfter: 30 } });
   },
 };`,
@@ -112,5 +113,12 @@ for (const isolation of ["worker", "process"] as const) {
     strictEqual(custom.code, "E42");
     strictEqual(custom.retryable, true);
     strictEqual(custom.status, 503);
+    // A generation's error whose code reads like the runtime's stays the generation's error.
+    const spoof = await hot.with((h) => h.fail("runtime code")).catch((error: Error) => error) as
+      & Error
+      & Record<string, unknown>;
+    ok(!(spoof instanceof HotswapError), String(spoof));
+    strictEqual(spoof.constructor, Error);
+    strictEqual(spoof.code, "E_TIMEOUT");
   });
 }
