@@ -42,6 +42,24 @@ export function encodeDefined(value: unknown): string {
 /** An array index as `Object.keys` names it. */
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
 
+/**
+ * Kinds (`Object.prototype.toString` tags) structured cloning refuses, as
+ * measured on Deno 2.9.6, that would otherwise cross as `{}`: Deno's web
+ * objects whose state is internal. Kinds it refuses by pattern: generators
+ * and iterators (their helpers too) and `Intl` objects.
+ */
+const UNCLONEABLE_KINDS: ReadonlySet<string> = new Set([
+  "URL",
+  "URLSearchParams",
+  "Headers",
+  "Request",
+  "Response",
+  "ReadableStream",
+  "WritableStream",
+  "TransformStream",
+]);
+const UNCLONEABLE_KIND = /Generator|Iterator|^Intl\./;
+
 function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): boolean {
   switch (typeof value) {
     case "string":
@@ -189,6 +207,11 @@ class Encoder {
       case "Blob":
       case "File":
         throw cloneError(`a ${kind}`);
+    }
+    // Objects structured cloning refuses although they hold no data it could
+    // copy (their state is internal): they would cross as `{}`, silently.
+    if (UNCLONEABLE_KINDS.has(kind) || UNCLONEABLE_KIND.test(kind)) {
+      throw cloneError(`${/^[AEIOU]/.test(kind) ? "an" : "a"} ${kind}`);
     }
     // Any other object crosses as its own enumerable string-keyed properties, as with structured cloning.
     const tree: Tree[] = ["O"];

@@ -65,6 +65,27 @@ Deno.test("encodeValue refuses what cannot be cloned with a DataCloneError", () 
   for (const value of [() => 1, Symbol("s"), Promise.resolve(), new WeakMap(), [{ f() {} }]]) {
     throws(() => encodeValue(value), (error: Error) => error.name === "DataCloneError");
   }
+  // Objects whose state is internal, which structured cloning refuses too, rather than `{}`.
+  const internal = [
+    (function* () {})(),
+    (async function* () {})(),
+    [1].values(),
+    [1].values().map((x) => x),
+    new Intl.DateTimeFormat(),
+    new URL("http://127.0.0.1/"),
+    new Headers(),
+    new ReadableStream(),
+    new Request("http://127.0.0.1/"),
+  ];
+  for (const value of internal) {
+    throws(() => structuredClone(value), (error: Error) => error.name === "DataCloneError");
+    throws(() => encodeValue(value), (error: Error) => error.name === "DataCloneError", String(value));
+  }
+  // A class instance crosses as its own data, as structured cloning copies it.
+  class Point {
+    x = 1;
+  }
+  deepStrictEqual(decodeValue(encodeValue(new Point())), { x: 1 });
 });
 
 Deno.test("decodeValue refuses text the encoder never writes", () => {
