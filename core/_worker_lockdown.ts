@@ -90,6 +90,17 @@ export function lockDown(): void {
 
   lock(globalThis, IMPORT_GUARD, (specifier: unknown, options?: ImportCallOptions) => {
     const text = String(specifier);
+    // A file of the generation's own would be read from disk as it is now, not as it was verified,
+    // and resolved from here (the runtime's directory) rather than from the module importing it.
+    if (/^(?:\.{0,2}\/|file:)/.test(text)) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot import ${
+            JSON.stringify(text).slice(0, 200)
+          }: an import of a local file whose specifier is computed at run time is not part of the generation's verified snapshot; import it by a literal specifier (import("./x.ts")), so that it is read, hashed and loaded with the rest`,
+        ),
+      );
+    }
     const host = importHost(text);
     const granted = mayImportAll ||
       (host !== undefined && permissions.querySync({ name: "import", host }).state === "granted");

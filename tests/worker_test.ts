@@ -782,6 +782,31 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
   );
 });
 
+Deno.test("worker mode: a computed import of a local file is refused as outside the verified snapshot, granted or not", async () => {
+  await using fixture = await Fixture.create();
+  const contract = defineContract<{ load(name: string): Promise<unknown> }>({
+    name: "Loader",
+    version: "1.0.0",
+    symbol: "hs_loader",
+    shape: { load: "function" },
+  });
+  const entry = await fixture.write({
+    "loader.ts":
+      "export const hs_loader = { load: (name: string) => import('./' + name).then((m) => m.name) };\n",
+    "plugin.ts": "export const name = 'plugin';\n",
+  });
+  for (const permissions of [{}, { read: [fixture.dir] }]) {
+    await using hot = await registerHotswap(contract, entry, { isolation: "worker", permissions });
+    created.push(hot as Hotswap<unknown>);
+    await rejects(
+      hot.with((h) => h.load("plugin.ts")),
+      (error: Error) =>
+        error.name === "TypeError" &&
+        /not part of the generation's verified snapshot; import it by a literal/.test(error.message),
+    );
+  }
+});
+
 Deno.test("worker mode: code made at run time (eval, Function constructors, a nested Worker) needs permissions.import", async () => {
   await using fixture = await Fixture.create();
   const contract = defineContract<{ make(kind: string): Promise<unknown> }>({
