@@ -17,7 +17,7 @@
  */
 
 import { describeThrown, type HotswapError } from "./errors.ts";
-import { rebuildError, type SerializedError } from "./_protocol.ts";
+import { rebuildThrown, type SerializedError } from "./_protocol.ts";
 import { ProtocolViolation } from "./_worker_messages.ts";
 
 /** Call ids whose caller gave up (callTimeout) and whose late answer is still welcome. */
@@ -145,9 +145,9 @@ export class PendingCalls {
    * @throws {ProtocolViolation} As {@linkcode take}, and when the error cannot be rebuilt.
    */
   reject(id: number, fields: SerializedError): void {
-    let error: Error;
+    let error: unknown;
     try {
-      error = rebuildError(fields);
+      error = rebuildThrown(fields);
     } catch (failure) {
       throw new ProtocolViolation(`an error record the host cannot rebuild (${describeThrown(failure)})`);
     }

@@ -32,6 +32,14 @@ export interface SerializedError {
   /** The error's `cause`, flattened the same way (a value that is not an Error becomes its text). */
   readonly cause?: SerializedError | undefined;
   /**
+   * For a thrown value (or cause) that is no Error but that JSON carries (a
+   * string, a finite number, a boolean, null, a plain object or array): its
+   * JSON text, from which the host rebuilds the value itself, as native code
+   * would catch it (see {@linkcode rebuildThrown}). The other fields
+   * describe it as text, for a host that cannot.
+   */
+  readonly thrown?: string | undefined;
+  /**
    * Its other own properties whose values are primitives (`code: "ECONNREFUSED"`, `status: 503`),
    * at most {@linkcode MAX_PROPS}, set again on the rebuilt error.
    */
@@ -200,6 +208,7 @@ export function serializeError(
       code: undefined,
       path: undefined,
       problems: undefined,
+      thrown: thrownJson(error),
     };
   } catch {
     return {
@@ -254,9 +263,47 @@ const BUILTIN_ERRORS: Readonly<Record<string, ErrorClass>> = {
  *
  * @param fields The sent fields.
  */
+/**
+ * What a generation threw, rebuilt on this side: the value itself when it
+ * was no Error and crossed as JSON (`throw "busy"` rejects with `"busy"`,
+ * `throw { status: 418 }` with such an object), else the rebuilt Error.
+ */
+export function rebuildThrown(fields: SerializedError): unknown {
+  if (fields.thrown !== undefined) {
+    try {
+      return JSON.parse(fields.thrown);
+    } catch {
+      // Cut on its way, or not JSON: the Error describing it will do.
+    }
+  }
+  return rebuildError(fields);
+}
+
+/**
+ * The JSON text of a thrown value that is no Error, when JSON carries it
+ * whole and it fits a message ({@linkcode MAX_THROWN}); else `undefined`.
+ */
+function thrownJson(value: unknown): string | undefined {
+  const kind = typeof value;
+  const plain = kind === "string" || kind === "boolean" || value === null ||
+    (kind === "number" && Number.isFinite(value)) ||
+    (kind === "object" &&
+      (Array.isArray(value) || [Object.prototype, null].includes(Object.getPrototypeOf(value))));
+  if (!plain) return undefined;
+  try {
+    const json = JSON.stringify(value);
+    return json !== undefined && json.length <= MAX_THROWN ? json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Longest JSON text of a thrown value carried as the value (characters); a longer one crosses as text. */
+const MAX_THROWN = 16 * 1024;
+
 export function rebuildError(fields: SerializedError): Error {
   let error: Error;
-  const cause = fields.cause === undefined ? {} : { cause: rebuildError(fields.cause) };
+  const cause = fields.cause === undefined ? {} : { cause: rebuildThrown(fields.cause) };
   if (fields.code === "E_CONTRACT") {
     error = new ContractError(fields.message, fields.problems ?? [], { path: fields.path, ...cause });
   } else if (fields.code !== undefined) {

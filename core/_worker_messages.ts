@@ -183,6 +183,10 @@ function serializedError(data: unknown, depth: number): SerializedError {
       : (problems as string[]).slice(0, MAX_PROBLEMS).map((problem) => cut(problem, MAX_TEXT)),
     cause: fields.cause === undefined ? undefined : serializedError(fields.cause, depth + 1),
     props: fields.props === undefined ? undefined : errorProps(fields.props),
+    // Cut like every text: a cut one no longer parses, and the host falls back to the message.
+    thrown: fields.thrown === undefined
+      ? undefined
+      : text(fields.thrown, MAX_TEXT, "the value of an error record"),
   };
 }
 

@@ -81,7 +81,7 @@ const thrower = defineContract<Thrower>({
 });
 
 for (const isolation of ["worker", "process"] as const) {
-  Deno.test(`[${isolation}] a thrown value that is no Error, and such a cause, cross as text that keeps their fields; an error's own properties cross with it`, async () => {
+  Deno.test(`[${isolation}] a thrown value that is no Error, and such a cause, cross as the value when JSON carries it, else as text; an error's own properties cross with it`, async () => {
     await using fixture = await Fixture.create();
     const entry = await fixture.write({
       "thrower.ts": `export const hs_thrower = {
@@ -92,18 +92,29 @@ for (const isolation of ["worker", "process"] as const) {
       throw new DbError("query failed");
     }
     if (kind === "runtime code") throw Object.assign(new Error("looks like the runtime's"), { code: "E_TIMEOUT" });
+    if (kind === "string") throw "busy";
+    if (kind === "number") throw 42;
+    if (kind === "instance") throw new (class Failure { reason = "why" })();
     throw new Error("request failed", { cause: { status: 503, retryAfter: 30 } });
   },
 };`,
     });
     await using hot = await registerHotswap(thrower, entry, { isolation });
-    const thrown = await hot.with((h) => h.fail("object")).catch((error: Error) => error);
-    ok(thrown instanceof Error);
-    strictEqual(thrown.message, 'an object was thrown: {"status":418,"reason":"teapot"}');
+    // What JSON carries whole crosses as the value, as native code would catch it.
+    deepStrictEqual(await hot.with((h) => h.fail("object")).catch((error: unknown) => error), {
+      status: 418,
+      reason: "teapot",
+    });
+    strictEqual(await hot.with((h) => h.fail("string")).catch((error: unknown) => error), "busy");
+    strictEqual(await hot.with((h) => h.fail("number")).catch((error: unknown) => error), 42);
     const caused = await hot.with((h) => h.fail("cause")).catch((error: Error) => error);
     ok(caused instanceof Error);
     strictEqual(caused.message, "request failed");
-    strictEqual((caused.cause as Error).message, 'an object was thrown: {"status":503,"retryAfter":30}');
+    deepStrictEqual(caused.cause, { status: 503, retryAfter: 30 });
+    // A class instance JSON would strip of its class crosses as text.
+    const instance = await hot.with((h) => h.fail("instance")).catch((error: Error) => error);
+    ok(instance instanceof Error);
+    strictEqual(instance.message, 'an object was thrown: {"reason":"why"}');
     // An error's own properties that are primitives cross with it.
     const custom = await hot.with((h) => h.fail("custom")).catch((error: Error) => error) as
       & Error
