@@ -201,7 +201,7 @@ export function serializeError(
     return {
       name: "Error",
       // What cannot cross as the value crosses as text (SPEC 5): an object as JSON, so its fields survive.
-      message: `${typeof error === "object" ? "an object" : `a ${typeof error}`} was thrown: ${
+      message: `${/^[aeiou]/.test(typeof error) ? "an" : "a"} ${typeof error} was thrown: ${
         unblob(cut(thrownText(error)))
       }`,
       stack: undefined,
