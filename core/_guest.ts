@@ -106,7 +106,7 @@ export class Guest {
       previous: request.previous,
       signal: this.#controller.signal,
     }, request.entry);
-    const handle = this.#describe(resolved.handle, contract.shape, "", request.entry, []);
+    const handle = this.#describe(resolved.handle, contract.shape, "", request.entry, [], new MemberReads());
     this.#hooks = resolved.hooks;
     return {
       handle,
@@ -191,13 +191,16 @@ export class Guest {
     path: string,
     entry: string,
     stack: unknown[],
+    reads: MemberReads,
   ): MemberDescriptor {
     const functions = this.#functions;
     if (typeof value === "function") {
       functions.push({ fn: value, owner: undefined });
       return { kind: "function", index: functions.length - 1 };
     }
-    if (!holdsFunctions(value, 0)) return { kind: "value", value: this.#cloneable(value, path, entry) };
+    if (!holdsFunctions(value, 0, reads)) {
+      return { kind: "value", value: this.#cloneable(value, path, entry) };
+    }
     if (stack.includes(value)) {
       throw new HotswapError(
         "E_CONTRACT",
@@ -208,10 +211,22 @@ export class Guest {
     const owner = value as Record<string, unknown>;
     const members: Record<string, MemberDescriptor> = {};
     for (const key of memberKeys(owner, shape)) {
-      const member = owner[key];
+      const memberPath = path ? `${path}.${key}` : key;
+      const read = reads.read(owner, key);
+      if ("threw" in read) {
+        // A getter that throws: left out, as no value can be copied, unless the contract needs it.
+        if (shape === undefined || !(key in shape)) continue;
+        throw new HotswapError(
+          "E_INIT",
+          `Cannot hand "${entry}"'s handle to the host: reading member "${memberPath}" threw ${
+            messageOf(read.threw)
+          }; data members are read once, at load, to be copied: make it a value, or a function the host calls`,
+          { path: entry, cause: read.threw },
+        );
+      }
+      const member = read.value;
       // An optional member of the shape that the handle leaves out stays out.
       if (member === undefined && !(key in owner)) continue;
-      const memberPath = path ? `${path}.${key}` : key;
       if (typeof member === "function") {
         functions.push({ fn: member, owner });
         members[key] = { kind: "function", index: functions.length - 1 };
@@ -223,6 +238,7 @@ export class Guest {
           memberPath,
           entry,
           [...stack, value],
+          reads,
         );
       }
     }
@@ -281,19 +297,39 @@ const DATA_PROTOTYPES: ReadonlySet<object> = new Set([
   ...Object.values(VIEWS).map((view) => view.prototype),
 ]);
 
+/**
+ * The handle's members as read while it is described, each read once: a
+ * getter runs once at load (its value is what is copied), not once per
+ * pass over the handle.
+ */
+class MemberReads {
+  readonly #reads = new Map<object, Map<string, { value: unknown } | { threw: unknown }>>();
+
+  read(owner: Record<string, unknown>, key: string): { value: unknown } | { threw: unknown } {
+    let reads = this.#reads.get(owner);
+    if (reads === undefined) this.#reads.set(owner, reads = new Map());
+    let read = reads.get(key);
+    if (read === undefined) {
+      try {
+        read = { value: owner[key] };
+      } catch (error) {
+        read = { threw: error };
+      }
+      reads.set(key, read);
+    }
+    return read;
+  }
+}
+
 /** Whether an object (or a plain object or class instance inside it) has a function member. */
-function holdsFunctions(value: unknown, depth: number): boolean {
+function holdsFunctions(value: unknown, depth: number, reads: MemberReads): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value) || depth > 8) return false;
   if (DATA_PROTOTYPES.has(Object.getPrototypeOf(value))) return false;
   const owner = value as Record<string, unknown>;
   for (const key of memberKeys(owner, undefined)) {
-    let member: unknown;
-    try {
-      member = owner[key];
-    } catch {
-      continue;
-    }
-    if (typeof member === "function" || holdsFunctions(member, depth + 1)) return true;
+    const read = reads.read(owner, key);
+    if ("threw" in read) continue;
+    if (typeof read.value === "function" || holdsFunctions(read.value, depth + 1, reads)) return true;
   }
   return false;
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { defineContract, HotswapError, registerHotswap } from "../mod.ts";
 import { Fixture } from "./_fixtures.ts";
 
@@ -131,5 +131,47 @@ for (const isolation of ["worker", "process"] as const) {
     ok(!(spoof instanceof HotswapError), String(spoof));
     strictEqual(spoof.constructor, Error);
     strictEqual(spoof.code, "E_TIMEOUT");
+  });
+}
+
+const counted = defineContract<{ reads: number; run(): number }>({
+  name: "Counted",
+  version: "1.0.0",
+  symbol: "hs_counted",
+  shape: { reads: "number", run: "function" },
+});
+
+for (const isolation of ["worker", "process"] as const) {
+  Deno.test(`[${isolation}] a getter is read at load (the copy reads it once), and one that throws is left out unless the contract needs it`, async () => {
+    await using fixture = await Fixture.create();
+    const entry = await fixture.write({
+      "counted.ts": `let reads = 0;
+class Counted {
+  get reads(): number { return ++reads; }
+  get broken(): number { throw new Error("getter throws"); }
+  run(): number { return reads; }
+}
+export const hs_counted = new Counted();
+`,
+    });
+    await using hot = await registerHotswap(counted, entry, { isolation });
+    // Copied at load: the contract's check read it, then the copy once, and calls read nothing more.
+    const copied = hot.with((h) => h.reads);
+    strictEqual(await hot.with((h) => h.run()), copied);
+    ok(copied <= 2, `read ${copied} times at load`);
+    strictEqual(hot.with((h) => (h as unknown as Record<string, unknown>).broken), undefined);
+    // A member the contract needs that cannot be read is the generation's failure to initialise.
+    const required = await fixture.write({
+      "required.ts": `class Broken {
+  get reads(): number { throw new Error("getter throws"); }
+  run(): number { return 0; }
+}
+export const hs_counted = new Broken();
+`,
+    });
+    const refused = await hot.swap(required).catch((error: HotswapError) => error);
+    ok(refused instanceof HotswapError, String(refused));
+    ok(["E_INIT", "E_CONTRACT"].includes(refused.code), refused.message);
+    match(refused.message, /getter throws|reading it threw/);
   });
 }
