@@ -299,6 +299,57 @@ Deno.test("followChannel() hosts go back after an aborted rollout only to what t
   });
 });
 
+Deno.test("followChannel() hosts: one that served a single generation cannot be downgraded by a forged abort; one restarted into a rollout goes back to its stable", async () => {
+  await withFixture(async (fixture) => {
+    const old = await fixture.pack("old", 1);
+    const v2 = await fixture.pack("hello", 2);
+    const v3 = await fixture.pack("hi", 3);
+    for (const dir of [0, 1]) await Deno.mkdir(`${fixture.dir}/cache-${dir}`);
+    await fixture.store.putArtifact(old.bytes, { digest: old.digest });
+    await publish(fixture.store, "greeter/prod", v2.bytes, { digest: v2.digest });
+    await publish(fixture.store, "greeter/prod", v3.bytes, { digest: v3.digest });
+    const now = Date.now();
+    const rollout = {
+      id: "r1",
+      to: v3.digest,
+      from: v2.digest,
+      steps: [100],
+      step: 0,
+      percent: 100,
+      status: "running" as const,
+      bakeMs: 60_000,
+      maxErrorRate: 0.01,
+      progressDeadlineMs: 60_000,
+      startedAt: now,
+      stepStartedAt: now,
+    };
+    // The host starts while a rollout to v3 runs, in its canary: it has served v3 alone.
+    const entry = await fixture.store.getChannel("greeter/prod");
+    await fixture.store.setChannel("greeter/prod", { stable: v2.digest, rollout }, entry!.revision);
+    const hosts = await startHosts(fixture, 1);
+    try {
+      await converge(hosts, "hi");
+      // A forged abort back to an artifact it never served, nor started beside: refused as replayed.
+      await writeChannel(fixture, hosts, {
+        stable: old.digest,
+        rollout: { ...rollout, from: old.digest, status: "aborted", reason: "forged" },
+      });
+      const [refused] = await fixture.store.listReports("greeter/prod");
+      strictEqual(refused?.refused?.code, "E_SIGNATURE", JSON.stringify(refused));
+      match(refused?.refused?.message ?? "", /replayed/);
+      strictEqual(hosts[0]!.hot.with((h) => h.greet("x")), "hi x");
+      // The real abort of the rollout it started into: back to that rollout's stable, an older sequence.
+      await writeChannel(fixture, hosts, {
+        stable: v2.digest,
+        rollout: { ...rollout, status: "aborted", reason: "gate" },
+      });
+      await converge(hosts, "hello");
+    } finally {
+      await closeAll(hosts);
+    }
+  });
+});
+
 Deno.test("followChannel() rejects when the channel's first generation is refused", async () => {
   await withFixture(async (fixture) => {
     const forged = await fixture.pack("evil", 1, true);

@@ -75,6 +75,12 @@ export class Follower implements AsyncDisposable {
   #serving = "";
   /** The digests this host served, to which an aborted rollout may roll it back. */
   readonly #servedBefore = new Set<string>();
+  /**
+   * The stable digest of the rollout this host started into, serving its
+   * candidate first; an abort may take it back there too. A host's sequence
+   * check starts afresh at a restart anyway (it is kept in memory).
+   */
+  #startedBeside: string | undefined;
   #loading = false;
   /** Serialises convergence: one load at a time, each on the latest state. */
   #converging: Promise<void> = Promise.resolve();
@@ -308,12 +314,16 @@ export class Follower implements AsyncDisposable {
         const state = this.#entry?.state;
         // Back to stable after an aborted rollout: an explicit rollback, so an
         // artifact older than the candidate is accepted (SPEC 12). Only back to
-        // what this host served before (or from a host that has served nothing
-        // else, as after a restart, whose sequence check starts afresh anyway):
-        // whoever can write the store must not mark a rollout aborted to send
-        // hosts to any older signed artifact.
+        // what this host served before, or to the stable of the rollout it
+        // started into (a host restarted during a rollout came up on its
+        // candidate): whoever can write the store must not mark a rollout
+        // aborted to send a running host to any older signed artifact.
         const rollback = state?.rollout?.status === "aborted" && wanted === state.stable &&
-          (this.#servedBefore.has(wanted) || this.#servedBefore.size <= 1);
+          (this.#servedBefore.has(wanted) || wanted === this.#startedBeside);
+        // The first load, on a candidate: its rollout's stable is where an abort may take this host back.
+        if (this.#serving === "" && state?.rollout?.status === "running" && wanted !== state.stable) {
+          this.#startedBeside = state.stable;
+        }
         await this.#load(bytes, wanted, { rollback });
         this.#served(wanted);
         this.#ready.resolve(wanted);
