@@ -78,6 +78,8 @@ export async function loadGeneration<T>(
     ? undefined
     : await handoff(outgoing, snapshot, context.loadTimeout);
   signal?.throwIfAborted();
+  // Closed while this read or asked for the handoff: no load starts (one started now would never be told).
+  context.closing.throwIfAborted();
   const controller = new AbortController();
   // An abort during the load, or the reference closing, reaches the factory through its context's signal.
   const forward = () => controller.abort(signal!.reason);

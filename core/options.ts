@@ -150,6 +150,8 @@ export type OptionsRefusedIn<I extends Isolation> = [I] extends ["inline"]
  */
 export type CheckedOptions<O, Base extends HotswapOptions = HotswapOptions> = [O] extends [unknown] ?
     & Base
+    // The isolation O's type names: with O not inferred (only the handle type given), the default, inline.
+    & { readonly isolation?: IsolationOf<O> }
     & {
       readonly [
         K in

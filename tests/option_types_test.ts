@@ -200,3 +200,24 @@ Deno.test("the option types resolve as documented", () => {
   strictEqual(typeof validForms, "function");
   strictEqual(typeof openIn, "function");
 });
+
+Deno.test("types: with only the handle type given, the options are inline's, as the handle type says", () => {
+  // Type-checked, never run: the calls only have to compile, or not.
+  const check = async () => {
+    interface Greeter {
+      greet(name: string): string;
+    }
+    const greeter = defineContract<Greeter>({
+      name: "Greeter",
+      version: "1.0.0",
+      symbol: "hs_greeter",
+      shape: { greet: "function" },
+    });
+    // @ts-expect-error isolation "worker" with the handle type alone: with() would be typed inline
+    await registerHotswap<Greeter>(greeter, "g.ts", { isolation: "worker" });
+    const hot = await registerHotswap<Greeter>(greeter, "g.ts", { drainTimeout: 1_000 });
+    const greeting: string = hot.with((h) => h.greet("ada"));
+    return greeting;
+  };
+  strictEqual(typeof check, "function");
+});

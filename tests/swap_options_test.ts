@@ -188,3 +188,30 @@ for (
     strictEqual(hot.stats().sandboxes, 0);
   });
 }
+
+Deno.test("Hotswap.close() while a swap still waits for the outgoing handoff(): no load starts after it", async () => {
+  await using fixture = await Fixture.create();
+  const hot = await registerHotswap(
+    echo,
+    await fixture.write({
+      "v1.ts": `${
+        echoModule("v1")
+      }export function handoff() { return new Promise((resolve) => setTimeout(resolve, 200)); }\n`,
+    }),
+    { isolation: "worker", loadTimeout: 10_000, permissions: { write: [fixture.dir] } },
+  );
+  // Says so if its load ever starts, then hangs until loadTimeout.
+  const marker = fixture.path("started");
+  const swapping = hot.swap(
+    await fixture.write({
+      "hang.ts": `Deno.writeTextFileSync(${
+        JSON.stringify(marker)
+      }, "");\nawait new Promise(() => {});\nexport const hs_echo = {};`,
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await hot.close();
+  await rejects(swapping, (error: HotswapError) => error.code === "E_CLOSED");
+  strictEqual(hot.stats().sandboxes, 0);
+  await rejects(Deno.stat(marker), Deno.errors.NotFound);
+});
