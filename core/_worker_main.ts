@@ -205,16 +205,48 @@ function reportCrashes(): void {
     end();
   };
   globalThis.addEventListener("error", (event) => {
-    event.preventDefault();
+    if (handledByGeneration(event)) return;
     const where = typeof event.filename === "string" && event.filename !== ""
       ? nameFiles(`${event.filename}:${event.lineno}:${event.colno}`)
       : undefined;
-    crash(`Uncaught ${describeThrown(event.error, event.message)}`, where);
+    const what = `Uncaught ${describeThrown(event.error, event.message)}`;
+    queueMicrotask(() => {
+      if (!generationHandled.has(event)) crash(what, where);
+    });
   });
   globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    crash(`Uncaught (in promise) ${describeThrown(event.reason, undefined)}`, thrownAt(event.reason));
+    if (handledByGeneration(event)) return;
+    const what = `Uncaught (in promise) ${describeThrown(event.reason, undefined)}`;
+    const where = thrownAt(event.reason);
+    queueMicrotask(() => {
+      if (!generationHandled.has(event)) crash(what, where);
+    });
   });
+}
+
+/** Events a listener of the generation's cancelled: it handled the error itself, as Deno lets it. */
+const generationHandled = new WeakSet<Event>();
+
+/**
+ * Cancels Deno's report of `event` (this listener runs first), and notes
+ * whether a listener of the generation cancels it too, by the same call,
+ * while the event is dispatched: it then handled the error, and the worker
+ * goes on as it would without the runtime. `false` unless already cancelled.
+ */
+function handledByGeneration(event: Event): boolean {
+  if (event.defaultPrevented) return true;
+  const cancel = Event.prototype.preventDefault;
+  cancel.call(event);
+  try {
+    Object.defineProperty(event, "preventDefault", {
+      value: () => {
+        generationHandled.add(event);
+        cancel.call(event);
+      },
+      configurable: true,
+    });
+  } catch { /* not replaceable: every uncaught error then ends the worker */ }
+  return false;
 }
 
 /** `Name: message` of what a generation threw, read defensively (its getters are the generation's). */

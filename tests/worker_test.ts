@@ -742,6 +742,37 @@ for (const member of ["throwLater", "rejectLater"] as const) {
   );
 });
 
+Deno.test("worker mode: a generation that handles its own uncaught errors and rejections keeps its worker", async () => {
+  await using fixture = await Fixture.create();
+  const contract = defineContract<{ later(): number; seen(): number }>({
+    name: "Handler",
+    version: "1.0.0",
+    symbol: "hs_handler",
+    shape: { later: "function", seen: "function" },
+  });
+  const entry = await fixture.write({
+    "handler.ts": `let seen = 0;
+globalThis.addEventListener("unhandledrejection", (event) => { event.preventDefault(); seen++; });
+globalThis.addEventListener("error", (event) => { event.preventDefault(); seen++; });
+export const hs_handler = {
+  later: () => {
+    Promise.reject(new Error("handled"));
+    setTimeout(() => { throw new Error("handled too"); }, 1);
+    return 1;
+  },
+  seen: () => seen,
+};
+`,
+  });
+  await using hot = await registerHotswap(contract, entry, { isolation: "worker" });
+  created.push(hot as Hotswap<unknown>);
+  await hot.with((h) => h.later());
+  for (let i = 0; i < 200 && await hot.with((h) => h.seen()) < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  strictEqual(await hot.with((h) => h.seen()), 2);
+});
+
 Deno.test("worker mode: the worker's own code imports nothing host-only", async () => {
   const { code, stdout, stderr } = await runToEnd(["info", "--json", join(REPO, "core/_worker_main.ts")]);
   strictEqual(code, 0, stderr);
