@@ -103,8 +103,13 @@ const guest = new Guest({
 redirectConsole();
 // Captured first: the watchdog runs in a worker, which the generation may not start (see below).
 const WatchdogWorker = globalThis.Worker;
-/** Closes `node:worker_threads`' Worker as `Worker` is (see `keepChannelAndCache`); idempotent. */
-let closeNodeWorkers = (): void => {};
+/**
+ * Sets Node's process up as a generation may meet it (see `keepChannelAndCache`),
+ * if the generation has not reached it yet; idempotent.
+ */
+let setUpNodeProcess = (): void => {};
+/** What `node:worker_threads`' Worker becomes, as `Worker` did, without write permission. */
+let refuseNodeWorker: (() => never) | undefined;
 keepChannelAndCache();
 // Stacks the generation logs or reads name its files, not blob: URLs; see `_stack_format.ts`.
 Error.prepareStackTrace = formatStack;
@@ -149,7 +154,7 @@ async function load(id: number, text: string): Promise<void> {
   nameFrames(minted.files);
   // A module naming anything outside the snapshot may reach Node's process without the global.
   if (request.modules.some((module) => /\b(node|npm|jsr|https?|data|blob):/.test(module.source))) {
-    closeNodeWorkers();
+    setUpNodeProcess();
   }
   const loaded = await guest.load({
     ...request,
@@ -209,16 +214,11 @@ function redirectConsole(): void {
     "groupEnd",
     "trace",
     "assert",
+    "clear",
   ] as const;
   /** The methods `redirectConsole` formats itself, until a Node `Console` takes over. */
   const CONSOLE_FORMATTED = ["log", "info", "debug", "error", "warn", "dir", "dirxml"] as const;
-  const send = (level: number, text: string) =>
-    writer.frame(
-      LOG,
-      0,
-      level,
-      text.length > MAX_LOG_LINE / 3 ? `${text.slice(0, MAX_LOG_LINE / 3 - 64)}… (cut)` : text,
-    );
+  const send = sendLog;
   const format = (args: unknown[]) => formatWithOptions({ colors: false }, ...args);
   const replace = (name: string, value: (...args: unknown[]) => void) => {
     Object.defineProperty(console, name, { value, writable: true, configurable: true, enumerable: true });
@@ -231,7 +231,7 @@ function redirectConsole(): void {
   replace("dirxml", (...args) => send(LOG_OUT, format(args)));
   for (const name of CONSOLE_WRITERS) {
     replace(name, (...args) => {
-      const nodeConsole = frameConsole(send);
+      const nodeConsole = frameConsole();
       for (const method of [...CONSOLE_WRITERS, ...CONSOLE_FORMATTED]) {
         const call = nodeConsole[method];
         if (typeof call === "function") replace(method, call.bind(nodeConsole));
@@ -241,25 +241,37 @@ function redirectConsole(): void {
   }
 }
 
+/** Sends one line of the generation's output to the host, as a `LOG` frame (cut when too long). */
+function sendLog(level: number, text: string): void {
+  writer.frame(
+    LOG,
+    0,
+    level,
+    text.length > MAX_LOG_LINE / 3 ? `${text.slice(0, MAX_LOG_LINE / 3 - 64)}… (cut)` : text,
+  );
+}
+
 /** A Node `Console` whose stdout and stderr are `LOG` frames to the host, one per write. */
-function frameConsole(
-  send: (level: number, text: string) => void,
-): Record<string, ((...args: unknown[]) => void) | undefined> {
-  const node = (globalThis as { process?: NodeProcess }).process;
+function frameConsole(): Record<string, ((...args: unknown[]) => void) | undefined> {
+  const node = (globalThis as { process?: NodeProcess & { stdout?: unknown; stderr?: unknown } }).process;
   const { Console } = node?.getBuiltinModule?.("node:console") as {
     Console: new (options: object) => Record<string, (...args: unknown[]) => void>;
   };
-  const { Writable } = node?.getBuiltinModule?.("node:stream") as {
+  // Node's process.stdout and stderr, which reaching `process` made LOG frames (see `keepChannelAndCache`).
+  return new Console({ stdout: node?.stdout, stderr: node?.stderr, colorMode: false });
+}
+
+/** A Node `Writable` whose every write is a `LOG` frame to the host, its last newline dropped. */
+function frameStream(node: NodeProcess, level: number): unknown {
+  const { Writable } = node.getBuiltinModule?.("node:stream") as {
     Writable: new (options: object) => unknown;
   };
-  const to = (level: number) =>
-    new Writable({
-      write(chunk: unknown, _encoding: string, done: () => void) {
-        send(level, String(chunk).replace(/\n$/, ""));
-        done();
-      },
-    });
-  return new Console({ stdout: to(LOG_OUT), stderr: to(LOG_ERR), colorMode: false });
+  return new Writable({
+    write(chunk: unknown, _encoding: string, done: () => void) {
+      sendLog(level, String(chunk).replace(/\n$/, ""));
+      done();
+    },
+  });
 }
 
 /**
@@ -305,18 +317,28 @@ function keepChannelAndCache(): void {
       writable: false,
       configurable: false,
     });
-    // Node's too, when the generation first reaches Node's process (see `_node_process.ts`).
-    closeNodeWorkers = whenNodeProcessReached((node) => {
-      const threads = node?.getBuiltinModule?.("node:worker_threads") as object | undefined;
-      if (threads !== undefined) {
-        Object.defineProperty(threads, "Worker", {
-          value: refuseWorker,
-          writable: false,
-          configurable: false,
-        });
-      }
-    });
+    refuseNodeWorker = refuseWorker;
   }
+  // Node's process too, when the generation first reaches it (see `_node_process.ts`): its
+  // stdout and stderr write to the channel's file descriptors otherwise; and Node's Worker.
+  setUpNodeProcess = whenNodeProcessReached((node) => {
+    if (node === undefined) return;
+    for (const [name, level] of [["stdout", LOG_OUT], ["stderr", LOG_ERR]] as const) {
+      Object.defineProperty(node, name, {
+        value: frameStream(node, level),
+        writable: false,
+        configurable: false,
+      });
+    }
+    const threads = node.getBuiltinModule?.("node:worker_threads") as object | undefined;
+    if (threads !== undefined && refuseNodeWorker !== undefined) {
+      Object.defineProperty(threads, "Worker", {
+        value: refuseNodeWorker,
+        writable: false,
+        configurable: false,
+      });
+    }
+  });
 }
 
 /**

@@ -354,7 +354,7 @@ Deno.test("process mode: a memoryLimit too small for the runtime itself is refus
   );
 });
 
-Deno.test("process mode: console.table, count, time, group, trace and assert reach the host's output, not the channel", async () => {
+Deno.test("process mode: console.table, count, time, group, trace, assert, clear and process.stdout reach the host's output, not the channel", async () => {
   await using fixture = await Fixture.create();
   await fixture.write({
     "gen.ts": `console.table([{ a: 1 }]);
@@ -364,6 +364,8 @@ export const hs_t = {
     console.time("t"); console.timeEnd("t");
     console.group("G"); console.log("inside"); console.groupEnd(); console.log("after");
     console.trace("traced"); console.assert(false, "asserted");
+    console.clear();
+    (globalThis as unknown as { process: { stdout: { write(text: string): void } } }).process.stdout.write("raw write\\n");
     return 1;
   },
 };
@@ -389,6 +391,7 @@ await hot.close();
   match(stdout, /^default: 1\ndefault: 2\n/m);
   match(stdout, /^t: [\d.]+ms$/m);
   match(stdout, /^G\n {2}inside\nafter$/m);
+  match(stdout, /^raw write$/m);
   match(stdout, /^result 1 /m);
   match(stderr, /^Trace: traced\n {4}at .*gen\.ts:\d+:\d+/m);
   match(stderr, /^Assertion failed: asserted$/m);
