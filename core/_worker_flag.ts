@@ -14,13 +14,14 @@
  * 2. the same file of this process read by a `deno eval` child, when the host
  *    may already run `Deno.execPath()` (about 25 ms, once per process);
  * 3. the config file Deno would have discovered (`deno.json`/`deno.jsonc`
- *    from the working directory up), when the host may read it.
+ *    from the main module's directory up), when the host may read it.
  *
  * The command line decides when it can be read; otherwise the config does,
- * unless its import map shows it is not the config in effect (`--no-config`,
- * or `--config` naming another file): `import.meta.resolve` answers with the
- * map Deno actually uses. When nothing can be read the answer is "not
- * confirmed", and worker isolation refuses rather than risk ending the process.
+ * only when its import map shows it is the config in effect (not put out by
+ * `--no-config`, or `--config` naming another file): `import.meta.resolve`
+ * answers with the map Deno actually uses. When nothing can be read, or
+ * nothing shows the config is in effect, the answer is "not confirmed", and
+ * worker isolation refuses rather than risk ending the process.
  *
  * @module
  */
@@ -74,7 +75,7 @@ async function detect(): Promise<FlagCheck> {
           : `${config.path} does not enable it`
       }`,
     fix:
-      `${ENABLE}; when deno already runs with ${FLAG}, let the runtime see it: grant --allow-run=${Deno.execPath()} (it asks a deno eval child), or put "unstable": ["${FEATURE}"] in a deno.json the host may read`,
+      `${ENABLE}; when deno already runs with ${FLAG}, let the runtime see it: grant --allow-run=${Deno.execPath()} (it asks a deno eval child), or put "unstable": ["${FEATURE}"] in a deno.json the host may read, beside an "imports" map by which the runtime sees that deno.json is in effect`,
   };
 }
 

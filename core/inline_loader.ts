@@ -34,9 +34,9 @@ import type { Snapshot } from "./snapshot.ts";
 export class InlineLoader implements Loader {
   /** Inline generations run on the host's thread: no worker, no process. */
   readonly live = 0;
-  /** Said of a load abandoned at its deadline. */
   /** Closing lets a load run to its end: it cannot be stopped in this isolate. */
   readonly endsOnAbort = false;
+  /** Said of a load abandoned at its deadline. */
   readonly abandoned =
     "an import or a factory in the host's isolate cannot be stopped: it finishes in the background, the generation is never used, and a factory not yet called never runs";
 

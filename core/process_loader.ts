@@ -45,9 +45,9 @@ export interface ProcessLoaderOptions {
  * every process it started has exited.
  */
 export class ProcessLoader implements Loader {
-  /** Said of a load abandoned at its deadline. */
   /** Closing ends a load in progress: its process is killed. */
   readonly endsOnAbort = true;
+  /** Said of a load abandoned at its deadline. */
   readonly abandoned = "its process was killed";
   readonly #options: ProcessLoaderOptions;
   readonly #pool: ProcessPool;

@@ -39,9 +39,9 @@ const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as 
  * disposing the loader terminates it.
  */
 export class WorkerLoader implements Loader {
-  /** Said of a load abandoned at its deadline. */
   /** Closing ends a load in progress: its worker is terminated. */
   readonly endsOnAbort = true;
+  /** Said of a load abandoned at its deadline. */
   readonly abandoned =
     "the worker was terminated (but Deno cannot stop a synchronous loop: such a thread keeps a core busy until the process exits)";
   readonly #permissions: WorkerPermissions | undefined;
