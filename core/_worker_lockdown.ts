@@ -92,7 +92,7 @@ export function lockDown(): void {
     const text = String(specifier);
     // A file of the generation's own would be read from disk as it is now, not as it was verified,
     // and resolved from here (the runtime's directory) rather than from the module importing it.
-    if (/^(?:\.{0,2}\/|file:)/.test(text)) {
+    if (/^\s*(?:\.{0,2}\/|file:)/i.test(text)) {
       return Promise.reject(
         new TypeError(
           `Cannot import ${
