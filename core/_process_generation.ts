@@ -34,7 +34,11 @@ export interface ProcessGenerationOptions {
   readonly maxRestarts: number;
   /** Milliseconds a restart's load may take. */
   readonly loadTimeout: number;
-  /** Milliseconds a call may take, waiting for a restart included; `undefined` for no limit. */
+  /**
+   * Milliseconds a call may take, `undefined` for no limit. A call waiting
+   * for a restart waits at most this long, then runs with this limit of its
+   * own: up to twice it in all.
+   */
   readonly callTimeout: number | undefined;
   /** Reports a restart that serves again. */
   readonly onRestart: (reason: string, restarts: number) => void;

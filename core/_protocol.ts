@@ -284,18 +284,34 @@ export function rebuildThrown(fields: SerializedError): unknown {
  * whole and it fits a message ({@linkcode MAX_THROWN}); else `undefined`.
  */
 function thrownJson(value: unknown): string | undefined {
-  const kind = typeof value;
-  const plain = kind === "string" || kind === "boolean" || value === null ||
-    (kind === "number" && Number.isFinite(value)) ||
-    (kind === "object" &&
-      (Array.isArray(value) || [Object.prototype, null].includes(Object.getPrototypeOf(value))));
-  if (!plain) return undefined;
+  if (!jsonPlain(value, 0)) return undefined;
   try {
     const json = JSON.stringify(value);
     return json !== undefined && json.length <= MAX_THROWN ? json : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether JSON carries `value` as it is, all the way down: strings, finite
+ * numbers, booleans, null, arrays and plain objects without `toJSON` (a
+ * Date, an Error, NaN or `undefined` inside would change on the way).
+ */
+function jsonPlain(value: unknown, depth: number): boolean {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || depth > 32) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !jsonPlain(value[i], depth + 1)) return false;
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if ((prototype !== Object.prototype && prototype !== null) || "toJSON" in value) return false;
+  for (const key of Object.keys(value)) {
+    if (!jsonPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 /** Longest JSON text of a thrown value carried as the value (characters); a longer one crosses as text. */

@@ -95,6 +95,7 @@ for (const isolation of ["worker", "process"] as const) {
     if (kind === "string") throw "busy";
     if (kind === "number") throw 42;
     if (kind === "instance") throw new (class Failure { reason = "why" })();
+    if (kind === "nested date") throw { at: new Date(0) };
     throw new Error("request failed", { cause: { status: 503, retryAfter: 30 } });
   },
 };`,
@@ -115,6 +116,10 @@ for (const isolation of ["worker", "process"] as const) {
     const instance = await hot.with((h) => h.fail("instance")).catch((error: Error) => error);
     ok(instance instanceof Error);
     strictEqual(instance.message, 'an object was thrown: {"reason":"why"}');
+    // So does an object JSON would change inside (a Date becomes a string).
+    const dated = await hot.with((h) => h.fail("nested date")).catch((error: Error) => error);
+    ok(dated instanceof Error, String(dated));
+    match(dated.message, /^an object was thrown: \{"at":"1970-01-01T00:00:00.000Z"\}$/);
     // An error's own properties that are primitives cross with it.
     const custom = await hot.with((h) => h.fail("custom")).catch((error: Error) => error) as
       & Error
