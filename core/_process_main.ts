@@ -201,7 +201,7 @@ function bounded(text: string, what: string): string {
  * (measured), and most generations never call these.
  */
 function redirectConsole(): void {
-  /** Console methods that write to stdout themselves in Deno 2.9.6 (see `redirectConsole`). */
+  /** Console methods that write to stdout themselves in Deno 2.9.6. */
   const CONSOLE_WRITERS = [
     "table",
     "count",
@@ -216,24 +216,21 @@ function redirectConsole(): void {
     "assert",
     "clear",
   ] as const;
-  /** The methods `redirectConsole` formats itself, until a Node `Console` takes over. */
-  const CONSOLE_FORMATTED = ["log", "info", "debug", "error", "warn", "dir", "dirxml"] as const;
-  const send = sendLog;
   const format = (args: unknown[]) => formatWithOptions({ colors: false }, ...args);
   const replace = (name: string, value: (...args: unknown[]) => void) => {
     Object.defineProperty(console, name, { value, writable: true, configurable: true, enumerable: true });
   };
-  for (const name of ["log", "info", "debug"]) replace(name, (...args) => send(LOG_OUT, format(args)));
-  for (const name of ["error", "warn"]) replace(name, (...args) => send(LOG_ERR, format(args)));
+  for (const name of ["log", "info", "debug"]) replace(name, (...args) => sendLog(LOG_OUT, format(args)));
+  for (const name of ["error", "warn"]) replace(name, (...args) => sendLog(LOG_ERR, format(args)));
   const dir = (item: unknown, options?: unknown) =>
-    send(LOG_OUT, inspect(item, { ...(options as object | undefined), colors: false }));
+    sendLog(LOG_OUT, inspect(item, { ...(options as object | undefined), colors: false }));
   replace("dir", dir as (...args: unknown[]) => void);
-  replace("dirxml", (...args) => send(LOG_OUT, format(args)));
+  replace("dirxml", (...args) => sendLog(LOG_OUT, format(args)));
   for (const name of CONSOLE_WRITERS) {
     replace(name, (...args) => {
+      // Every method from now on, `log` included: a group indents what it prints.
       const nodeConsole = frameConsole();
-      for (const method of [...CONSOLE_WRITERS, ...CONSOLE_FORMATTED]) {
-        const call = nodeConsole[method];
+      for (const [method, call] of Object.entries(nodeConsole)) {
         if (typeof call === "function") replace(method, call.bind(nodeConsole));
       }
       (console as unknown as Record<string, (...args: unknown[]) => void>)[name]!(...args);

@@ -209,14 +209,14 @@ function reportCrashes(): void {
     const where = typeof event.filename === "string" && event.filename !== ""
       ? nameFiles(`${event.filename}:${event.lineno}:${event.colno}`)
       : undefined;
-    const what = `Uncaught ${describeThrown(event.error, event.message)}`;
+    const what = `Uncaught ${uncaughtText(event.error, event.message)}`;
     queueMicrotask(() => {
       if (!generationHandled.has(event)) crash(what, where);
     });
   });
   globalThis.addEventListener("unhandledrejection", (event) => {
     if (handledByGeneration(event)) return;
-    const what = `Uncaught (in promise) ${describeThrown(event.reason, undefined)}`;
+    const what = `Uncaught (in promise) ${uncaughtText(event.reason, undefined)}`;
     const where = thrownAt(event.reason);
     queueMicrotask(() => {
       if (!generationHandled.has(event)) crash(what, where);
@@ -249,8 +249,12 @@ function handledByGeneration(event: Event): boolean {
   return false;
 }
 
-/** `Name: message` of what a generation threw, read defensively (its getters are the generation's). */
-function describeThrown(thrown: unknown, fallback: string | undefined): string {
+/**
+ * `Name: message` of what a generation threw, read defensively (its getters
+ * are the generation's), the whole message cut before anything is built
+ * from it (`errors.ts`'s `describeThrown` keeps a first line of any length).
+ */
+function uncaughtText(thrown: unknown, fallback: string | undefined): string {
   try {
     if (thrown instanceof Error) {
       const message = String(thrown.message).slice(0, CRASH_TEXT);

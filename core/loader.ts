@@ -117,7 +117,7 @@ export interface SignalReads {
  * @param loader The isolation mode's loader.
  * @param request What to load.
  * @param loadTimeout Milliseconds import, factory and verification may take together.
- * @param signal Closing the reference: ends the wait at once when the loader ends an abandoned load entirely.
+ * @param closing Aborted when the reference closes: a loader that ends an abandoned load entirely is told at once.
  * @returns The runtime of the loaded generation.
  * @throws {HotswapError} `E_TIMEOUT` past the deadline; otherwise what the loader rejected with.
  */
@@ -125,20 +125,20 @@ export async function loadWithin<T>(
   loader: Loader,
   request: LoadRequest<T>,
   loadTimeout: number,
-  signal?: AbortSignal,
+  closing?: AbortSignal,
 ): Promise<GenerationRuntime<T>> {
   const controller = new AbortController();
   const loading = loader.load(request, controller.signal);
   // Closing: a loader that ends an abandoned load entirely (a worker, a
   // process) is told now, and the load rejects as soon as it has ended it.
-  const closing = loader.endsOnAbort ? signal : undefined;
-  const abandon = () => controller.abort(closing!.reason);
-  closing?.addEventListener("abort", abandon, { once: true });
+  const stop = loader.endsOnAbort ? closing : undefined;
+  const abandon = () => controller.abort(stop!.reason);
+  stop?.addEventListener("abort", abandon, { once: true });
   let outcome;
   try {
     outcome = await within(loading, loadTimeout);
   } finally {
-    closing?.removeEventListener("abort", abandon);
+    stop?.removeEventListener("abort", abandon);
   }
   if (outcome.status === "fulfilled") return outcome.value;
   if (outcome.status === "rejected") throw outcome.reason;
