@@ -90,13 +90,18 @@ Deno.test("a program outside the repository loads a TypeScript generation inline
     "gen/v1.ts": 'export const hs_greeter = { greet: (n: string): string => "hello " + n };',
     "gen/v2.ts": 'export const hs_greeter = { greet: (n: string): string => "hi " + n };',
   });
+  // A DENO_DIR of its own, so that other tests running at the same time write elsewhere; its npm
+  // packages are the shared ones, so nothing is downloaded.
   const info = await runToEnd(["info", "--json"], { cwd: fixture.dir });
-  const blobs = join(JSON.parse(info.stdout).denoDir, "gen", "blob");
+  const denoDir = join(fixture.dir, "deno_dir");
+  await Deno.mkdir(denoDir);
+  await Deno.symlink(join(JSON.parse(info.stdout).denoDir, "npm"), join(denoDir, "npm"));
+  const blobs = join(denoDir, "gen", "blob");
   const count = async () => (await exists(blobs)) ? (await Array.fromAsync(Deno.readDir(blobs))).length : 0;
   const run = () =>
     runToEnd(["run", "--no-prompt", `--allow-read=${fixture.dir},${REPO}`, "host.ts"], {
       cwd: fixture.dir,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", DENO_DIR: denoDir },
     });
   // The first run may cache what any process of this library caches once; the next ones add nothing.
   strictEqual((await run()).code, 0);
