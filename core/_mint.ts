@@ -20,6 +20,7 @@
 import { pathToFileURL } from "node:url";
 import type { MintedSnapshot } from "./snapshot.ts";
 import { rewrite } from "./_source_map.ts";
+import { fileHref } from "./_stack_format.ts";
 
 /** What minting needs of one module: its text, type and local imports. */
 export interface MintSource {
@@ -158,7 +159,9 @@ export function mintModules(modules: readonly MintSource[], guard?: string): Min
     files,
     thenable: modules[modules.length - 1]!.exportsThen !== false,
     unblob(text) {
-      for (const [url, path] of files) text = text.replaceAll(url, path);
+      for (const [url, path] of files) {
+        if (text.includes(url)) text = text.replaceAll(url, fileHref(path));
+      }
       return text;
     },
     revoke() {

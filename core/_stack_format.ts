@@ -1,10 +1,10 @@
 /**
  * How a generation's stacks are formatted where it runs apart from the host
  * (a worker, a process): as V8 does (`Name: message`, then one `at` line a
- * frame), with two changes. Frames name the generation's files instead of
- * the `blob:` URLs its modules were minted at, for the stacks the
- * generation logs or reads itself (those that reach the host are renamed
- * there too). And a huge message is cut: Deno's own formatter panics,
+ * frame), with two changes. Frames name the generation's files (by their
+ * `file:` URLs, as Deno does) instead of the `blob:` URLs its modules were
+ * minted at, for the stacks the generation logs or reads itself (those that
+ * reach the host are renamed there too). And a huge message is cut: Deno's own formatter panics,
  * ending the process, on a message of about 2^29 characters (measured on
  * 2.9.6).
  *
@@ -13,11 +13,17 @@
  * @module
  */
 
+/**
+ * A path as Deno's call sites give a local module's file (not `node:path`,
+ * which the process's program does not import).
+ */
+const ABSOLUTE_PATH = /^(?:\/|[A-Za-z]:[\\/])/;
+
 /** Longest message a stack trace repeats. */
 const STACK_MESSAGE_LIMIT = 16 * 1024;
 
-/** Minted URL to file path, for the frames; set at each load. */
-let fileNames: readonly (readonly [string, string])[] = [];
+/** Minted URL to the `file:` URL of its file; set at each load. */
+let fileNames: readonly (readonly [url: string, href: string])[] = [];
 
 /**
  * Names the files of the generation loading here, for the frames of every
@@ -26,16 +32,27 @@ let fileNames: readonly (readonly [string, string])[] = [];
  * @param files Minted URL (and source-map URL) to file path.
  */
 export function nameFrames(files: ReadonlyMap<string, string>): void {
-  fileNames = [...files];
+  fileNames = [...files].map(([url, path]) => [url, fileHref(path)]);
 }
 
-/** `text` with the minted URLs it names replaced by the files they were minted from. */
+/** `text` with the minted URLs it names replaced by the `file:` URLs of the files they were minted from. */
 export function nameFiles(text: string): string {
   for (let i = 0; i < fileNames.length; i++) {
-    const [url, path] = fileNames[i]!;
-    if (text.includes(url)) text = text.replaceAll(url, path);
+    const [url, href] = fileNames[i]!;
+    if (text.includes(url)) text = text.replaceAll(url, href);
   }
   return text;
+}
+
+/**
+ * How Deno's stacks name the file at an absolute path: its `file:` URL,
+ * percent-decoded (`file:///srv/my app/x.ts`).
+ *
+ * @param path An absolute path.
+ * @returns The name.
+ */
+export function fileHref(path: string): string {
+  return path.startsWith("/") ? `file://${path}` : `file:///${path.replaceAll("\\", "/")}`;
 }
 
 /**
@@ -45,7 +62,10 @@ export function nameFiles(text: string): string {
  * @param frames Its call sites.
  * @returns The stack text.
  */
-export function formatStack(error: unknown, frames: readonly { toString(): string }[]): string {
+export function formatStack(
+  error: unknown,
+  frames: readonly { toString(): string; getFileName?(): unknown }[],
+): string {
   let head: string;
   try {
     const { name, message } = error as { name?: unknown; message?: unknown };
@@ -56,6 +76,24 @@ export function formatStack(error: unknown, frames: readonly { toString(): strin
     head = "Error";
   }
   let stack = head;
-  for (const frame of frames) stack += `\n    at ${nameFiles(String(frame))}`;
+  for (const frame of frames) stack += `\n    at ${asDenoPrints(frame)}`;
   return stack;
+}
+
+/**
+ * A frame as Deno prints it by default, naming its module's file by its
+ * `file:` URL: a module of the generation is named by its minted URL, and
+ * Deno hands `prepareStackTrace` call sites that name any other local file
+ * by its path.
+ */
+function asDenoPrints(frame: { toString(): string; getFileName?(): unknown }): string {
+  const text = nameFiles(String(frame));
+  let file: unknown;
+  try {
+    file = frame.getFileName?.();
+  } catch {
+    return text;
+  }
+  if (typeof file !== "string" || !ABSOLUTE_PATH.test(file)) return text;
+  return text.replace(`${file}:`, `${fileHref(file)}:`);
 }

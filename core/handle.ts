@@ -10,6 +10,7 @@
 import { type Contract, ContractError } from "./contract.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
 import type { GenerationContext } from "./generation.ts";
+import { fileHref } from "./_stack_format.ts";
 
 /** The optional lifecycle exports of a generation module. */
 export interface ModuleHooks {
@@ -182,10 +183,11 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   let first = Infinity;
   let last = -1;
   let thrownIn: string | undefined;
-  // A frame names a module by its minted URL, or by its path where the stack was formatted with
-  // the files' names already (a worker's or a process's, see `_stack_format.ts`).
+  // A frame names a module by its minted URL, or by its file: URL where the stack was formatted
+  // with the files' names already (a worker's or a process's, see `_stack_format.ts`), or by its
+  // path where the generation formats stacks itself.
   for (const [url, file] of files) {
-    for (const name of [url, `${file}:`]) {
+    for (const name of [url, `${fileHref(file)}:`, `${file}:`]) {
       const at = detail.indexOf(name);
       if (at !== -1 && at < first) [thrownIn, first] = [file, at];
       const lastAt = detail.lastIndexOf(name);
@@ -193,9 +195,12 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
     }
   }
   if (parse && thrownIn !== undefined) path = thrownIn;
+  // A message names files by their paths, as every message of the runtime does.
   for (const [url, file] of files) {
-    reason = reason.replaceAll(url, file);
-    detail = detail.replaceAll(url, file);
+    for (const name of [url, fileHref(file)]) {
+      reason = reason.replaceAll(name, file);
+      detail = detail.replaceAll(name, file);
+    }
   }
   const locate = (file: string) => new RegExp(`${escapeRegExp(file)}:\\d+:\\d+`).exec(detail)?.[0];
   const location = locate(thrownIn ?? path);

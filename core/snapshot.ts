@@ -85,9 +85,10 @@ export interface MintedSnapshot {
    */
   readonly thenable: boolean;
   /**
-   * Writes file paths where `text` (a message or a stack) names a module by
-   * its minted URL or its source map's file URL. Lines and columns are the
-   * file's own, except after a rewritten specifier on an import's line.
+   * Writes each file's `file:` URL, as Deno's own stacks name a module,
+   * where `text` (a stack) names it by its minted URL or by its source map's
+   * file URL as Deno prints that (percent-decoded). Lines and columns are
+   * the file's own, except after a rewritten specifier on an import's line.
    */
   unblob(text: string): string;
   /** Frees the blobs. Idempotent. */

@@ -501,8 +501,8 @@ Deno.test("worker mode: a crash during a call rejects every pending call with E_
     const crash = await hot.with((h) => h.crash()).then(() => undefined, (error: HotswapError) => error);
     strictEqual(crash?.code, "E_WORKER");
     // Where it was thrown, as text, since the error itself stays in the worker.
-    match(crash.message, /crashed: Uncaught Error: boom at \/\S+\.ts:\d+:\d+; /);
-    match(String((crash.cause as Error).stack), /^Uncaught Error: boom\n {4}at \/\S+\.ts:\d+:\d+$/);
+    match(crash.message, /crashed: Uncaught Error: boom at file:\/\/\/\S+\.ts:\d+:\d+; /);
+    match(String((crash.cause as Error).stack), /^Uncaught Error: boom\n {4}at file:\/\/\/\S+\.ts:\d+:\d+$/);
     await rejectsWith(pending, "E_WORKER");
     // Until replaced, the dead generation answers at once.
     await rejectsWith(hot.with((h) => h.nested.twice(1)), "E_WORKER");
@@ -735,10 +735,13 @@ for (const member of ["throwLater", "rejectLater"] as const) {
   ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
   strictEqual(code, 0, stdout + stderr);
   strictEqual(stderr, "");
-  match(stdout, /^throwLater E_WORKER .*crashed: Uncaught Error: timer threw at \/\S+gen\.ts:2:\d+;/m);
   match(
     stdout,
-    /^rejectLater E_WORKER .*crashed: Uncaught \(in promise\) RangeError: nobody handled at \/\S+gen\.ts:3:\d+;/m,
+    /^throwLater E_WORKER .*crashed: Uncaught Error: timer threw at file:\/\/\/\S+gen\.ts:2:\d+;/m,
+  );
+  match(
+    stdout,
+    /^rejectLater E_WORKER .*crashed: Uncaught \(in promise\) RangeError: nobody handled at file:\/\/\/\S+gen\.ts:3:\d+;/m,
   );
 });
 
