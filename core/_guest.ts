@@ -162,8 +162,15 @@ export class Guest {
   #deliver(id: number, result: unknown): void {
     const answer = (value: unknown) => this.#replies.succeed(id, value);
     const reject = (error: unknown) => this.fail(id, error);
-    if (result instanceof Promise) {
-      promiseThen.call(result, answer, reject);
+    try {
+      // A Proxy whose prototype trap throws, or an object made from Promise.prototype that
+      // no `then` accepts: that call rejects, and the loop serving every call goes on.
+      if (result instanceof Promise) {
+        promiseThen.call(result, answer, reject);
+        return;
+      }
+    } catch (error) {
+      reject(error);
       return;
     }
     let then: unknown;

@@ -168,4 +168,27 @@ for (const isolation of ["worker", "process"] as const) {
       await hot.close();
     }
   });
+  Deno.test(`${isolation} isolation: a result no then() accepts rejects that call alone; later calls are served`, async () => {
+    await using fixture = await Fixture.create();
+    const odd = defineContract<{ fake(): unknown; trap(): unknown; ok(): number }>({
+      name: "Odd",
+      version: "1.0.0",
+      symbol: "hs_odd",
+      shape: { fake: "function", trap: "function", ok: "function" },
+    });
+    const entry = await fixture.write({
+      "odd.ts": `export const hs_odd = {
+  fake: () => Object.create(Promise.prototype),
+  trap: () => new Proxy({}, { getPrototypeOf() { throw new RangeError("no prototype"); } }),
+  ok: () => 1,
+};`,
+    });
+    const restarts: unknown[] = [];
+    await using hot = await registerHotswap(odd, entry, { isolation });
+    hot.addEventListener("restart", (event) => restarts.push(event));
+    await rejects(hot.with((h) => h.fake()), /incompatible receiver/);
+    await rejects(hot.with((h) => h.trap()), /no prototype/);
+    strictEqual(await hot.with((h) => h.ok()), 1);
+    deepStrictEqual(restarts, [], "the process was not restarted");
+  });
 }
