@@ -16,7 +16,8 @@ export type Isolation = "inline" | "worker" | "process";
 /**
  * A handle as it behaves across an isolation boundary: every function member
  * returns a `Promise` of its awaited result, object members holding functions
- * are remote too, and data members are as copied at load.
+ * are remote too, and data members are as copied at load (a `Date`, `Map`,
+ * `Set`, `RegExp` or binary data member as itself).
  *
  * @typeParam T The handle type of the contract.
  *
@@ -32,9 +33,21 @@ export type Isolation = "inline" | "worker" | "process";
  * ```
  */
 export type Remote<T> = T extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
-  : T extends readonly unknown[] ? T
+  : T extends readonly unknown[] | CopiedWhole ? T
   : T extends object ? { readonly [K in keyof T]: Remote<T[K]> }
   : T;
+
+/**
+ * Built-in objects a handle's data member is copied as, whole, by
+ * structured cloning: they arrive as themselves, methods and all.
+ */
+type CopiedWhole =
+  | Date
+  | RegExp
+  | ReadonlyMap<unknown, unknown>
+  | ReadonlySet<unknown>
+  | ArrayBuffer
+  | ArrayBufferView;
 
 /**
  * The handle `with()` receives for contract type `T` in isolation `I`:

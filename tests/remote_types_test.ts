@@ -100,3 +100,54 @@ Deno.test("options held in a HotswapOptions value leave the isolation open: with
   const greeting: string = await hot.with((h) => h.greet("a"));
   strictEqual(greeting, "hi a");
 });
+
+Deno.test("a Date, Map, Set, RegExp or binary data member is typed as itself in Remote<T>, as it arrives", async () => {
+  interface Calendar {
+    when: Date;
+    tags: Map<string, number>;
+    seen: Set<string>;
+    pattern: RegExp;
+    bytes: Uint8Array;
+    next(): Date;
+  }
+  const calendar = defineContract<Calendar>({
+    name: "Calendar",
+    version: "1.0.0",
+    symbol: "hs_calendar",
+    shape: {
+      when: "object",
+      tags: "object",
+      seen: "object",
+      pattern: "object",
+      bytes: "object",
+      next: "function",
+    },
+  });
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "calendar.ts": `export const hs_calendar = {
+  when: new Date(0),
+  tags: new Map([["a", 1]]),
+  seen: new Set(["x"]),
+  pattern: /ab+/,
+  bytes: new Uint8Array([7]),
+  next: () => new Date(1),
+};`,
+  });
+  await using hot = await registerHotswap(calendar, entry, { isolation: "worker" });
+  const time: number = hot.with((h) => h.when.getTime());
+  // @ts-expect-error a copied Date's methods answer at once, not with a Promise
+  const claimed: Promise<number> = hot.with((h) => h.when.getTime());
+  strictEqual(claimed as unknown, 0);
+  const tag: number | undefined = hot.with((h) => h.tags.get("a"));
+  const seen: boolean = hot.with((h) => h.seen.has("x"));
+  const matches: boolean = hot.with((h) => h.pattern.test("abb"));
+  const byte: number | undefined = hot.with((h) => h.bytes[0]);
+  const next: Date = await hot.with((h) => h.next());
+  strictEqual(time, 0);
+  strictEqual(tag, 1);
+  strictEqual(seen, true);
+  strictEqual(matches, true);
+  strictEqual(byte, 7);
+  strictEqual(next.getTime(), 1);
+});
