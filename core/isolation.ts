@@ -33,21 +33,17 @@ export type Isolation = "inline" | "worker" | "process";
  * ```
  */
 export type Remote<T> = T extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
-  : T extends readonly unknown[] | CopiedWhole ? T
+  // Copied whole by structured cloning, arriving as themselves, methods and all.
+  : T extends
+    | readonly unknown[]
+    | Date
+    | RegExp
+    | ReadonlyMap<unknown, unknown>
+    | ReadonlySet<unknown>
+    | ArrayBuffer
+    | ArrayBufferView ? T
   : T extends object ? { readonly [K in keyof T]: Remote<T[K]> }
   : T;
-
-/**
- * Built-in objects a handle's data member is copied as, whole, by
- * structured cloning: they arrive as themselves, methods and all.
- */
-type CopiedWhole =
-  | Date
-  | RegExp
-  | ReadonlyMap<unknown, unknown>
-  | ReadonlySet<unknown>
-  | ArrayBuffer
-  | ArrayBufferView;
 
 /**
  * The handle `with()` receives for contract type `T` in isolation `I`:
