@@ -10,6 +10,8 @@
  * @module
  */
 
+import { escapeControls } from "./_escape_controls.ts";
+
 /** Bytes of the process's stderr kept for messages (its last ones). */
 const STDERR_TAIL = 8 * 1024;
 /** Characters of that tail quoted in a message. */
@@ -75,17 +77,6 @@ export class ProcessOutput {
     return escapeControls(cut);
   }
 }
-
-/**
- * Escapes C0 and C1 control characters other than tab and line feed, so
- * output of a generation cannot drive the host's terminal.
- */
-export function escapeControls(text: string): string {
-  return text.replace(CONTROLS, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
-
-// deno-lint-ignore no-control-regex -- matching control characters is the point
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 function printSafely(error: boolean, text: string): void {
   try {

@@ -10,6 +10,7 @@
  */
 
 import { isHotswapErrorCode } from "./errors.ts";
+import { escapeControls } from "./_escape_controls.ts";
 import {
   MAX_PROPS,
   MAX_WORKER_RESULT,
@@ -97,14 +98,14 @@ function check(data: unknown): WorkerMessage {
     case "error":
       return { t: "error", id: id(message.id), error: serializedError(message.error, 0) };
     case "exit":
-      return { t: "exit", how: text(message.how, MAX_TEXT, "the how of an exit message") };
+      return { t: "exit", how: printable(message.how, MAX_TEXT, "the how of an exit message") };
     case "crash":
       return {
         t: "crash",
-        what: text(message.what, MAX_TEXT, "the what of a crash message"),
+        what: printable(message.what, MAX_TEXT, "the what of a crash message"),
         where: message.where === undefined
           ? undefined
-          : text(message.where, MAX_TEXT, "the where of a crash message"),
+          : printable(message.where, MAX_TEXT, "the where of a crash message"),
       };
     default:
       throw new ProtocolViolation(`a message of unknown type ${describeType(message.t)}`);
@@ -171,16 +172,20 @@ function serializedError(data: unknown, depth: number): SerializedError {
     throw new ProtocolViolation("an error record whose problems are not strings");
   }
   return {
-    name: text(fields.name, 256, "the name of an error record"),
-    message: text(fields.message, MAX_TEXT, "the message of an error record"),
+    name: printable(fields.name, 256, "the name of an error record"),
+    message: printable(fields.message, MAX_TEXT, "the message of an error record"),
     stack: fields.stack === undefined
       ? undefined
-      : text(fields.stack, MAX_STACK, "the stack of an error record"),
+      : printable(fields.stack, MAX_STACK, "the stack of an error record"),
     code,
-    path: fields.path === undefined ? undefined : text(fields.path, MAX_TEXT, "the path of an error record"),
+    path: fields.path === undefined
+      ? undefined
+      : printable(fields.path, MAX_TEXT, "the path of an error record"),
     problems: problems === undefined
       ? undefined
-      : (problems as string[]).slice(0, MAX_PROBLEMS).map((problem) => cut(problem, MAX_TEXT)),
+      : (problems as string[]).slice(0, MAX_PROBLEMS).map((problem) =>
+        escapeControls(cut(problem, MAX_TEXT))
+      ),
     cause: fields.cause === undefined ? undefined : serializedError(fields.cause, depth + 1),
     props: fields.props === undefined ? undefined : errorProps(fields.props),
     // Cut like every text: a cut one no longer parses, and the host falls back to the message.
@@ -201,7 +206,7 @@ function errorProps(data: unknown): Record<string, string | number | boolean | n
     if (key.length > 256 || (RESERVED_PROPS.has(key) && key !== "code")) {
       throw new ProtocolViolation("an error record with a property it may not carry");
     }
-    if (typeof value === "string") props[key] = cut(value, MAX_TEXT);
+    if (typeof value === "string") props[key] = escapeControls(cut(value, MAX_TEXT));
     else if (value === null || typeof value === "number" || typeof value === "boolean") props[key] = value;
     else throw new ProtocolViolation("an error record whose properties are not primitives");
   }
@@ -263,6 +268,11 @@ function id(value: unknown): number {
 function text(value: unknown, limit: number, what: string): string {
   if (typeof value !== "string") throw new ProtocolViolation(`${what} that is not a string`);
   return cut(value, limit);
+}
+
+/** A text of an error record, cut, its control characters escaped: the host may print it. */
+function printable(value: unknown, limit: number, what: string): string {
+  return escapeControls(text(value, limit, what));
 }
 
 /**
