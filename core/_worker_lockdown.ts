@@ -3,7 +3,8 @@
  * runs (SPEC 6.4 and 11). A Deno Worker shares its process with the host, so
  * some of the `Deno` namespace acts on the host itself, whatever the worker's
  * permissions: killing its own process id, `chdir`, the terminal's stdin,
- * signal listeners, the Cache API (which writes to DENO_DIR), and an
+ * signal listeners, the Cache API (which writes to DENO_DIR), the terminal
+ * (written to with control characters escaped, see `_worker_output.ts`), and an
  * `import()` of a computed `npm:`/`jsr:` specifier (which makes the host
  * fetch from the registry). Each is replaced by a function that throws
  * `Deno.errors.NotCapable`, defined non-configurable so the generation
@@ -29,6 +30,7 @@
 
 import { type NodeProcess, whenNodeProcessReached } from "./_node_process.ts";
 import { formatStack } from "./_stack_format.ts";
+import { escapeNodeOutput, escapeOutput } from "./_worker_output.ts";
 
 /** The global function computed `import(…)` calls are minted to call instead. */
 export const IMPORT_GUARD = "__hotswapImport";
@@ -69,6 +71,8 @@ export function lockDown(): void {
   lock(deno, "removeSignalListener", () => refuse("Deno.removeSignalListener", USE_PROCESS));
   lockGetter(deno, "stdin", () => refuse("Deno.stdin (the host's standard input)", USE_PROCESS));
   lockGetter(globalThis, "caches", () => refuse("The Cache API (it writes to DENO_DIR)", USE_PROCESS));
+  // The host's terminal: what the generation prints reaches it with control characters escaped.
+  escapeOutput();
   const permissions = deno.permissions;
   const mayImportAll = permissions.querySync({ name: "import" }).state === "granted";
   lockNodeOnFirstUse(host, !mayImportAll);
@@ -196,6 +200,7 @@ function lockNode(node: NodeProcess | undefined, host: number, closeThreads: boo
       return kill.call(nodeProcess, pid, signal);
     });
     lockGetter(nodeProcess, "stdin", () => refuse("process.stdin (the host's standard input)", USE_PROCESS));
+    escapeNodeOutput(nodeProcess);
   }
   const v8 = nodeBuiltin("v8");
   if (v8 !== undefined) {

@@ -25,6 +25,7 @@ interface HostRun {
   readonly signal: Deno.Signal | null;
   /** Whether the watchdog had to kill it (it did not exit by itself). */
   readonly hung: boolean;
+  readonly stdout: string;
   readonly stderr: string;
 }
 
@@ -112,7 +113,7 @@ async function runHost(fixture: Fixture, attack: Attack, isolation: Isolation): 
     const [key, value] = JSON.parse(line) as [string, unknown];
     reports[key] = value;
   }
-  return { reports, code: signal === null ? code : undefined, signal, hung: killed, stderr };
+  return { reports, code: signal === null ? code : undefined, signal, hung: killed, stdout, stderr };
 }
 
 /** The attack's options a mode takes: none inline, no process-only ones in a worker. */
@@ -145,6 +146,22 @@ function refusedWith(code: string, generationLives = true): (run: HostRun) => vo
     strictEqual(run.reports["refused"], code, JSON.stringify(run.reports) + run.stderr);
     (generationLives ? servedAndClosed : survived)(run);
   };
+}
+
+/** The generation's output and its error's message reached the host with no control character left. */
+function reachesTerminalEscaped(run: HostRun): void {
+  const output = run.stdout + run.stderr;
+  // deno-lint-ignore no-control-regex -- finding control characters is the point
+  ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(output), JSON.stringify(output));
+  for (const what of ["log", "error", "format"]) {
+    ok(
+      output.includes(`${what}\\x1b]0;PWNED\\x07\\x1b[?1049h\\x1b[6n`),
+      `${what}: ${JSON.stringify(output)}`,
+    );
+  }
+  strictEqual(run.reports["refused"], "Error");
+  ok(String(run.reports["message"]).startsWith("thrown\\x1b]0;PWNED\\x07"), JSON.stringify(run.reports));
+  servedAndClosed(run);
 }
 
 function endedHost(run: HostRun): void {
@@ -286,6 +303,25 @@ export const ATTACKS: readonly Attack[] = [
       },
       worker: refusedWith("NotCapable"),
       process: refusedWith("NotCapable"),
+    },
+  },
+  {
+    name: "drive the host's terminal (control sequences in its output and its error's message)",
+    // Sets the window title, switches to the alternate screen, and asks the terminal for the
+    // cursor's position, which a terminal answers by typing into the host's stdin.
+    body: `const sequence = "\\x1b]0;PWNED\\x07\\x1b[?1049h\\x1b[6n";
+    console.log("log" + sequence);
+    console.error("error" + sequence);
+    console.log("%s", "format" + sequence);
+    try { Deno.stdout.writeSync(new TextEncoder().encode("stdout" + sequence + "\\n")); } catch { /* refused */ }
+    throw new Error("thrown" + sequence);`,
+    expect: {
+      inline: (run) => {
+        ok(run.stdout.includes("log\x1b]0;PWNED\x07"), "inline code writes to the host's terminal");
+        servedAndClosed(run);
+      },
+      worker: reachesTerminalEscaped,
+      process: reachesTerminalEscaped,
     },
   },
   {

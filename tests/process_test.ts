@@ -705,6 +705,7 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
     "_codec_encoder.ts",
     "_codec_format.ts",
     "_contract_version.ts",
+    "_escape_controls.ts",
     "_frames.ts",
     "_guest.ts",
     "_mint.ts",

@@ -798,6 +798,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
       "_codec_encoder.ts",
       "_codec_format.ts",
       "_contract_version.ts",
+      "_escape_controls.ts",
       "_guest.ts",
       "_namespace_import.ts",
       "_node_process.ts",
@@ -809,6 +810,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
       "_stack_format.ts",
       "_worker_lockdown.ts",
       "_worker_main.ts",
+      "_worker_output.ts",
       "contract.ts",
       "errors.ts",
       "handle.ts",
@@ -885,4 +887,49 @@ console.log(await hot.with((h) => h.make("eval")), await hot.with((h) => h.make(
   );
   strictEqual(code, 0, stderr);
   strictEqual(stdout.trim(), "2 2");
+});
+
+Deno.test("worker mode: the console prints as Deno's does inline, control characters escaped", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({
+    "gen.ts": `export const hs_x = {
+  run(): number {
+    console.log("a %s b %d c %i d %f e %o f %O g %j %c h %% i", "S", 42.5, "7.9x", "1.5", { o: 1 }, [1], { j: 2 }, "color: red", "extra", { x: [1, 2] });
+    console.log({ a: "\\x1b[2J" }, 1n, Symbol("s"), null, undefined, () => 1, "%s");
+    console.log("%s %s %d", 1n, { k: 1 }, "12abc", "%missing");
+    console.info("info"); console.debug("debug"); console.warn("warn"); console.error("error", 2);
+    console.group("G1"); console.log("inside"); console.groupEnd();
+    console.count(); console.count("label"); console.countReset("label");
+    console.assert(true, "no"); console.assert(false); console.assert(false, "message %s", "x");
+    console.dir({ d: 1 }); console.dir("text");
+    console.table([{ a: 1 }]);
+    console.log("escape \\x1b[31m");
+    return 1;
+  },
+};`,
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+const contract = defineContract<{ run(): number }>({ name: "X", version: "1.0.0", symbol: "hs_x", shape: { run: "function" } });
+const hot = await registerHotswap(contract, new URL("./gen.ts", import.meta.url), { isolation: Deno.args[0] as "worker" });
+await hot.with((h) => h.run());
+await hot.close();
+`,
+  });
+  const run = (isolation: string) =>
+    runToEnd([
+      "run",
+      "--no-prompt",
+      "--unstable-worker-options",
+      `--allow-read=${fixture.dir},${REPO}`,
+      `--allow-run=${Deno.execPath()}`,
+      "host.ts",
+      isolation,
+    ], {
+      cwd: fixture.dir,
+      env: { NO_COLOR: "1" },
+    });
+  const [inline, worker] = [await run("inline"), await run("worker")];
+  strictEqual(worker.code, 0, worker.stderr);
+  ok(inline.stdout.includes("escape \x1b[31m"), "inline code prints what it likes");
+  strictEqual(worker.stdout, inline.stdout.replace("escape \x1b[31m", "escape \\x1b[31m"));
+  strictEqual(worker.stderr, inline.stderr);
 });
