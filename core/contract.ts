@@ -302,8 +302,8 @@ export function implement<T>(contract: Contract<T>, value: T): T {
  * ```
  */
 export class ContractError extends HotswapError {
-  /** Every mismatch: member path, expected kind, actual kind. */
-  readonly problems: readonly string[];
+  /** Every mismatch: member path, expected kind, actual kind. This error's own copy. */
+  readonly problems: string[];
 
   /**
    * Creates a contract error.
@@ -319,6 +319,6 @@ export class ContractError extends HotswapError {
   ) {
     super("E_CONTRACT", message, options);
     this.name = "ContractError";
-    this.problems = Object.freeze([...problems]);
+    this.problems = [...problems];
   }
 }

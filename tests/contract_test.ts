@@ -214,3 +214,23 @@ Deno.test("defineContract() judges a union member whole: only a kind that fits e
     strictEqual(contract.verify(value as Mixed), value);
   }
 });
+
+Deno.test("ContractError.problems is a string[], as SPEC 3 writes it, and each error's own", () => {
+  const contract = defineContract<{ a: string }>({
+    name: "P",
+    version: "1.0.0",
+    symbol: "hs_p",
+    shape: { a: "string" },
+  });
+  const caught = (() => {
+    try {
+      contract.verify({ a: 1 });
+    } catch (error) {
+      return error;
+    }
+  })();
+  ok(caught instanceof ContractError);
+  const problems: string[] = caught.problems;
+  problems.push("added by the catcher");
+  strictEqual(problems.length, 2);
+});
