@@ -219,6 +219,15 @@ export class Guest {
     const members: Record<string, MemberDescriptor> = {};
     for (const key of memberKeys(owner, shape)) {
       const memberPath = path ? `${path}.${key}` : key;
+      // An object holding functions is described once per path that reaches it: a few shared
+      // ones nested deep would make the description grow exponentially.
+      if (++reads.described > MAX_DESCRIBED) {
+        throw new HotswapError(
+          "E_CONTRACT",
+          `Cannot hand "${entry}"'s handle to the host: it has more than ${MAX_DESCRIBED} members to describe (an object holding functions counts once per path that reaches it; "${memberPath}" is one too many); make the shared parts plain data, or reach them through functions`,
+          { path: entry },
+        );
+      }
       const read = reads.read(owner, key);
       if ("threw" in read) {
         // A getter that throws: left out, as no value can be copied, unless the contract needs it.
@@ -283,6 +292,9 @@ function memberKeys(owner: Record<string, unknown>, shape: ShapeDefinition | und
   return keys;
 }
 
+/** Members a handle's description may hold: as many as the host accepts (`_worker_messages.ts`). */
+const MAX_DESCRIBED = 100_000;
+
 /**
  * Prototypes of the built-in objects that are data: a `Date`, a `Map` or a
  * `Uint8Array` member is copied (the channel carries them), not made a
@@ -311,6 +323,10 @@ const DATA_PROTOTYPES: ReadonlySet<object> = new Set([
  */
 class MemberReads {
   readonly #reads = new Map<object, Map<string, { value: unknown } | { threw: unknown }>>();
+  /** Whether an object holds functions, by the depth it was looked into from, once known. */
+  readonly holds = new Map<object, (boolean | undefined)[]>();
+  /** Members described so far, against {@linkcode MAX_DESCRIBED}. */
+  described = 0;
 
   read(owner: Record<string, unknown>, key: string): { value: unknown } | { threw: unknown } {
     let reads = this.#reads.get(owner);
@@ -328,18 +344,35 @@ class MemberReads {
   }
 }
 
-/** Whether an object (or a plain object or class instance inside it) has a function member. */
+/**
+ * Whether an object (or a plain object or class instance inside it) has a
+ * function member, looking {@linkcode HOLDS_DEPTH} levels deep at most. Each
+ * object is looked into once from each depth: a shared object reached by
+ * many paths costs no more than one reached once.
+ */
 function holdsFunctions(value: unknown, depth: number, reads: MemberReads): boolean {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || depth > 8) return false;
+  if (typeof value !== "object" || value === null || Array.isArray(value) || depth > HOLDS_DEPTH) {
+    return false;
+  }
   if (DATA_PROTOTYPES.has(Object.getPrototypeOf(value))) return false;
+  let known = reads.holds.get(value);
+  if (known === undefined) reads.holds.set(value, known = []);
+  if (known[depth] !== undefined) return known[depth];
+  // Meanwhile false: a path back to it from here finds nothing this look does not find.
+  known[depth] = false;
   const owner = value as Record<string, unknown>;
   for (const key of memberKeys(owner, undefined)) {
     const read = reads.read(owner, key);
     if ("threw" in read) continue;
-    if (typeof read.value === "function" || holdsFunctions(read.value, depth + 1, reads)) return true;
+    if (typeof read.value === "function" || holdsFunctions(read.value, depth + 1, reads)) {
+      return known[depth] = true;
+    }
   }
   return false;
 }
+
+/** Levels below a handle's member that are looked into for functions. */
+const HOLDS_DEPTH = 8;
 
 /**
  * What a call rejects with when its result cannot cross to the host (a

@@ -284,7 +284,7 @@ export function rebuildThrown(fields: SerializedError): unknown {
  * whole and it fits a message ({@linkcode MAX_THROWN}); else `undefined`.
  */
 function thrownJson(value: unknown): string | undefined {
-  if (!jsonPlain(value, 0)) return undefined;
+  if (!jsonPlain(value, 0, { nodes: 0 })) return undefined;
   try {
     const json = JSON.stringify(value);
     return json !== undefined && json.length <= MAX_THROWN ? json : undefined;
@@ -296,20 +296,25 @@ function thrownJson(value: unknown): string | undefined {
 /**
  * Whether JSON carries `value` as it is, all the way down: strings, finite
  * numbers, booleans, null, arrays and plain objects without `toJSON` (a
- * Date, an Error, NaN or `undefined` inside would change on the way).
+ * Date, an Error, NaN or `undefined` inside would change on the way). JSON
+ * writes a shared object once per reference: past {@linkcode MAX_THROWN}
+ * values visited, its text would be too long anyway, and the look stops.
  */
-function jsonPlain(value: unknown, depth: number): boolean {
+function jsonPlain(value: unknown, depth: number, visited: { nodes: number }): boolean {
+  if (++visited.nodes > MAX_THROWN) return false;
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;
   if (typeof value === "number") return Number.isFinite(value);
   if (typeof value !== "object" || depth > 32) return false;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!(i in value) || !jsonPlain(value[i], depth + 1)) return false;
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !jsonPlain(value[i], depth + 1, visited)) return false;
+    }
     return true;
   }
   const prototype = Object.getPrototypeOf(value);
   if ((prototype !== Object.prototype && prototype !== null) || "toJSON" in value) return false;
   for (const key of Object.keys(value)) {
-    if (!jsonPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
+    if (!jsonPlain((value as Record<string, unknown>)[key], depth + 1, visited)) return false;
   }
   return true;
 }

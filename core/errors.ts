@@ -160,19 +160,32 @@ export function describeThrown(value: unknown): string {
 
 /**
  * A thrown value that is no Error, as text: JSON for an object whose JSON
- * says anything (`{ status: 418 }` keeps its fields), else `String()`.
+ * says anything (`{ status: 418 }` keeps its fields), else `String()`. JSON
+ * writes a shared object once per reference, so a few nested ones could
+ * make it exponentially long: past {@linkcode MAX_THROWN_VALUES} values the
+ * text says the value is too large instead.
  */
 export function thrownText(value: unknown): string {
   if (typeof value === "object" && value !== null) {
+    let values = 0;
     try {
-      const json = JSON.stringify(value);
+      const json = JSON.stringify(value, (_key, member: unknown) => {
+        if (++values > MAX_THROWN_VALUES) throw TOO_LARGE;
+        return member;
+      });
       if (json !== undefined && json !== "{}") return json;
-    } catch {
-      // A cycle or a throwing getter: as String() renders it.
+    } catch (error) {
+      if (error === TOO_LARGE) return `${Object.prototype.toString.call(value)}, too large to print`;
+      // A cycle or a throwing getter: as String() renders it, but for an array, which it joins as deep.
     }
+    if (Array.isArray(value)) return Object.prototype.toString.call(value);
   }
   return String(value);
 }
+
+/** Values of a thrown object written out in its text, at most. */
+const MAX_THROWN_VALUES = 4096;
+const TOO_LARGE = Symbol("too large");
 
 /** SGR escape sequences (colours), as Deno writes them. */
 // deno-lint-ignore no-control-regex

@@ -8,6 +8,7 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { ContractError, type Hotswap, HotswapError, type HotswapErrorCode } from "../mod.ts";
 import { registerHotswap } from "../mod.ts";
+import { describeThrown } from "../core/errors.ts";
 import { type Echo, echo, echoModule, Fixture } from "./_fixtures.ts";
 
 /** Swaps to a bad generation and checks the failure and that nothing changed. */
@@ -261,4 +262,15 @@ Deno.test("E_INIT inline: a thrown object that is no Error is described by its J
     ok(error.message.includes('threw object {"status":418,"reason":"teapot"}'), error.message);
     return true;
   });
+});
+
+Deno.test("describeThrown() of a value JSON would write out exponentially long says it is too large, at once", () => {
+  let shared: Record<string, unknown> = { x: 1 };
+  for (let i = 0; i < 40; i++) shared = { a: shared, b: shared };
+  strictEqual(describeThrown(shared), "object [object Object], too large to print");
+  strictEqual(describeThrown({ status: 418 }), 'object {"status":418}');
+  const cyclic: unknown[] = [1];
+  cyclic.push(cyclic);
+  strictEqual(describeThrown(cyclic), "object [object Array]");
+  strictEqual(describeThrown({ toString: () => "told" }), "object told");
 });

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { Generation, type GenerationRuntime } from "../core/generation.ts";
 import type { Snapshot } from "../core/snapshot.ts";
-import { defineContract, registerHotswap } from "../mod.ts";
+import { defineContract, type HotswapError, registerHotswap } from "../mod.ts";
 import { Fixture, flushMicrotasks } from "./_fixtures.ts";
 
 const SNAPSHOT = { digest: "sha256-test", entry: "/gen.ts" } as unknown as Snapshot;
@@ -190,5 +190,50 @@ for (const isolation of ["worker", "process"] as const) {
     await rejects(hot.with((h) => h.trap()), /no prototype/);
     strictEqual(await hot.with((h) => h.ok()), 1);
     deepStrictEqual(restarts, [], "the process was not restarted");
+  });
+  Deno.test(`${isolation} isolation: values sharing objects along many paths load, cross and throw in bounded time`, async () => {
+    await using fixture = await Fixture.create();
+    const shared = defineContract<{ data: object; thrown(): void; ok(): number }>({
+      name: "Shared",
+      version: "1.0.0",
+      symbol: "hs_shared",
+      shape: { data: "object", thrown: "function", ok: "function" },
+    });
+    // Each level references the one below 50 times (data) or twice (thrown): written out path by
+    // path, as JSON writes it, 50^20 and 2^40 values.
+    const entry = await fixture.write({
+      "shared.ts": `function wide(levels: number, fanout: number, leaf: object): object {
+  let level: Record<string, unknown> = { ...leaf };
+  for (let i = 0; i < levels; i++) {
+    const next: Record<string, unknown> = {};
+    for (let k = 0; k < fanout; k++) next["k" + k] = level;
+    level = next;
+  }
+  return level;
+}
+export const hs_shared = {
+  data: wide(20, 50, { x: 1 }),
+  thrown() { throw wide(40, 2, { x: 1 }); },
+  ok: () => 1,
+};`,
+      // Functions 8 levels down, each level 50 times over: described path by path, 50^8 members.
+      "handles.ts": `let level: Record<string, unknown> = { f: () => 1 };
+for (let i = 0; i < 8; i++) {
+  const next: Record<string, unknown> = {};
+  for (let k = 0; k < 50; k++) next["k" + k] = level;
+  level = next;
+}
+export const hs_shared = { data: level, thrown() {}, ok: () => 1 };`,
+    });
+    await using hot = await registerHotswap(shared, entry, { isolation });
+    strictEqual(hot.with((h) => Object.keys(h.data).length), 50);
+    await rejects(hot.with((h) => h.thrown()), /an object was thrown: \[object Object\], too large to print/);
+    strictEqual(await hot.with((h) => h.ok()), 1);
+    await rejects(hot.swap(fixture.path("handles.ts")), (error: HotswapError) => {
+      strictEqual(error.code, "E_CONTRACT");
+      match(error.message, /more than 100000 members to describe/);
+      return true;
+    });
+    strictEqual(await hot.with((h) => h.ok()), 1);
   });
 }
