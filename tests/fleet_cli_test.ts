@@ -172,6 +172,28 @@ Deno.test("publish makes the first artifact stable, stores the next, and refuses
   });
 });
 
+Deno.test("publish refuses an artifact whose files do not hash to its digest, or that is unsigned: the stored one stays", async () => {
+  await withArtifacts(async (dir, store, { v1, d1 }) => {
+    strictEqual((await run(publish, [v1, "--store", store, "--channel", "app"])).code, 0);
+    // One byte of a file changed: the manifest still names the same digest.
+    const text = await Deno.readTextFile(v1);
+    const at = text.indexOf('"bytes":"') + '"bytes":"'.length;
+    const altered = text.slice(0, at) + (text[at] === "A" ? "B" : "A") + text.slice(at + 1);
+    await Deno.writeTextFile(`${dir}/altered.hsgen`, altered);
+    const tampered = await run(publish, [`${dir}/altered.hsgen`, "--store", store, "--channel", "lbl"]);
+    strictEqual(tampered.code, 1, tampered.out);
+    match(tampered.err, /tampered/);
+    const unsigned = JSON.parse(text);
+    unsigned.envelope.signatures = [];
+    await Deno.writeTextFile(`${dir}/unsigned.hsgen`, JSON.stringify(unsigned));
+    const refused = await run(publish, [`${dir}/unsigned.hsgen`, "--store", store, "--channel", "app"]);
+    strictEqual(refused.code, 1, refused.out);
+    match(refused.err, /unsigned: .*pack it with --key/);
+    await using opened = await openStore(store);
+    deepStrictEqual(await opened.getArtifact(d1), await Deno.readFile(v1));
+  });
+});
+
 Deno.test("rollout by label exits 0 once the candidate is stable", async () => {
   await withArtifacts(async (_dir, store, { v1, v2, d2 }) => {
     await run(publish, [v1, "--store", store, "--channel", "app"]);

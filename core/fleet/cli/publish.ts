@@ -6,7 +6,8 @@
  * @module
  */
 
-import { describeArtifact } from "../../artifact.ts";
+import { describeArtifact, openArtifactBytes } from "../../artifact.ts";
+import { DEFAULT_MAX_SNAPSHOT_BYTES } from "../../snapshot.ts";
 import { publish as publishArtifact } from "../publish.ts";
 import { EXIT_FAILURE, EXIT_OK, positionalsOf, required } from "../../cli/_common.ts";
 import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
@@ -41,7 +42,23 @@ export const publish: FleetCommand = command(
       );
       return EXIT_FAILURE;
     }
-    const { manifest } = describeArtifact(bytes, `Cannot publish "${file}"`);
+    const subject = `Cannot publish "${file}"`;
+    const { manifest, signatures } = describeArtifact(bytes, subject);
+    // The store keeps one artifact per digest, and a later publish of the same digest replaces it
+    // (the same files, signed anew): bytes that would break every host loading it never get there.
+    if (signatures.length === 0) {
+      io.err(
+        `hotswap publish: ${subject}: unsigned: hosts following a channel load only signed artifacts; pack it with --key`,
+      );
+      return EXIT_FAILURE;
+    }
+    await openArtifactBytes(bytes, file!, {
+      trust: undefined,
+      contract: undefined,
+      minSequence: undefined,
+      maxBytes: DEFAULT_MAX_SNAPSHOT_BYTES,
+      now: new Date(),
+    });
     await using store = await storeFrom(values);
     const { artifact, madeStable } = await publishArtifact(store, channel, bytes, {
       digest: manifest.digest,
