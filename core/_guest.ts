@@ -358,8 +358,6 @@ function holdsFunctions(value: unknown, depth: number, reads: MemberReads): bool
   let known = reads.holds.get(value);
   if (known === undefined) reads.holds.set(value, known = []);
   if (known[depth] !== undefined) return known[depth];
-  // Meanwhile false: a path back to it from here finds nothing this look does not find.
-  known[depth] = false;
   const owner = value as Record<string, unknown>;
   for (const key of memberKeys(owner, undefined)) {
     const read = reads.read(owner, key);
@@ -368,7 +366,7 @@ function holdsFunctions(value: unknown, depth: number, reads: MemberReads): bool
       return known[depth] = true;
     }
   }
-  return false;
+  return known[depth] = false;
 }
 
 /** Levels below a handle's member that are looked into for functions. */

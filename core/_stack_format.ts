@@ -4,9 +4,9 @@
  * frame), with two changes. Frames name the generation's files (by their
  * `file:` URLs, as Deno does) instead of the `blob:` URLs its modules were
  * minted at, for the stacks the generation logs or reads itself (those that
- * reach the host are renamed there too). And a huge message is cut: Deno's own formatter panics,
- * ending the process, on a message of about 2^29 characters (measured on
- * 2.9.6).
+ * reach the host are renamed there too). And a huge message is cut: Deno's
+ * own formatter panics, ending the process, on a message of about 2^29
+ * characters (measured on 2.9.6).
  *
  * Imports nothing host-only.
  *

@@ -3,14 +3,15 @@
  * runs (SPEC 6.4 and 11). A Deno Worker shares its process with the host, so
  * some of the `Deno` namespace acts on the host itself, whatever the worker's
  * permissions: killing its own process id, `chdir`, the terminal's stdin,
- * signal listeners, the Cache API (which writes to DENO_DIR), the terminal
- * (written to with control characters escaped, see `_worker_output.ts`), and an
+ * signal listeners, the Cache API (which writes to DENO_DIR), and an
  * `import()` of a computed `npm:`/`jsr:` specifier (which makes the host
  * fetch from the registry). Each is replaced by a function that throws
  * `Deno.errors.NotCapable`, defined non-configurable so the generation
- * cannot put the original back; `Deno[Deno.internal]`, which leads to the
- * runtime's internals, is deleted; and stack traces are formatted by a
- * function that cuts huge messages (Deno's own formatter panics on them).
+ * cannot put the original back; what it prints reaches the host's terminal
+ * with control characters escaped (`_worker_output.ts`);
+ * `Deno[Deno.internal]`, which leads to the runtime's internals, is deleted;
+ * and stack traces are formatted by a function that cuts huge messages
+ * (Deno's own formatter panics on them).
  *
  * Computed imports are rewritten by the host when it mints the snapshot
  * (their `import` keyword becomes {@linkcode IMPORT_GUARD}), and the ways to

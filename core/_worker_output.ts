@@ -31,7 +31,7 @@ function stringOf(value: unknown): string {
 }
 
 /** Formats console arguments as Deno's console does (`%` directives in a first string), uncoloured. */
-export function formatConsole(args: readonly unknown[]): string {
+function formatConsole(args: readonly unknown[]): string {
   let next = 0;
   let text = "";
   const first = args[0];

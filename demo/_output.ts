@@ -7,6 +7,7 @@
 
 import { isAbsolute, relative } from "node:path";
 import type { HotswapError, RetireReport, SwapResult } from "../mod.ts";
+import { escapeControls } from "../core/_escape_controls.ts";
 
 /** Width of the label column; every label fits in it. */
 const LABEL_WIDTH = 7;
@@ -140,11 +141,12 @@ export class Output {
     const code = (error as Partial<HotswapError> | undefined)?.code ??
       (error instanceof Error ? error.name : undefined);
     const message = error instanceof Error ? error.message : String(error);
+    // A generation's own words: they must not drive the operator's terminal.
     this.line(
       "error",
       "bad",
-      ...(code === undefined ? [] : [this.paint("bad", code)]),
-      message,
+      ...(code === undefined ? [] : [this.paint("bad", escapeControls(String(code)))]),
+      escapeControls(message),
       ...(via === undefined ? [] : [this.paint("dim", `(${via})`)]),
     );
   }
@@ -163,7 +165,9 @@ export class Output {
       report.drained
         ? this.paint("dim", `drained after ${waited}`)
         : `still busy after ${waited}: unloaded anyway`,
-      ...(report.disposeError === undefined ? [] : [`dispose() failed: ${String(report.disposeError)}`]),
+      ...(report.disposeError === undefined
+        ? []
+        : [`dispose() failed: ${escapeControls(String(report.disposeError))}`]),
     );
   }
 }

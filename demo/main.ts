@@ -13,6 +13,7 @@ import type { Isolation } from "../mod.ts";
 import { soHandles } from "../types/mod.ts";
 import { ISOLATION_HELP, pause, readLines } from "./_cli.ts";
 import { displayPath, shortDigest } from "./_output.ts";
+import { escapeControls } from "../core/_escape_controls.ts";
 import { Program } from "./_program.ts";
 
 const USAGE = `Usage: deno run --allow-read=<dirs> demo/main.ts [options] <module>
@@ -97,7 +98,12 @@ async function main(args: string[]): Promise<never> {
     try {
       await hot.with(async (handle) => {
         // Read inside with(): the generation is the one this call was captured on.
-        out.line(`gen ${hot.generation}`, "info", out.paint("dim", shortDigest(hot.digest)), handle.someData);
+        out.line(
+          `gen ${hot.generation}`,
+          "info",
+          out.paint("dim", shortDigest(hot.digest)),
+          escapeControls(String(handle.someData)),
+        );
         // In worker isolation a function member returns a promise; inline it returns nothing.
         await handle.someFn(7);
       });

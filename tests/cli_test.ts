@@ -311,3 +311,32 @@ Deno.test("hotswap: --help exits 0, usage errors exit 2, failures exit 1 naming 
 function flip(char: string): string {
   return char === "A" ? "B" : "A";
 }
+
+Deno.test("hotswap prints an artifact's texts with their control characters escaped", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write({ ...generation("hi"), "contract.ts": CONTRACT_MODULE });
+  strictEqual((await hotswap(fixture.dir, "keygen", "k")).code, 0);
+  const label = "v1\x1b]0;PWNED\x07\x1b[2J";
+  const packed = await hotswap(
+    fixture.dir,
+    "pack",
+    "gen/hi/entry.ts",
+    "--contract",
+    "contract.ts#greeter",
+    "--key",
+    "k.key",
+    "--label",
+    label,
+    "--out",
+    "hi.hsgen",
+  );
+  strictEqual(packed.code, 0, packed.stderr);
+  const shown = await hotswap(fixture.dir, "inspect", "hi.hsgen");
+  strictEqual(shown.code, 0, shown.stderr);
+  ok(
+    // deno-lint-ignore no-control-regex -- finding control characters is the point
+    !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(shown.stdout + packed.stdout),
+    JSON.stringify(shown.stdout),
+  );
+  ok(shown.stdout.includes("v1\\x1b]0;PWNED\\x07\\x1b[2J"), shown.stdout);
+});

@@ -32,6 +32,7 @@ import { keygen } from "./keygen.ts";
 import { pack } from "./pack.ts";
 import { trust } from "./trust.ts";
 import { verify } from "./verify.ts";
+import { escapeControls } from "../_escape_controls.ts";
 
 export type { Io } from "./_common.ts";
 
@@ -76,8 +77,9 @@ Exit codes: 0 done, 1 failed or refused, 2 usage error.`;
 
 /** Writes results to standard output and diagnostics to standard error. */
 const CONSOLE: Io = {
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
+  // Texts from artifacts, the store and generations among them: they must not drive the terminal.
+  out: (line) => console.log(escapeControls(line)),
+  err: (line) => console.error(escapeControls(line)),
 };
 
 /**

@@ -25,6 +25,7 @@ import {
   UsageError,
 } from "../../cli/_common.ts";
 import { openStore, type Store } from "../../store/store.ts";
+import { escapeControls } from "../../_escape_controls.ts";
 
 /** A `hotswap` command. */
 export interface FleetCommand {
@@ -38,8 +39,9 @@ export interface FleetCommand {
 
 /** Writes to the console. */
 export const CONSOLE: Io = {
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
+  // Texts from artifacts, the store and generations among them: they must not drive the terminal.
+  out: (line) => console.log(escapeControls(line)),
+  err: (line) => console.error(escapeControls(line)),
 };
 
 /**
