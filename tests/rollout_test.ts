@@ -416,3 +416,46 @@ natsTest("followers keep serving while the NATS server is down, and catch up onc
     await hosts.converge(GOOD);
   });
 }, missing);
+
+Deno.test("runRollout() rides out a store that fails for a while, says so, and goes on where the store says", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_rollout_store_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    const v1 = "sha256-" + "A".repeat(43) + "=", v2 = "sha256-" + "B".repeat(43) + "=";
+    await publish(store, "app", new Uint8Array([1]), { digest: v1 });
+    await publish(store, "app", new Uint8Array([2]), { digest: v2 });
+    // Once the rollout has begun, its reads fail three times, then answer.
+    let failures = 0;
+    const down = () => {
+      if (failures-- > 0) throw new HotswapError("E_STORE", "Cannot read the store: timeout");
+    };
+    const flaky = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== "listReports" && key !== "getChannel") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return async (...args: unknown[]) => {
+          down();
+          return await (value as (...args: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    }) as Store;
+    const events: string[] = [];
+    const outcome = await runRollout(flaky, "app", v2, {
+      steps: [50, 100],
+      bakeMs: 0,
+      onProgress: (event) => {
+        if (event.type === "start") failures = 3;
+        if (event.type === "store") {
+          events.push(event.error === undefined ? "store back" : `store: ${event.error.code}`);
+        }
+      },
+    });
+    strictEqual(outcome.status, "promoted");
+    deepStrictEqual(events, ["store: E_STORE", "store back"]);
+    strictEqual((await store.getChannel("app"))?.state.stable, v2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -91,45 +91,90 @@ export async function runRollout(
   let entry = await beginRollout(store, channel, to, options);
   let rollout = entry.state.rollout!;
   let lastReason: string | undefined;
+  /**
+   * When the store last failed, and when it answered again: the hosts
+   * reporting until shortly before could not report meanwhile, and their
+   * silence is no sign of a dead host.
+   */
+  let storeDownAt = 0;
+  let storeBackAt = 0;
+  let storeFailing = false;
   // Each turn either ends the rollout, takes a step, or waits pollMs: the
   // progress deadline bounds how long a step can wait.
   while (true) {
     signal?.throwIfAborted();
     if (rollout.status !== "running") return { status: rollout.status, rollout };
-    const reports = await store.listReports(channel);
-    const decision = judge(rollout, reports, Date.now());
-    const reason = decision.verdict === "pass" ? "pass" : decision.reason;
-    if (reason !== lastReason) onProgress?.({ type: "gate", rollout, decision });
-    lastReason = reason;
-    if (decision.verdict !== "wait") {
-      const next = await writeChannel(
-        store,
-        channel,
-        entry,
-        afterGate(entry.state, rollout, decision, Date.now()),
-      );
-      if (next !== undefined) {
-        entry = next;
-        rollout = next.state.rollout!;
-        if (rollout.status === "running") onProgress?.({ type: "step", rollout });
-        continue;
+    try {
+      const reports = await store.listReports(channel);
+      if (storeFailing) {
+        storeFailing = false;
+        storeBackAt = Date.now();
+        onProgress?.({ type: "store", rollout, error: undefined });
       }
-    } else {
-      await sleep(pollMs, signal);
-    }
-    // Re-read: a transition lost to another writer, or an operator's promote/abort.
-    const fresh = await store.getChannel(channel);
-    const current = fresh?.state.rollout;
-    if (fresh === undefined || current === undefined || current.id !== rollout.id) {
-      throw new HotswapError(
-        "E_NOT_FOUND",
-        `Cannot follow the rollout of "${channel}" to ${to}: it was replaced in the store by another`,
+      // Hosts could not report while the store was down: each gets its reporting window again.
+      const seen = reports.map((report) =>
+        report.at < storeBackAt && report.at >= storeDownAt - REPORTED_BEFORE_MS
+          ? { ...report, at: storeBackAt }
+          : report
       );
+      const decision = judge(rollout, seen, Date.now());
+      const reason = decision.verdict === "pass" ? "pass" : decision.reason;
+      if (reason !== lastReason) onProgress?.({ type: "gate", rollout, decision });
+      lastReason = reason;
+      if (decision.verdict !== "wait") {
+        const next = await writeChannel(
+          store,
+          channel,
+          entry,
+          afterGate(entry.state, rollout, decision, Date.now()),
+        );
+        if (next !== undefined) {
+          entry = next;
+          rollout = next.state.rollout!;
+          if (rollout.status === "running") onProgress?.({ type: "step", rollout });
+          continue;
+        }
+      } else {
+        await sleep(pollMs, signal);
+      }
+      // Re-read: a transition lost to another writer, or an operator's promote/abort.
+      const fresh = await store.getChannel(channel);
+      const current = fresh?.state.rollout;
+      if (fresh === undefined || current === undefined || current.id !== rollout.id) {
+        throw new HotswapError(
+          "E_NOT_FOUND",
+          `Cannot follow the rollout of "${channel}" to ${to}: it was replaced in the store by another`,
+        );
+      }
+      entry = fresh;
+      rollout = current;
+    } catch (error) {
+      // The store is down or busy for a while: the rollout is where the store says; ask again.
+      if (!(error instanceof HotswapError) || error.code !== "E_STORE") throw error;
+      if (!storeFailing) {
+        storeDownAt = Date.now();
+        onProgress?.({ type: "store", rollout, error });
+      }
+      storeFailing = true;
+      await sleep(Math.max(pollMs, STORE_RETRY_MS), signal);
+      try {
+        const fresh = await store.getChannel(channel);
+        const current = fresh?.state.rollout;
+        if (fresh !== undefined && current !== undefined && current.id === rollout.id) {
+          entry = fresh;
+          rollout = current;
+        }
+      } catch (again) {
+        if (!(again instanceof HotswapError) || again.code !== "E_STORE") throw again;
+      }
     }
-    entry = fresh;
-    rollout = current;
   }
 }
+
+/** Milliseconds between tries of a store that failed. */
+const STORE_RETRY_MS = 500;
+/** How recent a host's report must have been when the store failed for its silence to be excused. */
+const REPORTED_BEFORE_MS = 10_000;
 
 /**
  * Creates the rollout of `channel` to `to` in the store, or finds the one

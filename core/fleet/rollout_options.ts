@@ -8,6 +8,7 @@
 
 import type { RolloutState } from "../store/store.ts";
 import type { GateDecision } from "./gate.ts";
+import type { HotswapError } from "../errors.ts";
 
 /** Options of {@linkcode runRollout}. */
 export interface RolloutOptions {
@@ -53,7 +54,13 @@ export interface RolloutOptions {
 export type RolloutEvent =
   | { readonly type: "start" | "resume"; readonly rollout: RolloutState }
   | { readonly type: "step"; readonly rollout: RolloutState }
-  | { readonly type: "gate"; readonly rollout: RolloutState; readonly decision: GateDecision };
+  | { readonly type: "gate"; readonly rollout: RolloutState; readonly decision: GateDecision }
+  /**
+   * The store failed (`error`), and the controller asks again until it
+   * answers; then once more, without `error`. Hosts get their reporting
+   * window again from then on, as they could not report meanwhile.
+   */
+  | { readonly type: "store"; readonly rollout: RolloutState; readonly error: HotswapError | undefined };
 
 /** The settings a new rollout is stored with: {@linkcode RolloutOptions} resolved. */
 export interface Settings {

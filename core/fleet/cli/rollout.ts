@@ -146,6 +146,13 @@ function print(event: RolloutEvent, io: Io): void {
       return;
     case "gate":
       io.out(`${time}   gate: ${verdict(event.decision)}`);
+      return;
+    case "store":
+      if (event.error === undefined) {
+        io.out(`${time}   store: answering again; hosts get their reporting window again`);
+      } else {io.err(
+          `${time}   store: ${event.error.message}; asking again every 0.5 s (Ctrl-C stops the controller)`,
+        );}
   }
 }
 
