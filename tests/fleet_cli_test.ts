@@ -467,3 +467,29 @@ Deno.test("abort --stable is refused on a channel never written, and together wi
     match(both.err, /--reason goes with aborting a rollout, --stable with resetting a malformed channel/);
   });
 });
+
+Deno.test("rollout run again on an unfinished rollout says which settings given now it ignores", async () => {
+  await withArtifacts(async (_dir, store, { v1, v2, d2 }) => {
+    await run(publish, [v1, "--store", store, "--channel", "app"]);
+    await run(publish, [v2, "--store", store, "--channel", "app"]);
+    {
+      await using opened = await openStore(store);
+      await beginRollout(opened, "app", d2, { steps: [50, 100], bakeMs: 60_000 });
+    }
+    const err: string[] = [];
+    const resumed = Promise.withResolvers<void>();
+    const running = rollout.run(
+      ["app", "--store", store, "--to", "v2", "--max-p99-ms", "40", "--bake", "60s", "--steps", "25,100"],
+      {
+        out: (line) => line.includes("resuming rollout") && resumed.resolve(),
+        err: (line) => err.push(line),
+      },
+    );
+    await resumed.promise;
+    strictEqual((await run(promote, ["app", "--store", store])).code, 0);
+    strictEqual(await running, 0, err.join("\n"));
+    const said = err.join("\n");
+    match(said, /ignored: --steps 25,100 \(kept: 50,100\), --max-p99-ms 40 \(kept: none\)/);
+    ok(!said.includes("--bake"), "a setting given as it is kept is not mentioned");
+  });
+});

@@ -10,6 +10,7 @@
  */
 
 import type { GateDecision } from "../gate.ts";
+import type { RolloutState } from "../../store/store.ts";
 import { resolveArtifact } from "../publish.ts";
 import { runRollout } from "../rollout.ts";
 import { resolveSettings, type RolloutEvent, type RolloutOptions } from "../rollout_options.ts";
@@ -62,7 +63,7 @@ export const rollout: FleetCommand = channelCommand({
     const outcome = await runRollout(store, channel, digest, {
       ...options,
       signal: stop.signal,
-      onProgress: (event) => print(event, io),
+      onProgress: (event) => print(event, io, { channel, given: options }),
     });
     if (outcome.status === "promoted") {
       io.out(`${channel}: ${short(digest)} is stable`);
@@ -128,7 +129,12 @@ function stepsFlag(value: unknown): number[] | undefined {
   return steps;
 }
 
-function print(event: RolloutEvent, io: Io): void {
+/** Prints a rollout's progress; `given` are the settings on this command line, which a resumed rollout keeps its own of. */
+function print(
+  event: RolloutEvent,
+  io: Io,
+  { channel, given }: { channel: string; given: RolloutOptions },
+): void {
   const time = new Date().toISOString().slice(11, 23);
   const r = event.rollout;
   switch (event.type) {
@@ -136,11 +142,20 @@ function print(event: RolloutEvent, io: Io): void {
       io.out(`${time} rollout ${r.id}: ${short(r.from)} -> ${short(r.to)}, steps ${r.steps.join(",")}`);
       io.out(`${time} step 1/${r.steps.length}: ${r.percent} % of hosts`);
       return;
-    case "resume":
+    case "resume": {
       io.out(
         `${time} resuming rollout ${r.id} at step ${r.step + 1}/${r.steps.length} (${r.percent} % of hosts)`,
       );
+      const ignored = ignoredSettings(r, given);
+      if (ignored.length > 0) {
+        io.err(
+          `${time} resuming with the settings the rollout was started with; ignored: ${
+            ignored.join(", ")
+          } (to change them, hotswap abort ${channel} and start the rollout again)`,
+        );
+      }
       return;
+    }
     case "step":
       io.out(`${time} step ${r.step + 1}/${r.steps.length}: ${r.percent} % of hosts`);
       return;
@@ -176,4 +191,22 @@ function verdict(decision: GateDecision): string {
  */
 export function run(args: string[]): Promise<number> {
   return rollout.run(args);
+}
+
+/** The flags given now that differ from the settings a resumed rollout keeps, as `--flag given (kept)`. */
+function ignoredSettings(rollout: RolloutState, given: RolloutOptions): string[] {
+  const ignored: string[] = [];
+  const differs = (flag: string, now: unknown, kept: unknown, show: (value: unknown) => string = String) => {
+    if (now !== undefined && JSON.stringify(now) !== JSON.stringify(kept)) {
+      ignored.push(`--${flag} ${show(now)} (kept: ${kept === undefined ? "none" : show(kept)})`);
+    }
+  };
+  const list = (value: unknown) => (value as number[]).join(",");
+  const seconds = (value: unknown) => `${Number(value) / 1000}s`;
+  differs("steps", given.steps, rollout.steps, list);
+  differs("bake", given.bakeMs, rollout.bakeMs, seconds);
+  differs("max-error-rate", given.maxErrorRate, rollout.maxErrorRate);
+  differs("max-p99-ms", given.maxP99Ms, rollout.maxP99Ms);
+  differs("progress-deadline", given.progressDeadlineMs, rollout.progressDeadlineMs, seconds);
+  return ignored;
 }
