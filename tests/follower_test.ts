@@ -132,3 +132,38 @@ Deno.test("Follower reports a channel naming no digest as refused, and keeps ser
     strictEqual(report?.digest, A);
   });
 });
+
+Deno.test("Follower loads an artifact published again under the same digest, not the bytes it kept of it", async () => {
+  await withStore(async (store) => {
+    await publish(store, "app", new Uint8Array([1]), { digest: A });
+    const loaded: number[] = [];
+    await using follower = Follower.start({
+      store,
+      channel: "app",
+      host: "h1",
+      reportInterval: 20,
+      load: (bytes) => {
+        // The first bytes of B, loaded once, are refused later, as a replayed sequence would be.
+        if (bytes[0] === 2 && loaded.length >= 3) {
+          return Promise.reject(new HotswapError("E_SIGNATURE", "Cannot load: replayed sequence"));
+        }
+        loaded.push(bytes[0]!);
+        return Promise.resolve();
+      },
+    });
+    await follower.ready();
+    const want = async (digest: string) => {
+      const entry = await store.getChannel("app");
+      await store.setChannel("app", { stable: digest }, entry!.revision);
+      await eventually(() => follower.digest === digest, `serving ${digest}`);
+    };
+    await store.putArtifact(new Uint8Array([2]), { digest: B });
+    await want(B);
+    await want(A);
+    // The same files signed anew: the store now holds other bytes under B.
+    await store.putArtifact(new Uint8Array([3]), { digest: B });
+    await want(B);
+    deepStrictEqual(loaded, [1, 2, 1, 3]);
+    strictEqual((await store.listReports("app"))[0]?.refused, undefined);
+  });
+});

@@ -71,6 +71,11 @@ export class ArtifactCache {
     return bytes;
   }
 
+  /** Whether the bytes of `digest` are kept here: a get() would not ask the store. */
+  has(digest: string): boolean {
+    return this.#bytes.has(digest);
+  }
+
   /**
    * Drops the bytes kept of `digest`: they were refused, and the artifact may
    * be published again under the same digest (the same files, signed anew).

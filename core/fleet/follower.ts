@@ -309,7 +309,8 @@ export class Follower implements AsyncDisposable {
       if (wanted === undefined || wanted === this.#serving || this.#refused.has(wanted)) return;
       this.#loading = true;
       try {
-        const bytes = await this.#cache.get(wanted, this.#serving);
+        const kept = this.#cache.has(wanted);
+        let bytes = await this.#cache.get(wanted, this.#serving);
         if (bytes === undefined) return;
         const state = this.#entry?.state;
         // Back to stable after an aborted rollout: an explicit rollback, so an
@@ -324,7 +325,17 @@ export class Follower implements AsyncDisposable {
         if (this.#serving === "" && state?.rollout?.status === "running" && wanted !== state.stable) {
           this.#startedBeside = state.stable;
         }
-        await this.#load(bytes, wanted, { rollback });
+        try {
+          await this.#load(bytes, wanted, { rollback });
+        } catch (error) {
+          // Kept from before: the artifact may have been published again since, the same
+          // files signed anew (a higher sequence), which is what the store holds now.
+          if (!kept) throw error;
+          this.#cache.forget(wanted);
+          bytes = await this.#cache.get(wanted, this.#serving);
+          if (bytes === undefined) throw error;
+          await this.#load(bytes, wanted, { rollback });
+        }
         this.#served(wanted);
         this.#ready.resolve(wanted);
       } catch (error) {
