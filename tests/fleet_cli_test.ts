@@ -212,6 +212,8 @@ Deno.test("rollout by label exits 0 once the candidate is stable", async () => {
     strictEqual(code, 0, err);
     match(out, /step 1\/2: 50 % of hosts/);
     match(out, /step 2\/2: 100 % of hosts/);
+    // No host follows the channel: the gate passes, and says it judged nothing.
+    match(out, /gate: pass \(canary 0 hosts.*\); no call reached the canary, so nothing was judged/);
     match(out, /is stable$/);
     const human = await run(status, ["app", "--store", store]);
     match(human.out, new RegExp(`stable   ${d2.slice(0, 19)}… \\(v2\\)`));

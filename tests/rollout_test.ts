@@ -123,6 +123,16 @@ Deno.test("judge() aborts when a host goes silent during the rollout in the cana
   strictEqual(judge(rollout(), quiet, 20_000).verdict, "pass");
   quiet[0] = report(CANARY[0]!, STABLE, { at: 1_000 });
   strictEqual(judge(rollout({ startedAt: 2_000, stepStartedAt: 2_000 }), quiet, 20_000).verdict, "pass");
+  // Silent since before this step put it in the canary: the reason says so.
+  quiet[0] = report(CANARY[0]!, GOOD);
+  const earlier = judge(rollout({ step: 1, percent: 100, stepStartedAt: 15_000 }), quiet, 20_000);
+  ok(
+    earlier.verdict === "abort" &&
+      earlier.reason.includes(
+        `"${REST[0]}" stopped reporting 10 s ago, serving the stable generation, before this step`,
+      ),
+    JSON.stringify(earlier),
+  );
 });
 
 Deno.test("judge() waits for the bake time, then passes a healthy canary", () => {

@@ -148,8 +148,12 @@ export function judge(rollout: RolloutState, reports: readonly HostReport[], now
     return {
       verdict: "abort",
       reason: `host "${silent.host}" stopped reporting ${Math.round((now - silent.at) / 1000)} s ago, ${
-        silent.digest === rollout.to ? "serving the candidate" : "in the canary"
-      } (it crashed, hung or lost the store); a candidate is not passed without its canary's reports`,
+        silent.digest === rollout.to
+          ? "serving the candidate (it crashed, hung or lost the store)"
+          : silent.at < rollout.stepStartedAt
+          ? "serving the stable generation, before this step put it in the canary (it ended, perhaps on loading the candidate before it could report, or lost the store)"
+          : "in the canary (it crashed, hung or lost the store)"
+      }; a candidate is not passed without its canary's reports`,
       canary,
       stable,
     };

@@ -162,12 +162,12 @@ function print(
     case "gate":
       io.out(`${time}   gate: ${verdict(event.decision)}`);
       return;
-    case "store":
-      if (event.error === undefined) {
-        io.out(`${time}   store: answering again; hosts get their reporting window again`);
-      } else {io.err(
-          `${time}   store: ${event.error.message}; asking again every 0.5 s (Ctrl-C stops the controller)`,
-        );}
+    case "store": {
+      const said = event.error === undefined
+        ? "answering again; hosts get their reporting window again"
+        : `${event.error.message}; asking again every 0.5 s (Ctrl-C stops the controller)`;
+      (event.error === undefined ? io.out : io.err)(`${time}   store: ${said}`);
+    }
   }
 }
 
@@ -178,8 +178,9 @@ function verdict(decision: GateDecision): string {
   } ms; stable ${stable.hosts.length} hosts, ${stable.errors}/${stable.calls} errors, p99 ${
     stable.p99.toFixed(1)
   } ms`;
+  // A gate with nothing to judge passes: say so, so that nobody takes it for a healthy canary.
   return decision.verdict === "pass"
-    ? `pass (${figures})`
+    ? `pass (${figures})${canary.calls === 0 ? "; no call reached the canary, so nothing was judged" : ""}`
     : `${decision.verdict}: ${decision.reason} (${figures})`;
 }
 
