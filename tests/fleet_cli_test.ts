@@ -160,6 +160,9 @@ Deno.test("publish makes the first artifact stable, stores the next, and refuses
     const second = await run(publish, [v2, "--store", store, "--channel", "app"]);
     strictEqual(second.code, 0, second.err);
     match(second.out, /hotswap rollout app --store .* --to v2/);
+    const again = await run(publish, [v1, "--store", store, "--channel", "app"]);
+    strictEqual(again.code, 0, again.err);
+    match(again.out, /app: it is the stable generation already; nothing to roll out/);
     await Deno.writeTextFile(`${dir}/junk.hsgen`, "{}");
     const junk = await run(publish, [`${dir}/junk.hsgen`, "--store", store, "--channel", "app"]);
     strictEqual(junk.code, 1);
@@ -168,7 +171,8 @@ Deno.test("publish makes the first artifact stable, stores the next, and refuses
     strictEqual(json.code, 0, json.err);
     const parsed = JSON.parse(json.out);
     strictEqual(parsed.stable, d1);
-    deepStrictEqual(parsed.artifacts.map((a: { digest: string }) => a.digest), [d1, d2]);
+    // Listed by when they were last published: v1 was published again above.
+    deepStrictEqual(parsed.artifacts.map((a: { digest: string }) => a.digest), [d2, d1]);
   });
 });
 
@@ -218,6 +222,12 @@ Deno.test("rollout by label exits 0 once the candidate is stable", async () => {
     const human = await run(status, ["app", "--store", store]);
     match(human.out, new RegExp(`stable   ${d2.slice(0, 19)}… \\(v2\\)`));
     match(human.out, /promoted/);
+    // A mistyped channel: nothing there, and the status says so rather than an empty table.
+    const typo = await run(status, ["ap", "--store", store]);
+    match(
+      typo.out,
+      /stable {3}none: nothing was published to this channel and no host follows it; check its name/,
+    );
   });
 });
 

@@ -65,9 +65,12 @@ export const publish: FleetCommand = command(
       label: manifest.label,
     });
     io.out(`Published ${file} (${manifest.contract.name}, label ${manifest.label}) as ${artifact.digest}`);
+    const stable = madeStable ? artifact.digest : (await store.getChannel(channel))?.state.stable;
     io.out(
       madeStable
         ? `  ${channel}: stable is now ${short(artifact.digest)}`
+        : stable === artifact.digest
+        ? `  ${channel}: it is the stable generation already; nothing to roll out`
         : `  ${channel}: roll it out with hotswap rollout ${channel} --store ${store.url} --to ${manifest.label}`,
     );
     return EXIT_OK;

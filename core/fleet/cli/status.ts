@@ -50,7 +50,9 @@ export const status: FleetCommand = channelCommand({
   };
   io.out(`channel ${channel} (revision ${s.revision})`);
   if (s.unreadable !== undefined) io.out(`  state    cannot be read: ${s.unreadable}`);
-  else io.out(`  stable   ${label(s.stable)}`);
+  else if (s.revision === 0 && s.hosts.length === 0) {
+    io.out(`  stable   none: nothing was published to this channel and no host follows it; check its name`);
+  } else io.out(`  stable   ${label(s.stable)}`);
   const r = s.rollout;
   if (r !== undefined) {
     io.out(
