@@ -300,7 +300,7 @@ export async function openArtifactBytes(
       throw refusal(
         "replayed sequence",
         path,
-        `${subject}: replayed sequence: its sequence ${manifest.sequence} is lower than ${options.minSequence}, already accepted for contract "${name}"; an older artifact cannot come back by swap: use rollback(), or pack it again with a higher --sequence`,
+        `${subject}: replayed sequence: its sequence ${manifest.sequence} is lower than ${options.minSequence}, already accepted for contract "${name}"; an older artifact cannot come back by swap: use rollback() (in a fleet, hotswap abort takes hosts back to the stable generation), or pack it again with a higher --sequence`,
       );
     }
   }
