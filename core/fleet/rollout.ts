@@ -49,7 +49,9 @@ export interface RolloutOutcome {
 
 /**
  * Starts a rollout of `channel` to `to`, or resumes the one running to it,
- * and drives it until the candidate is stable or the rollout aborts.
+ * and drives it until the candidate is stable or the rollout aborts. A
+ * store that fails once the rollout runs is asked again every 0.5 s (a
+ * `store` event says so), for as long as it takes or until `signal` aborts.
  *
  * @param store The fleet's store.
  * @param channel The channel.
@@ -57,7 +59,8 @@ export interface RolloutOutcome {
  * @param options Steps, bake time, limits.
  * @returns How it ended.
  * @throws {HotswapError} `E_NOT_FOUND` for a channel without a stable
- *   generation or an unknown artifact; `E_STORE` when the store fails.
+ *   generation or an unknown artifact; `E_STORE` when the store fails
+ *   before the rollout could start or resume.
  * @throws {RangeError} Steps or limits out of range, or a rollout to
  *   another candidate already running.
  *
