@@ -19,8 +19,8 @@
 
 import { pathToFileURL } from "node:url";
 import type { MintedSnapshot } from "./snapshot.ts";
-import { rewrite } from "./_source_map.ts";
-import { fileHref } from "./_stack_format.ts";
+import { type ColumnShift, columnShifts, rewrite } from "./_source_map.ts";
+import { fileHref, nameFile } from "./_stack_format.ts";
 
 /** What minting needs of one module: its text, type and local imports. */
 export interface MintSource {
@@ -119,6 +119,7 @@ const HAS_SOURCE_MAP = /^[ \t]*\/\/[#@][ \t]*sourceMappingURL=/m;
 export function mintModules(modules: readonly MintSource[], guard?: string): MintedSnapshot {
   const urls: string[] = [];
   const files = new Map<string, string>();
+  const shifts = new Map<string, readonly ColumnShift[]>();
   const metas = modules.map((module) => module.importMeta ?? []);
   const metaUrl = mintMeta(modules, metas);
   for (const [index, module] of modules.entries()) {
@@ -149,6 +150,11 @@ export function mintModules(modules: readonly MintSource[], guard?: string): Min
     const text = rewrite(module.source, replacements, fileUrl);
     const url = URL.createObjectURL(new Blob([text], { type: module.mediaType }));
     urls.push(url);
+    // Deno's own map of TypeScript leads frames to the rewritten text: its columns are moved back.
+    if (!mapped) {
+      const moved = columnShifts(module.source, replacements);
+      if (moved.length > 0) shifts.set(url, moved);
+    }
     files.set(url, module.path);
     // Deno prints the map's source URL percent-decoded.
     if (fileUrl !== undefined) files.set(decodeURIComponent(fileUrl), module.path);
@@ -157,10 +163,11 @@ export function mintModules(modules: readonly MintSource[], guard?: string): Min
   return {
     url: urls[urls.length - 1]!,
     files,
+    shifts,
     thenable: modules[modules.length - 1]!.exportsThen !== false,
     unblob(text) {
       for (const [url, path] of files) {
-        if (text.includes(url)) text = text.replaceAll(url, fileHref(path));
+        if (text.includes(url)) text = nameFile(text, url, fileHref(path), shifts.get(url));
       }
       return text;
     },

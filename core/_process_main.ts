@@ -151,7 +151,7 @@ const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
 async function load(id: number, text: string): Promise<void> {
   const request = decodeValue(text) as LoadPayload;
   const minted = mintModules(request.modules);
-  nameFrames(minted.files);
+  nameFrames(minted.files, minted.shifts);
   // A module naming anything outside the snapshot may reach Node's process without the global.
   if (request.modules.some((module) => /\b(node|npm|jsr|https?|data|blob):/.test(module.source))) {
     setUpNodeProcess();

@@ -8,6 +8,7 @@
 
 import { ContractError } from "./contract.ts";
 import { HotswapError, type HotswapErrorCode, isHotswapErrorCode, thrownText } from "./errors.ts";
+import type { ColumnShift } from "./_source_map.ts";
 
 /** The contract's serialisable fields; the worker rebuilds the `Contract` from them. */
 export interface ContractFields {
@@ -93,6 +94,8 @@ export type HostMessage =
     readonly thenable: boolean;
     readonly entry: string;
     readonly files: readonly (readonly [string, string])[];
+    /** Where minted modules' columns moved, by URL (see `_source_map.ts`). */
+    readonly shifts: readonly (readonly [string, readonly ColumnShift[]])[];
     /**
      * Whether a module of the snapshot imports one outside it (`node:`, `npm:`, a URL; or may: an
      * artifact's modules do not say): such code may reach Node's `process` without reading

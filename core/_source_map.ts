@@ -76,6 +76,51 @@ export function rewrite(
 }
 
 /** Offset to line and column, for offsets asked in increasing order. */
+/**
+ * Where columns move on a line of a rewritten text: `[line, column, delta]`
+ * (1-based, as stack frames count), each column at or past `column` in the
+ * rewritten line being `delta` further right than in the original.
+ */
+export type ColumnShift = readonly [line: number, column: number, delta: number];
+
+/**
+ * The column shifts `replacements` make in `source`, for a module whose
+ * frames name the rewritten text (TypeScript, which keeps Deno's own map):
+ * see {@linkcode originalColumn}.
+ *
+ * @param source The original text.
+ * @param replacements What {@linkcode rewrite} replaced, in source order.
+ * @returns One shift per replacement that changed a line's length.
+ */
+export function columnShifts(source: string, replacements: readonly Replacement[]): ColumnShift[] {
+  const positions = new Positions(source);
+  const shifts: ColumnShift[] = [];
+  let line = -1;
+  let moved = 0;
+  for (const { start, end, text } of replacements) {
+    const delta = text.length - (end - start);
+    if (delta === 0 || text.includes("\n")) continue;
+    const [at, column] = positions.at(end);
+    if (at !== line) [line, moved] = [at, 0];
+    moved += delta;
+    shifts.push([line + 1, column + moved + 1, delta]);
+  }
+  return shifts;
+}
+
+/**
+ * The column in the original text of a frame's column in the rewritten one.
+ *
+ * @param shifts The module's shifts ({@linkcode columnShifts}).
+ * @param line The frame's line (1-based).
+ * @param column The frame's column (1-based).
+ */
+export function originalColumn(shifts: readonly ColumnShift[], line: number, column: number): number {
+  let original = column;
+  for (const [at, from, delta] of shifts) if (at === line && column >= from) original -= delta;
+  return original;
+}
+
 class Positions {
   readonly #starts: number[] = [0];
   #line = 0;

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { type ColumnShift, originalColumn } from "./_source_map.ts";
+
 /**
  * A path as Deno's call sites give a local module's file (not `node:path`,
  * which the process's program does not import).
@@ -22,26 +24,55 @@ const ABSOLUTE_PATH = /^(?:\/|[A-Za-z]:[\\/])/;
 /** Longest message a stack trace repeats. */
 const STACK_MESSAGE_LIMIT = 16 * 1024;
 
-/** Minted URL to the `file:` URL of its file; set at each load. */
-let fileNames: readonly (readonly [url: string, href: string])[] = [];
+/** Minted URL to the `file:` URL of its file, and its column shifts; set at each load. */
+let fileNames: readonly (readonly [url: string, href: string, shifts: readonly ColumnShift[] | undefined])[] =
+  [];
 
 /**
  * Names the files of the generation loading here, for the frames of every
  * stack formatted from now on.
  *
  * @param files Minted URL (and source-map URL) to file path.
+ * @param shifts Minted URL to where its columns moved (see `_source_map.ts`).
  */
-export function nameFrames(files: ReadonlyMap<string, string>): void {
-  fileNames = [...files].map(([url, path]) => [url, fileHref(path)]);
+export function nameFrames(
+  files: ReadonlyMap<string, string>,
+  shifts: ReadonlyMap<string, readonly ColumnShift[]> = new Map(),
+): void {
+  fileNames = [...files].map(([url, path]) => [url, fileHref(path), shifts.get(url)]);
 }
 
 /** `text` with the minted URLs it names replaced by the `file:` URLs of the files they were minted from. */
 export function nameFiles(text: string): string {
   for (let i = 0; i < fileNames.length; i++) {
-    const [url, href] = fileNames[i]!;
-    if (text.includes(url)) text = text.replaceAll(url, href);
+    const [url, href, shifts] = fileNames[i]!;
+    if (text.includes(url)) text = nameFile(text, url, href, shifts);
   }
   return text;
+}
+
+/**
+ * `text` with `url` replaced by `href`, and the column of each
+ * `url:line:column` it holds moved back where the file has it.
+ *
+ * @param text A stack, a message.
+ * @param url A minted URL.
+ * @param href What names the file instead.
+ * @param shifts Where the minted module's columns moved, if they did.
+ */
+export function nameFile(
+  text: string,
+  url: string,
+  href: string,
+  shifts: readonly ColumnShift[] | undefined,
+): string {
+  if (shifts === undefined || shifts.length === 0) return text.replaceAll(url, href);
+  const at = new RegExp(`${url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?::(\\d+):(\\d+))?`, "g");
+  return text.replace(
+    at,
+    (_match, line?: string, column?: string) =>
+      line === undefined ? href : `${href}:${line}:${originalColumn(shifts, Number(line), Number(column))}`,
+  );
 }
 
 /**

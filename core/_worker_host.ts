@@ -143,6 +143,7 @@ export class WorkerHost {
       thenable: minted.thenable,
       entry: snapshot.entry,
       files: [...minted.files],
+      shifts: [...minted.shifts],
       externals: snapshot.modules.some((module) =>
         module.externals === undefined || module.externals.length > 0
       ),

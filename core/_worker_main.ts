@@ -177,7 +177,7 @@ async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void>
   const files = new Map(message.files);
   // Before any of its code runs: stacks it logs name its files, not blob: URLs; and what it
   // imports from outside could reach Node's process without reading globalThis.process.
-  nameFrames(files);
+  nameFrames(files, new Map(message.shifts));
   if (message.externals) lockNodeBuiltins();
   const loaded = await guest.load({ ...message, files });
   post({

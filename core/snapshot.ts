@@ -35,6 +35,7 @@ import {
 import { SCANNER_NAME } from "./_import_scanner.ts";
 import { type MetaRange, mintModules } from "./_mint.ts";
 import type { ScriptText } from "./_script_transform.ts";
+import type { ColumnShift } from "./_source_map.ts";
 import type { Roots } from "./roots.ts";
 
 /** Default cap on the bytes of one generation's graph. */
@@ -80,6 +81,11 @@ export interface MintedSnapshot {
    */
   readonly files: ReadonlyMap<string, string>;
   /**
+   * Where the columns of a minted TypeScript module moved, by its URL: a
+   * rewritten specifier is longer than the one written (see `_source_map.ts`).
+   */
+  readonly shifts: ReadonlyMap<string, readonly ColumnShift[]>;
+  /**
    * Whether the entry may export `then`, and must be imported through a
    * wrapper module (see `_namespace_import.ts`).
    */
@@ -88,7 +94,7 @@ export interface MintedSnapshot {
    * Writes each file's `file:` URL, as Deno's own stacks name a module,
    * where `text` (a stack) names it by its minted URL or by its source map's
    * file URL as Deno prints that (percent-decoded). Lines and columns are
-   * the file's own, except after a rewritten specifier on an import's line.
+   * the file's own.
    */
   unblob(text: string): string;
   /** Frees the blobs. Idempotent. */

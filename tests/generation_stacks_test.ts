@@ -40,3 +40,27 @@ export const hs_stacks = {
     ok(!stack.includes("blob:"), stack);
   });
 }
+
+for (const isolation of ["worker", "process"] as const) {
+  Deno.test(`[${isolation}] a frame on a line that imports names the column the file has there`, async () => {
+    await using fixture = await Fixture.create();
+    const line = `    const { fail } = await import("./lib.ts"); fail();`;
+    const entry = await fixture.write({
+      "stacks.ts": `export const hs_stacks = {
+  async stack(): Promise<string> {
+${line}
+    return "";
+  },
+};`,
+      "lib.ts": `export function fail(): never {\n  throw new Error("typed");\n}`,
+    });
+    await using hot = await registerHotswap(stacks, entry, { isolation });
+    const error = await hot.with((h) => h.stack()).then(() => undefined, (error: Error) => error);
+    ok(error instanceof Error);
+    const frames = String(error.stack).split("\n");
+    ok(frames.includes(`    at fail (file://${fixture.path("lib.ts")}:2:9)`), error.stack);
+    // Where `fail()` is called, after a specifier the snapshot's own URL replaced.
+    const column = line.indexOf("fail();") + 1;
+    ok(frames.includes(`    at Object.stack (file://${entry}:3:${column})`), error.stack);
+  });
+}

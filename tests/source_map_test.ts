@@ -9,7 +9,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { rewrite } from "../core/_source_map.ts";
+import { columnShifts, originalColumn, rewrite } from "../core/_source_map.ts";
 
 const COMMENT = /\n\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\n$/;
 const DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -167,4 +167,20 @@ Deno.test("rewrite()'s map makes V8 report a throw at its original column", asyn
   } finally {
     URL.revokeObjectURL(url);
   }
+});
+
+Deno.test("columnShifts() and originalColumn() move a column back past every longer specifier before it on its line", () => {
+  const source = 'import a from "./a.ts"; import b from "./b.ts"; a(b);\nb();';
+  const replacements = ["./a.ts", "./b.ts"].map((specifier) => {
+    const start = source.indexOf(specifier);
+    return { start, end: start + specifier.length, text: `blob:null/${specifier.slice(2, 3).repeat(36)}` };
+  });
+  const text = rewrite(source, replacements, undefined);
+  const shifts = columnShifts(source, replacements);
+  const [first, second] = [text.split("\n")[0]!, source.split("\n")[0]!];
+  // 1-based columns, as frames give them: `a(b)`, the second `import`, and the second line.
+  strictEqual(originalColumn(shifts, 1, first.indexOf("a(b)") + 1), second.indexOf("a(b)") + 1);
+  strictEqual(originalColumn(shifts, 1, first.indexOf("import b") + 1), second.indexOf("import b") + 1);
+  strictEqual(originalColumn(shifts, 1, 1), 1);
+  strictEqual(originalColumn(shifts, 2, 1), 1);
 });

@@ -807,6 +807,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
       "_rpc_channel.ts",
       "_shape.ts",
       "_shape_check.ts",
+      "_source_map.ts",
       "_stack_format.ts",
       "_worker_lockdown.ts",
       "_worker_main.ts",
