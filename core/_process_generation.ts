@@ -141,12 +141,17 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
     return this.#calls.idle();
   }
 
-  /** Kills the process; calls still running reject `E_WORKER`. Idempotent. */
-  unload(): void {
-    if (this.#unloaded) return;
-    this.#unloaded = true;
-    this.#options.signal.removeEventListener("abort", this.#forwardAbort);
-    this.#process.kill(this.#unloadedError());
+  /**
+   * Kills the process; calls still running reject `E_WORKER`. Idempotent.
+   * Resolves once the process has exited and its directory is removed.
+   */
+  unload(): Promise<void> {
+    if (!this.#unloaded) {
+      this.#unloaded = true;
+      this.#options.signal.removeEventListener("abort", this.#forwardAbort);
+      this.#process.kill(this.#unloadedError());
+    }
+    return this.#process.closed;
   }
 
   readonly #forwardAbort = (): void => {

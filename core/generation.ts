@@ -54,8 +54,11 @@ export interface GenerationRuntime<T> {
   handoff(): unknown;
   /** Calls the module's `dispose()` export, if any. */
   dispose(): Promise<void>;
-  /** Frees what the generation holds. Idempotent. */
-  unload(): void;
+  /**
+   * Frees what the generation holds. Idempotent. A promise settles once it
+   * is all gone (a process: exited, its directory removed).
+   */
+  unload(): void | Promise<void>;
   /** Told once the generation no longer serves and starts to drain (a process is then not restarted). */
   retiring?(): void;
   /**
@@ -321,7 +324,8 @@ export class Generation<T> {
     if (!drained) onDrainTimeout();
     this.#controller.abort(new DOMException(`Generation ${this.number} retired`, "AbortError"));
     const disposal = await within(this.#runtime.dispose(), drainTimeout);
-    this.#runtime.unload();
+    // Unloaded means gone: a process has exited when `retired` resolves, not only been told to.
+    await within(Promise.resolve().then(() => this.#runtime.unload()), UNLOAD_WAIT);
     this.#state = "retired";
     const report: RetireReport = { generation: this.number, digest: this.digest, drained, waitedMs };
     if (disposal.status === "fulfilled") return report;
@@ -331,6 +335,9 @@ export class Generation<T> {
     return { ...report, disposeError };
   }
 }
+
+/** Milliseconds `retire()` waits for an unload to finish (a SIGKILLed process ends within a few). */
+const UNLOAD_WAIT = 5_000;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") &&

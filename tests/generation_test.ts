@@ -26,7 +26,7 @@ function runtime(
       log.push("dispose");
       await dispose();
     },
-    unload: () => log.push("unload"),
+    unload: () => void log.push("unload"),
   };
 }
 
