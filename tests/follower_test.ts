@@ -167,3 +167,53 @@ Deno.test("Follower loads an artifact published again under the same digest, not
     strictEqual((await store.listReports("app"))[0]?.refused, undefined);
   });
 });
+
+Deno.test("Follower takes a load that failed as a new rollout of the same digest began for no verdict on it, and loads again", async () => {
+  await withStore(async (store) => {
+    await publish(store, "app", new Uint8Array([1]), { digest: A });
+    const started = Promise.withResolvers<void>();
+    const fail = Promise.withResolvers<void>();
+    const loaded: number[] = [];
+    await using follower = Follower.start({
+      store,
+      channel: "app",
+      host: "h1",
+      reportInterval: 20,
+      load: async (bytes) => {
+        if (bytes[0] === 2) {
+          started.resolve();
+          await fail.promise;
+          throw new HotswapError("E_SIGNATURE", "Cannot load: unknown key");
+        }
+        loaded.push(bytes[0]!);
+      },
+    });
+    await follower.ready();
+    const rolloutTo = (id: string) => ({
+      id,
+      to: B,
+      from: A,
+      steps: [100],
+      step: 0,
+      percent: 100,
+      status: "running" as const,
+      bakeMs: 0,
+      maxErrorRate: 0.01,
+      progressDeadlineMs: 60_000,
+      startedAt: Date.now(),
+      stepStartedAt: Date.now(),
+    });
+    await store.putArtifact(new Uint8Array([2]), { digest: B });
+    let entry = await store.getChannel("app");
+    await store.setChannel("app", { stable: A, rollout: rolloutTo("r1") }, entry!.revision);
+    await started.promise;
+    // While that load runs: the same files published again, signed anew, and rolled out again.
+    await store.putArtifact(new Uint8Array([3]), { digest: B });
+    entry = await store.getChannel("app");
+    await store.setChannel("app", { stable: A, rollout: rolloutTo("r2") }, entry!.revision);
+    fail.resolve();
+    await eventually(() => follower.digest === B, "serving B");
+    deepStrictEqual(loaded, [1, 3]);
+    strictEqual((await store.listReports("app"))[0]?.refused, undefined);
+  });
+});

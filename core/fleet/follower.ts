@@ -308,6 +308,7 @@ export class Follower implements AsyncDisposable {
       for (const digest of this.#refused.keys()) if (digest !== wanted) this.#refused.delete(digest);
       if (wanted === undefined || wanted === this.#serving || this.#refused.has(wanted)) return;
       this.#loading = true;
+      const rolloutAtStart = this.#entry?.state.rollout?.id;
       try {
         const kept = this.#cache.has(wanted);
         let bytes = await this.#cache.get(wanted, this.#serving);
@@ -339,6 +340,7 @@ export class Follower implements AsyncDisposable {
         this.#served(wanted);
         this.#ready.resolve(wanted);
       } catch (error) {
+        if (await this.#rolledOutAnew(wanted, rolloutAtStart)) continue;
         this.#refuse(wanted, error);
       } finally {
         this.#loading = false;
@@ -357,6 +359,31 @@ export class Follower implements AsyncDisposable {
       if (this.#servedBefore.size <= SERVED_KEPT) break;
       this.#servedBefore.delete(old);
     }
+  }
+
+  /**
+   * Whether a new rollout to `digest` began while a load of it ran and
+   * failed: perhaps of the same files published again, signed anew, that
+   * the load did not see. Its refusal would be taken for a verdict on that
+   * rollout; the next turn loads what the store holds now instead.
+   */
+  async #rolledOutAnew(digest: string, rolloutAtStart: string | undefined): Promise<boolean> {
+    let entry: ChannelEntry | undefined;
+    try {
+      entry = await this.#store.getChannel(this.channel);
+    } catch {
+      return false;
+    }
+    const rollout = entry?.state.rollout;
+    if (
+      rollout === undefined || rollout.id === rolloutAtStart ||
+      desiredDigest(entry?.state, this.host) !== digest
+    ) {
+      return false;
+    }
+    this.#entry = entry;
+    this.#cache.forget(digest);
+    return true;
   }
 
   #refuse(digest: string, error: unknown): void {
