@@ -31,6 +31,18 @@ export function decodeDefined(text: string): unknown {
   return parse(text);
 }
 
+/**
+ * Decodes an error record a process wrote (`_process_protocol.ts`'s
+ * `ERROR`), its nesting bounded first as {@linkcode decodeDefined} bounds
+ * a value's: its causes and fields nest a few dozen levels at most.
+ *
+ * @throws {Error} When the text nests deeper, or is not JSON.
+ */
+export function decodeErrorRecord(text: string): unknown {
+  assertShallow(text);
+  return parse(text);
+}
+
 /** Throws unless the JSON text nests at most as deep as the encoder writes. */
 function assertShallow(text: string): void {
   let depth = 0;

@@ -15,6 +15,7 @@
 
 import { HotswapError } from "./errors.ts";
 import { decodeValue, encodeValue } from "./_codec.ts";
+import { decodeErrorRecord } from "./_codec_decoder.ts";
 import { payloadText } from "./_frames.ts";
 import { ProcessChannel } from "./_process_channel.ts";
 import {
@@ -267,7 +268,7 @@ export class GenerationProcess {
         this.#calls.resolve(id, decodeValue(payloadText(payload)), "a result");
         return;
       case ERROR:
-        this.#calls.reject(id, checkSerializedError(JSON.parse(payloadText(payload))));
+        this.#calls.reject(id, checkSerializedError(decodeErrorRecord(payloadText(payload))));
         return;
       case LOADED: {
         // Checked before the request is taken, as above: a request taken
@@ -303,7 +304,14 @@ export class GenerationProcess {
     const timer = setTimeout(grace.resolve, STDERR_GRACE);
     await Promise.race([this.#channel.drained, grace.promise]);
     clearTimeout(timer);
-    this.#die(this.#exitReason(status));
+    let reason: HotswapError;
+    try {
+      reason = this.#exitReason(status);
+    } catch {
+      // Describing the death must never keep the process from being released.
+      reason = new HotswapError("E_WORKER", `${this.#what()} ended`, { path: this.#entry || undefined });
+    }
+    this.#die(reason);
     await this.#channel.close();
   }
 

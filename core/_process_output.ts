@@ -72,9 +72,12 @@ export class ProcessOutput {
   stderrTail(): string {
     let text = new TextDecoder().decode(this.#stderr.subarray(0, this.#stderrBytes)).trim();
     if (text === "") return "";
-    for (const [url, path] of this.files) text = text.replaceAll(url, path);
-    const cut = text.length > QUOTED_TAIL ? `…${text.slice(-QUOTED_TAIL)}` : text;
-    return escapeControls(cut);
+    // Cut before files are named, and after each: the process chose the names, and a name
+    // met many times would otherwise make the text grow with every one.
+    const tail = (text: string) => text.length > QUOTED_TAIL ? `…${text.slice(-QUOTED_TAIL)}` : text;
+    text = tail(text);
+    for (const [url, path] of this.files) if (text.includes(url)) text = tail(text.replaceAll(url, path));
+    return escapeControls(text);
   }
 }
 

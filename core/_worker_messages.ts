@@ -126,6 +126,8 @@ export function checkSerializedError(data: unknown): SerializedError {
 const MAX_FILES = 10_000;
 /** Longest minted URL or file path of a loaded process's file list. */
 const MAX_PATH = 4096;
+/** A minted `blob:` URL (its UUID and all), or the `file:` URL of a module's file. */
+const MINTED_NAME = /^(?:blob:\S+\/[0-9a-f-]{36}|file:\/\/\/.+)$/;
 
 /** A process's `LOADED` payload, checked: the handle and hooks as in a worker's loaded reply, and its files. */
 export interface CheckedLoadedPayload {
@@ -154,6 +156,11 @@ export function checkLoadedPayload(data: unknown, id: number): CheckedLoadedPayl
       pair[0].length === 0 || pair[0].length > MAX_PATH || pair[1].length > MAX_PATH
     ) {
       throw new ProtocolViolation("a loaded reply whose file list is not pairs of texts");
+    }
+    // What the process mints: a blob: URL, or a module's file: URL. Names are replaced by paths
+    // in the texts the host shows, and a name that is not a URL would make those texts balloon.
+    if (!MINTED_NAME.test(pair[0])) {
+      throw new ProtocolViolation("a loaded reply whose file list names something other than a minted URL");
     }
     files.push([pair[0], pair[1]]);
   }

@@ -22,6 +22,7 @@ import {
   type RestartEventDetail,
 } from "../mod.ts";
 import { REPO, runToEnd } from "./_child.ts";
+import { ERROR, LOADED } from "../core/_process_protocol.ts";
 import { Fixture } from "./_fixtures.ts";
 
 interface Probe {
@@ -725,4 +726,70 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
   ]);
   // Built-in modules only: no npm package, so the child never downloads or parses one.
   deepStrictEqual([...loaded].filter((url) => !url.startsWith("file:")).sort(), ["node:url", "node:util"]);
+});
+
+/** A generation module's code: `forge(type, id, payload)` writes one frame of the runtime's channel to its own stdout. */
+const FORGE = `import fs from "node:fs";
+function forge(type: number, id: number, payload: string): void {
+  const body = new TextEncoder().encode(payload);
+  const frame = new Uint8Array(16 + body.length);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, 12 + body.length, true);
+  view.setUint32(4, type, true);
+  view.setUint32(8, id, true);
+  frame.set(body, 16);
+  for (let at = 0; at < frame.length;) at += fs.writeSync(1, frame, at, frame.length - at);
+}
+`;
+
+const forger = defineContract<{ label: string; call(): unknown }>({
+  name: "Forger",
+  version: "1.0.0",
+  symbol: "hs_forger",
+  shape: { label: "string", call: "function" },
+});
+
+Deno.test("process mode: a forged error record nesting millions deep is a protocol violation, refused at once", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    // Its call is the process's second request: the load was the first.
+    "forger.ts": `${FORGE}
+export const hs_forger = {
+  label: "forger",
+  call() {
+    const deep = "[".repeat(2_000_000) + "]".repeat(2_000_000);
+    forge(${ERROR}, 2, '{"name":"Error","message":"forged","junk":' + deep + "}");
+    return new Promise(() => {});
+  },
+};`,
+  });
+  await using hot = await registerHotswap(forger, entry, { isolation: "process" });
+  await rejects(hot.with((h) => h.call()), (error: HotswapError) => {
+    strictEqual(error.code, "E_WORKER");
+    match(error.message, /broke the channel protocol/);
+    return true;
+  });
+});
+
+Deno.test("process mode: a forged file list naming something other than a minted URL is a protocol violation", async () => {
+  await using fixture = await Fixture.create();
+  const loaded = JSON.stringify({
+    handle: { kind: "object", members: { label: { kind: "value", value: "forged" } } },
+    hooks: { handoff: false, dispose: false },
+    files: [["a", "a".repeat(4096)]],
+  });
+  const entry = await fixture.write({
+    // At its top level, before the runtime answers its load (request 1).
+    "forger.ts": `${FORGE}
+forge(${LOADED}, 1, ${JSON.stringify(loaded)});
+export const hs_forger = { label: "forger", call: () => 1 };`,
+  });
+  await rejects(
+    registerHotswap(forger, entry, { isolation: "process", maxRestarts: 0 }),
+    (error: HotswapError) => {
+      strictEqual(error.code, "E_WORKER");
+      match(error.message, /file list names something other than a minted URL/);
+      return true;
+    },
+  );
 });

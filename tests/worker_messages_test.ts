@@ -62,18 +62,21 @@ Deno.test("checkSerializedError() throws a ProtocolViolation for a malformed err
   ok(cut.message.length < 20_000);
 });
 
+/** A URL as a process mints one. */
+const BLOB = "blob:null/6c1b0f1e-4d2b-4c8e-9f2a-0123456789ab";
+
 Deno.test("checkLoadedPayload() takes the handle, hooks and files of a process's loaded reply", () => {
   const loaded = checkLoadedPayload({
     handle: { kind: "object", members: { greet: { kind: "function", index: 0 } } },
     hooks: HOOKS,
-    files: [["blob:a", "/src/a.ts"]],
+    files: [[BLOB, "/src/a.ts"], ["file:///src/my dir/b.js", "/src/my dir/b.js"]],
   }, 7);
   deepStrictEqual(loaded, {
     handle: { kind: "object", members: { greet: { kind: "function", index: 0 } } },
     hooks: HOOKS,
-    files: [["blob:a", "/src/a.ts"]],
+    files: [[BLOB, "/src/a.ts"], ["file:///src/my dir/b.js", "/src/my dir/b.js"]],
   });
-  const many = Array.from({ length: 10_001 }, (_, i) => [`blob:${i}`, `/src/${i}.ts`]);
+  const many = Array.from({ length: 10_001 }, (_, i) => [BLOB, `/src/${i}.ts`]);
   strictEqual(
     checkLoadedPayload({ handle: { kind: "value", value: 1 }, hooks: HOOKS, files: many }, 1).files.length,
     10_000,
@@ -92,6 +95,8 @@ Deno.test("checkLoadedPayload() refuses a malformed loaded reply with a Protocol
       [{ handle, hooks: HOOKS, files: [["", "/a.ts"]] }, /not pairs of texts/],
       [{ handle, hooks: HOOKS, files: [["blob:a", 1]] }, /not pairs of texts/],
       [{ handle, hooks: HOOKS, files: [["blob:a", "x".repeat(5000)]] }, /not pairs of texts/],
+      [{ handle, hooks: HOOKS, files: [["a", "/a.ts"]] }, /names something other than a minted URL/],
+      [{ handle, hooks: HOOKS, files: [["blob:a", "/a.ts"]] }, /names something other than a minted URL/],
     ] as const
   ) {
     throws(
