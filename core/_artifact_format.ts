@@ -114,6 +114,16 @@ export function decodeArtifact(bytes: Uint8Array, subject: string): ArtifactDocu
     }
     throw refuse(`it is not a JSON document (${error instanceof Error ? error.message : String(error)})`);
   }
+  // A JSON document with no trace of an artifact (a trust list, a package.json): nothing was signed.
+  if (
+    typeof value !== "object" || value === null || Array.isArray(value) ||
+    (!("format" in value) && !("envelope" in value))
+  ) {
+    throw new SignatureError(
+      "unsigned",
+      `${subject}: unsigned: it is no .hsgen artifact (a JSON document with no "format" or "envelope"); pack one with \`hotswap pack <entry> --contract <module>#<export> --key <name>.key --out <file>.hsgen\``,
+    );
+  }
   const document = exactObject(value, ["format", "envelope", "files"], "the document", refuse);
   if (document.format !== ARTIFACT_FORMAT) {
     throw refuse(
