@@ -9,7 +9,11 @@
  */
 
 import { HotswapError } from "./errors.ts";
+import { settledStamp } from "./_recent_reads.ts";
 import { assertReadable, type Roots } from "./roots.ts";
+
+// Captured when the runtime loads: code that replaces `Date.now` must not make every file look settled.
+const dateNow = Date.now;
 
 /** Who imports a file: the importing module and the specifier as written. */
 export interface Importer {
@@ -17,6 +21,13 @@ export interface Importer {
   readonly path: string;
   /** The specifier as written. */
   readonly specifier: string;
+}
+
+/** What the walk learns of a located file before reading it. */
+export interface FileFacts {
+  readonly size: number;
+  /** Says the file is as it was when last read, if equal to that read's; `undefined`: read it. */
+  readonly stamp: string | undefined;
 }
 
 /** A strategy of the graph walk (`GraphReader`) for finding and reading files. */
@@ -29,11 +40,12 @@ export interface FileAccess {
    */
   locate(path: string, importer: Importer | undefined): string;
   /**
-   * The size of a located file, refusing anything but a regular file.
+   * The size of a located file, refusing anything but a regular file, and
+   * its stamp when a read of it now may be kept (see `_recent_reads.ts`).
    *
    * @throws {HotswapError} Missing, or not a regular file.
    */
-  size(path: string, realPath: string, importer: Importer | undefined): number;
+  examine(path: string, realPath: string, importer: Importer | undefined): FileFacts;
   /** The bytes of a located file, read once. */
   read(realPath: string): Uint8Array;
   /**
@@ -51,9 +63,15 @@ export interface FileAccess {
  */
 export class DiskFiles implements FileAccess {
   readonly #roots: Roots;
+  readonly #now: () => number;
 
-  constructor(roots: Roots) {
+  /**
+   * @param roots Where files may be read from.
+   * @param now The clock a read's start is taken from, in milliseconds since the epoch.
+   */
+  constructor(roots: Roots, now: () => number = dateNow) {
     this.#roots = roots;
+    this.#now = now;
   }
 
   /** Checks roots and permission, resolves symlinks. */
@@ -85,7 +103,9 @@ export class DiskFiles implements FileAccess {
     return realPath;
   }
 
-  size(path: string, realPath: string, importer: Importer | undefined): number {
+  examine(path: string, realPath: string, importer: Importer | undefined): FileFacts {
+    // Taken before the stat: a read kept must have begun after the file's last change (see `_recent_reads.ts`).
+    const readAt = this.#now();
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(realPath);
@@ -104,7 +124,7 @@ export class DiskFiles implements FileAccess {
         { path },
       );
     }
-    return info.size;
+    return { size: info.size, stamp: settledStamp(info, readAt) };
   }
 
   read(realPath: string): Uint8Array {
@@ -158,8 +178,9 @@ export class MemoryFiles implements FileAccess {
     );
   }
 
-  size(_path: string, realPath: string): number {
-    return this.#files.get(realPath)!.byteLength;
+  /** No stamp: an artifact's files are read from memory, and kept with the artifact. */
+  examine(_path: string, realPath: string): FileFacts {
+    return { size: this.#files.get(realPath)!.byteLength, stamp: undefined };
   }
 
   read(realPath: string): Uint8Array {

@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { HotswapError, messageOf } from "./errors.ts";
 import { ScanError, scanImports, type SourceSyntax } from "./_import_scanner.ts";
 import type { FileAccess, Importer } from "./_file_access.ts";
+import { type KeptFile, RecentReads } from "./_recent_reads.ts";
 import type { SnapshotModule } from "./snapshot.ts";
 
 /** A local import inside a module: where its specifier sits and which module it names. */
@@ -68,6 +69,14 @@ function moduleKindOf(extension: string): { mediaType: string; syntax: SourceSyn
 /** Strict: a file that is not UTF-8 is refused, not read with replacement characters. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+/** The files this thread read from disk, reused while unchanged. */
+const recentReads = new RecentReads();
+
+/** A file as the walk has it: read now, or kept from an earlier read. */
+type FileRead =
+  | { readonly bytes: Uint8Array; readonly stamp: string | undefined; readonly kept?: undefined }
+  | { readonly kept: KeptFile };
+
 /** Depth-first walk that emits modules after their imports. */
 export class GraphReader {
   readonly modules: SnapshotModule[] = [];
@@ -93,8 +102,8 @@ export class GraphReader {
     if (known !== undefined) return known;
     if (this.#stack.includes(realPath)) throw this.#cycleError(realPath, importer);
     this.#stack.push(realPath);
-    const bytes = this.#read(path, realPath, importer);
-    const module = this.#build(realPath, bytes);
+    const read = this.#read(path, realPath, importer);
+    const module = this.#build(realPath, read);
     this.#stack.pop();
     this.modules.push(module);
     this.#indexByPath.set(realPath, this.modules.length - 1);
@@ -105,8 +114,8 @@ export class GraphReader {
     path: string,
     realPath: string,
     importer: Importer | undefined,
-  ): Uint8Array {
-    const size = this.#files.size(path, realPath, importer);
+  ): FileRead {
+    const { size, stamp } = this.#files.examine(path, realPath, importer);
     if (this.bytes + size > this.#maxBytes) {
       throw new HotswapError(
         "E_IMPORT",
@@ -116,12 +125,18 @@ export class GraphReader {
         { path },
       );
     }
+    const kept = stamp === undefined ? undefined : recentReads.take(realPath, stamp);
+    if (kept !== undefined) {
+      this.bytes += kept.size;
+      return { kept };
+    }
+    if (stamp === undefined) recentReads.forget(realPath);
     const bytes = this.#files.read(realPath);
     this.bytes += bytes.byteLength;
-    return bytes;
+    return { bytes, stamp };
   }
 
-  #build(realPath: string, bytes: Uint8Array): SnapshotModule {
+  #build(realPath: string, read: FileRead): SnapshotModule {
     const extension = extname(realPath).toLowerCase();
     const kind = moduleKindOf(extension);
     if (kind === undefined) {
@@ -134,6 +149,42 @@ export class GraphReader {
       );
     }
     const { mediaType, syntax } = kind;
+    const file = read.kept ?? this.#decode(realPath, read.bytes, read.stamp, syntax === "json");
+    const { imports, computedImports, exportsThen, importMeta, externals, script } = syntax === "json"
+      ? {
+        imports: [],
+        computedImports: [],
+        exportsThen: false,
+        importMeta: [],
+        externals: [],
+        script: undefined,
+      }
+      : this.#imports(realPath, file, { mediaType, syntax });
+    const childDigests = [...new Set(imports.map((local) => local.module))]
+      .filter((index) => index !== undefined)
+      .map((index) => this.modules[index]!.digest);
+    const children = childDigests.join(" ");
+    if (file.digest?.children !== children) {
+      file.digest = { children, value: digestOf(file.bytesHash.copy(), childDigests) };
+    }
+    // Kept once the whole module is read: a file whose imports fail is read again.
+    if (read.kept === undefined && read.stamp !== undefined) recentReads.keep(realPath, file);
+    return {
+      path: realPath,
+      source: file.source,
+      mediaType,
+      imports,
+      computedImports,
+      exportsThen,
+      importMeta,
+      digest: file.digest.value,
+      externals,
+      script,
+    };
+  }
+
+  /** A file read now: decoded (a JSON module parsed once, as Deno would refuse it) and hashed. */
+  #decode(realPath: string, bytes: Uint8Array, stamp: string | undefined, json: boolean): KeptFile {
     let source: string;
     try {
       source = UTF8.decode(bytes);
@@ -144,45 +195,28 @@ export class GraphReader {
         { path: realPath, cause: error },
       );
     }
+    if (json) checkJson(realPath, source);
     // One hash of the bytes: the scan cache's key, and (with the imports' digests) the module's digest.
-    const hash = createHash("sha256").update(bytes);
-    const { imports, computedImports, exportsThen, importMeta, externals, script } = syntax === "json"
-      ? {
-        imports: checkJson(realPath, source),
-        computedImports: [],
-        exportsThen: false,
-        importMeta: [],
-        externals: [],
-        script: undefined,
-      }
-      : this.#imports(realPath, source, { mediaType, syntax }, hash.copy().digest("base64"));
-    const childDigests = [...new Set(imports.map((local) => local.module))]
-      .filter((index) => index !== undefined)
-      .map((index) => this.modules[index]!.digest);
-    const digest = digestOf(hash, childDigests);
+    const bytesHash = createHash("sha256").update(bytes);
     return {
-      path: realPath,
+      stamp: stamp ?? "",
+      size: bytes.byteLength,
       source,
-      mediaType,
-      imports,
-      computedImports,
-      exportsThen,
-      importMeta,
-      digest,
-      externals,
-      script,
+      bytesHash,
+      bytesDigest: bytesHash.copy().digest("base64"),
+      resolved: new Map(),
     };
   }
 
   #imports(
     realPath: string,
-    source: string,
+    file: KeptFile,
     kind: { mediaType: string; syntax: SourceSyntax },
-    bytesDigest: string,
   ): Pick<SnapshotModule, "computedImports" | "exportsThen" | "importMeta" | "script"> & {
     imports: LocalImport[];
     externals: ExternalImport[];
   } {
+    const { source, bytesDigest, resolved } = file;
     const syntax = kind.syntax;
     this.#scanning = { path: realPath, source, syntax };
     let scan;
@@ -201,7 +235,7 @@ export class GraphReader {
         { path: realPath },
       );
     }
-    const base = pathToFileURL(realPath);
+    let base: URL | undefined;
     const imports: LocalImport[] = [];
     const externals: ExternalImport[] = [];
     for (const { specifier, start, end, quoted, evaluated, names } of scan.imports) {
@@ -209,7 +243,12 @@ export class GraphReader {
         if (evaluated) externals.push({ specifier, names, dynamic: quoted });
         continue;
       }
-      const child = fileURLToPath(new URL(specifier, base));
+      let child = resolved.get(specifier);
+      if (child === undefined) {
+        base ??= pathToFileURL(realPath);
+        child = fileURLToPath(new URL(specifier, base));
+        resolved.set(specifier, child);
+      }
       if (evaluated) {
         const module = this.visit(child, { path: realPath, specifier });
         imports.push({ start, end, quoted, specifier, names, module });
@@ -288,7 +327,7 @@ export class Unparsable {
 }
 
 /** A JSON module has no imports; its text must parse, or Deno would refuse it at import. */
-function checkJson(path: string, source: string): LocalImport[] {
+function checkJson(path: string, source: string): void {
   try {
     JSON.parse(source);
   } catch (error) {
@@ -298,7 +337,6 @@ function checkJson(path: string, source: string): LocalImport[] {
       { path, cause: error },
     );
   }
-  return [];
 }
 
 /** SRI digest of a module: its bytes (already in `hash`), then the raw digests of its local imports. */
