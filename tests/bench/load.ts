@@ -32,6 +32,10 @@
  * token, as a change of a threshold or a message does; with `--edit code`
  * each edit of a file switches its version between a string and a template
  * with a substitution (`` `v${7}` ``), so that each edit changes the code.
+ * `--edit none` is the control: the same writes, at the same moments, to a
+ * file beside the app that no runner loads, and no signal, so that no code
+ * changes; what the window after an "edit" shows then is the harness's own
+ * (`tests/bench/after_edit_tail.ts` reads its samples).
  *
  * Per runner it prints: requests and failures; `GET /` latency p50/p99 in
  * steady state and p99 in the 50 ms after each edit; edits served / written;
@@ -56,7 +60,7 @@
  * temporary directory removed.
  *
  * Usage: deno task bench:load [--duration ms] [--concurrency n] [--slow-concurrency n] [--edit-every ms]
- *        [--only name]... [--rounds n] [--edit string|code] [--deno-defaults] [--json file] [--chart file.svg]
+ *        [--only name]... [--rounds n] [--edit string|code|none] [--deno-defaults] [--json file] [--chart file.svg]
  *
  * @module
  */
@@ -108,8 +112,10 @@ const CONCURRENCY = Number(values.concurrency);
 const SLOW_CONCURRENCY = Number(values["slow-concurrency"]);
 const EDIT_EVERY = Number(values["edit-every"]);
 const DENO_DEFAULTS = values["deno-defaults"] === true;
-if (values.edit !== "string" && values.edit !== "code") throw new RangeError("--edit must be string or code");
-const EDIT_KIND: "string" | "code" = values.edit;
+if (values.edit !== "string" && values.edit !== "code" && values.edit !== "none") {
+  throw new RangeError("--edit must be string, code or none");
+}
+const EDIT_KIND: "string" | "code" | "none" = values.edit;
 const ROUNDS = Number(values.rounds);
 /** Changes of the quiet memory phase, after the load: retention per change needs many. */
 const MEMORY_EDITS = Number(values["memory-edits"]);
@@ -164,7 +170,7 @@ async function waitUntilServing(url: string, server: Deno.ChildProcess): Promise
 }
 
 async function runOne(name: RunnerName, port: number, options: CommandOptions): Promise<RunnerResult> {
-  const app = await prepareApp(EDIT_KIND);
+  const app = await prepareApp(EDIT_KIND === "none" ? "string" : EDIT_KIND);
   const samples: Sample[] = [];
   const edits: Edit[] = [];
   let memory: Memory | undefined;
@@ -234,8 +240,13 @@ async function runOne(name: RunnerName, port: number, options: CommandOptions): 
         // Written and signalled in one synchronous step, as an operator's `kill -HUP` follows the save: an
         // awaited write would signal only once this process's own busy event loop (the load loops above)
         // came back to it, which a watcher such as bun --hot, woken by the write itself, never waits for.
-        Deno.writeTextFileSync(app.path(file), text);
-        if (SIGNALLED.has(name)) running.kill("SIGHUP");
+        if (EDIT_KIND === "none") {
+          // The control: the same write, to a file no runner loads, and no signal.
+          Deno.writeTextFileSync(`${app.path(file)}.control`, text);
+        } else {
+          Deno.writeTextFileSync(app.path(file), text);
+          if (SIGNALLED.has(name)) running.kill("SIGHUP");
+        }
         edits.push({ at: at - start, version, file });
         planned = at + EDIT_EVERY;
       }
@@ -253,7 +264,7 @@ async function runOne(name: RunnerName, port: number, options: CommandOptions): 
     // the new code answers; RSS idle before and after. Under load, RSS moves
     // by hundreds of KiB with the requests alone, more than 22 changes leave.
     let quiet: Memory["quiet"];
-    if (!RESTARTS.has(name) && MEMORY_EDITS > 0 && idle !== undefined) {
+    if (!RESTARTS.has(name) && EDIT_KIND !== "none" && MEMORY_EDITS > 0 && idle !== undefined) {
       let version = (edits.at(-1)?.version ?? 1) + 1;
       for (let k = 0; k < MEMORY_EDITS; k++, version++) {
         const file = k % 2 === 0 ? "logic" : "entry";
@@ -330,7 +341,11 @@ if (import.meta.main) {
   };
   console.log(
     `Load: ${CONCURRENCY} loops on / and ${SLOW_CONCURRENCY} on /slow?ms=${SLOW_MS}, ${DURATION} ms per runner; ` +
-      `${EDITS} edits of ${EDIT_KIND === "code" ? "code" : "a string"} (logic, entry, then alternating), ` +
+      (EDIT_KIND === "none"
+        ? `${EDITS} writes of a file no runner loads, no signal (the control), `
+        : `${EDITS} edits of ${
+          EDIT_KIND === "code" ? "code" : "a string"
+        } (logic, entry, then alternating), `) +
       `one every ${EDIT_EVERY} ms after ${WARM_UP} ms ` +
       `(Deno ${Deno.version.deno}${options.bun === undefined ? "" : `, Bun ${BUN_VERSION}`}; our runners ` +
       `${
