@@ -12,13 +12,13 @@
  * The status change time (`ctime`) is what makes the stamp trustworthy: it
  * moves at every write, a process cannot set it, and copying a file with
  * its times (`cp -p`, `rsync -t`) or putting an old `mtime` back
- * (`touch -d`) moves it too. But Deno gives it in whole seconds, and the
- * kernel stamps a write with a clock that lags by up to a tick, so a file
- * written twice within the same second can keep its stamp: only a read that
- * began more than {@linkcode SETTLED_MS} after the file's `ctime` is kept
- * (as git does with an index entry written in the same second as its file,
- * "racily clean"). Any write after such a read gets a later `ctime`, so it
- * changes the stamp.
+ * (`touch -d`) moves it too. But Deno gives it in whole seconds, FAT
+ * volumes keep times in steps of two, and the kernel stamps a write with a
+ * clock that lags by up to a tick, so a file written twice within such a
+ * step can keep its stamp: only a read that began more than
+ * {@linkcode SETTLED_MS} after the file's `ctime` is kept (as git does with
+ * an index entry written in the same second as its file, "racily clean").
+ * Any write after such a read gets a later `ctime`, so it changes the stamp.
  *
  * What runs is still exactly what was hashed: a kept file's bytes were
  * hashed when they were read, and those are the ones reused.
@@ -31,9 +31,10 @@ import type { Hash } from "node:crypto";
 /**
  * How long after a file's last status change, as Deno gives it (in whole
  * seconds, rounded down), a read must begin for its result to be kept: the
- * second Deno drops, and 20 ms for the lag of the kernel's file clock.
+ * two seconds of a FAT volume's steps (Deno's own rounding is one), and
+ * 20 ms for the lag of the kernel's file clock.
  */
-export const SETTLED_MS = 1_020;
+export const SETTLED_MS = 2_020;
 
 /** What a read found of a file, kept while its stamp holds. */
 export interface KeptFile {
