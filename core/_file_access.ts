@@ -9,11 +9,7 @@
  */
 
 import { HotswapError } from "./errors.ts";
-import { settledStamp } from "./_recent_reads.ts";
 import { assertReadable, type Roots } from "./roots.ts";
-
-// Captured when the runtime loads: code that replaces `Date.now` must not make every file look settled.
-const dateNow = Date.now;
 
 /** Who imports a file: the importing module and the specifier as written. */
 export interface Importer {
@@ -21,13 +17,6 @@ export interface Importer {
   readonly path: string;
   /** The specifier as written. */
   readonly specifier: string;
-}
-
-/** What the walk learns of a located file before reading it. */
-export interface FileFacts {
-  readonly size: number;
-  /** Says the file is as it was when last read, if equal to that read's; `undefined`: read it. */
-  readonly stamp: string | undefined;
 }
 
 /** A strategy of the graph walk (`GraphReader`) for finding and reading files. */
@@ -40,12 +29,11 @@ export interface FileAccess {
    */
   locate(path: string, importer: Importer | undefined): string;
   /**
-   * The size of a located file, refusing anything but a regular file, and
-   * its stamp when a read of it now may be kept (see `_recent_reads.ts`).
+   * The size of a located file, refusing anything but a regular file.
    *
    * @throws {HotswapError} Missing, or not a regular file.
    */
-  examine(path: string, realPath: string, importer: Importer | undefined): FileFacts;
+  size(path: string, realPath: string, importer: Importer | undefined): number;
   /** The bytes of a located file, read once. */
   read(realPath: string): Uint8Array;
   /**
@@ -63,21 +51,9 @@ export interface FileAccess {
  */
 export class DiskFiles implements FileAccess {
   readonly #roots: Roots;
-  /**
-   * When this access began, before any stat it makes: what a kept read must
-   * have begun after the file's last change (see `_recent_reads.ts`). Taken
-   * once, not at each file: an earlier start only keeps fewer reads, and a
-   * clock read costs about 10 µs on a thread that woke for a swap.
-   */
-  readonly #readAt: number;
 
-  /**
-   * @param roots Where files may be read from.
-   * @param now The clock, in milliseconds since the epoch.
-   */
-  constructor(roots: Roots, now: () => number = dateNow) {
+  constructor(roots: Roots) {
     this.#roots = roots;
-    this.#readAt = now();
   }
 
   /** Checks roots and permission, resolves symlinks. */
@@ -109,7 +85,7 @@ export class DiskFiles implements FileAccess {
     return realPath;
   }
 
-  examine(path: string, realPath: string, importer: Importer | undefined): FileFacts {
+  size(path: string, realPath: string, importer: Importer | undefined): number {
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(realPath);
@@ -128,7 +104,7 @@ export class DiskFiles implements FileAccess {
         { path },
       );
     }
-    return { size: info.size, stamp: settledStamp(info, this.#readAt) };
+    return info.size;
   }
 
   read(realPath: string): Uint8Array {
@@ -182,9 +158,8 @@ export class MemoryFiles implements FileAccess {
     );
   }
 
-  /** No stamp: an artifact's files are read from memory, and kept with the artifact. */
-  examine(_path: string, realPath: string): FileFacts {
-    return { size: this.#files.get(realPath)!.byteLength, stamp: undefined };
+  size(_path: string, realPath: string): number {
+    return this.#files.get(realPath)!.byteLength;
   }
 
   read(realPath: string): Uint8Array {

@@ -69,13 +69,8 @@ function moduleKindOf(extension: string): { mediaType: string; syntax: SourceSyn
 /** Strict: a file that is not UTF-8 is refused, not read with replacement characters. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-/** The files this thread read from disk, reused while unchanged. */
+/** What this thread's reads found of each file, reused for the same bytes. */
 const recentReads = new RecentReads();
-
-/** A file as the walk has it: read now, or kept from an earlier read. */
-type FileRead =
-  | { readonly bytes: Uint8Array; readonly stamp: string | undefined; readonly kept?: undefined }
-  | { readonly kept: KeptFile };
 
 /** Depth-first walk that emits modules after their imports. */
 export class GraphReader {
@@ -102,8 +97,8 @@ export class GraphReader {
     if (known !== undefined) return known;
     if (this.#stack.includes(realPath)) throw this.#cycleError(realPath, importer);
     this.#stack.push(realPath);
-    const read = this.#read(path, realPath, importer);
-    const module = this.#build(realPath, read);
+    const bytes = this.#read(path, realPath, importer);
+    const module = this.#build(realPath, bytes);
     this.#stack.pop();
     this.modules.push(module);
     this.#indexByPath.set(realPath, this.modules.length - 1);
@@ -114,8 +109,8 @@ export class GraphReader {
     path: string,
     realPath: string,
     importer: Importer | undefined,
-  ): FileRead {
-    const { size, stamp } = this.#files.examine(path, realPath, importer);
+  ): Uint8Array {
+    const size = this.#files.size(path, realPath, importer);
     if (this.bytes + size > this.#maxBytes) {
       throw new HotswapError(
         "E_IMPORT",
@@ -125,18 +120,12 @@ export class GraphReader {
         { path },
       );
     }
-    const kept = stamp === undefined ? undefined : recentReads.take(realPath, stamp);
-    if (kept !== undefined) {
-      this.bytes += kept.size;
-      return { kept };
-    }
-    if (stamp === undefined) recentReads.forget(realPath);
     const bytes = this.#files.read(realPath);
     this.bytes += bytes.byteLength;
-    return { bytes, stamp };
+    return bytes;
   }
 
-  #build(realPath: string, read: FileRead): SnapshotModule {
+  #build(realPath: string, bytes: Uint8Array): SnapshotModule {
     const extension = extname(realPath).toLowerCase();
     const kind = moduleKindOf(extension);
     if (kind === undefined) {
@@ -149,7 +138,8 @@ export class GraphReader {
       );
     }
     const { mediaType, syntax } = kind;
-    const file = read.kept ?? this.#decode(realPath, read.bytes, read.stamp, syntax === "json");
+    const kept = recentReads.take(realPath, bytes);
+    const file = kept ?? this.#decode(realPath, bytes, syntax === "json");
     const { imports, computedImports, exportsThen, importMeta, externals, script } = syntax === "json"
       ? {
         imports: [],
@@ -167,8 +157,8 @@ export class GraphReader {
     if (file.digest?.children !== children) {
       file.digest = { children, value: digestOf(file.bytesHash.copy(), childDigests) };
     }
-    // Kept once the whole module is read: a file whose imports fail is read again.
-    if (read.kept === undefined && read.stamp !== undefined) recentReads.keep(realPath, file);
+    // Kept once the whole module is read: a file whose imports fail is decoded again.
+    if (kept === undefined) recentReads.keep(realPath, file);
     return {
       path: realPath,
       source: file.source,
@@ -183,8 +173,8 @@ export class GraphReader {
     };
   }
 
-  /** A file read now: decoded (a JSON module parsed once, as Deno would refuse it) and hashed. */
-  #decode(realPath: string, bytes: Uint8Array, stamp: string | undefined, json: boolean): KeptFile {
+  /** A file whose bytes are new: decoded (a JSON module parsed once, as Deno would refuse it) and hashed. */
+  #decode(realPath: string, bytes: Uint8Array, json: boolean): KeptFile {
     let source: string;
     try {
       source = UTF8.decode(bytes);
@@ -199,8 +189,8 @@ export class GraphReader {
     // One hash of the bytes: the scan cache's key, and (with the imports' digests) the module's digest.
     const bytesHash = createHash("sha256").update(bytes);
     return {
-      stamp: stamp ?? "",
-      size: bytes.byteLength,
+      // A view into a larger buffer (an artifact's) is copied: kept, it would keep the whole buffer.
+      bytes: bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice(),
       source,
       bytesHash,
       bytesDigest: bytesHash.copy().digest("base64"),

@@ -134,34 +134,29 @@ Deno.test({
   },
 });
 
-Deno.test("DiskFiles.examine() returns a regular file's size and refuses a directory or a device", async () => {
+Deno.test("DiskFiles.size() returns a regular file's size and refuses a directory or a device", async () => {
   await withTree(({ root, main, files, importer }) => {
-    strictEqual(files.examine(main, main, undefined).size, 20);
+    strictEqual(files.size(main, main, undefined), 20);
     const sub = join(root, "sub");
     const expected =
       `Cannot load "${sub}": it is a directory, not a module file; name the file, such as "${sub}/mod.ts"`;
-    refuses(() => files.examine(sub, sub, undefined).size, "E_NOT_FOUND", sub, expected);
+    refuses(() => files.size(sub, sub, undefined), "E_NOT_FOUND", sub, expected);
     refuses(
-      () => files.examine(sub, sub, importer).size,
+      () => files.size(sub, sub, importer),
       "E_IMPORT",
       sub,
       `"${sub}" (imported by "${main}"): it is a dir`,
     );
     const device = "it is not a regular file (a FIFO, socket or device)";
-    refuses(
-      () => files.examine("/dev/null", "/dev/null", undefined).size,
-      "E_NOT_FOUND",
-      "/dev/null",
-      device,
-    );
+    refuses(() => files.size("/dev/null", "/dev/null", undefined), "E_NOT_FOUND", "/dev/null", device);
   });
 });
 
-Deno.test("DiskFiles.examine() refuses a file gone since it was located", async () => {
+Deno.test("DiskFiles.size() refuses a file gone since it was located", async () => {
   await withTree(async ({ main, files }) => {
     const path = files.locate(main, undefined);
     await Deno.remove(path);
-    refuses(() => files.examine(path, path, undefined).size, "E_NOT_FOUND", path, "no such file");
+    refuses(() => files.size(path, path, undefined), "E_NOT_FOUND", path, "no such file");
   });
 });
 
@@ -188,7 +183,7 @@ Deno.test("MemoryFiles finds only the files it holds, and records which ones wer
   const bytes = new TextEncoder().encode("export {};\n");
   const files = new MemoryFiles(new Map([["/app/main.ts", bytes], ["/app/x.ts", bytes]]), "/srv/app.hsgen");
   strictEqual(files.locate("/app/main.ts", undefined), "/app/main.ts");
-  strictEqual(files.examine("/app/main.ts", "/app/main.ts").size, bytes.byteLength);
+  strictEqual(files.size("/app/main.ts", "/app/main.ts"), bytes.byteLength);
   deepStrictEqual([...files.visited], [], "locating and sizing read nothing");
   strictEqual(files.read("/app/main.ts"), bytes);
   deepStrictEqual([...files.visited], ["/app/main.ts"]);

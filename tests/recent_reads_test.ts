@@ -1,8 +1,9 @@
 /**
- * Reads kept between swaps (core/_recent_reads.ts): a file whose stamp has
- * not changed since a read that began well after its last change is not
- * read, decoded or hashed again; any other is. Real files in a temporary
- * directory, read through the graph walk with a clock the test sets.
+ * Reads kept between swaps (core/_recent_reads.ts): a file whose bytes are
+ * the last read's is not decoded, hashed or resolved again, and any change
+ * of its bytes, whatever its times say, is read as new. Real files in a
+ * temporary directory, each read checked against a read of the same bytes
+ * that keeps nothing (under paths no read used before).
  *
  * @module
  */
@@ -10,150 +11,136 @@
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { DiskFiles } from "../core/_file_access.ts";
-import {
-  type KeptFile,
-  RecentReads,
-  SETTLED_MS,
-  settledStamp,
-  type StampedInfo,
-} from "../core/_recent_reads.ts";
+import { HotswapError } from "../core/errors.ts";
+import { MemoryFiles } from "../core/_file_access.ts";
+import { type KeptFile, RecentReads } from "../core/_recent_reads.ts";
 import { Roots } from "../core/roots.ts";
-import { readGraph, type Snapshot } from "../core/snapshot.ts";
+import { readGraph, readSnapshot, type Snapshot } from "../core/snapshot.ts";
 
-/** Disk files that count their reads, on a clock `ahead` ms from the real one. */
-class CountingFiles extends DiskFiles {
-  readonly reads: string[] = [];
-  constructor(roots: Roots, now: () => number) {
-    super(roots, now);
-  }
-  override read(realPath: string): Uint8Array {
-    this.reads.push(realPath);
-    return super.read(realPath);
-  }
-}
+const FILES = ["main.ts", "word.ts", "data.json"] as const;
 
 async function withApp(body: (dir: string, entry: string) => Promise<void>): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "recent_reads_test_" }));
   try {
-    const entry = join(dir, "main.ts");
-    await Deno.writeTextFile(entry, `import { word } from "./word.ts";\nexport const hs_app = () => word;\n`);
+    await Deno.writeTextFile(
+      join(dir, "main.ts"),
+      `import { word } from "./word.ts";\nexport const hs_app = () => word;\n`,
+    );
     await Deno.writeTextFile(
       join(dir, "word.ts"),
       `import data from "./data.json" with { type: "json" };\nexport const word = data.word;\n`,
     );
     await Deno.writeTextFile(join(dir, "data.json"), `{ "word": "one" }\n`);
-    await body(dir, entry);
+    await body(dir, join(dir, "main.ts"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-/** Reads the graph at `entry`, with a clock `ahead` ms from the real one: the files it read, and the snapshot. */
-async function read(
-  entry: string,
-  dir: string,
-  ahead: number,
-): Promise<{ reads: string[]; snapshot: Snapshot }> {
-  const files = new CountingFiles(Roots.resolve([dir], entry), () => Date.now() + ahead);
-  const snapshot = await readGraph(entry, files);
-  return { reads: files.reads, snapshot };
+const read = (dir: string, entry: string) => readSnapshot(entry, { roots: Roots.resolve([dir], entry) });
+
+let fresh = 0;
+/** The same files' bytes, now, read from memory under paths never read before: nothing kept applies. */
+async function readAnew(dir: string): Promise<Snapshot> {
+  const root = `/fresh-${++fresh}`;
+  const files = new Map<string, Uint8Array>();
+  for (const name of FILES) files.set(`${root}/${name}`, await Deno.readFile(join(dir, name)));
+  return readGraph(`${root}/main.ts`, new MemoryFiles(files, `${root}.hsgen`));
 }
 
+/** What a snapshot says of each file, by its name. */
 const summary = (snapshot: Snapshot) =>
-  snapshot.modules.map(({ path, source, digest }) => ({ path, source, digest }));
+  snapshot.modules.map(({ path, source, digest }) => ({ name: path.split("/").at(-1), source, digest }));
 
-Deno.test("an unchanged file read long after its last change is not read again; a changed one is", async () => {
+Deno.test("every read gives what a read that keeps nothing gives, through edits of any size and none", async () => {
   await withApp(async (dir, entry) => {
-    const later = 10_000; // every file looks settled
-    const first = await read(entry, dir, later);
-    strictEqual(first.reads.length, 3);
-    const again = await read(entry, dir, later);
-    deepStrictEqual(again.reads, [], "nothing was read again");
-    deepStrictEqual(summary(again.snapshot), summary(first.snapshot));
-    strictEqual(again.snapshot.bytes, first.snapshot.bytes);
-
-    await Deno.writeTextFile(join(dir, "data.json"), `{ "word": "two, longer" }\n`);
-    const edited = await read(entry, dir, later);
-    deepStrictEqual(edited.reads, [join(dir, "data.json")]);
-    // What a walk that keeps nothing finds: a clock at 0 never finds a file settled.
-    const fresh = await read(entry, dir, -Date.now());
-    strictEqual(fresh.reads.length, 3);
-    deepStrictEqual(summary(edited.snapshot), summary(fresh.snapshot));
-    const digests = (snapshot: Snapshot) => snapshot.modules.map((module) => module.digest);
-    const [before, after] = [digests(first.snapshot), digests(edited.snapshot)];
-    for (let i = 0; i < 3; i++) notStrictEqual(after[i], before[i], "the file and every importer of it");
+    const edits: [name: typeof FILES[number], from: RegExp, to: string][] = [
+      ["data.json", /one/, "two"], // same size
+      ["data.json", /two/, "three, longer"],
+      ["word.ts", /data\.word/, "data.WORD"], // same size, within the same millisecond as the read before
+      ["main.ts", /=> word/, "=> `${word}!`"],
+      ["word.ts", /data\.WORD/, "data.word"], // back to bytes read before
+    ];
+    deepStrictEqual(summary(await read(dir, entry)), summary(await readAnew(dir)));
+    for (const [name, from, to] of edits) {
+      const path = join(dir, name);
+      await Deno.writeTextFile(path, (await Deno.readTextFile(path)).replace(from, to));
+      const snapshot = await read(dir, entry);
+      deepStrictEqual(summary(snapshot), summary(await readAnew(dir)), `after the edit of ${name} to ${to}`);
+      strictEqual(
+        snapshot.modules.find((module) => module.path === path)?.source,
+        await Deno.readTextFile(path),
+      );
+      deepStrictEqual(summary(await read(dir, entry)), summary(snapshot), "read again, unchanged");
+    }
   });
 });
 
-Deno.test("a file rewritten within its second, at the same size, is read anew on the real clock", async () => {
-  await withApp(async (dir, entry) => {
-    const word = join(dir, "word.ts");
-    const first = await read(entry, dir, 0);
-    ok(first.snapshot.modules.some((module) => module.source.includes("data.word")));
-    const text = await Deno.readTextFile(word);
-    await Deno.writeTextFile(word, text.replace("data.word", "data.WORD"));
-    const again = await read(entry, dir, 0);
-    ok(again.reads.includes(word), "the rewritten file was read");
-    ok(again.snapshot.modules.some((module) => module.source.includes("data.WORD")));
-  });
-});
-
-Deno.test("a file whose imports could not be read is read again", async () => {
+Deno.test("a same-size rewrite that puts the old times back is read as new", async () => {
   await withApp(async (dir, entry) => {
     const word = join(dir, "word.ts");
-    await Deno.writeTextFile(word, `import { gone } from "./gone.ts";\nexport const word = gone;\n`);
-    let failed = false;
-    await read(entry, dir, 10_000).catch(() => failed = true);
-    ok(failed, "the missing import fails the read");
-    await Deno.writeTextFile(join(dir, "gone.ts"), `export const gone = "back";\n`);
-    const after = await read(entry, dir, 10_000);
-    ok(after.reads.includes(word), "word.ts was not kept from the failed read");
-    deepStrictEqual((await read(entry, dir, 10_000)).reads, []);
+    const before = await read(dir, entry);
+    const { mtime, atime } = await Deno.stat(word);
+    await Deno.writeTextFile(word, (await Deno.readTextFile(word)).replace("data.word", "data.WORD"));
+    await Deno.utime(word, atime!, mtime!);
+    const after = await read(dir, entry);
+    ok(after.modules.some((module) => module.source.includes("data.WORD")));
+    notStrictEqual(after.digest, before.digest);
   });
 });
 
-function info(overrides: Partial<StampedInfo> = {}): StampedInfo {
-  return { dev: 1, ino: 2, size: 3, mtime: new Date(5_000), ctime: new Date(6_000), ...overrides };
-}
-
-Deno.test("settledStamp: only a read begun more than SETTLED_MS after the status change, with every time known", () => {
-  strictEqual(settledStamp(info(), 6_000 + SETTLED_MS), undefined);
-  const stamp = settledStamp(info(), 6_001 + SETTLED_MS);
-  ok(stamp !== undefined);
-  for (
-    const changed of [{ dev: 9 }, { ino: 9 }, { size: 9 }, { mtime: new Date(5_001) }, {
-      ctime: new Date(5_000),
-    }]
-  ) {
-    notStrictEqual(settledStamp(info(changed), 60_000), stamp, JSON.stringify(changed));
-  }
-  for (const unknown of [{ dev: null }, { ino: null }, { mtime: null }, { ctime: null }]) {
-    strictEqual(settledStamp(info(unknown), 60_000), undefined, JSON.stringify(unknown));
-  }
+Deno.test("a kept file whose import is gone is refused; one whose import failed is read right later", async () => {
+  await withApp(async (dir, entry) => {
+    await read(dir, entry);
+    await Deno.remove(join(dir, "data.json"));
+    let refused: unknown;
+    await read(dir, entry).catch((error) => refused = error);
+    ok(refused instanceof HotswapError && refused.code === "E_IMPORT", String(refused));
+    await Deno.writeTextFile(join(dir, "data.json"), `{ "word": "back" }\n`);
+    deepStrictEqual(summary(await read(dir, entry)), summary(await readAnew(dir)));
+  });
 });
 
-function kept(stamp: string, chars: number): KeptFile {
-  const bytesHash = createHash("sha256");
-  return { stamp, size: chars, source: "x".repeat(chars), bytesHash, bytesDigest: "", resolved: new Map() };
+function kept(bytes: number, fill = 0): KeptFile {
+  return {
+    bytes: new Uint8Array(bytes).fill(fill),
+    source: "",
+    bytesHash: createHash("sha256"),
+    bytesDigest: "",
+    resolved: new Map(),
+  };
 }
 
-Deno.test("RecentReads gives a file back only under its stamp, and keeps at most 32 MiB of text", () => {
+Deno.test("RecentReads gives a file back only for the same bytes, and keeps at most 32 MiB", () => {
   const reads = new RecentReads();
-  reads.keep("/a.ts", kept("s1", 10));
-  strictEqual(reads.take("/a.ts", "s2"), undefined, "another stamp");
-  strictEqual(reads.take("/a.ts", "s1"), undefined, "dropped at the mismatch");
-  const a = kept("s1", 10);
+  const a = kept(10, 1);
   reads.keep("/a.ts", a);
-  strictEqual(reads.take("/a.ts", "s1"), a);
-  reads.keep("/big.ts", kept("s", 32 * 1024 * 1024 + 1));
+  strictEqual(reads.take("/a.ts", new Uint8Array(10).fill(1)), a, "equal bytes, another array");
+  strictEqual(reads.take("/a.ts", new Uint8Array(10).fill(2)), undefined, "other bytes, same size");
+  strictEqual(reads.take("/a.ts", new Uint8Array(10).fill(1)), undefined, "dropped at the mismatch");
+  strictEqual(reads.bytes, 0);
+  reads.keep("/a.ts", a);
+  reads.keep("/big.ts", kept(32 * 1024 * 1024 + 1));
   strictEqual(reads.size, 1, "a file larger than the bound is not kept");
-  reads.keep("/b.ts", kept("s", 20 * 1024 * 1024));
-  strictEqual(reads.take("/a.ts", "s1"), a, "a.ts used after b.ts was kept");
-  reads.keep("/c.ts", kept("s", 20 * 1024 * 1024));
-  strictEqual(reads.take("/b.ts", "s"), undefined, "the least recently used went first");
-  ok(reads.take("/c.ts", "s") !== undefined);
-  ok(reads.take("/a.ts", "s1") === a);
-  reads.forget("/a.ts");
-  strictEqual(reads.take("/a.ts", "s1"), undefined);
+  reads.keep("/b.ts", kept(20 * 1024 * 1024));
+  strictEqual(reads.take("/a.ts", a.bytes), a, "a.ts used after b.ts was kept");
+  reads.keep("/c.ts", kept(20 * 1024 * 1024));
+  strictEqual(
+    reads.take("/b.ts", new Uint8Array(20 * 1024 * 1024)),
+    undefined,
+    "the least recently used went",
+  );
+  strictEqual(reads.size, 2);
+  strictEqual(reads.bytes, 20 * 1024 * 1024 + 10);
+  reads.keep("/a.ts", kept(5));
+  strictEqual(reads.bytes, 20 * 1024 * 1024 + 5, "a file kept again replaces its earlier read");
+});
+
+Deno.test("RecentReads keeps at most 4,096 files", () => {
+  const reads = new RecentReads();
+  for (let i = 0; i < 5000; i++) reads.keep(`/m${i}.ts`, kept(1));
+  strictEqual(reads.size, 4096);
+  strictEqual(reads.bytes, 4096);
+  strictEqual(reads.take("/m0.ts", new Uint8Array(1)), undefined);
+  ok(reads.take("/m4999.ts", new Uint8Array(1)) !== undefined);
 });
