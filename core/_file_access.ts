@@ -60,14 +60,18 @@ export class DiskFiles implements FileAccess {
   locate(path: string, importer: Importer | undefined): string {
     const roots = this.#roots;
     const what = importer ? `"${importer.specifier}" imported by "${importer.path}"` : `"${path}"`;
-    if (roots.lexicalRootOf(path) === undefined) {
+    // An import resolves against its importer's real path: under a root that
+    // is a symlink (`current -> releases/v2`, the entry's own directory or
+    // one given), it lies inside the root's real directory, not under the link.
+    const lexically = roots.lexicalRootOf(path) !== undefined;
+    if (!lexically && !roots.holdsReal(path)) {
       throw new HotswapError(
         "E_OUTSIDE_ROOTS",
         `Cannot load ${what}: it resolves to "${path}", outside the roots ${roots.describe()}; move the file inside a root or add its directory to roots`,
         { path },
       );
     }
-    assertReadable(path, roots.lexical, path);
+    assertReadable(path, lexically ? roots.lexical : roots.real, path);
     let realPath: string;
     try {
       realPath = Deno.realPathSync(path);

@@ -68,6 +68,24 @@ Deno.test("DiskFiles.locate() returns a file's real path, through a symlink insi
   });
 });
 
+Deno.test("DiskFiles.locate() takes a path inside a symlinked root's real directory, where imports resolve", async () => {
+  await withTree(async ({ root, outside }) => {
+    // A release layout: the root is a link to the release, imports resolve against their importer's real path.
+    const current = join(root, "..", "current");
+    await Deno.symlink(root, current);
+    const files = new DiskFiles(Roots.resolve([current], join(current, "main.ts")));
+    strictEqual(files.locate(join(current, "main.ts"), undefined), join(root, "main.ts"));
+    const importer = { path: join(root, "main.ts"), specifier: "./main.ts" };
+    strictEqual(files.locate(join(root, "main.ts"), importer), join(root, "main.ts"));
+    refuses(
+      () => files.locate(outside, importer),
+      "E_OUTSIDE_ROOTS",
+      outside,
+      `outside the roots "${current}"`,
+    );
+  });
+});
+
 Deno.test("DiskFiles.locate() refuses a path outside the roots, naming the importer when there is one", async () => {
   await withTree(({ root, main, outside, files, importer }) => {
     const expected = `Cannot load "${outside}": it resolves to "${outside}", outside the roots "${root}"`;

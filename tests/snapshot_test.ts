@@ -253,6 +253,30 @@ export { type E } from "./e.ts";
   ]);
 });
 
+Deno.test("a generation in a release directory reached through a symlink loads its imports, and follows a flip of the link", async () => {
+  await using fixture = await Fixture.create();
+  for (const version of ["v1", "v2"]) {
+    await fixture.write({
+      [`releases/${version}/main.ts`]:
+        `import { word } from "./lib/word.ts";\nexport const hs_echo = { label: word, run: (input: unknown) => [word, input] };\n`,
+      [`releases/${version}/lib/word.ts`]: `export const word = "${version}";\n`,
+    });
+  }
+  const current = fixture.path("current");
+  const entry = join(current, "main.ts");
+  // The entry's directory is the default root; given as a root, the link behaves the same.
+  for (const roots of [undefined, [current]]) {
+    await Deno.remove(current).catch(() => {});
+    await Deno.symlink(fixture.path("releases/v1"), current);
+    await using hot = await registerHotswap(echo, entry, roots === undefined ? {} : { roots });
+    strictEqual(hot.with((h) => h.label), "v1");
+    await Deno.remove(current);
+    await Deno.symlink(fixture.path("releases/v2"), current);
+    await hot.swap(entry);
+    strictEqual(hot.with((h) => h.label), "v2");
+  }
+});
+
 Deno.test("Snapshot.digest is the same for the same bytes and changes when a dependency changes", async () => {
   await using one = await Fixture.create();
   await using two = await Fixture.create();
