@@ -262,7 +262,15 @@ export class GraphWatcher<T> implements AsyncDisposable {
 
   #onEvent(event: Deno.FsEvent): void {
     if (this.closed) return;
-    const changes = changesOf(event, this.#files, this.#failure !== undefined);
+    // While a swap runs, or after one failed, any module file counts: the
+    // graph being read may import a file the serving one does not (a new
+    // module, written after the entry that imports it, or the missing import
+    // appearing), and its save must not be lost, nor a half of it committed.
+    const changes = changesOf(
+      event,
+      this.#files,
+      this.#failure !== undefined || this.#inFlight !== undefined,
+    );
     // The graph's files are real paths; an import may name one through a symlink in a watched
     // directory (its importer's). A link made or re-pointed there (`ln -sfn`) may change what the
     // graph holds: it counts as a change, complete, since a link is made in one step.

@@ -175,6 +175,35 @@ export const value = "slow";\n`,
   });
 });
 
+Deno.test("watchGraph() abandons a swap when a module it newly imports is saved while it loads", async () => {
+  await withWatched("one", async ({ dir, entry, hot, outcomes }) => {
+    const loading = globalThis as { __watchTestLoading?: () => void };
+    const started = Promise.withResolvers<void>();
+    loading.__watchTestLoading = started.resolve;
+    try {
+      // The deploy writes the entry first, importing a new module, then the module, in two parts;
+      // the second part lands while the swap loads what it read of the first.
+      const util = `${dir}/util.ts`;
+      await Deno.writeTextFile(util, 'export let word = "half";\n');
+      await Deno.writeTextFile(
+        entry,
+        `import { word } from "./util.ts";
+(globalThis as { __watchTestLoading?: () => void }).__watchTestLoading?.();
+await new Promise((resolve) => setTimeout(resolve, 300));
+export const hs_answer = { get value() { return word; } };\n`,
+      );
+      await started.promise;
+      await Deno.writeTextFile(util, 'export let word = "half";\nword = "whole";\n');
+      const outcome = await outcomes.next();
+      strictEqual(committed(outcome), 2, "the swap that read half of util.ts committed nothing");
+      strictEqual(hot.with((h) => h.value), "whole");
+      ok(outcome.changed.includes(util), `util.ts among ${outcome.changed}`);
+    } finally {
+      delete loading.__watchTestLoading;
+    }
+  });
+});
+
 Deno.test("watchGraph() coalesces a burst of saves into one swap", async () => {
   await withWatched("one", async ({ hot, value, outcomes }) => {
     // Five writes back to back take far less than the 500 ms settle window.
