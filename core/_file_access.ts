@@ -76,7 +76,7 @@ export class DiskFiles implements FileAccess {
     try {
       realPath = Deno.realPathSync(path);
     } catch (error) {
-      throw notFound(path, importer, error);
+      throw unreadable(path, importer, error);
     }
     if (!roots.holdsReal(realPath)) {
       throw new HotswapError(
@@ -94,7 +94,7 @@ export class DiskFiles implements FileAccess {
     try {
       info = Deno.statSync(realPath);
     } catch (error) {
-      throw notFound(path, importer, error);
+      throw unreadable(path, importer, error);
     }
     if (!info.isFile) {
       // Never read a FIFO, socket or device: a read could block the host forever.
@@ -112,7 +112,11 @@ export class DiskFiles implements FileAccess {
   }
 
   read(realPath: string): Uint8Array {
-    return Deno.readFileSync(realPath);
+    try {
+      return Deno.readFileSync(realPath);
+    } catch (error) {
+      throw unreadable(realPath, undefined, error);
+    }
   }
 
   /** Deno would still refuse a missing file when loading from disk: say so, if allowed to look. */
@@ -173,6 +177,22 @@ export class MemoryFiles implements FileAccess {
 
   /** An artifact holds only what runs; a file nothing runs is not in it and need not be. */
   checkUnfollowed(): void {}
+}
+
+/**
+ * The error for a file the walk cannot reach: the operating system's
+ * refusal (the file's or a directory's mode or owner: `E_PERMISSION`, with
+ * what to change), else the file is not there (see {@linkcode notFound}).
+ */
+export function unreadable(path: string, importer: Importer | undefined, error: unknown): HotswapError {
+  if (!(error instanceof Deno.errors.PermissionDenied)) return notFound(path, importer, error);
+  return new HotswapError(
+    "E_PERMISSION",
+    `Cannot read "${path}"${
+      importer === undefined ? "" : ` (imported by "${importer.path}")`
+    }: the operating system refuses it (${error.message}); give the host's user read access to the file and search access to its directories (chmod, chown)`,
+    { path, cause: error },
+  );
 }
 
 /** The error for a file that is not there, worded for an entry or for an import. */

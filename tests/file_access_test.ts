@@ -217,3 +217,67 @@ Deno.test("MemoryFiles.locate() refuses a file it lacks: E_NOT_FOUND for the ent
   const named = `Cannot load "./dep.ts" imported by "/app/main.ts": "/srv/app.hsgen" holds no such file`;
   refuses(() => files.locate("/app/dep.ts", importer), "E_IMPORT", "/app/dep.ts", named);
 });
+
+/**
+ * The command that runs `deno` as a user file modes bind: as is for a
+ * user, without the capabilities that let root read anything for root
+ * (with `setpriv`); `undefined` when neither applies.
+ */
+function boundByModes(): { command: string; prefix: string[] } | undefined {
+  if (Deno.uid() !== 0) return { command: Deno.execPath(), prefix: [] };
+  try {
+    const caps = "-dac_override,-dac_read_search";
+    new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    return { command: "setpriv", prefix: ["--inh-caps", caps, "--bounding-set", caps, Deno.execPath()] };
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test({
+  name: "a file or directory the operating system will not let the host read is E_PERMISSION, naming it",
+  ignore: Deno.build.os === "windows" || boundByModes() === undefined,
+  async fn() {
+    await withTree(async ({ root, main }) => {
+      const dep = join(root, "dep.ts");
+      const sub = join(root, "sub");
+      await Deno.writeTextFile(main, 'import "./dep.ts";\nimport "./sub/deep.ts";\nexport const a = 1;\n');
+      await Deno.writeTextFile(dep, "export {};\n");
+      await Deno.writeTextFile(join(sub, "deep.ts"), "export {};\n");
+      const runAs = boundByModes()!;
+      const outcome = async () => {
+        const program = `
+          import { readSnapshot } from ${
+          JSON.stringify(new URL("../core/snapshot.ts", import.meta.url).href)
+        };
+          import { Roots } from ${JSON.stringify(new URL("../core/roots.ts", import.meta.url).href)};
+          const main = ${JSON.stringify(main)};
+          try { await readSnapshot(main, { roots: Roots.resolve([${
+          JSON.stringify(root)
+        }], main) }); console.log("read"); }
+          catch (e) { console.log(JSON.stringify({ code: e.code, path: e.path, message: e.message })); }`;
+        const { stdout } = await new Deno.Command(runAs.command, {
+          args: [...runAs.prefix, "eval", "--no-config", program],
+          stderr: "inherit",
+        }).output();
+        return new TextDecoder().decode(stdout).trim();
+      };
+      try {
+        await Deno.chmod(dep, 0o000);
+        const file = JSON.parse(await outcome());
+        deepStrictEqual([file.code, file.path], ["E_PERMISSION", dep]);
+        ok(file.message.includes(`Cannot read "${dep}"`) && file.message.includes("chmod"), file.message);
+        await Deno.chmod(dep, 0o644);
+        await Deno.chmod(sub, 0o000);
+        const dir = JSON.parse(await outcome());
+        deepStrictEqual([dir.code, dir.path], ["E_PERMISSION", join(sub, "deep.ts")], dir.message);
+        ok(dir.message.includes(`imported by "${main}"`), dir.message);
+        await Deno.chmod(sub, 0o755);
+        strictEqual(await outcome(), "read");
+      } finally {
+        await Deno.chmod(dep, 0o644).catch(() => {});
+        await Deno.chmod(sub, 0o755).catch(() => {});
+      }
+    });
+  },
+});
