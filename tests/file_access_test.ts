@@ -219,32 +219,47 @@ Deno.test("MemoryFiles.locate() refuses a file it lacks: E_NOT_FOUND for the ent
 });
 
 /**
- * The command that runs `deno` as a user file modes bind: as is for a
- * user, without the capabilities that let root read anything for root
- * (with `setpriv`); `undefined` when neither applies.
+ * The command that runs `deno` as a user file modes bind, given a file of
+ * mode 000: as is when this process cannot read it either; else (root,
+ * whose capabilities read anything) without those capabilities, through
+ * `setpriv`; `undefined` when `setpriv` cannot run.
  */
-function boundByModes(): { command: string; prefix: string[] } | undefined {
-  if (Deno.uid() !== 0) return { command: Deno.execPath(), prefix: [] };
+function boundByModes(unreadable: string): { command: string; prefix: string[] } | undefined {
   try {
-    const caps = "-dac_override,-dac_read_search";
-    new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
-    return { command: "setpriv", prefix: ["--inh-caps", caps, "--bounding-set", caps, Deno.execPath()] };
+    Deno.readFileSync(unreadable);
   } catch {
-    return undefined;
+    return { command: Deno.execPath(), prefix: [] };
   }
+  const caps = "-dac_override,-dac_read_search";
+  try {
+    const { success } = new Deno.Command("setpriv", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    if (success) {
+      return { command: "setpriv", prefix: ["--inh-caps", caps, "--bounding-set", caps, Deno.execPath()] };
+    }
+  } catch {
+    // No setpriv: nothing here can drop root's capabilities.
+  }
+  return undefined;
 }
 
 Deno.test({
   name: "a file or directory the operating system will not let the host read is E_PERMISSION, naming it",
-  ignore: Deno.build.os === "windows" || boundByModes() === undefined,
-  async fn() {
+  ignore: Deno.build.os === "windows",
+  async fn(t) {
     await withTree(async ({ root, main }) => {
       const dep = join(root, "dep.ts");
       const sub = join(root, "sub");
       await Deno.writeTextFile(main, 'import "./dep.ts";\nimport "./sub/deep.ts";\nexport const a = 1;\n');
       await Deno.writeTextFile(dep, "export {};\n");
       await Deno.writeTextFile(join(sub, "deep.ts"), "export {};\n");
-      const runAs = boundByModes()!;
+      await Deno.chmod(dep, 0o000);
+      const runAs = boundByModes(dep);
+      if (runAs === undefined) {
+        await Deno.chmod(dep, 0o644);
+        console.warn(`${t.name}: skipped, root here and no setpriv to drop its capabilities`);
+        return;
+      }
       const outcome = async () => {
         const program = `
           import { readSnapshot } from ${
@@ -263,7 +278,6 @@ Deno.test({
         return new TextDecoder().decode(stdout).trim();
       };
       try {
-        await Deno.chmod(dep, 0o000);
         const file = JSON.parse(await outcome());
         deepStrictEqual([file.code, file.path], ["E_PERMISSION", dep]);
         ok(file.message.includes(`Cannot read "${dep}"`) && file.message.includes("chmod"), file.message);
