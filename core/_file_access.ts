@@ -184,7 +184,7 @@ export class MemoryFiles implements FileAccess {
  * refusal (the file's or a directory's mode or owner: `E_PERMISSION`, with
  * what to change), else the file is not there (see {@linkcode notFound}).
  */
-export function unreadable(path: string, importer: Importer | undefined, error: unknown): HotswapError {
+function unreadable(path: string, importer: Importer | undefined, error: unknown): HotswapError {
   if (!(error instanceof Deno.errors.PermissionDenied)) return notFound(path, importer, error);
   return new HotswapError(
     "E_PERMISSION",
