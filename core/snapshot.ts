@@ -216,6 +216,17 @@ const PARSE_ONLY = `import "hotswap-parse-only:";`;
  */
 async function syntaxError({ path, source, mediaType, error }: Unparsable): Promise<HotswapError> {
   const where = `${path}:${error.line}:${error.column}`;
+  // Deno runs such a TypeScript file (not JavaScript), dropping all that
+  // follows the `/*`: almost always a file caught mid-write, or a comment
+  // never closed. Refused, as the rest of the module would be silently
+  // missing, and said so rather than blamed on the scanner.
+  if (/^Unterminated comment\b/.test(error.reason)) {
+    return new HotswapError(
+      "E_IMPORT",
+      `Cannot parse "${path}": the comment opened at ${where} is never closed, so everything after it would be dropped; close the comment (or, if the file is still being written, swap again once it is whole)`,
+      { path, cause: error },
+    );
+  }
   const url = URL.createObjectURL(new Blob([PARSE_ONLY + source], { type: mediaType }));
   let denoParses = true;
   try {

@@ -448,6 +448,26 @@ Deno.test("readSnapshot() reports a syntax error with file, line and column, and
   await rejects(read(entry), /Cannot parse ".*data\.json": .*; fix the JSON/);
 });
 
+Deno.test("readSnapshot() refuses a comment never closed, saying so, not blaming the scanner", async () => {
+  await using fixture = await Fixture.create();
+  // Deno would run the TypeScript file without the rest; the JavaScript one is a SyntaxError.
+  for (const name of ["cut.ts", "cut.js"]) {
+    const entry = await fixture.write({
+      [name]: "export const x = 1;\n/* a comment cut off\nexport const y = 2;\n",
+    });
+    await rejects(read(entry), (error: HotswapError) => {
+      strictEqual(error.code, "E_IMPORT");
+      strictEqual(error.path, entry);
+      match(
+        error.message,
+        /^Cannot parse ".*cut\.[jt]s": the comment opened at .*cut\.[jt]s:2:1 is never closed/,
+      );
+      match(error.message, /close the comment/);
+      return true;
+    });
+  }
+});
+
 Deno.test("readSnapshot() refuses a local @jsxImportSource, which cannot be minted", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({
