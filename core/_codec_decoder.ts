@@ -8,7 +8,7 @@
  * @module
  */
 
-import { rebuildError } from "./_protocol.ts";
+import { GUEST_CODES, rebuildError } from "./_protocol.ts";
 import { checkSerializedError } from "./_worker_messages.ts";
 import { BUDGET, isArray, MAX_DEPTH, stringify, VIEWS } from "./_codec_format.ts";
 
@@ -189,7 +189,7 @@ class Decoder {
         return this.#refs[id] = this.#view(tree, next);
       case "E":
         this.#costlyOne();
-        return this.#refs[id] = rebuildError(checkSerializedError(tree[1]));
+        return this.#refs[id] = rebuildError(checkSerializedError(tree[1]), GUEST_CODES.value);
       case "P": {
         const primitive = this.decode(tree[1], next);
         if (typeof primitive === "object" || typeof primitive === "undefined") {

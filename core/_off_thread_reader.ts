@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { HotswapError } from "./errors.ts";
 import type { SignalReads } from "./loader.ts";
 import type { OpenArtifactOptions, Provenance } from "./artifact.ts";
-import { rebuildError, type SerializedError } from "./_protocol.ts";
+import { ANY_CODE, rebuildError, type SerializedError } from "./_protocol.ts";
 import { SignatureError, type SignatureReason } from "./signature.ts";
 import { Snapshot, type SnapshotModule } from "./snapshot.ts";
 
@@ -274,7 +274,7 @@ export class OffThreadReader {
  */
 function snapshotOf(path: string, reply: ReaderReply): Snapshot {
   if (reply.error !== undefined) {
-    const error = rebuildError(reply.error);
+    const error = rebuildError(reply.error, ANY_CODE);
     if (reply.signatureReason === undefined) throw error;
     throw new SignatureError(reply.signatureReason, error.message, {
       path: reply.error.path,

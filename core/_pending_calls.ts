@@ -17,7 +17,7 @@
  */
 
 import { describeThrown, type HotswapError } from "./errors.ts";
-import { rebuildThrown, type SerializedError } from "./_protocol.ts";
+import { GUEST_CODES, rebuildThrown, type SerializedError } from "./_protocol.ts";
 import { ProtocolViolation } from "./_worker_messages.ts";
 
 /** Call ids whose caller gave up (callTimeout) and whose late answer is still welcome. */
@@ -145,9 +145,10 @@ export class PendingCalls {
    * @throws {ProtocolViolation} As {@linkcode take}, and when the error cannot be rebuilt.
    */
   reject(id: number, fields: SerializedError): void {
+    const kind = (this.#calls.get(id) ?? this.#requests.get(id))?.kind;
     let error: unknown;
     try {
-      error = rebuildThrown(fields);
+      error = rebuildThrown(fields, GUEST_CODES[kind ?? "value"]);
     } catch (failure) {
       throw new ProtocolViolation(`an error record the host cannot rebuild (${describeThrown(failure)})`);
     }

@@ -259,19 +259,43 @@ const BUILTIN_ERRORS: Readonly<Record<string, ErrorClass>> = {
 };
 
 /**
- * Rebuilds an error sent by {@linkcode serializeError}: a `HotswapError` (or
- * `ContractError`) when it carries a code, an instance of the matching
- * built-in or `Deno.errors` class when its name is one (so `instanceof
- * Deno.errors.NotCapable` holds on the host), else an `Error` with the name.
- *
- * @param fields The sent fields.
+ * The runtime codes an error from a generation's side may carry, by what it
+ * answers; any other code there is the generation's. The guest tells its
+ * own errors by `instanceof HotswapError`, which a generation sharing its
+ * realm can forge (a setter on `Error.prototype`, `Error.prepareStackTrace`
+ * or any other hook the runtime's code runs through can hand it the class),
+ * so the host takes a runtime code only where the guest's runtime raises
+ * one, and never one that speaks of the host's own state (`E_CLOSED`,
+ * `E_TIMEOUT`, `E_INTEGRITY`, ...). A value (a result, an argument) carries
+ * none: an error in it is data.
  */
+export const GUEST_CODES: {
+  readonly load: ReadonlySet<HotswapErrorCode>;
+  readonly call: ReadonlySet<HotswapErrorCode>;
+  readonly control: ReadonlySet<HotswapErrorCode>;
+  readonly value: ReadonlySet<HotswapErrorCode>;
+} = {
+  load: new Set(["E_IMPORT", "E_SYMBOL", "E_INIT", "E_CONTRACT", "E_WORKER"]),
+  call: new Set(["E_WORKER"]),
+  control: new Set(["E_WORKER"]),
+  value: new Set(),
+};
+
+/** Every runtime code: what the host's own reader may raise. */
+export const ANY_CODE: CodeSet = { has: isHotswapErrorCode };
+
+/** Which runtime codes a sender may raise. */
+export type CodeSet = Pick<ReadonlySet<HotswapErrorCode>, "has">;
+
 /**
  * What a generation threw, rebuilt on this side: the value itself when it
  * was no Error and crossed as JSON (`throw "busy"` rejects with `"busy"`,
  * `throw { status: 418 }` with such an object), else the rebuilt Error.
+ *
+ * @param fields The sent fields.
+ * @param codes The runtime codes its sender may raise (see {@linkcode GUEST_CODES}).
  */
-export function rebuildThrown(fields: SerializedError): unknown {
+export function rebuildThrown(fields: SerializedError, codes: CodeSet): unknown {
   if (fields.thrown !== undefined) {
     try {
       return JSON.parse(fields.thrown);
@@ -279,7 +303,7 @@ export function rebuildThrown(fields: SerializedError): unknown {
       // Cut on its way, or not JSON: the Error describing it will do.
     }
   }
-  return rebuildError(fields);
+  return rebuildError(fields, codes);
 }
 
 /**
@@ -325,13 +349,25 @@ function jsonPlain(value: unknown, depth: number, visited: { nodes: number }): b
 /** Longest JSON text of a thrown value carried as the value (characters); a longer one crosses as text. */
 const MAX_THROWN = 16 * 1024;
 
-export function rebuildError(fields: SerializedError): Error {
+/**
+ * Rebuilds an error sent by {@linkcode serializeError}: a `HotswapError` (or
+ * `ContractError`) when it carries a code its sender may raise, an instance
+ * of the matching built-in or `Deno.errors` class when its name is one (so
+ * `instanceof Deno.errors.NotCapable` holds on the host), else an `Error`
+ * with the name. A code its sender may not raise stays a plain property, as
+ * on any error a generation throws.
+ *
+ * @param fields The sent fields.
+ * @param codes The runtime codes its sender may raise (see {@linkcode GUEST_CODES}).
+ */
+export function rebuildError(fields: SerializedError, codes: CodeSet): Error {
   let error: Error;
-  const cause = fields.cause === undefined ? {} : { cause: rebuildThrown(fields.cause) };
-  if (fields.code === "E_CONTRACT") {
+  const cause = fields.cause === undefined ? {} : { cause: rebuildThrown(fields.cause, codes) };
+  const code = fields.code !== undefined && codes.has(fields.code) ? fields.code : undefined;
+  if (code === "E_CONTRACT") {
     error = new ContractError(fields.message, fields.problems ?? [], { path: fields.path, ...cause });
-  } else if (fields.code !== undefined) {
-    error = new HotswapError(fields.code, fields.message, { path: fields.path, ...cause });
+  } else if (code !== undefined) {
+    error = new HotswapError(code, fields.message, { path: fields.path, ...cause });
   } else {
     const denoErrors = (globalThis as { Deno?: { errors?: Record<string, unknown> } }).Deno?.errors ?? {};
     const named = Object.hasOwn(BUILTIN_ERRORS, fields.name)
@@ -342,8 +378,9 @@ export function rebuildError(fields: SerializedError): Error {
     error = new (named ?? Error)(fields.message, cause);
     if (error.name !== fields.name) error.name = fields.name;
   }
-  for (const [key, value] of Object.entries(fields.props ?? {})) {
-    if (!RESERVED_PROPS.has(key) || (key === "code" && fields.code === undefined)) {
+  const props = code === fields.code ? fields.props : { ...fields.props, code: fields.code };
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (!RESERVED_PROPS.has(key) || (key === "code" && code === undefined)) {
       Object.defineProperty(error, key, { value, writable: true, enumerable: true, configurable: true });
     }
   }

@@ -54,6 +54,11 @@ function lockGetter(owner: object, key: PropertyKey, get: () => unknown): void {
 
 const USE_PROCESS = 'run it with isolation "process", whose generation has a process of its own';
 
+/** The largest pid Deno's `kill` takes as it is (an i32). */
+const MAX_PID = 0x7fffffff;
+// Captured when the runtime loads, before a generation's code can replace it.
+const isInteger = Number.isInteger;
+
 /**
  * Takes away what would reach the host. Call once, before any generation
  * code runs in this worker.
@@ -63,6 +68,16 @@ export function lockDown(): void {
   const host = deno.pid;
   const kill = deno.kill.bind(deno);
   lock(deno, "kill", (pid: number, signal?: Deno.Signal) => {
+    // Deno converts the pid to an i32 (a fraction truncated, 2^32 + pid
+    // wrapped, a bigint taken): only a pid that converts to itself is
+    // checked and passed on.
+    if (typeof pid !== "number" || !isInteger(pid) || pid > MAX_PID) {
+      throw new TypeError(
+        `Deno.kill: the pid must be an integer up to ${MAX_PID}, not ${
+          typeof pid === "number" ? pid : typeof pid
+        }`,
+      );
+    }
     // Pid 0 and negative pids signal process groups, the host's included.
     if (pid === host || pid <= 0) refuse(`Deno.kill(${pid})`, USE_PROCESS);
     return kill(pid, signal);

@@ -286,7 +286,7 @@ function reportExits(): void {
   const close = scope.close.bind(scope);
   const announce = (how: string) => {
     try {
-      post({ t: "exit", how });
+      post({ t: "exit", how: how.slice(0, CRASH_TEXT) });
     } catch { /* the host learns it from the missing answers then */ }
   };
   try {
@@ -304,7 +304,8 @@ function reportExits(): void {
   try {
     Object.defineProperty(Deno, "exit", {
       value: (code?: number) => {
-        announce(`Deno.exit(${code ?? ""})`);
+        // A code that is no number is named by its type: its own text could be anything, of any size.
+        announce(`Deno.exit(${typeof code === "number" ? code : code === undefined ? "" : typeof code})`);
         return exit(code);
       },
       configurable: false,

@@ -109,11 +109,48 @@ export function escapeOutput(): void {
     replace(name, (value) => call(name, label(value)));
   }
   replace("timeLog", (value, ...args) => call("timeLog", label(value), ...args.map((arg) => printed([arg]))));
+  replace("table", (data, columns) => {
+    let rows: unknown;
+    try {
+      rows = namesEscaped(data, 2);
+    } catch {
+      return call("log", "%s", printed([data]));
+    }
+    call(
+      "table",
+      rows,
+      Array.isArray(columns) ? columns.map((name) => escapeControls(stringOf(name))) : undefined,
+    );
+  });
   replace("clear", () => {});
   const stdout = Deno.stdout;
   const stderr = Deno.stderr;
   lockGetter(Deno, "stdout", escapingWriter(stdout));
   lockGetter(Deno, "stderr", escapingWriter(stderr));
+}
+
+/**
+ * `console.table`'s data with its row and column names escaped, `levels`
+ * deep: Deno prints those names as they are (its cells it inspects, which
+ * escapes them). Copied onto plain objects and arrays, by definition, so a
+ * `__proto__` name stays a name.
+ */
+function namesEscaped(data: unknown, levels: number): unknown {
+  if (
+    levels === 0 || typeof data !== "object" || data === null || data instanceof Map || data instanceof Set
+  ) {
+    return data;
+  }
+  const copy: object = Array.isArray(data) ? [] : {};
+  for (const key of Object.keys(data)) {
+    Object.defineProperty(copy, escapeControls(key), {
+      value: namesEscaped((data as Record<string, unknown>)[key], levels - 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
 }
 
 function lockGetter(owner: object, key: string, value: unknown): void {

@@ -72,6 +72,9 @@ export interface HotswapErrorOptions extends ErrorOptions {
   activeGeneration?: number | undefined;
 }
 
+// Captured when the runtime loads, before a generation's code can replace it.
+const defineProperty = Object.defineProperty;
+
 /**
  * A failure a caller is expected to handle: a swap that was refused, a call
  * on a closed reference, a worker that crashed. Branch on `code`.
@@ -107,7 +110,14 @@ export class HotswapError extends Error {
     options?: HotswapErrorOptions,
   ) {
     super(message, options);
-    this.name = "HotswapError";
+    // Defined, not assigned: an assignment would run a setter a generation
+    // sharing the realm put on `Error.prototype`, handing it this class.
+    defineProperty(this, "name", {
+      value: "HotswapError",
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
     this.code = code;
     this.path = options?.path;
     this.activeGeneration = options?.activeGeneration;

@@ -153,7 +153,7 @@ function reachesTerminalEscaped(run: HostRun): void {
   const output = run.stdout + run.stderr;
   // deno-lint-ignore no-control-regex -- finding control characters is the point
   ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(output), JSON.stringify(output));
-  for (const what of ["log", "error", "format"]) {
+  for (const what of ["log", "error", "format", "column", "row"]) {
     ok(
       output.includes(`${what}\\x1b]0;PWNED\\x07\\x1b[?1049h\\x1b[6n`),
       `${what}: ${JSON.stringify(output)}`,
@@ -161,6 +161,14 @@ function reachesTerminalEscaped(run: HostRun): void {
   }
   strictEqual(run.reports["refused"], "Error");
   ok(String(run.reports["message"]).startsWith("thrown\\x1b]0;PWNED\\x07"), JSON.stringify(run.reports));
+  servedAndClosed(run);
+}
+
+/** The generation's error, whatever class it reached, did not come out as one of the runtime's. */
+function notForged(run: HostRun): void {
+  strictEqual(run.reports["refused"], "E_WORKER", JSON.stringify(run.reports) + run.stderr);
+  const [name] = run.reports["forged"] as [string, string | undefined];
+  ok(name !== "HotswapError", JSON.stringify(run.reports));
   servedAndClosed(run);
 }
 
@@ -192,6 +200,19 @@ export const ATTACKS: readonly Attack[] = [
       worker: refusedWith("E_WORKER", false),
       // Only the child ends; it is restarted from the same snapshot and serves on.
       process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "flood the host through the exit it announces (Deno.exit with a code whose text is 64 MiB)",
+    body: 'Deno.exit({ toString: () => "x".repeat(2 ** 26) } as unknown as number);',
+    expect: {
+      worker: (run) => {
+        ok(
+          String(run.reports["message"]).includes("ended itself with Deno.exit(object)"),
+          JSON.stringify(run.reports),
+        );
+        refusedWith("E_WORKER", false)(run);
+      },
     },
   },
   {
@@ -237,6 +258,50 @@ export const ATTACKS: readonly Attack[] = [
       worker: refusedWith("NotCapable"),
       process: refusedWith("E_WORKER"),
     },
+  },
+  {
+    name:
+      "end the host by killing its own process with a pid Deno converts (a fraction, 2^32 + pid, a bigint)",
+    body: `for (const pid of [Deno.pid + 0.5, Deno.pid + 2 ** 32, BigInt(Deno.pid)]) {
+      try { Deno.kill(pid as number, "SIGKILL"); } catch { /* refused */ }
+    }
+    return "alive";`,
+    expect: {
+      inline: (run) => strictEqual(run.signal, "SIGKILL"),
+      worker: (run) => {
+        strictEqual(run.reports["attack"], "alive");
+        servedAndClosed(run);
+      },
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
+    name: "forge the runtime's own errors (E_CLOSED) with the class reached through hooks it runs",
+    // The first call hooks `Error.prototype.name` and `Error.prepareStackTrace`, then returns
+    // a function, which cannot cross: the runtime's own error for it passes through both hooks.
+    // The second throws an error of the class it caught, with a code that speaks of the host.
+    body:
+      `const scope = globalThis as unknown as { caught?: new (code: string, message: string) => Error; calls?: number };
+    scope.calls = (scope.calls ?? 0) + 1;
+    if (scope.calls === 1) {
+      const grab = (error: unknown) => {
+        if (error instanceof Error && error.constructor !== Error) scope.caught ??= error.constructor as never;
+      };
+      Object.defineProperty(Error.prototype, "name", { configurable: true, get: () => "Error", set(this: unknown) { grab(this); } });
+      try {
+        (Error as unknown as { prepareStackTrace: unknown }).prepareStackTrace = (error: unknown) => (grab(error), "forged");
+      } catch { /* locked, in a worker */ }
+      return () => {};
+    }
+    if (scope.caught === undefined) return "no class caught";
+    throw new scope.caught("E_CLOSED", "the runtime is closed");`,
+    after: `try {
+  await hot.with((h) => h.attack(Deno.cwd()));
+  report("forged", ["no error"]);
+} catch (error) {
+  report("forged", [(error as Error).constructor.name, (error as { code?: string }).code]);
+}`,
+    expect: { worker: notForged, process: notForged },
   },
   {
     name: "end the host by killing its own process through Node's process.kill",
@@ -313,6 +378,9 @@ export const ATTACKS: readonly Attack[] = [
     console.log("log" + sequence);
     console.error("error" + sequence);
     console.log("%s", "format" + sequence);
+    // Deno prints a table's row and column names as they are (its cells it escapes).
+    console.table([{ ["column" + sequence]: 1 }], ["column" + sequence]);
+    console.table({ ["row" + sequence]: { a: 1 } });
     try { Deno.stdout.writeSync(new TextEncoder().encode("stdout" + sequence + "\\n")); } catch { /* refused */ }
     throw new Error("thrown" + sequence);`,
     expect: {

@@ -66,7 +66,7 @@ Deno.test("PendingCalls.take() refuses an answer of a kind the request did not a
 Deno.test("PendingCalls.resolve() and reject() settle a request, the error rebuilt with its code", async () => {
   const calls = new PendingCalls(undefined, noTimeout);
   const good = open(calls, "call");
-  const bad = open(calls, "control");
+  const bad = open(calls, "load");
   calls.resolve(good.id, 42, "a result");
   strictEqual(await good.promise, 42);
   calls.reject(bad.id, {
@@ -81,6 +81,43 @@ Deno.test("PendingCalls.resolve() and reject() settle a request, the error rebui
   ok(error instanceof HotswapError);
   strictEqual(error.code, "E_INIT");
   strictEqual(error.path, "./a.ts");
+});
+
+Deno.test("PendingCalls.reject() takes a runtime code only where the generation's side raises one", async () => {
+  // A generation sharing the guest's realm can reach HotswapError and throw one: the code it
+  // gives is taken only where the guest's runtime raises that code, and stays a plain
+  // property elsewhere, as on any error a generation throws.
+  const calls = new PendingCalls(undefined, noTimeout);
+  const record = (code: SerializedError["code"], cause?: SerializedError): SerializedError => ({
+    name: "HotswapError",
+    message: "forged or not",
+    stack: undefined,
+    code,
+    path: undefined,
+    problems: undefined,
+    cause,
+  });
+  const cases: [RequestKind, SerializedError["code"], boolean][] = [
+    ["call", "E_WORKER", true],
+    ["call", "E_CLOSED", false],
+    ["call", "E_TIMEOUT", false],
+    ["call", "E_CONTRACT", false],
+    ["control", "E_WORKER", true],
+    ["control", "E_INTEGRITY", false],
+    ["load", "E_CONTRACT", true],
+    ["load", "E_INIT", true],
+    ["load", "E_CLOSED", false],
+    ["load", "E_SIGNATURE", false],
+  ];
+  for (const [kind, code, taken] of cases) {
+    const request = open(calls, kind);
+    calls.reject(request.id, record(code, record("E_CLOSED")));
+    const error = await outcome(request) as Error & { code?: string; cause?: Error & { code?: string } };
+    strictEqual(error instanceof HotswapError, taken, `${kind} ${code}`);
+    strictEqual(error.code, code, "the code stays readable either way");
+    ok(!(error.cause instanceof HotswapError), `${kind}: a cause claiming E_CLOSED is the generation's`);
+    strictEqual(error.cause?.code, "E_CLOSED");
+  }
 });
 
 Deno.test("PendingCalls.reject() leaves the request waiting when the error cannot be rebuilt", async () => {
