@@ -251,6 +251,9 @@ export async function openArtifactBytes(
   path: string,
   options: Omit<OpenArtifactOptions, "roots">,
 ): Promise<Snapshot> {
+  // Its files are placed under it, and their imports resolve against them: a relative
+  // path would leave every import but the entry's unresolvable.
+  path = toAbsolutePath(path);
   const subject = `Cannot load "${path}"`;
   const document = withPath(path, () => decodeArtifact(bytes, subject));
   const { trust, now } = options;

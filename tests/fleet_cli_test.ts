@@ -6,6 +6,7 @@
  */
 
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { relative } from "node:path";
 import { defineContract } from "../core/contract.ts";
 import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey } from "../core/signature.ts";
@@ -73,6 +74,30 @@ async function withArtifacts(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+Deno.test("publish takes an artifact by a relative path, its files importing each other", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_fleet_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/words.ts`, 'export const hello = "hello";\n');
+    await Deno.writeTextFile(
+      `${dir}/g.ts`,
+      'import { hello } from "./words.ts";\nexport const hs_greeter = { greet: (n: string) => `${hello} ${n}` };\n',
+    );
+    const packed = await packArtifact(`${dir}/g.ts`, { contract: greeter, key: await generateSigningKey() });
+    await Deno.writeFile(`${dir}/app.hsgen`, packed.bytes);
+    const { code, out, err } = await run(publish, [
+      relative(Deno.cwd(), `${dir}/app.hsgen`),
+      "--store",
+      `sqlite:${dir}/fleet.db`,
+      "--channel",
+      "app",
+    ]);
+    strictEqual(code, 0, err);
+    match(out, new RegExp(`as ${packed.manifest.digest.replace(/[+/=]/g, "\\$&")}`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("every fleet command prints its usage for --help and exits 0", async () => {
   for (const command of [publish, rollout, promote, abort, status]) {
