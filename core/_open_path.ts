@@ -32,6 +32,13 @@ export async function openPath<T, I extends Isolation = "inline">(
   path: PathLike,
   options: HotswapOptions & { readonly isolation?: I } = {},
 ): Promise<Hotswap<HandleOf<T, I>>> {
+  if (typeof (contract as { check?: unknown } | undefined)?.check !== "function") {
+    throw new TypeError(
+      `Cannot register: the first argument must be a contract made by defineContract({ name, version, symbol, shape }), got ${
+        contract === null ? "null" : typeof contract
+      }`,
+    );
+  }
   const resolved = resolveOptions(options);
   const entry = toAbsolutePath(path);
   return await openHotswap<HandleOf<T, I>>({

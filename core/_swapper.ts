@@ -15,7 +15,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { type PathLike, toAbsolutePath } from "./roots.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { HotswapStats } from "./stats.ts";
-import type { SwapOptions, SwapResult } from "./swap.ts";
+import { checkSwapOptions, type SwapOptions, type SwapResult } from "./swap.ts";
 import { Lineage } from "./_lineage.ts";
 import type { Emit } from "./_listeners.ts";
 import {
@@ -107,17 +107,18 @@ export class Swapper<T> {
 
   /** See {@linkcode Hotswap.swap}. */
   swap(path: PathLike, options: SwapOptions): Promise<SwapResult> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     let target: string;
     let integrity: string | undefined;
     try {
       // A malformed call is the caller's mistake, thrown as it is: no generation was refused.
+      checkSwapOptions(options);
       target = toAbsolutePath(path);
       integrity = checkIntegrityPin(options.integrity);
     } catch (error) {
       return Promise.reject(error);
     }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const plan: LoadPlan = {
       integrity,
       signal,

@@ -6,6 +6,7 @@
  */
 
 import type { Isolation, IsolationOf } from "./isolation.ts";
+import { refuseUnknownOptions } from "./_known_options.ts";
 import type { PathLike } from "./roots.ts";
 import type { TrustList } from "./trust.ts";
 
@@ -187,6 +188,21 @@ const DEFAULT_MEMORY_LIMIT = 256;
 const DEFAULT_MAX_RESTARTS = 5;
 const DEFAULT_ROLLBACK_DEPTH = 16;
 const ISOLATIONS: readonly Isolation[] = ["inline", "worker", "process"];
+/** The keys of {@linkcode HotswapOptions}: any other is refused. */
+export const HOTSWAP_OPTIONS: readonly (keyof HotswapOptions)[] = [
+  "roots",
+  "isolation",
+  "permissions",
+  "integrity",
+  "trust",
+  "drainTimeout",
+  "loadTimeout",
+  "callTimeout",
+  "memoryLimit",
+  "maxRestarts",
+  "maxSnapshotBytes",
+  "rollbackDepth",
+];
 
 /**
  * Checks the options a user passed and applies the defaults.
@@ -195,6 +211,7 @@ const ISOLATIONS: readonly Isolation[] = ["inline", "worker", "process"];
  * @throws {RangeError} A number out of range.
  */
 export function resolveOptions(options: HotswapOptions): ResolvedOptions {
+  refuseUnknownOptions(options, HOTSWAP_OPTIONS, "Cannot register");
   const isolation = options.isolation ?? "inline";
   if (!ISOLATIONS.includes(isolation)) {
     throw new TypeError(
@@ -250,12 +267,13 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
       MIN_MEMORY_LIMIT,
       positive("memoryLimit", options.memoryLimit, DEFAULT_MEMORY_LIMIT),
     ),
-    maxRestarts: positive("maxRestarts", options.maxRestarts, DEFAULT_MAX_RESTARTS),
+    maxRestarts: whole("maxRestarts", positive("maxRestarts", options.maxRestarts, DEFAULT_MAX_RESTARTS)),
     maxSnapshotBytes: options.maxSnapshotBytes === undefined
       ? undefined
       : positive("maxSnapshotBytes", options.maxSnapshotBytes, 0),
     trust,
-    rollbackDepth: positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH) + 1,
+    rollbackDepth:
+      whole("rollbackDepth", positive("rollbackDepth", options.rollbackDepth, DEFAULT_ROLLBACK_DEPTH)) + 1,
   };
 }
 
@@ -277,9 +295,30 @@ function atLeast(minimum: number, memoryLimit: number): number {
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot register: ${name} must be a number, got ${
+        typeof value === "string"
+          ? `the string ${JSON.stringify(value)}`
+          : value === null
+          ? "null"
+          : typeof value
+      }`,
+    );
+  }
+  if (!Number.isFinite(value) || value < 0) {
     throw new RangeError(
       `Cannot register: ${name} must be a finite number of at least 0, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A count: no fraction. */
+function whole(name: string, value: number): number {
+  if (!Number.isInteger(value)) {
+    throw new RangeError(
+      `Cannot register: ${name} counts generations or restarts: a whole number, got ${value}`,
     );
   }
   return value;

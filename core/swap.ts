@@ -5,6 +5,7 @@
  */
 
 import type { RetireReport } from "./generation.ts";
+import { refuseUnknownOptions } from "./_known_options.ts";
 
 /** Options of {@linkcode Hotswap.swap}. */
 export interface SwapOptions {
@@ -42,4 +43,33 @@ export interface SwapResult {
   readonly digest: string;
   /** Settles once the old generation is drained, disposed and unloaded; never rejects. */
   readonly retired: Promise<RetireReport>;
+}
+
+/** The keys of {@linkcode SwapOptions}: any other is refused. */
+const SWAP_OPTIONS: readonly (keyof SwapOptions)[] = ["integrity", "signal", "rollback", "handoff"];
+
+/**
+ * Checks the options of a swap before it is queued: a mistyped option or a
+ * signal that is no `AbortSignal` is the caller's mistake, refused at once
+ * rather than failing later inside the queue.
+ *
+ * @throws {TypeError} Naming the option and what it must be.
+ */
+export function checkSwapOptions(options: SwapOptions): void {
+  refuseUnknownOptions(options, SWAP_OPTIONS, "Cannot swap");
+  const { signal, rollback, handoff } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(
+      `Cannot swap: signal must be an AbortSignal (such as AbortSignal.timeout(5_000)), got ${
+        signal === null ? "null" : typeof signal
+      }`,
+    );
+  }
+  for (const [name, value] of [["rollback", rollback], ["handoff", handoff]] as const) {
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot swap: ${name} must be true or false, got ${JSON.stringify(value) ?? typeof value}`,
+      );
+    }
+  }
 }

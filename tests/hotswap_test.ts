@@ -320,6 +320,58 @@ Deno.test("Hotswap.swap() rejects a malformed call with a TypeError, before the 
   });
 });
 
+Deno.test("Hotswap.swap() refuses a mistyped option or a signal that is no AbortSignal, before the queue", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": echoModule("v1") });
+  await using hot = await registerHotswap(echo, entry);
+  const calls: [unknown, RegExp][] = [
+    [{ integirty: hot.digest }, /unknown option "integirty" \(did you mean "integrity"\?\)/],
+    [{ signal: null }, /signal must be an AbortSignal .*got null/],
+    [{ signal: "x" }, /signal must be an AbortSignal .*got string/],
+    [{ signal: {} }, /signal must be an AbortSignal .*got object/],
+    [{ handoff: "no" }, /handoff must be true or false, got "no"/],
+    [{ rollback: 1 }, /rollback must be true or false, got 1/],
+    [null, /the options must be an object, got null/],
+  ];
+  for (const [options, message] of calls) {
+    // Before the fix, a bad signal threw inside the queue: an unhandled rejection ended the host.
+    await rejects(hot.swap(entry, options as never), (error: Error) => {
+      ok(error instanceof TypeError, String(error));
+      match(error.message, message);
+      return true;
+    });
+  }
+  strictEqual(hot.generation, 1);
+  strictEqual(hot.stats().rejects, 0);
+});
+
+Deno.test("registerHotswap() refuses a mistyped option, a malformed number and a contract not from defineContract", async () => {
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({ "gen.ts": echoModule("v1") });
+  const refused: [unknown, new (...args: never[]) => Error, RegExp][] = [
+    // Ignored, each would fail open: no signature check, the host's isolate, no pin.
+    [{ trsut: "trust.json" }, TypeError, /unknown option "trsut" \(did you mean "trust"\?\)/],
+    [{ isolaton: "process" }, TypeError, /unknown option "isolaton" \(did you mean "isolation"\?\)/],
+    [{ integirty: "sha256-x" }, TypeError, /did you mean "integrity"/],
+    [{ nonsense: 1 }, TypeError, /unknown option "nonsense"; the options are roots, isolation/],
+    [{ rollbackDepth: "3" }, TypeError, /rollbackDepth must be a number, got the string "3"/],
+    [{ rollbackDepth: 1.5 }, RangeError, /rollbackDepth .*a whole number, got 1.5/],
+    [{ loadTimeout: -1 }, RangeError, /loadTimeout must be a finite number of at least 0, got -1/],
+  ];
+  for (const [options, kind, message] of refused) {
+    await rejects(registerHotswap(echo, entry, options as never), (error: Error) => {
+      ok(error instanceof kind, `${JSON.stringify(options)}: ${error}`);
+      match(error.message, message);
+      return true;
+    });
+  }
+  await rejects(
+    registerHotswap({ name: "Echo", symbol: "hs_echo" } as never, entry),
+    /Cannot register: the first argument must be a contract made by defineContract/,
+  );
+  await rejects(registerHotswap(undefined as never, entry), /got undefined/);
+});
+
 Deno.test("A handle factory may be async and receives generation, digest and an abort signal", async () => {
   await using fixture = await Fixture.create();
   const contract = defineContract<{ info: string; aborted(): boolean }>({
