@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import type { Isolation } from "../mod.ts";
+import { defaultHostId } from "../core/fleet/_default_host.ts";
 
 /** The `--isolation` lines of both programs' `--help`. */
 export const ISOLATION_HELP: string = `  --isolation <mode>   inline (default), worker or process: each
@@ -63,7 +64,7 @@ export interface FleetArgs {
   readonly store: string;
   /** `--channel`: the channel to follow. */
   readonly channel: string;
-  /** `--host`: this host's id, unique in the fleet. */
+  /** `--host`: this host's id, unique in the fleet (default: `defaultHostId()`). */
   readonly host: string;
   /** `--cache`: where fetched artifacts are written (default: a temporary directory, removed on exit). */
   readonly cache: string | undefined;
@@ -156,9 +157,9 @@ function parseFleet(
     return undefined;
   }
   const channel = flag("channel");
-  const host = flag("host");
+  // Without --host, an id unique among the live hosts, which a restart changes.
+  const host = flag("host") ?? defaultHostId();
   if (channel === undefined) throw new RangeError("--store needs --channel <name>: the channel to follow");
-  if (host === undefined) throw new RangeError("--store needs --host <id>: this host's id in the fleet");
   if (other.positionals.length > 0) {
     throw new RangeError(
       `--store serves what channel "${channel}" wants, so it takes no module; got ${

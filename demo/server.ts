@@ -21,7 +21,7 @@ import { onSignals, Program } from "./_program.ts";
 
 const USAGE = `Usage: deno run --allow-read=<dirs> --allow-net=127.0.0.1 demo/server.ts [options] [module]
        deno run --allow-read=<dirs> --allow-write=<dirs> --allow-net=127.0.0.1 demo/server.ts \\
-         --store <url> --channel <name> --host <id> [--trust <file>] [--cache <dir>] [options]
+         --store <url> --channel <name> [--host <id>] [--trust <file>] [--cache <dir>] [options]
 
 Serves <module> (default so/app.ts), a generation exporting hs_httpApp, on
 127.0.0.1. Each request runs on the generation that is current when it
@@ -50,7 +50,9 @@ Fleet host:
                        directory) or nats://host:port (NATS JetStream; net)
   --channel <name>     the channel to follow, such as app/prod
   --host <id>          this host's id, unique in the fleet; the canary draw
-                       hashes it, so keep it across restarts
+                       hashes it, so keep it across restarts (default:
+                       <hostname>:<pid> with --allow-sys=hostname, else
+                       deno:<pid>:<random>; a restart changes it)
   --cache <dir>        where fetched artifacts are written before loading
                        (default: a temporary directory, removed on exit)
   --report-interval <ms>

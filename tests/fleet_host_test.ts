@@ -7,6 +7,7 @@
 
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { defineContract } from "../core/contract.ts";
+import { registerHotswap } from "../mod.ts";
 import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey } from "../core/signature.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
@@ -125,6 +126,40 @@ Deno.test("followChannel() hosts load the published stable, then the candidate a
     } finally {
       await closeAll(hosts);
     }
+  });
+});
+
+Deno.test("registerHotswap() follows a channel with no host given (SPEC 5's form), each under an id of its own", async () => {
+  await withFixture(async (fixture) => {
+    const v1 = await fixture.pack("v1", 1);
+    await publish(fixture.store, "greeter/prod", v1.bytes, { digest: v1.digest });
+    const hosts = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        // No --allow-sys here: no hostname to use, so a pid and a random part.
+        hosts.push(
+          await registerHotswap(greeter, {
+            store: fixture.store,
+            channel: "greeter/prod",
+            trust: fixture.trust,
+            cacheDir: `${fixture.dir}/cache-${i}`,
+          }),
+        );
+      }
+      for (const hot of hosts) strictEqual(hot.with((h) => h.greet("x")), "v1 x");
+      const ids = (await fixture.store.listReports("greeter/prod")).map((report) => report.host);
+      strictEqual(new Set(ids).size, 2, ids.join(", "));
+      for (const id of ids) match(id, new RegExp(`^deno:${Deno.pid}:[0-9a-f]{8}$`));
+    } finally {
+      for (const hot of hosts) await hot.close();
+    }
+    await rejects(
+      registerHotswap(
+        greeter,
+        { store: fixture.store, channel: "greeter/prod", reportIntervall: 50 } as never,
+      ),
+      /Cannot follow a channel: unknown option "reportIntervall" \(did you mean "reportInterval"\?\)/,
+    );
   });
 });
 

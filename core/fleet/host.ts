@@ -16,7 +16,10 @@ import type { Contract } from "../contract.ts";
 import { HotswapError } from "../errors.ts";
 import { adoptResource, type GenerationStats, type Hotswap } from "../hotswap.ts";
 import type { HandleOf, Isolation } from "../isolation.ts";
-import type { HotswapOptions } from "../options.ts";
+import { HOTSWAP_OPTIONS, type HotswapOptions } from "../options.ts";
+import { refuseUnknownOptions } from "../_known_options.ts";
+import { checkName } from "../store/schema.ts";
+import { defaultHostId } from "./_default_host.ts";
 import { openPath } from "../_open_path.ts";
 import { openStore, type Store } from "../store/store.ts";
 import { Follower } from "./follower.ts";
@@ -28,19 +31,33 @@ export interface FleetHostOptions extends HotswapOptions {
   store: string | Store;
   /** The channel to follow. */
   channel: string;
-  /** This host's id, unique in the fleet. */
-  host: string;
+  /**
+   * This host's id, unique in the fleet. The canary draw hashes it: keep it
+   * across restarts. Default: `<hostname>:<pid>` with `--allow-sys=hostname`,
+   * else `deno:<pid>:<random>`, which a restart changes.
+   */
+  host?: string;
   /**
    * Milliseconds between two reports.
    *
    * @default {1000}
    */
   reportInterval?: number;
-  /** Where fetched artifacts are written to be loaded (default: a new temporary directory, removed on close). */
+  /** Where fetched artifacts are written to be loaded, created if missing (default: a new temporary directory, removed on close). */
   cacheDir?: string;
   /** Told of failures the host survives: the store unreachable, an artifact refused. */
   onError?: (error: unknown) => void;
 }
+
+const FLEET_HOST_OPTIONS: readonly string[] = [
+  ...HOTSWAP_OPTIONS,
+  "store",
+  "channel",
+  "host",
+  "reportInterval",
+  "cacheDir",
+  "onError",
+];
 
 /** A reference following a channel; dispose it (or close `hot`) to stop following and close the reference. */
 export interface FleetHost<T> extends AsyncDisposable {
@@ -92,7 +109,18 @@ export async function followChannel<T, I extends Isolation = "inline">(
   contract: Contract<T>,
   options: FleetHostOptions & { readonly isolation?: I },
 ): Promise<FleetHost<HandleOf<T, I>>> {
-  const { store: storeOption, channel, host, reportInterval, cacheDir, onError, ...hotswapOptions } = options;
+  refuseUnknownOptions(options, FLEET_HOST_OPTIONS, "Cannot follow a channel");
+  const {
+    store: storeOption,
+    channel,
+    host: givenHost,
+    reportInterval,
+    cacheDir,
+    onError,
+    ...hotswapOptions
+  } = options;
+  // Checked before the store opens, which a bad name would otherwise leave open.
+  const host = checkName("host", givenHost ?? defaultHostId());
   const ownStore = typeof storeOption === "string";
   const store = ownStore ? await openStore(storeOption) : storeOption;
   const ownCache = cacheDir === undefined;
@@ -101,7 +129,7 @@ export async function followChannel<T, I extends Isolation = "inline">(
   let follower: Follower | undefined;
 
   const load = async (bytes: Uint8Array, digest: string, step: LoadStep): Promise<void> => {
-    cache ??= cacheDir ?? await privateCache();
+    cache ??= cacheDir === undefined ? await privateCache() : await madeDir(cacheDir);
     const file = `${cache}/${fileName(digest)}.hsgen`;
     await Deno.writeFile(file, bytes, { mode: 0o600 });
     try {
@@ -169,6 +197,12 @@ export async function followChannel<T, I extends Isolation = "inline">(
   // Closing the reference stops the following first, whoever closes it.
   adoptResource(serving, { [Symbol.asyncDispose]: release });
   return { hot: serving, follower, [Symbol.asyncDispose]: () => serving.close() };
+}
+
+/** `dir`, created (owner only) if it does not exist yet. */
+async function madeDir(dir: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }
 
 /**
