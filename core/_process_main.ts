@@ -25,6 +25,7 @@ import { assertEncodable, decodeValue, encodeValue } from "./_codec.ts";
 import { FrameReader, FrameWriter, HEADER_BYTES, payloadText } from "./_frames.ts";
 import { Guest, uncopiedResult } from "./_guest.ts";
 import { mintModules } from "./_mint.ts";
+import { COMPUTED_IMPORT, defineComputedImport } from "./_computed_import.ts";
 import { type NodeProcess, whenNodeProcessReached } from "./_node_process.ts";
 import { formatStack, nameFrames } from "./_stack_format.ts";
 import {
@@ -150,7 +151,8 @@ const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
 
 async function load(id: number, text: string): Promise<void> {
   const request = decodeValue(text) as LoadPayload;
-  const minted = mintModules(request.modules);
+  defineComputedImport();
+  const minted = mintModules(request.modules, COMPUTED_IMPORT);
   nameFrames(minted.files, minted.shifts);
   // A module naming anything outside the snapshot may reach Node's process without the global.
   if (request.modules.some((module) => /\b(node|npm|jsr|https?|data|blob):/.test(module.source))) {

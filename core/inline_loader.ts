@@ -23,6 +23,7 @@ import type { GenerationRuntime } from "./generation.ts";
 import { callHook, callHookAsIs, importError, resolveHandle } from "./handle.ts";
 import type { Loader, LoadRequest } from "./loader.ts";
 import { importNamespace } from "./_namespace_import.ts";
+import { COMPUTED_IMPORT, defineComputedImport } from "./_computed_import.ts";
 import { importBuiltins, ScriptGraph } from "./_script_graph.ts";
 import { yieldToIo } from "./_yield_to_io.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -150,7 +151,8 @@ function instantiate(snapshot: Snapshot): Instance {
   if (scripts !== undefined) {
     return { evaluate: () => scripts.run(), files: scripts.files, unblob: (text) => text, revoke: () => {} };
   }
-  const minted = snapshot.mint();
+  defineComputedImport();
+  const minted = snapshot.mint(COMPUTED_IMPORT);
   return {
     evaluate: () => importNamespace(minted.url, minted.thenable),
     files: minted.files,

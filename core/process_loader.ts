@@ -90,12 +90,15 @@ export class ProcessLoader implements Loader {
     const pool = this.#pool;
     const payload: LoadPayload = {
       entry: snapshot.entry,
-      modules: snapshot.modules.map(({ path, source, mediaType, imports, exportsThen, importMeta }) => ({
+      modules: snapshot.modules.map((
+        { path, source, mediaType, imports, exportsThen, importMeta, computedImports },
+      ) => ({
         path,
         source,
         mediaType,
         exportsThen,
         importMeta,
+        computedImports,
         // An undefined `module` is left out, so the payload stays plain JSON.
         imports: imports.map(({ start, end, quoted, module }) =>
           module === undefined ? { start, end, quoted } : { start, end, quoted, module }

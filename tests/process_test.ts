@@ -705,6 +705,7 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
     "_codec_decoder.ts",
     "_codec_encoder.ts",
     "_codec_format.ts",
+    "_computed_import.ts",
     "_contract_version.ts",
     "_escape_controls.ts",
     "_frames.ts",
@@ -726,6 +727,39 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
   ]);
   // Built-in modules only: no npm package, so the child never downloads or parses one.
   deepStrictEqual([...loaded].filter((url) => !url.startsWith("file:")).sort(), ["node:url", "node:util"]);
+});
+
+Deno.test("inline and process mode: a computed relative import says to use a literal one; others import as before", async () => {
+  await using fixture = await Fixture.create();
+  const contract = defineContract<{ load(name: string): Promise<unknown> }>({
+    name: "Loader",
+    version: "1.0.0",
+    symbol: "hs_loader",
+    shape: { load: "function" },
+  });
+  const entry = await fixture.write({
+    "loader.ts": `export const hs_loader = {
+  load: (name: string) => import(name.startsWith("node:") ? name : "./" + name).then((m) => typeof m.join === "function" ? "node" : m.name),
+};
+`,
+    "plugin.ts": "export const name = 'plugin';\n",
+  });
+  for (const isolation of ["inline", "process"] as const) {
+    await using hot = await registerHotswap(contract, entry, { isolation } as HotswapOptions);
+    // Before, Deno's "relative URL with a cannot-be-a-base base", naming no file and no fix.
+    await rejects(
+      hot.with((h) => h.load("plugin.ts")) as Promise<unknown>,
+      (error: Error) => {
+        strictEqual(error.name, "TypeError", isolation);
+        match(
+          error.message,
+          /Cannot import "\.\/plugin\.ts": .*no base for a relative specifier.*import the file by a literal specifier/,
+        );
+        return true;
+      },
+    );
+    strictEqual(await hot.with((h) => h.load("node:path")), "node", isolation);
+  }
 });
 
 /** A generation module's code: `forge(type, id, payload)` writes one frame of the runtime's channel to its own stdout. */
