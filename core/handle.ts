@@ -170,7 +170,11 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   try {
     if (error instanceof Error) detail += `\n${String(error.stack ?? "")}`;
   } catch { /* an exotic error: the message alone will do */ }
-  const parse =
+  // `import data from "./data.json"` without `with { type: "json" }`.
+  const jsonAttribute = /without specifying "type": "json"/.test(reason);
+  // A remote module that could not be fetched (`Import 'https://…' failed.`).
+  const remote = /Import '[a-z]+:[^']*' failed/i.test(reason);
+  const parse = jsonAttribute || remote ||
     /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported|not a dependency/i.test(
       reason,
     );
@@ -223,6 +227,10 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
         ? 'the host\'s lockfile is frozen and lacks a package this generation imports: add it to the lockfile (deno cache the generation), or load it with isolation "process", whose child runs without a lockfile'
         : bare
         ? "write a package as npm:<name>@<version> or jsr:@<scope>/<name>@<version>, and a file as a path (./ or ../)"
+        : jsonAttribute
+        ? 'import a JSON file with its type: import data from "./data.json" with { type: "json" }'
+        : remote
+        ? "check the URL, the network, and that the host may import from it (--allow-import=<host>); or vendor the module into the generation's files"
         : parse
         ? "fix the module so it parses and its imports resolve"
         : "fix the error its top-level code throws"

@@ -178,6 +178,20 @@ Deno.test("E_IMPORT: a bare specifier says how to write a package or a file, at 
   ok(!stack.includes("\u001b["), stack);
 });
 
+Deno.test("E_IMPORT: a JSON import without its type attribute says how to write it, not to fix a throw", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await setup(fixture);
+  const path = await fixture.write({
+    "json.ts":
+      'import data from "./data.json";\nexport const hs_echo = { label: data.label, run: (x: unknown) => x };',
+    "data.json": '{ "label": "from json" }',
+  });
+  await expectRefused(hot, path, "E_IMPORT", {
+    fix:
+      /at .*json\.ts:1:\d+; import a JSON file with its type: import data from "\.\/data\.json" with \{ type: "json" \} \(generation 1 stays active\)$/,
+  });
+});
+
 Deno.test("E_CONTRACT: a handle branded for a version this host does not accept says to build it against the host's", async () => {
   await using fixture = await Fixture.create();
   await using hot = await setup(fixture);
