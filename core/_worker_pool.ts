@@ -20,6 +20,14 @@ import { WorkerHost } from "./_worker_host.ts";
 const REFILL_DELAY_MS = 40;
 
 /**
+ * How long a load waits for a worker to start before its deadline is armed
+ * anyway: a start takes 10-80 ms, or 1.3-2.3 s when `deno test` first
+ * type-checks the worker's program; past this, something is wrong and the
+ * load's own deadline decides.
+ */
+const BOOT_LIMIT_MS = 30_000;
+
+/**
  * The workers of one loader: a count of those alive, and one warm standby
  * for the next load. A standby is started for the permission set of the
  * last load (a loader's permissions do not change between loads).
@@ -50,6 +58,28 @@ export class WorkerPool {
   async ready(): Promise<void> {
     this.#refillNow();
     await this.#standby?.host.ready.catch(() => {});
+  }
+
+  /**
+   * Settles once a standby with `permissions` is ready or dead, starting one
+   * now if none is there or waiting (a failure to start is left for
+   * {@linkcode take} to report). Bounded by {@linkcode BOOT_LIMIT_MS}.
+   */
+  async boot(permissions: Deno.PermissionOptionsObject): Promise<void> {
+    if (this.#closed) return;
+    if (this.#standby === undefined && this.#refill === undefined) {
+      try {
+        this.#standby = { host: this.#spawn(permissions, ""), key: JSON.stringify(permissions) };
+      } catch {
+        return;
+      }
+    }
+    this.#refillNow();
+    const ready = this.#standby?.host.ready.catch(() => {});
+    if (ready === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([ready, new Promise<void>((resolve) => timer = setTimeout(resolve, BOOT_LIMIT_MS))]);
+    clearTimeout(timer);
   }
 
   /** A ready worker with `permissions`: the standby if it has them and starts, else a new one. */

@@ -66,6 +66,21 @@ export class WorkerLoader implements Loader {
     return this.#pool.ready();
   }
 
+  /** Starts the standby the next load takes (see {@linkcode Loader.boot}); never rejects. */
+  async boot(): Promise<void> {
+    // Without the flag, a worker given permissions ends the process; without read access to its
+    // code, it dies at once: in both cases the load refuses instead, saying why.
+    if (!(await checkWorkerOptionsFlag()).enabled) return;
+    let granted;
+    try {
+      assertWorkerEntryReadable("");
+      granted = grantedPermissions(this.#permissions);
+    } catch {
+      return;
+    }
+    await this.#pool.boot(granted);
+  }
+
   /**
    * Loads a generation in its own worker.
    *

@@ -99,6 +99,30 @@ Deno.test("loadWithin() past loadTimeout rejects with E_TIMEOUT, and aborts the 
   loader.gate.reject(new Error("settle the abandoned load"));
 });
 
+Deno.test("loadWithin() arms the deadline after the loader's boot: starting a sandbox is not the generation's time", async () => {
+  const loader = new GatedLoader();
+  const booted = Promise.withResolvers<void>();
+  const events: string[] = [];
+  Object.assign(loader, {
+    boot: async () => {
+      events.push("boot");
+      await booted.promise;
+      events.push("booted");
+    },
+  });
+  const unloads: string[] = [];
+  const loaded = runtime(unloads);
+  const loading = loadWithin(loader, REQUEST, 20);
+  // The boot takes five times the deadline (a worker's first start under deno test takes seconds).
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  strictEqual(loader.calls.length, 0, "no load before the boot is done");
+  booted.resolve();
+  loader.gate.resolve(loaded);
+  strictEqual(await loading, loaded);
+  deepStrictEqual(events, ["boot", "booted"]);
+  strictEqual(loader.calls[0]!.signal.aborted, false);
+});
+
 Deno.test("loadWithin() unloads a load that succeeds after its deadline, so it never serves", async () => {
   const loader = new GatedLoader();
   const unloads: string[] = [];
