@@ -9,7 +9,8 @@
  */
 
 /**
- * Throws unless `options` is an object whose own keys are all in `known`.
+ * Throws unless `options` is an object whose own keys are all in `known`
+ * (or set to `undefined`).
  *
  * @param options What the caller passed.
  * @param known The options the callee reads.
@@ -25,7 +26,8 @@ export function refuseUnknownOptions(options: unknown, known: readonly string[],
     );
   }
   for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
+    // A key set to undefined asks for nothing, as a left-out one (config mapped onto options).
+    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
     const closest = closestOf(key, known);
     throw new TypeError(
       `${subject}: unknown option ${JSON.stringify(key)}${

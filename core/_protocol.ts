@@ -275,7 +275,7 @@ export const GUEST_CODES: {
   readonly control: ReadonlySet<HotswapErrorCode>;
   readonly value: ReadonlySet<HotswapErrorCode>;
 } = {
-  load: new Set(["E_IMPORT", "E_SYMBOL", "E_INIT", "E_CONTRACT", "E_WORKER"]),
+  load: new Set(["E_IMPORT", "E_SYMBOL", "E_INIT", "E_CONTRACT"]),
   call: new Set(["E_WORKER"]),
   control: new Set(["E_WORKER"]),
   value: new Set(),

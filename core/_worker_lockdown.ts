@@ -2,7 +2,8 @@
  * What a generation in a worker must not reach, taken away before its code
  * runs (SPEC 6.4 and 11). A Deno Worker shares its process with the host, so
  * some of the `Deno` namespace acts on the host itself, whatever the worker's
- * permissions: killing its own process id, `chdir`, the terminal's stdin,
+ * permissions: signalling its own process id or one of its threads,
+ * `chdir`, the terminal's stdin,
  * signal listeners, the Cache API (which writes to DENO_DIR), and an
  * `import()` of a computed `npm:`/`jsr:` specifier (which makes the host
  * fetch from the registry). Each is replaced by a function that throws
@@ -60,6 +61,52 @@ const MAX_PID = 0x7fffffff;
 const isInteger = Number.isInteger;
 
 /**
+ * The processes this worker's generation spawned with `Deno.Command`, until
+ * they are reaped: the only pids it may signal. A Worker shares the host's
+ * process, and on Linux a signal sent to any of the host's thread ids
+ * (`Deno.pid + 1`, …) reaches the whole host, so no pid can be judged safe
+ * by itself. A child's own `kill()` (Deno's or Node's) needs no pid.
+ */
+const children = new Set<number>();
+
+function trackChildren(deno: typeof Deno): void {
+  const prototype = deno.Command.prototype;
+  const spawn = prototype.spawn;
+  lock(prototype, "spawn", function (this: Deno.Command): Deno.ChildProcess {
+    const child = spawn.call(this);
+    const pid = child.pid;
+    children.add(pid);
+    // Reaped when its status settles: only then could the pid name another process, or a thread.
+    const forget = () => void children.delete(pid);
+    child.status.then(forget, forget);
+    return child;
+  });
+}
+
+/**
+ * `pid` when the generation may signal it: a process it spawned.
+ *
+ * @throws {TypeError} A pid Deno would convert (a fraction, past 2^31, a
+ *   bigint): `Deno.pid + 0.5` and `2 ** 32 + Deno.pid` reached the host.
+ * @throws {Deno.errors.NotCapable} Any other process, the host, its threads or a process group.
+ */
+function killable(pid: unknown, what: string): number {
+  if (typeof pid !== "number" || !isInteger(pid) || pid > MAX_PID) {
+    throw new TypeError(
+      `${what}: the pid must be an integer up to ${MAX_PID}, not ${
+        typeof pid === "number" ? pid : typeof pid
+      }`,
+    );
+  }
+  if (!children.has(pid)) {
+    throw new NotCapable(
+      `${what}(${pid}) is not available to a generation in a worker: it may signal only the processes it spawned (the host's own threads have pids too, and a signal to one ends the host); call kill() on the child, or ${USE_PROCESS}`,
+    );
+  }
+  return pid;
+}
+
+/**
  * Takes away what would reach the host. Call once, before any generation
  * code runs in this worker.
  */
@@ -67,21 +114,8 @@ export function lockDown(): void {
   const deno = Deno;
   const host = deno.pid;
   const kill = deno.kill.bind(deno);
-  lock(deno, "kill", (pid: number, signal?: Deno.Signal) => {
-    // Deno converts the pid to an i32 (a fraction truncated, 2^32 + pid
-    // wrapped, a bigint taken): only a pid that converts to itself is
-    // checked and passed on.
-    if (typeof pid !== "number" || !isInteger(pid) || pid > MAX_PID) {
-      throw new TypeError(
-        `Deno.kill: the pid must be an integer up to ${MAX_PID}, not ${
-          typeof pid === "number" ? pid : typeof pid
-        }`,
-      );
-    }
-    // Pid 0 and negative pids signal process groups, the host's included.
-    if (pid === host || pid <= 0) refuse(`Deno.kill(${pid})`, USE_PROCESS);
-    return kill(pid, signal);
-  });
+  trackChildren(deno);
+  lock(deno, "kill", (pid: number, signal?: Deno.Signal) => kill(killable(pid, "Deno.kill"), signal));
   lock(deno, "chdir", () => refuse("Deno.chdir", `${USE_PROCESS}, or use absolute paths`));
   lock(deno, "addSignalListener", () => refuse("Deno.addSignalListener", USE_PROCESS));
   lock(deno, "removeSignalListener", () => refuse("Deno.removeSignalListener", USE_PROCESS));
@@ -91,7 +125,7 @@ export function lockDown(): void {
   escapeOutput();
   const permissions = deno.permissions;
   const mayImportAll = permissions.querySync({ name: "import" }).state === "granted";
-  lockNodeOnFirstUse(host, !mayImportAll);
+  lockNodeOnFirstUse(!mayImportAll);
   // The runtime posts with the function it captured first; a generation's own
   // messages could only be forged replies or a flood, which a synchronous
   // loop would go on sending after the host terminated the worker.
@@ -200,21 +234,20 @@ export function lockNodeBuiltins(): void {
 }
 
 /** Arms the locks of Node's built-ins, for when the generation first reaches Node's `process`. */
-function lockNodeOnFirstUse(host: number, closeThreads: boolean): void {
-  lockNodeNow = whenNodeProcessReached((node) => lockNode(node, host, closeThreads));
+function lockNodeOnFirstUse(closeThreads: boolean): void {
+  lockNodeNow = whenNodeProcessReached((node) => lockNode(node, closeThreads));
 }
 
-function lockNode(node: NodeProcess | undefined, host: number, closeThreads: boolean): void {
+function lockNode(node: NodeProcess | undefined, closeThreads: boolean): void {
   // Default exports, as `require()` and `process.getBuiltinModule()` give them.
   const nodeBuiltin = (name: string) =>
     node?.getBuiltinModule?.(`node:${name}`) as Record<string, unknown> | undefined;
   const nodeProcess = nodeBuiltin("process");
   if (nodeProcess !== undefined) {
     const kill = nodeProcess.kill as (pid: number, signal?: string | number) => boolean;
-    lock(nodeProcess, "kill", (pid: number, signal?: string | number) => {
-      if (Number(pid) === host || !(Number(pid) > 0)) refuse(`process.kill(${pid})`, USE_PROCESS);
-      return kill.call(nodeProcess, pid, signal);
-    });
+    lock(nodeProcess, "kill", (pid: number, signal?: string | number) =>
+      // Signal 0 only asks whether the process exists (node's `child.kill(0)` does).
+      kill.call(nodeProcess, signal === 0 || signal === "0" ? pid : killable(pid, "process.kill"), signal));
     lockGetter(nodeProcess, "stdin", () => refuse("process.stdin (the host's standard input)", USE_PROCESS));
     escapeNodeOutput(nodeProcess);
   }

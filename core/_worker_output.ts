@@ -110,6 +110,8 @@ export function escapeOutput(): void {
   }
   replace("timeLog", (value, ...args) => call("timeLog", label(value), ...args.map((arg) => printed([arg]))));
   replace("table", (data, columns) => {
+    // Anything but an object Deno prints as log does, unescaped.
+    if (typeof data !== "object" || data === null) return call("log", "%s", printed([data]));
     let rows: unknown;
     try {
       rows = namesEscaped(data, 2);

@@ -173,7 +173,7 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   // `import data from "./data.json"` without `with { type: "json" }`.
   const jsonAttribute = /without specifying "type": "json"/.test(reason);
   // A remote module that could not be fetched (`Import 'https://…' failed.`).
-  const remote = /Import '[a-z]+:[^']*' failed/i.test(reason);
+  const remote = /Import '[a-z]+:[^']*' failed|Requires import access/i.test(reason);
   const parse = jsonAttribute || remote ||
     /SyntaxError|Module not found|resolve|Relative import|invalid URL|Unsupported|not a dependency/i.test(
       reason,
@@ -230,7 +230,7 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
         : jsonAttribute
         ? 'import a JSON file with its type: import data from "./data.json" with { type: "json" }'
         : remote
-        ? "check the URL, the network, and that the host may import from it (--allow-import=<host>); or vendor the module into the generation's files"
+        ? "check the URL and the network, and that it may be imported from there (--allow-import=<host> for the host; permissions.import for a worker or process); or vendor the module into the generation's files"
         : parse
         ? "fix the module so it parses and its imports resolve"
         : "fix the error its top-level code throws"

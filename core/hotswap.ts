@@ -13,6 +13,7 @@ import type { SwapOptions, SwapResult } from "./swap.ts";
 import type { SignalSwapOptions, SignalSwaps } from "./signal_swap.ts";
 import { ListenerGuards } from "./_listeners.ts";
 import { type OpenRequest, Swapper } from "./_swapper.ts";
+import { refuseUnknownOptions } from "./_known_options.ts";
 
 export type { GenerationInfo, GenerationStats, HotswapStats } from "./stats.ts";
 export type { SwapOptions, SwapResult } from "./swap.ts";
@@ -140,6 +141,17 @@ export class Hotswap<T> extends EventTarget {
    * ```
    */
   rollback(options: Pick<SwapOptions, "handoff"> = {}): Promise<SwapResult> {
+    try {
+      // `{ hanoff: false }` ignored would call the handoff() it means to skip.
+      refuseUnknownOptions(options, ["handoff"], "Cannot roll back");
+      if (options.handoff !== undefined && typeof options.handoff !== "boolean") {
+        throw new TypeError(
+          `Cannot roll back: handoff must be true or false, got ${JSON.stringify(options.handoff)}`,
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#swapper.rollback(options.handoff !== false);
   }
 
@@ -384,6 +396,11 @@ export class Hotswap<T> extends EventTarget {
    * ```
    */
   swapOnSignal(signal: Deno.Signal, path: PathLike, options: SignalSwapOptions = {}): Promise<SignalSwaps> {
+    try {
+      refuseUnknownOptions(options, ["onSwap"], `Cannot swap on ${String(signal)}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#swapper.swapOnSignal(signal, path, options);
   }
 

@@ -75,7 +75,7 @@ export function registerHotswap<T, O extends HotswapOptions = { readonly isolati
  * await using hot = await registerHotswap(httpApp, {
  *   store: "sqlite:fleet.db",
  *   channel: "app/prod",
- *   host: Deno.hostname(),
+ *   host: "web-1", // kept across restarts; default <hostname>:<pid>:<random>
  *   trust: "trust.json",
  * });
  * ```

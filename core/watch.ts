@@ -21,6 +21,7 @@ import { describeThrown, HotswapError } from "./errors.ts";
 import type { Hotswap } from "./hotswap.ts";
 import { dirname } from "node:path";
 import { quietPeriods, type WatchOptions, type WatchOutcome } from "./watch_options.ts";
+import { refuseUnknownOptions } from "./_known_options.ts";
 
 /**
  * The file a refused swap's import named and did not find, from the
@@ -81,6 +82,11 @@ export class GraphWatcher<T> implements AsyncDisposable {
 
   /** Use {@linkcode watchGraph}. */
   constructor(hot: Hotswap<T>, options: WatchOptions = {}) {
+    refuseUnknownOptions(
+      options,
+      ["settle", "debounce", "onChange", "onSwap", "onError", "signal"],
+      "Cannot watch",
+    );
     const { settle, debounce } = quietPeriods(options);
     if (hot.closed) {
       throw new HotswapError(

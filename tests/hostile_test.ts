@@ -95,7 +95,10 @@ async function runHost(fixture: Fixture, attack: Attack, isolation: Isolation): 
     "--no-prompt",
     "--no-lock",
     `--allow-read=${fixture.dir},${REPO}`,
-    `--allow-run=${Deno.execPath()}`,
+    // An attack that needs more (all of `run`) says so in its own flags.
+    ...(attack.hostFlags?.some((flag) => flag.startsWith("--allow-run"))
+      ? []
+      : [`--allow-run=${Deno.execPath()}`]),
     "--unstable-worker-options",
     ...(attack.hostFlags ?? []),
     "host.ts",
@@ -153,7 +156,7 @@ function reachesTerminalEscaped(run: HostRun): void {
   const output = run.stdout + run.stderr;
   // deno-lint-ignore no-control-regex -- finding control characters is the point
   ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(output), JSON.stringify(output));
-  for (const what of ["log", "error", "format", "column", "row"]) {
+  for (const what of ["log", "error", "format", "column", "row", "primitive"]) {
     ok(
       output.includes(`${what}\\x1b]0;PWNED\\x07\\x1b[?1049h\\x1b[6n`),
       `${what}: ${JSON.stringify(output)}`,
@@ -276,6 +279,28 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
   {
+    name: "end the host by signalling one of its threads (Deno.kill(Deno.pid + 1…3), run granted)",
+    // On Linux a signal sent to a thread id ends the thread's whole process. A child it spawned
+    // it may still signal, by pid.
+    body: `for (let k = 1; k <= 3; k++) {
+      try { Deno.kill(Deno.pid + k, "SIGTERM"); } catch { /* refused */ }
+    }
+    const child = new Deno.Command(${JSON.stringify(Deno.execPath())}, {
+      args: ["eval", "setTimeout(() => {}, 30_000)"], stdout: "null", stderr: "null",
+    }).spawn();
+    Deno.kill(child.pid, "SIGKILL");
+    return "alive, child " + (await child.status).signal;`,
+    // Deno lets a worker signal another process only with all of `run`.
+    hostFlags: ["--allow-run"],
+    options: { permissions: { run: true } },
+    expect: {
+      worker: (run) => {
+        strictEqual(run.reports["attack"], "alive, child SIGKILL", JSON.stringify(run.reports) + run.stderr);
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
     name: "forge the runtime's own errors (E_CLOSED) with the class reached through hooks it runs",
     // The first call hooks `Error.prototype.name` and `Error.prepareStackTrace`, then returns
     // a function, which cannot cross: the runtime's own error for it passes through both hooks.
@@ -381,6 +406,7 @@ export const ATTACKS: readonly Attack[] = [
     // Deno prints a table's row and column names as they are (its cells it escapes).
     console.table([{ ["column" + sequence]: 1 }], ["column" + sequence]);
     console.table({ ["row" + sequence]: { a: 1 } });
+    console.table("primitive" + sequence);
     try { Deno.stdout.writeSync(new TextEncoder().encode("stdout" + sequence + "\\n")); } catch { /* refused */ }
     throw new Error("thrown" + sequence);`,
     expect: {

@@ -1,5 +1,12 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
-import { defineContract, Hotswap, type HotswapError, registerHotswap, type RetireReport } from "../mod.ts";
+import {
+  defineContract,
+  Hotswap,
+  type HotswapError,
+  registerHotswap,
+  type RetireReport,
+  watchGraph,
+} from "../mod.ts";
 import { echo, echoModule, Fixture, flushMicrotasks } from "./_fixtures.ts";
 
 /** A generation whose `run` blocks on a gate the test holds, to keep calls in flight. */
@@ -343,6 +350,17 @@ Deno.test("Hotswap.swap() refuses a mistyped option or a signal that is no Abort
   }
   strictEqual(hot.generation, 1);
   strictEqual(hot.stats().rejects, 0);
+  // The same for the other calls that take options; an option set to undefined asks for nothing.
+  await rejects(
+    hot.rollback({ hanoff: false } as never),
+    /Cannot roll back: unknown option "hanoff" \(did you mean "handoff"\?\)/,
+  );
+  await rejects(hot.swapOnSignal("SIGUSR2", entry, { onswap: () => {} } as never), /unknown option "onswap"/);
+  throws(
+    () => watchGraph(hot, { debounse: 50 } as never),
+    /Cannot watch: unknown option "debounse" \(did you mean "debounce"\?\)/,
+  );
+  strictEqual((await hot.swap(entry, { signal: undefined, note: undefined } as never)).generation, 2);
 });
 
 Deno.test("registerHotswap() refuses a mistyped option, a malformed number and a contract not from defineContract", async () => {

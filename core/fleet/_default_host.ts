@@ -8,24 +8,25 @@
  */
 
 /**
- * `<hostname>:<pid>` when the host may read its hostname
- * (`--allow-sys=hostname`), else `deno:<pid>:<8 random hex digits>`; never
- * prompts for the permission.
+ * `<hostname>:<pid>:<8 random hex digits>`, `deno` standing for the
+ * hostname when the host may not read it (`--allow-sys=hostname`); never
+ * prompts for the permission. The random part tells apart two hosts of one
+ * process, and containers that share a hostname and a pid (often 1).
  */
 export function defaultHostId(): string {
-  let hostname: string | undefined;
+  let hostname = "";
   try {
     if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") {
-      // A store name's parts are letters, digits, `_` and `-` (`checkName`).
-      hostname = Deno.hostname().replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[.-]+|[.-]+$/g, "").slice(
-        0,
-        150,
-      );
+      // A store name is tokens of letters, digits, `_` and `-`, joined by single dots (`checkName`).
+      hostname = Deno.hostname().replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/\.{2,}/g, ".")
+        .replace(/^\.+|\.+$/g, "").slice(0, 150);
     }
   } catch {
     // No hostname to be had: the random part keeps the id unique.
   }
-  if (hostname) return `${hostname}:${Deno.pid}`;
-  const random = crypto.getRandomValues(new Uint8Array(4));
-  return `deno:${Deno.pid}:${Array.from(random, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+  const random = Array.from(
+    crypto.getRandomValues(new Uint8Array(4)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  );
+  return `${hostname || "deno"}:${Deno.pid}:${random.join("")}`;
 }

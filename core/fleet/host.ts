@@ -201,7 +201,18 @@ export async function followChannel<T, I extends Isolation = "inline">(
 
 /** `dir`, created (owner only) if it does not exist yet. */
 async function madeDir(dir: string): Promise<string> {
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
+    throw new HotswapError(
+      "E_PERMISSION",
+      `Cannot keep the channel's artifacts in cacheDir "${dir}": ${error.message}; grant --allow-write=${dir}, or give a cacheDir the host may write`,
+      { path: dir, cause: error },
+    );
+  }
   return dir;
 }
 
