@@ -112,7 +112,6 @@ function killable(pid: unknown, what: string): number {
  */
 export function lockDown(): void {
   const deno = Deno;
-  const host = deno.pid;
   const kill = deno.kill.bind(deno);
   trackChildren(deno);
   lock(deno, "kill", (pid: number, signal?: Deno.Signal) => kill(killable(pid, "Deno.kill"), signal));
