@@ -9,7 +9,17 @@
  */
 
 import { serializeError } from "./_protocol.ts";
-import { BUDGET, isArray, MAX_DEPTH, stringify, type Tree, VIEWS } from "./_codec_format.ts";
+import {
+  BUDGET,
+  countJson,
+  isArray,
+  MAX_BIGINT_DIGITS,
+  MAX_DEPTH,
+  overJsonBudget,
+  stringify,
+  type Tree,
+  VIEWS,
+} from "./_codec_format.ts";
 
 // Captured when the runtime loads, before any generation code can replace them.
 const keys = Object.keys;
@@ -30,8 +40,17 @@ const PLAIN_DEPTH = 100;
  * @throws {DOMException} `DataCloneError` for a value that cannot cross.
  */
 export function encodeDefined(value: unknown): string {
-  if (isPlain(value, 0, undefined)) return stringify(value);
-  return "~" + stringify(new Encoder().encode(value, 0));
+  const text = isPlain(value, 0, undefined)
+    ? stringify(value)
+    : "~" + stringify(new Encoder().encode(value, 0));
+  // What the decoder counts before it parses, counted here the same way: a
+  // value within the budget always crosses, one past it fails here, as a
+  // clone error would, rather than be refused by the host as malformed.
+  if (text.length > 2 * MAX_DEPTH) {
+    const over = overJsonBudget(countJson(text));
+    if (over !== undefined) throw overBudget(over);
+  }
+  return text;
 }
 
 /**
@@ -138,8 +157,14 @@ class Encoder {
         return value;
       case "undefined":
         return ["U"];
-      case "bigint":
-        return ["I", value < 0n ? `-${(-value).toString(16)}` : value.toString(16)];
+      case "bigint": {
+        const digits = (value < 0n ? -value : value).toString(16);
+        // The decoder reads at most 2^20 hex digits (4 Mbit): a larger one fails here, not there.
+        if (digits.length > MAX_BIGINT_DIGITS) {
+          throw overBudget(`${MAX_BIGINT_DIGITS * 4} bits in one bigint`);
+        }
+        return ["I", value < 0n ? `-${digits}` : digits];
+      }
       case "object":
         if (value === null) return null;
         return this.#object(value, depth);

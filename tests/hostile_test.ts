@@ -10,7 +10,7 @@
  * @module
  */
 
-import { ok, strictEqual } from "node:assert/strict";
+import { match, ok, strictEqual } from "node:assert/strict";
 import type { Isolation } from "../mod.ts";
 import { REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
@@ -296,6 +296,21 @@ export const ATTACKS: readonly Attack[] = [
     expect: {
       worker: (run) => {
         strictEqual(run.reports["attack"], "alive, child SIGKILL", JSON.stringify(run.reports) + run.stderr);
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
+    name: "make the host parse a huge result: a getter that answers small, then a DAG of 16.7 million arrays",
+    // The encoder checks the value is plain JSON, then JSON.stringify reads the getter again.
+    body: `let reads = 0;
+    let dag: unknown = 1;
+    for (let i = 0; i < 23; i++) dag = [dag, dag];
+    return { get value() { return ++reads === 1 ? 1 : dag; } };`,
+    expect: {
+      process: (run) => {
+        strictEqual(run.reports["refused"], "RangeError", JSON.stringify(run.reports) + run.stderr);
+        match(String(run.reports["message"]), /holds more than 2000000 arrays and objects/);
         servedAndClosed(run);
       },
     },
