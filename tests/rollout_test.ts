@@ -334,6 +334,59 @@ Deno.test("runRollout() run again after its controller stopped resumes the same 
   });
 });
 
+Deno.test("runRollout() run again gives the hosts a reporting window before it counts any silent", async () => {
+  // A controller killed while the store was down, run again just after it came back: the hosts'
+  // last reports are old because they could not report, not because they died.
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_rollout_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    for (const digest of [STABLE, GOOD]) {
+      await publish(store, "app", new TextEncoder().encode(digest), { digest });
+    }
+    const begun = await beginRollout(store, "app", GOOD, { steps: [100], bakeMs: 60_000 });
+    const now = Date.now();
+    const rollout = { ...begun.state.rollout!, startedAt: now - 30_000, stepStartedAt: now - 30_000 };
+    ok(await store.setChannel("app", { ...begun.state, rollout }, begun.revision) !== undefined);
+    const report: HostReport = {
+      host: "web-1",
+      generation: 2,
+      digest: GOOD,
+      desired: GOOD,
+      state: "serving",
+      calls: 10,
+      errors: 0,
+      p50: 1,
+      p99: 2,
+      at: now - 20_000,
+      interval: 1_000,
+    };
+    await store.putReport("app", report);
+    strictEqual(
+      judge(rollout, [report], now).verdict,
+      "abort",
+      "judged on the stored reports alone, it aborts",
+    );
+    const controller = new AbortController();
+    const decisions: string[] = [];
+    await rejects(
+      runRollout(store, "app", GOOD, {
+        pollMs: 20,
+        signal: controller.signal,
+        onProgress: (event) => {
+          if (event.type !== "gate") return;
+          decisions.push(event.decision.verdict);
+          controller.abort(new Error("seen"));
+        },
+      }),
+      /seen/,
+    );
+    deepStrictEqual(decisions, ["wait"]);
+    strictEqual((await store.getChannel("app"))?.state.rollout?.status, "running");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("abort() and promote() from another client end the rollout the controller runs", async () => {
   await withFleet(sqlite, async (store, hosts) => {
     const running = runRollout(store, "app", GOOD, { ...FAST, bakeMs: 60_000 });

@@ -95,12 +95,18 @@ export async function runRollout(
   let rollout = entry.state.rollout!;
   let lastReason: string | undefined;
   /**
-   * When the store last failed, and when it answered again: the hosts
-   * reporting until shortly before could not report meanwhile, and their
-   * silence is no sign of a dead host.
+   * Reports from `graceSince` on, older than `graceFrom`, count as made at
+   * `graceFrom`: those hosts get their reporting window again. This command
+   * has not watched the hosts before it ran (killed and run again, perhaps
+   * just after the store came back): from its start, each host that
+   * reported during the rollout gets a window. After the store failed and
+   * answered again, those reporting until shortly before the failure do:
+   * they could not report meanwhile, and their silence is no sign of a
+   * dead host.
    */
+  let graceFrom = Date.now();
+  let graceSince = rollout.startedAt;
   let storeDownAt = 0;
-  let storeBackAt = 0;
   let storeFailing = false;
   // Each turn either ends the rollout, takes a step, or waits pollMs: the
   // progress deadline bounds how long a step can wait.
@@ -111,14 +117,12 @@ export async function runRollout(
       const reports = await store.listReports(channel);
       if (storeFailing) {
         storeFailing = false;
-        storeBackAt = Date.now();
+        graceFrom = Date.now();
+        graceSince = storeDownAt - REPORTED_BEFORE_MS;
         onProgress?.({ type: "store", rollout, error: undefined });
       }
-      // Hosts could not report while the store was down: each gets its reporting window again.
       const seen = reports.map((report) =>
-        report.at < storeBackAt && report.at >= storeDownAt - REPORTED_BEFORE_MS
-          ? { ...report, at: storeBackAt }
-          : report
+        report.at < graceFrom && report.at >= graceSince ? { ...report, at: graceFrom } : report
       );
       const decision = judge(rollout, seen, Date.now());
       const reason = decision.verdict === "pass" ? "pass" : decision.reason;
