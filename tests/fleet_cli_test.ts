@@ -94,6 +94,31 @@ Deno.test("publish takes an artifact by a relative path, its files importing eac
     ]);
     strictEqual(code, 0, err);
     match(out, new RegExp(`as ${packed.manifest.digest.replace(/[+/=]/g, "\\$&")}`));
+    // Other code under the same label: said, and the next step names it by digest.
+    await Deno.writeTextFile(`${dir}/words.ts`, 'export const hello = "hi";\n');
+    const other = await packArtifact(`${dir}/g.ts`, {
+      contract: greeter,
+      key: await generateSigningKey(),
+      label: packed.manifest.label,
+    });
+    await Deno.writeFile(`${dir}/other.hsgen`, other.bytes);
+    const again = await run(publish, [
+      `${dir}/other.hsgen`,
+      "--store",
+      `sqlite:${dir}/fleet.db`,
+      "--channel",
+      "app",
+    ]);
+    strictEqual(again.code, 0, again.err);
+    match(
+      again.err,
+      new RegExp(
+        `label ${packed.manifest.label} also names ${
+          packed.manifest.digest.replace(/[+/=]/g, "\\$&")
+        }: name these artifacts by digest`,
+      ),
+    );
+    match(again.out, new RegExp(`--to ${other.manifest.digest.replace(/[+/=]/g, "\\$&")}$`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -36,12 +36,21 @@ Deno.test("publish() refuses a malformed channel name before storing anything", 
   });
 });
 
-Deno.test("resolveArtifact() finds by digest, else the latest with the label, else E_NOT_FOUND", async () => {
+Deno.test("resolveArtifact() finds by digest, else by a label one artifact carries, else E_NOT_FOUND", async () => {
   await withStore(async (store) => {
     await publish(store, "app", new Uint8Array([1]), { digest: A, label: "v1" });
+    strictEqual((await resolveArtifact(store, "v1")).digest, A);
+    // The same label on other code: the store's order must not pick what rolls out.
     await publish(store, "app", new Uint8Array([2]), { digest: B, label: "v1" });
     strictEqual((await resolveArtifact(store, A)).digest, A);
-    strictEqual((await resolveArtifact(store, "v1")).digest, B);
+    await rejects(resolveArtifact(store, "v1"), (error: HotswapError) => {
+      strictEqual(error.code, "E_NOT_FOUND");
+      strictEqual(
+        error.message,
+        `Cannot tell which artifact "v1" is in store "${store.url}": 2 artifacts carry that label (${B}, ${A}, the latest first); name it by its digest`,
+      );
+      return true;
+    });
     await rejects(resolveArtifact(store, "v9"), { code: "E_NOT_FOUND" });
   });
 });

@@ -75,7 +75,7 @@ export async function publish(
 }
 
 /**
- * Finds an artifact by digest or label (the latest published with that label).
+ * Finds an artifact by digest or label; a label two artifacts carry is refused as ambiguous.
  *
  * @param store The fleet's store.
  * @param target A digest or a label.
@@ -102,8 +102,18 @@ export async function resolveArtifact(store: Store, target: string): Promise<Art
   const artifacts = await store.listArtifacts();
   const byDigest = artifacts.find((artifact) => artifact.digest === target);
   if (byDigest !== undefined) return byDigest;
-  const byLabel = artifacts.filter((artifact) => artifact.label === target).at(-1);
-  if (byLabel !== undefined) return byLabel;
+  const byLabel = artifacts.filter((artifact) => artifact.label === target);
+  // Two artifacts under one label (a label published again for other code): which one is
+  // meant is the operator's to say, not the store's order.
+  if (byLabel.length > 1) {
+    throw new HotswapError(
+      "E_NOT_FOUND",
+      `Cannot tell which artifact "${target}" is in store "${store.url}": ${byLabel.length} artifacts carry that label (${
+        byLabel.map((artifact) => artifact.digest).reverse().join(", ")
+      }, the latest first); name it by its digest`,
+    );
+  }
+  if (byLabel.length === 1) return byLabel[0]!;
   throw new HotswapError(
     "E_NOT_FOUND",
     `Cannot find artifact "${target}" in store "${store.url}": no digest or label matches; publish it first, or list them with "hotswap status"`,

@@ -65,13 +65,24 @@ export const publish: FleetCommand = command(
       label: manifest.label,
     });
     io.out(`Published ${file} (${manifest.contract.name}, label ${manifest.label}) as ${artifact.digest}`);
+    const namesakes = (await store.listArtifacts()).filter((other) =>
+      other.label === manifest.label && other.digest !== artifact.digest
+    );
+    if (namesakes.length > 0) {
+      io.err(
+        `hotswap publish: label ${manifest.label} also names ${
+          namesakes.map((other) => other.digest).join(", ")
+        }: name these artifacts by digest from now on (a label two artifacts carry is refused as ambiguous)`,
+      );
+    }
+    const target = namesakes.length > 0 ? artifact.digest : manifest.label;
     const stable = madeStable ? artifact.digest : (await store.getChannel(channel))?.state.stable;
     io.out(
       madeStable
         ? `  ${channel}: stable is now ${short(artifact.digest)}`
         : stable === artifact.digest
         ? `  ${channel}: it is the stable generation already; nothing to roll out`
-        : `  ${channel}: roll it out with hotswap rollout ${channel} --store ${store.url} --to ${manifest.label}`,
+        : `  ${channel}: roll it out with hotswap rollout ${channel} --store ${store.url} --to ${target}`,
     );
     return EXIT_OK;
   },

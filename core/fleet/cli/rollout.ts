@@ -32,11 +32,13 @@ command again to resume one whose controller stopped (Ctrl-C stops only the
 controller); hotswap promote or hotswap abort end it from anywhere.
 
 ${STORE_HELP}
-  --to <digest|label>   the candidate, published with hotswap publish
+  --to <digest|label>   the candidate, published with hotswap publish (a label
+                        two artifacts carry is refused: give the digest)
   --steps <list>        percentages of hosts, rising, ending at 100 (default 10,50,100)
   --bake <duration>     how long each step runs before the gate judges it (default 30s)
   --max-error-rate <r>  the canary's highest error rate, 0-1 (default 0.01)
-  --max-p99-ms <n>      the canary's highest p99 latency in ms (default: not gated)
+  --max-p99-ms <n>      the canary's highest p99 latency in ms (default: not gated;
+                        hosts report it from buckets 19 % wide: leave that margin)
   --progress-deadline <duration>
                         how long a step's hosts have to load the candidate (default 60s)`;
 
