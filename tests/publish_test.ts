@@ -84,3 +84,27 @@ Deno.test("publish() stores nothing on a channel whose state cannot be read, and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a channel whose revision was edited by hand is E_STORE, saying how to set it right", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_publish_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    await publish(store, "app", new Uint8Array([1]), { digest: A, label: "v1" });
+    for (const revision of ["abc", 1e300, -5, 0]) {
+      const db = new DatabaseSync(`${dir}/fleet.db`);
+      db.prepare("UPDATE channels SET revision = ? WHERE name = ?").run(revision, "app");
+      db.close();
+      // Before: "revision NaN", a false "changed 50 times in a row", or a change no host saw.
+      await rejects(store.getChannel("app"), (error: HotswapError) => {
+        strictEqual(error.code, "E_STORE");
+        match(
+          error.message,
+          /its revision \(.*\) is not a whole number from 1, .*UPDATE channels SET revision = 1 WHERE name = 'app'/,
+        );
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -16,6 +16,7 @@
  */
 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { HotswapError } from "../errors.ts";
 import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
 import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
 import {
@@ -293,8 +294,18 @@ export class SqliteStore implements Store {
       return this.#get("SELECT revision, state FROM channels WHERE name = ?", channel);
     });
     if (row === undefined) return undefined;
+    const revision = row.revision;
+    // SQLite stores what it is given: a row edited by hand may hold any revision.
+    if (typeof revision !== "number" || !Number.isSafeInteger(revision) || revision < 1) {
+      throw new HotswapError(
+        "E_STORE",
+        `Cannot read channel "${channel}" in store "${this.url}": its revision (${
+          JSON.stringify(revision)
+        }) is not a whole number from 1, as only a hand edit of the database leaves it; set it to one (UPDATE channels SET revision = 1 WHERE name = '${channel}'), then run the command again`,
+      );
+    }
     try {
-      return { revision: Number(row.revision), state: parseChannelState(JSON.parse(String(row.state))) };
+      return { revision, state: parseChannelState(JSON.parse(String(row.state))) };
     } catch (error) {
       throw unreadableChannelError(this.url, channel, Number(row.revision), error);
     }
