@@ -115,9 +115,13 @@ keepChannelAndCache();
 // Stacks the generation logs or reads name its files, not blob: URLs; see `_stack_format.ts`.
 Error.prepareStackTrace = formatStack;
 // Ctrl-C at the host's terminal signals the whole process group, this
-// process included: the host decides when its generations end (a graceful
-// close drains them first), so the signal is ignored here.
-Deno.addSignalListener("SIGINT", () => {});
+// process included, and so do systemd (KillMode=control-group), GNU timeout
+// and `kill -- -<pgid>` with SIGTERM or SIGHUP: the host decides when its
+// generations end (a graceful close drains them first; a host that dies
+// closes the channel, and this process ends at once), so these are ignored
+// here. Before, a group SIGTERM killed this process under a request the
+// host was still draining.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(signal, () => {});
 
 const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
   switch (type) {

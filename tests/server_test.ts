@@ -331,3 +331,41 @@ Deno.test("server: --help lists every flag; a bad port exits 2", async () => {
     match(child.text("err").join("\n"), /--port must be a whole number from 0 to 65535/);
   }
 });
+
+Deno.test(
+  "server, process isolation: a SIGTERM to the whole process group still finishes the requests in flight",
+  { ignore },
+  async () => {
+    // systemd (KillMode=control-group), GNU timeout and `kill -- -<pgid>` signal the generations' processes
+    // too: they must leave the ending to the host, which drains them first.
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
+    try {
+      await copyInto(APP, dir);
+      // setsid makes the server lead a process group of its own, as a service manager would.
+      await using child = Child.spawn([
+        Deno.execPath(),
+        "run",
+        `--allow-read=${dir}`,
+        "--allow-net=127.0.0.1",
+        `--allow-run=${Deno.execPath()}`,
+        "demo/server.ts",
+        "--port",
+        "0",
+        "--isolation",
+        "process",
+        `${dir}/app.ts`,
+      ], { program: "setsid" });
+      const [, base] = await child.waitFor(/^serve +(http:\/\/127\.0\.0\.1:\d+\/) /);
+      const slow = get(`${base}slow?ms=1500`);
+      while ((await inflightOn(base!, 1)) === 0) await pause(10);
+      Deno.kill(-child.pid, "SIGTERM");
+      const answer = await slow;
+      strictEqual(answer.status, 200, answer.body);
+      strictEqual(answer.generation, 1);
+      await child.waitFor(/^closed +bye$/);
+      strictEqual((await child.status).code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
