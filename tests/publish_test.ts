@@ -108,3 +108,34 @@ Deno.test("a channel whose revision was edited by hand is E_STORE, saying how to
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a report filed under another host's id by a hand edit is not counted twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_publish_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    const report = {
+      host: "web-1",
+      generation: 1,
+      digest: A,
+      desired: A,
+      state: "serving" as const,
+      calls: 10,
+      errors: 0,
+      p50: 1,
+      p99: 2,
+      at: Date.now(),
+      interval: 1_000,
+    };
+    await store.putReport("app", report);
+    const db = new DatabaseSync(`${dir}/fleet.db`);
+    db.prepare("INSERT INTO reports (channel, host, report) VALUES (?, ?, ?)").run(
+      "app",
+      "evil",
+      JSON.stringify(report),
+    );
+    db.close();
+    deepStrictEqual((await store.listReports("app")).map((listed) => listed.host), ["web-1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

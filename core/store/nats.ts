@@ -251,9 +251,11 @@ export class NatsStore implements Store {
       const reports: HostReport[] = [];
       for (const entry of entries) {
         if (entry === null || entry.operation !== "PUT") continue;
-        // One host's malformed report must not hide the others'.
+        // One host's malformed report must not hide the others'; one filed under
+        // another host's key (a hand edit) must not count twice.
         try {
-          reports.push(parseReport(entry.json()));
+          const report = parseReport(entry.json());
+          if (entry.key === reportKey(channel, report.host)) reports.push(report);
         } catch {
           continue;
         }

@@ -215,13 +215,15 @@ export class SqliteStore implements Store {
     await Promise.resolve();
     const rows = this.#use(
       "list reports",
-      () => this.#all("SELECT report FROM reports WHERE channel = ? ORDER BY host", channel),
+      () => this.#all("SELECT host, report FROM reports WHERE channel = ? ORDER BY host", channel),
     );
     const reports: HostReport[] = [];
     for (const row of rows) {
-      // One host's malformed report must not hide the others'.
+      // One host's malformed report must not hide the others'; one filed under
+      // another host's id (a hand edit) must not count twice.
       try {
-        reports.push(parseReport(JSON.parse(String(row.report))));
+        const report = parseReport(JSON.parse(String(row.report)));
+        if (report.host === row.host) reports.push(report);
       } catch {
         continue;
       }
