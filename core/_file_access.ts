@@ -9,7 +9,7 @@
  */
 
 import { HotswapError } from "./errors.ts";
-import { assertReadable, type Roots } from "./roots.ts";
+import { assertReadable, nameAFileIn, type Roots } from "./roots.ts";
 
 /** Who imports a file: the importing module and the specifier as written. */
 export interface Importer {
@@ -102,7 +102,7 @@ export class DiskFiles implements FileAccess {
         importer ? "E_IMPORT" : "E_NOT_FOUND",
         `Cannot load "${path}"${importer ? ` (imported by "${importer.path}")` : ""}: ${
           info.isDirectory
-            ? `it is a directory, not a module file; name the file, such as "${path}/mod.ts"`
+            ? `it is a directory, not a module file; ${nameAFileIn(path)}`
             : "it is not a regular file (a FIFO, socket or device); name a module file"
         }`,
         { path },

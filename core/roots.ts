@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HotswapError, messageOf } from "./errors.ts";
 
@@ -54,6 +54,15 @@ export class Roots {
    */
   static resolve(roots: readonly PathLike[] | undefined, entry: string): Roots {
     const defaulted = roots === undefined || roots.length === 0;
+    // A directory given as the entry would make its parent the default root,
+    // and a host that may read only the directory be told to grant the parent.
+    if (defaulted && isReadableDirectory(entry)) {
+      throw new HotswapError(
+        "E_NOT_FOUND",
+        `Cannot load "${entry}": it is a directory, not a module file; ${nameAFileIn(entry)}`,
+        { path: entry },
+      );
+    }
     const lexical = defaulted ? [dirname(entry)] : roots.map(toAbsolutePath);
     const real: string[] = [];
     for (const root of lexical) {
@@ -117,4 +126,34 @@ export function assertReadable(path: string, grant: readonly string[], subject: 
     }); run the host with --allow-read=${grant.join(",")}`,
     { path: subject },
   );
+}
+
+/** Whether `path` is a directory the host may read (asked without a prompt). */
+function isReadableDirectory(path: string): boolean {
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return false;
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What to say of a directory given where a module file was expected: a few
+ * of its module files by name, when the host may list it.
+ */
+export function nameAFileIn(directory: string): string {
+  const files: string[] = [];
+  try {
+    if (Deno.permissions.querySync({ name: "read", path: directory }).state === "granted") {
+      for (const entry of Deno.readDirSync(directory)) {
+        if (entry.isFile && /\.(?:[mc]?[jt]sx?)$/.test(entry.name)) files.push(entry.name);
+      }
+    }
+  } catch {
+    // Not listed: the general advice will do.
+  }
+  if (files.length === 0) return "name a module file in it";
+  const shown = files.sort().slice(0, 3).map((name) => `"${join(directory, name)}"`).join(", ");
+  return `name one of its module files, such as ${shown}`;
 }

@@ -55,9 +55,13 @@ const CASES: readonly Case[] = [
     name: "a path that is a directory",
     write: async (f) => {
       await Deno.mkdir(f.path("adir"));
+      await Deno.writeTextFile(f.path("adir/main.ts"), "export {};\n");
       return f.path("adir");
     },
-    expect: { code: "E_NOT_FOUND", message: /is a directory, not a module file; name the file/ },
+    expect: {
+      code: "E_NOT_FOUND",
+      message: /is a directory, not a module file; name one of its module files, such as ".*adir\/main\.ts"/,
+    },
   },
   {
     name: "a path that is a symlink loop",

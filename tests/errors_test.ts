@@ -49,7 +49,9 @@ Deno.test("E_NOT_FOUND: a missing entry file, and a directory given as entry", a
   await using hot = await setup(fixture);
   await expectRefused(hot, fixture.path("nope.ts"), "E_NOT_FOUND", { fix: /no such file; check the path/ });
   await Deno.mkdir(fixture.path("adir"));
-  await expectRefused(hot, fixture.path("adir"), "E_NOT_FOUND", { fix: /is a directory.*name the file/ });
+  await expectRefused(hot, fixture.path("adir"), "E_NOT_FOUND", {
+    fix: /is a directory, not a module file; name a module file in it/,
+  });
 });
 
 Deno.test("E_OUTSIDE_ROOTS: a ../ import and a symlink that leave roots", async () => {

@@ -156,9 +156,13 @@ Deno.test("DiskFiles.size() returns a regular file's size and refuses a director
   await withTree(({ root, main, files, importer }) => {
     strictEqual(files.size(main, main, undefined), 20);
     const sub = join(root, "sub");
-    const expected =
-      `Cannot load "${sub}": it is a directory, not a module file; name the file, such as "${sub}/mod.ts"`;
-    refuses(() => files.size(sub, sub, undefined), "E_NOT_FOUND", sub, expected);
+    // An empty directory: no file of it to name.
+    refuses(
+      () => files.size(sub, sub, undefined),
+      "E_NOT_FOUND",
+      sub,
+      `Cannot load "${sub}": it is a directory, not a module file; name a module file in it`,
+    );
     refuses(
       () => files.size(sub, sub, importer),
       "E_IMPORT",
@@ -293,5 +297,24 @@ Deno.test({
         await Deno.chmod(sub, 0o755).catch(() => {});
       }
     });
+  },
+});
+
+const BENCH_DIR = join(HERE, "bench");
+
+Deno.test({
+  name:
+    "Roots.resolve() of a directory given as the entry says so, when the host may read only that directory",
+  permissions: { read: [BENCH_DIR] },
+  fn() {
+    // Its parent would be the default root: before, "grant --allow-read=<parent>", which only led here.
+    refuses(
+      () => Roots.resolve(undefined, BENCH_DIR),
+      "E_NOT_FOUND",
+      BENCH_DIR,
+      `Cannot load "${BENCH_DIR}": it is a directory, not a module file; name one of its module files, such as "${
+        join(BENCH_DIR, "_chart.ts")
+      }"`,
+    );
   },
 });
