@@ -76,7 +76,7 @@ export class Roots {
             "E_NOT_FOUND",
             `Cannot load "${entry}": its directory "${root}" does not exist or cannot be resolved (${
               messageOf(error)
-            }); check the path`,
+            }); check the path${whereRelativePathsStart()}`,
             { path: entry, cause: error },
           );
         }
@@ -156,4 +156,13 @@ export function nameAFileIn(directory: string): string {
   if (files.length === 0) return "name a module file in it";
   const shown = files.sort().slice(0, 3).map((name) => `"${join(directory, name)}"`).join(", ");
   return `name one of its module files, such as ${shown}`;
+}
+
+/** ` (relative paths start at <cwd>)`, or nothing when the host may not know its working directory. */
+function whereRelativePathsStart(): string {
+  try {
+    return ` (relative paths start at ${Deno.cwd()})`;
+  } catch {
+    return "";
+  }
 }

@@ -57,7 +57,7 @@ Deno.test("Roots.resolve() refuses a root that does not exist with E_NOT_FOUND",
         `Cannot load "${entry}": its directory "${fixture.path("nope")}" does not exist`,
       ),
     );
-    ok(error.message.endsWith("; check the path"), error.message);
+    ok(error.message.endsWith(`; check the path (relative paths start at ${Deno.cwd()})`), error.message);
     strictEqual(error.path, entry);
     return true;
   });
