@@ -35,9 +35,10 @@ ${ISOLATION_HELP}
                        plain module path is then refused as unsigned
   -h, --help           show this help
 
-Permissions: the demo only reads files. \`deno task demo\` grants
---allow-read=so,core,deno.json (generations, and what worker isolation
-needs) and --no-prompt, so a missing permission is a denial, never a
+Permissions: the demo reads files, and in process isolation runs deno.
+\`deno task demo\` grants --allow-read=so,core,deno.json (generations, and
+what worker isolation needs), --allow-run=<the deno executable> (process
+isolation) and --no-prompt, so a missing permission is a denial, never a
 prompt. To swap to modules elsewhere, grant their directory too:
   deno run --no-prompt --allow-read=so,/tmp/my-copy demo/main.ts so/Handles.ts
 A path outside the grant is refused with E_PERMISSION, naming the flag to add.
