@@ -20,10 +20,11 @@ import {
   type ChannelState,
   checkDigest,
   checkName,
+  type HostReport,
   type RolloutState,
   type Store,
 } from "../store/store.ts";
-import { isLive, judge } from "./gate.ts";
+import { type GateDecision, isLive, judge } from "./gate.ts";
 import { updateChannel, writeChannel } from "./_channel_update.ts";
 import { pollMsOf, resolveSettings, type RolloutOptions } from "./rollout_options.ts";
 import {
@@ -121,10 +122,11 @@ export async function runRollout(
         graceSince = storeDownAt - REPORTED_BEFORE_MS;
         onProgress?.({ type: "store", rollout, error: undefined });
       }
+      const now = Date.now();
       const seen = reports.map((report) =>
         report.at < graceFrom && report.at >= graceSince ? { ...report, at: graceFrom } : report
       );
-      const decision = judge(rollout, seen, Date.now());
+      const decision = provisional(judge(rollout, seen, now), reports, seen, now);
       const reason = decision.verdict === "pass" ? "pass" : decision.reason;
       if (reason !== lastReason) onProgress?.({ type: "gate", rollout, decision });
       lastReason = reason;
@@ -176,6 +178,33 @@ export async function runRollout(
       }
     }
   }
+}
+
+/**
+ * A report given a reporting window (see `graceFrom` in {@linkcode runRollout})
+ * keeps its host from counting as silent, but is no evidence the candidate
+ * is well: its calls may be those of a host dead since. While any such
+ * report is live, a pass is only a wait for those hosts to report again.
+ */
+function provisional(
+  decision: GateDecision,
+  reports: readonly HostReport[],
+  seen: readonly HostReport[],
+  now: number,
+): GateDecision {
+  if (decision.verdict !== "pass") return decision;
+  const stale = seen.filter((report, i) => report !== reports[i] && isLive(report, now)).map((r) => r.host);
+  if (stale.length === 0) return decision;
+  const shown = stale.slice(0, 5).map((host) => `"${host}"`).join(", ") +
+    (stale.length > 5 ? ` and ${stale.length - 5} more` : "");
+  return {
+    verdict: "wait",
+    reason: `waiting for ${stale.length === 1 ? "host" : "hosts"} ${shown} to report again: ${
+      stale.length === 1 ? "its last report predates" : "their last reports predate"
+    } this controller's start or the store's return, so they are no evidence yet`,
+    canary: decision.canary,
+    stable: decision.stable,
+  };
 }
 
 /** Milliseconds between tries of a store that failed. */
