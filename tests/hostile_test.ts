@@ -310,7 +310,7 @@ export const ATTACKS: readonly Attack[] = [
     expect: {
       process: (run) => {
         strictEqual(run.reports["refused"], "RangeError", JSON.stringify(run.reports) + run.stderr);
-        match(String(run.reports["message"]), /holds more than 2000000 arrays and objects/);
+        match(String(run.reports["message"]), /holds more than 4000000 arrays and objects/);
         servedAndClosed(run);
       },
     },
