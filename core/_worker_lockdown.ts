@@ -100,7 +100,7 @@ function killable(pid: unknown, what: string): number {
   }
   if (!children.has(pid)) {
     throw new NotCapable(
-      `${what}(${pid}) is not available to a generation in a worker: it may signal only the processes it spawned (the host's own threads have pids too, and a signal to one ends the host); call kill() on the child, or ${USE_PROCESS}`,
+      `${what}(${pid}) is not available to a generation in a worker: it may signal by pid only the processes it spawned with Deno.Command (the host's own threads have pids too, and a signal to one ends the host); call kill() on the child (a node:child_process one too), or ${USE_PROCESS}`,
     );
   }
   return pid;
