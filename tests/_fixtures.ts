@@ -55,6 +55,14 @@ export const echo = defineContract<Echo>({
   shape: { label: "string", run: "function" },
 });
 
+/** Contract of a generation whose `load(name)` imports a module by a specifier it computes, exported as `hs_loader`. */
+export const computedLoader = defineContract<{ load(name: string): Promise<unknown> }>({
+  name: "Loader",
+  version: "1.0.0",
+  symbol: "hs_loader",
+  shape: { load: "function" },
+});
+
 /** Source of a generation whose `run` returns `[label, input]`. */
 export function echoModule(label: string, extra = ""): string {
   return `export const hs_echo = { label: ${JSON.stringify(label)}, run: (input: unknown) => [${

@@ -23,7 +23,7 @@ import {
 } from "../mod.ts";
 import { REPO, runToEnd } from "./_child.ts";
 import { ERROR, LOADED } from "../core/_process_protocol.ts";
-import { Fixture } from "./_fixtures.ts";
+import { computedLoader, Fixture } from "./_fixtures.ts";
 
 interface Probe {
   label: string;
@@ -731,12 +731,7 @@ Deno.test("process mode: the process's own program imports nothing host-only", a
 
 Deno.test("inline and process mode: a computed relative import says to use a literal one; others import as before", async () => {
   await using fixture = await Fixture.create();
-  const contract = defineContract<{ load(name: string): Promise<unknown> }>({
-    name: "Loader",
-    version: "1.0.0",
-    symbol: "hs_loader",
-    shape: { load: "function" },
-  });
+  const contract = computedLoader;
   const entry = await fixture.write({
     "loader.ts": `export const hs_loader = {
   load: (name: string) => import(name.startsWith("node:") ? name : "./" + name).then((m) => typeof m.join === "function" ? "node" : m.name),

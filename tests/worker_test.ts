@@ -21,7 +21,7 @@ import {
   registerHotswap,
 } from "../mod.ts";
 import { REPO, runToEnd } from "./_child.ts";
-import { Fixture } from "./_fixtures.ts";
+import { computedLoader, Fixture } from "./_fixtures.ts";
 
 /** A handle as worker mode serves it: every function returns a promise. */
 interface Probe {
@@ -821,12 +821,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
 
 Deno.test("worker mode: a computed import of a local file is refused as outside the verified snapshot, granted or not", async () => {
   await using fixture = await Fixture.create();
-  const contract = defineContract<{ load(name: string): Promise<unknown> }>({
-    name: "Loader",
-    version: "1.0.0",
-    symbol: "hs_loader",
-    shape: { load: "function" },
-  });
+  const contract = computedLoader;
   const entry = await fixture.write({
     "loader.ts":
       "export const hs_loader = { load: (name: string) => import('./' + name).then((m) => m.name) };\n",
