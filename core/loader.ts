@@ -137,7 +137,11 @@ export async function loadWithin<T>(
   closing?: AbortSignal,
 ): Promise<GenerationRuntime<T>> {
   // Only a loader that boots awaits: inline, the load starts in this very turn.
-  if (loader.boot !== undefined) await loader.boot();
+  if (loader.boot !== undefined) {
+    await loader.boot();
+    // Closed while the sandbox started: nothing was loaded yet, so nothing is.
+    if (loader.endsOnAbort && closing?.aborted) throw closing.reason;
+  }
   const controller = new AbortController();
   const loading = loader.load(request, controller.signal);
   // Closing: a loader that ends an abandoned load entirely (a worker, a

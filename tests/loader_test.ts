@@ -123,6 +123,19 @@ Deno.test("loadWithin() arms the deadline after the loader's boot: starting a sa
   strictEqual(loader.calls[0]!.signal.aborted, false);
 });
 
+Deno.test("loadWithin() of a loader that ends its loads rejects with the closing reason when closed during the boot", async () => {
+  const loader = new GatedLoader();
+  const booted = Promise.withResolvers<void>();
+  Object.assign(loader, { endsOnAbort: true, boot: () => booted.promise });
+  const closing = new AbortController();
+  const loading = loadWithin(loader, REQUEST, 20, closing.signal);
+  const reason = new HotswapError("E_CLOSED", "closed");
+  closing.abort(reason);
+  booted.resolve();
+  await rejects(loading, (error) => error === reason);
+  strictEqual(loader.calls.length, 0, "nothing was loaded");
+});
+
 Deno.test("loadWithin() unloads a load that succeeds after its deadline, so it never serves", async () => {
   const loader = new GatedLoader();
   const unloads: string[] = [];
