@@ -9,7 +9,7 @@ import type { HotswapListener } from "./events.ts";
 import type { Generation } from "./generation.ts";
 import type { PathLike } from "./roots.ts";
 import type { GenerationInfo, HotswapStats } from "./stats.ts";
-import type { SwapOptions, SwapResult } from "./swap.ts";
+import { checkRollbackOptions, type SwapOptions, type SwapResult } from "./swap.ts";
 import type { SignalSwapOptions, SignalSwaps } from "./signal_swap.ts";
 import { ListenerGuards } from "./_listeners.ts";
 import { type OpenRequest, Swapper } from "./_swapper.ts";
@@ -142,13 +142,7 @@ export class Hotswap<T> extends EventTarget {
    */
   rollback(options: Pick<SwapOptions, "handoff"> = {}): Promise<SwapResult> {
     try {
-      // `{ hanoff: false }` ignored would call the handoff() it means to skip.
-      refuseUnknownOptions(options, ["handoff"], "Cannot roll back");
-      if (options.handoff !== undefined && typeof options.handoff !== "boolean") {
-        throw new TypeError(
-          `Cannot roll back: handoff must be true or false, got ${JSON.stringify(options.handoff)}`,
-        );
-      }
+      checkRollbackOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }

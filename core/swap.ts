@@ -65,11 +65,25 @@ export function checkSwapOptions(options: SwapOptions): void {
       }`,
     );
   }
-  for (const [name, value] of [["rollback", rollback], ["handoff", handoff]] as const) {
-    if (value !== undefined && typeof value !== "boolean") {
-      throw new TypeError(
-        `Cannot swap: ${name} must be true or false, got ${JSON.stringify(value) ?? typeof value}`,
-      );
-    }
+  checkFlag("Cannot swap", "rollback", rollback);
+  checkFlag("Cannot swap", "handoff", handoff);
+}
+
+/**
+ * Checks the options of a rollback: `{ hanoff: false }` ignored would call
+ * the `handoff()` it means to skip.
+ *
+ * @throws {TypeError} Naming the option and what it must be.
+ */
+export function checkRollbackOptions(options: Pick<SwapOptions, "handoff">): void {
+  refuseUnknownOptions(options, ["handoff"], "Cannot roll back");
+  checkFlag("Cannot roll back", "handoff", options.handoff);
+}
+
+function checkFlag(subject: string, name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(
+      `${subject}: ${name} must be true or false, got ${JSON.stringify(value) ?? typeof value}`,
+    );
   }
 }
