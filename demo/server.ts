@@ -158,7 +158,7 @@ async function toAppRequest(request: Request): Promise<AppRequest> {
 }
 
 /** Turns an app's answer into a `Response`; a malformed answer is the app's bug, reported as such. */
-function toResponse(answer: AppResponse, generation: number, method: string): Response {
+function toResponse(answer: AppResponse, generation: number): Response {
   if (typeof answer !== "object" || answer === null) {
     throw new TypeError(`handle() returned ${answer === null ? "null" : typeof answer}, not an AppResponse`);
   }
@@ -168,7 +168,9 @@ function toResponse(answer: AppResponse, generation: number, method: string): Re
   }
   const headers = new Headers(answer.headers);
   headers.set(GENERATION_HEADER, String(generation));
-  const body = method === "HEAD" || status === 204 || status === 304 ? null : answer.body ?? null;
+  // A HEAD answer keeps its body here: Deno.serve sends none, but the
+  // content-length a GET would get (a null body would say 0).
+  const body = status === 204 || status === 304 ? null : answer.body ?? null;
   return new Response(body, { status, headers });
 }
 
@@ -230,7 +232,7 @@ async function main(args: string[]): Promise<never> {
         generation = hot.generation;
         return app.handle(appRequest);
       });
-      return toResponse(answer, generation, request.method);
+      return toResponse(answer, generation);
     } catch (error) {
       if (error instanceof HotswapError && error.code === "E_CLOSED") {
         return plain(503, "Shutting down", { "retry-after": "1", connection: "close" });

@@ -316,6 +316,22 @@ Deno.test(
   },
 );
 
+Deno.test("server: HEAD answers with the headers of GET and no body", { ignore }, async () => {
+  await withServer([], async ({ child, base }) => {
+    const got = await fetch(base);
+    const length = Number(got.headers.get("content-length"));
+    strictEqual(length, new TextEncoder().encode(await got.text()).length);
+    const head = await fetch(base, { method: "HEAD" });
+    strictEqual(head.status, 200);
+    // The greeting counts requests: #2 is as long as #1.
+    strictEqual(head.headers.get("content-length"), String(length));
+    strictEqual(head.headers.get("content-type"), got.headers.get("content-type"));
+    strictEqual(await head.text(), "");
+    child.kill("SIGTERM");
+    strictEqual((await child.status).code, 0);
+  });
+});
+
 Deno.test("server: --help lists every flag; a bad port exits 2", async () => {
   {
     await using child = Child.spawn(["run", "demo/server.ts", "--help"]);
