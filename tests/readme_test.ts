@@ -42,6 +42,19 @@ Deno.test("README.md names only tasks of deno.json", async () => {
   deepStrictEqual([...named].filter((name) => !(name in tasks)), []);
 });
 
+Deno.test("the gate's `deno doc --lint` covers every export of the package together", async () => {
+  // Linted alone, an export's types that another export declares read as private.
+  const { exports, tasks } = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`)) as {
+    exports: Record<string, string>;
+    tasks: Record<string, string>;
+  };
+  const linted = tasks.check?.match(/deno doc --lint ([^&]+)&&/)?.[1]?.trim().split(/\s+/) ?? [];
+  deepStrictEqual(
+    linted.toSorted(),
+    Object.values(exports).map((path) => path.replace(/^\.\//, "")).toSorted(),
+  );
+});
+
 for (const [heading, task] of [["The demo", "demo"], ["A hot HTTP server", "serve"]] as const) {
   Deno.test(`README.md section "${heading}" names only flags of \`deno task ${task}\``, async () => {
     const { tasks } = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`)) as {
