@@ -9,6 +9,7 @@ import type { Isolation, IsolationOf } from "./isolation.ts";
 import { refuseUnknownOptions } from "./_known_options.ts";
 import type { PathLike } from "./roots.ts";
 import type { TrustList } from "./trust.ts";
+import { withinTimerLimit } from "./_timer_limit.ts";
 
 /**
  * Deno permissions a worker or process generation runs with. Every kind left
@@ -258,11 +259,11 @@ export function resolveOptions(options: HotswapOptions): ResolvedOptions {
     roots: options.roots,
     isolation,
     permissions: options.permissions,
-    drainTimeout: positive("drainTimeout", options.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
-    loadTimeout: positive("loadTimeout", options.loadTimeout, DEFAULT_LOAD_TIMEOUT),
+    drainTimeout: duration("drainTimeout", options.drainTimeout, DEFAULT_DRAIN_TIMEOUT),
+    loadTimeout: duration("loadTimeout", options.loadTimeout, DEFAULT_LOAD_TIMEOUT),
     callTimeout: options.callTimeout === undefined
       ? undefined
-      : positive("callTimeout", options.callTimeout, 0),
+      : duration("callTimeout", options.callTimeout, 0),
     memoryLimit: atLeast(
       MIN_MEMORY_LIMIT,
       positive("memoryLimit", options.memoryLimit, DEFAULT_MEMORY_LIMIT),
@@ -312,6 +313,11 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     );
   }
   return value;
+}
+
+/** Milliseconds a timer waits. */
+function duration(name: string, value: number | undefined, fallback: number): number {
+  return withinTimerLimit(`Cannot register: ${name}`, positive(name, value, fallback));
 }
 
 /** A count: no fraction. */

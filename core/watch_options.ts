@@ -7,6 +7,7 @@
 
 import type { HotswapError } from "./errors.ts";
 import type { SwapResult } from "./hotswap.ts";
+import { withinTimerLimit } from "./_timer_limit.ts";
 
 /** What one swap started by the watcher came to. */
 export type WatchOutcome =
@@ -92,5 +93,5 @@ function milliseconds(name: string, value: unknown, fallback: number): number {
       `Cannot watch: ${name} must be a finite number of milliseconds, at least 0, got ${String(ms)}`,
     );
   }
-  return ms;
+  return withinTimerLimit(`Cannot watch: ${name}`, ms);
 }

@@ -19,4 +19,8 @@ Deno.test("reportIntervalOf() defaults to one second", () => {
 Deno.test("reportIntervalOf() refuses an interval that is not above 0", () => {
   throws(() => reportIntervalOf({ ...OPTIONS, reportInterval: 0 }), /Cannot follow "app": reportInterval/);
   throws(() => reportIntervalOf({ ...OPTIONS, reportInterval: NaN }), RangeError);
+  throws(
+    () => reportIntervalOf({ ...OPTIONS, reportInterval: 2 ** 31 }),
+    /reportInterval must be at most 2147483647 ms/,
+  );
 });

@@ -375,6 +375,9 @@ Deno.test("registerHotswap() refuses a mistyped option, a malformed number and a
     [{ rollbackDepth: "3" }, TypeError, /rollbackDepth must be a number, got the string "3"/],
     [{ rollbackDepth: 1.5 }, RangeError, /rollbackDepth .*a whole number, got 1.5/],
     [{ loadTimeout: -1 }, RangeError, /loadTimeout must be a finite number of at least 0, got -1/],
+    // Longer than a timer can wait: it would fire after 1 ms, ending the calls it should wait for.
+    [{ drainTimeout: 2 ** 31 }, RangeError, /drainTimeout must be at most 2147483647 ms .*got 2147483648/],
+    [{ loadTimeout: 2 ** 31 }, RangeError, /loadTimeout must be at most 2147483647 ms/],
   ];
   for (const [options, kind, message] of refused) {
     await rejects(registerHotswap(echo, entry, options as never), (error: Error) => {

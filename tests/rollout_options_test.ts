@@ -27,4 +27,7 @@ Deno.test("resolveSettings() refuses limits out of range", () => {
   throws(() => resolveSettings({ maxErrorRate: 1.5 }), /within 0-1/);
   throws(() => resolveSettings({ maxP99Ms: 0 }), /p99 must be above 0 ms/);
   throws(() => resolveSettings({ progressDeadlineMs: Infinity }), /progress deadline/);
+  // A timer cannot wait longer: the bake would end after 1 ms.
+  throws(() => resolveSettings({ bakeMs: 2 ** 31 }), /bake must be at most 2147483647 ms/);
+  strictEqual(resolveSettings({ bakeMs: 2 ** 31 - 1 }).bakeMs, 2 ** 31 - 1);
 });

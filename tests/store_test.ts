@@ -322,6 +322,14 @@ Deno.test("openStore() refuses a URL of no known kind", async () => {
   await rejects(openStore("sqlite:"), TypeError);
 });
 
+Deno.test("openStore() refuses a NATS connectTimeout a timer cannot wait, before connecting", async () => {
+  await rejects(openStore("nats://127.0.0.1:1", { connectTimeout: 0 }), /connectTimeout must be above 0 ms/);
+  await rejects(
+    openStore("nats://127.0.0.1:1", { connectTimeout: 2 ** 31 }),
+    /Cannot open store "nats:\/\/127.0.0.1:1": connectTimeout must be at most 2147483647 ms/,
+  );
+});
+
 Deno.test("openStore() of a NATS server that is not there says how to start one", async () => {
   // Port 1 on loopback: nothing listens there, so the connection is refused at once.
   await rejects(

@@ -11,6 +11,7 @@ Deno.test("quietPeriods() defaults settle to 5 ms and debounce to 100 ms", () =>
 Deno.test("quietPeriods() refuses a negative, infinite or non-number period", () => {
   throws(() => quietPeriods({ settle: -1 }), RangeError);
   throws(() => quietPeriods({ debounce: Infinity }), RangeError);
+  throws(() => quietPeriods({ settle: 2 ** 31 }), /Cannot watch: settle must be at most 2147483647 ms/);
   // @ts-expect-error: a string is not a number of milliseconds
   throws(() => quietPeriods({ debounce: "5" }), /debounce must be a finite number/);
 });

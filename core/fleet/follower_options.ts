@@ -7,6 +7,7 @@
  */
 
 import type { Store } from "../store/store.ts";
+import { withinTimerLimit } from "../_timer_limit.ts";
 
 /** What the serving generation did, for the report. */
 export interface ServingMetrics {
@@ -75,5 +76,5 @@ export function reportIntervalOf(options: FollowerOptions): number {
       `Cannot follow "${options.channel}": reportInterval must be above 0 ms, got ${interval}`,
     );
   }
-  return interval;
+  return withinTimerLimit(`Cannot follow "${options.channel}": reportInterval`, interval);
 }

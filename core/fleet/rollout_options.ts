@@ -9,6 +9,7 @@
 import type { RolloutState } from "../store/store.ts";
 import type { GateDecision } from "./gate.ts";
 import type { HotswapError } from "../errors.ts";
+import { withinTimerLimit } from "../_timer_limit.ts";
 
 /** Options of {@linkcode runRollout}. */
 export interface RolloutOptions {
@@ -117,6 +118,8 @@ export function resolveSettings(options: RolloutOptions): Settings {
       `Cannot roll out: the progress deadline must be above 0 ms, got ${progressDeadlineMs}`,
     );
   }
+  withinTimerLimit("Cannot roll out: bake", bakeMs);
+  withinTimerLimit("Cannot roll out: the progress deadline", progressDeadlineMs);
   return { steps, bakeMs, maxErrorRate, maxP99Ms: options.maxP99Ms, progressDeadlineMs };
 }
 

@@ -13,6 +13,7 @@
  */
 
 import type { ArtifactInfo, ChannelEntry, ChannelState, HostReport } from "./schema.ts";
+import { withinTimerLimit } from "../_timer_limit.ts";
 
 export {
   type ArtifactInfo,
@@ -254,6 +255,15 @@ export interface Store extends AsyncDisposable {
   watch(channel: string, options?: WatchChannelOptions): AsyncIterableIterator<ChannelEntry | undefined>;
 }
 
+/** The NATS connect timeout of `openStore`'s options, defaulted and checked. */
+function connectTimeoutOf(url: string, ms: number | undefined): number {
+  if (ms === undefined) return 5_000;
+  if (typeof ms !== "number" || !(ms > 0 && Number.isFinite(ms))) {
+    throw new RangeError(`Cannot open store "${url}": connectTimeout must be above 0 ms, got ${String(ms)}`);
+  }
+  return withinTimerLimit(`Cannot open store "${url}": connectTimeout`, ms);
+}
+
 /** Options of {@linkcode openStore}. */
 export interface OpenStoreOptions {
   /**
@@ -272,6 +282,7 @@ export interface OpenStoreOptions {
  * @param options Connection options.
  * @returns The open store; dispose it to close.
  * @throws {TypeError} A URL of neither form.
+ * @throws {RangeError} A `connectTimeout` that is not above 0, or longer than a timer can wait.
  * @throws {HotswapError} `E_STORE` when it cannot be opened.
  *
  * @example Publish an artifact's bytes, read them back
@@ -306,7 +317,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     const adapter = new URL("./nats.ts", import.meta.url).href;
     const { NatsStore }: { NatsStore: { open(url: string, connectTimeout: number): Promise<Store> } } =
       await import(adapter);
-    return await NatsStore.open(url, options.connectTimeout ?? 5_000);
+    return await NatsStore.open(url, connectTimeoutOf(url, options.connectTimeout));
   }
   throw new TypeError(
     `Cannot open store "${url}": the URL must be "sqlite:<file>" or "nats://host:port"`,
