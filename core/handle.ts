@@ -207,6 +207,18 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
     }
   }
   const locate = (file: string) => new RegExp(`${escapeRegExp(file)}:\\d+:\\d+`).exec(detail)?.[0];
+  // `import { x } from "./m.ts"` of a name m.ts does not export: the fault is
+  // the importer's, the module of the location, whether the message names m.ts
+  // by its specifier (inline) or by its path first (a worker's, a process's).
+  const missingExport = /does not provide an export named/.test(reason);
+  if (missingExport) {
+    const located = [...files.values()].flatMap((file) => {
+      const location = locate(file);
+      return location === undefined ? [] : [{ file, at: detail.indexOf(location) }];
+    });
+    const importer = located.sort((a, b) => a.at - b.at)[0]?.file;
+    if (importer !== undefined) [path, thrownIn] = [importer, importer];
+  }
   const location = locate(thrownIn ?? path);
   const caller = thrownIn !== undefined && thrownIn !== path ? locate(path) : undefined;
   const where = location && !reason.includes(location)
@@ -218,17 +230,24 @@ export function importError(error: unknown, files: ReadonlyMap<string, string>, 
   const lockfile = /lockfile/i.test(reason);
   // A generation process runs with --no-npm unless its imports are granted.
   const npmRefused = /--no-npm is specified/.test(reason);
+  // And with --no-remote unless any import is granted: a `jsr:` or URL import.
+  const remoteRefused = /--no-remote is specified/.test(reason);
+  const remoteHost = /requested: "[a-z]+:\/\/([^/"]+)/i.exec(reason)?.[1] ?? "<host>";
   return new HotswapError(
     "E_IMPORT",
     `Cannot import "${path}"${path === entry ? "" : ` (a dependency of "${entry}")`}: ${reason}${where}; ${
       npmRefused
         ? 'its process may not fetch npm packages: grant them with permissions: { import: ["registry.npmjs.org"] } (the host needs --allow-import for it too)'
+        : remoteRefused
+        ? `its process may not import remote modules: grant their host with permissions: { import: ["${remoteHost}"] } (the host needs --allow-import for it too)`
         : lockfile
         ? 'the host\'s lockfile is frozen and lacks a package this generation imports: add it to the lockfile (deno cache the generation), or load it with isolation "process", whose child runs without a lockfile'
         : bare
         ? "write a package as npm:<name>@<version> or jsr:@<scope>/<name>@<version>, and a file as a path (./ or ../)"
         : jsonAttribute
         ? 'import a JSON file with its type: import data from "./data.json" with { type: "json" }'
+        : missingExport
+        ? "import only names that module exports, or export the name from it"
         : remote
         ? "check the URL and the network, and that it may be imported from there (--allow-import=<host> for the host; permissions.import for a worker or process); or vendor the module into the generation's files"
         : parse

@@ -50,6 +50,20 @@ const CASES: readonly Case[] = [
     expect: { code: "E_IMPORT", message: /nowhere\.ts", no such file; fix the import or add the file/ },
   },
   {
+    name: "an import of a name the module does not export, blamed on the importer",
+    write: (f) =>
+      f.write({
+        "importer.ts": `import { nope } from "./exporter.ts";\nconsole.log(nope);\n${echoModule("x")}`,
+        "exporter.ts": "export const here = 1;",
+      }),
+    expect: {
+      code: "E_IMPORT",
+      // Not "exporter.ts (a dependency of …)", which a worker's message names first.
+      message:
+        /^Cannot import "[^"]*importer\.ts": .*export named 'nope'.*; import only names that module exports/,
+    },
+  },
+  {
     name: "circular imports",
     write: (f) =>
       f.write({

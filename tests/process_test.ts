@@ -214,6 +214,13 @@ Deno.test("process mode: every permission is denied by default, and the host liv
         return true;
       },
     );
+    // So is a jsr: import, naming the host to grant.
+    await rejects(
+      hot.swap(
+        await fixture.write({ "jsr.ts": `import { join } from "jsr:@std/path@1";\nexport const j = join;` }),
+      ),
+      /--no-remote is specified.*grant their host with permissions: \{ import: \["jsr\.io"\] \}/,
+    );
     // It runs in a private directory, not the host's.
     const { cwd } = await hot.with((h) => h.info());
     ok(cwd === "" || cwd !== Deno.cwd(), cwd);
