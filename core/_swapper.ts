@@ -126,7 +126,7 @@ export class Swapper<T> {
       via: "swap",
       rollback: options.rollback === true,
     };
-    return this.#enqueue(() => this.#load(target, plan), path, signal);
+    return this.#enqueue(() => this.#load(target, plan), path, signal, () => target);
   }
 
   /** See {@linkcode Hotswap.swapOnSignal}. */
@@ -136,7 +136,7 @@ export class Swapper<T> {
     const plan: LoadPlan = { integrity: undefined, signal: undefined, handoff: true, via: "swap" };
     const swaps: SignalSwapper = new SignalSwapper(signal, target, {
       source: this.#loading.source,
-      swap: (take) => this.#enqueue(async () => this.#load(await take(), plan), target, undefined),
+      swap: (take) => this.#enqueue(async () => this.#load(await take(), plan), target, undefined, () => target),
       closed: () => this.#signalSwaps.delete(swaps),
     }, options);
     this.#signalSwaps.add(swaps);
@@ -146,8 +146,10 @@ export class Swapper<T> {
 
   /** See {@linkcode Hotswap.rollback}. */
   rollback(handoff: boolean): Promise<SwapResult> {
+    let entry: string | undefined;
     const task = () => {
       const target = this.lineage.previous;
+      entry = target?.entry;
       const active = this.lineage.current?.number ?? 0;
       if (target === undefined) {
         throw nothingToRollBackTo(
@@ -162,7 +164,7 @@ export class Swapper<T> {
       }
       return this.#load(target, { integrity: undefined, signal: undefined, handoff, via: "rollback" });
     };
-    return this.#enqueue(task, undefined, undefined);
+    return this.#enqueue(task, undefined, undefined, () => entry);
   }
 
   /** See {@linkcode Hotswap.close}; idempotent. */
@@ -192,29 +194,38 @@ export class Swapper<T> {
     ]);
   }
 
-  /** The error of anything asked of a closed reference. */
-  closedError(action: string): HotswapError {
+  /**
+   * The error of anything asked of a closed reference.
+   *
+   * @param entry The entry it was asked to load, if any.
+   */
+  closedError(action: string, entry?: string): HotswapError {
     return new HotswapError(
       "E_CLOSED",
       `Cannot ${action}: this hot-swap reference for ${this.#loading.contract.name} is closed; register a new one with registerHotswap()`,
-      { activeGeneration: undefined },
+      { activeGeneration: undefined, ...(entry === undefined ? {} : { path: entry }) },
     );
   }
 
+  /**
+   * @param path The path as the caller gave it, for messages.
+   * @param entryOf The entry file it comes to, once known: what a refusal announces (a rollback's is its snapshot's).
+   */
   #enqueue(
     task: () => Promise<SwapResult>,
     path: PathLike | undefined,
     signal: AbortSignal | undefined,
+    entryOf: () => string | undefined,
   ): Promise<SwapResult> {
     return this.#queue.run(async () => {
-      if (this.closed) throw this.closedError(path === undefined ? "roll back" : `swap to "${path}"`);
+      if (this.closed) throw this.closedError(path === undefined ? "roll back" : `swap to "${path}"`, entryOf());
       signal?.throwIfAborted();
       try {
         return await task();
       } catch (error) {
         // The caller cancelled: that is no refusal of the generation.
         if (signal?.aborted && error === signal.reason) throw error;
-        throw this.#reject(error, path);
+        throw this.#reject(error, path, entryOf());
       }
     }, signal);
   }
@@ -258,12 +269,16 @@ export class Swapper<T> {
     await this.#loading.loader[Symbol.asyncDispose]();
   }
 
-  /** Counts and announces a refused swap, and says which generation stays. */
-  #reject(error: unknown, path: PathLike | undefined): HotswapError {
+  /**
+   * Counts and announces a refused swap, and says which generation stays.
+   * The event names the refused entry, not the file at fault (a dependency,
+   * or the outgoing generation whose handoff() threw): that is the error's `path`.
+   */
+  #reject(error: unknown, path: PathLike | undefined, entry: string | undefined): HotswapError {
     const failure = annotate(error, this.lineage.current?.number);
     if (failure.code !== "E_CLOSED" && !NOTHING_TO_ROLL_BACK_TO.has(failure)) {
       this.#rejects++;
-      this.#emit("reject", { path: failure.path ?? String(path ?? ""), error: failure });
+      this.#emit("reject", { path: entry ?? failure.path ?? String(path ?? ""), error: failure });
     }
     return failure;
   }

@@ -294,6 +294,32 @@ Deno.test("Hotswap.stats() and events count calls, swaps and rejects", async () 
   deepStrictEqual(seen, ["swap", "retire", "reject"]);
 });
 
+Deno.test("a reject event names the refused entry; the error's path names the file at fault", async () => {
+  await using fixture = await Fixture.create();
+  const running = await fixture.write({
+    "running.ts": echoModule("v1", 'export function handoff() { throw new Error("no"); }'),
+  });
+  const next = await fixture.write({ "next.ts": echoModule("v2") });
+  const broken = await fixture.write({
+    "broken.ts": `import "./dep.ts";\n${echoModule("v3")}`,
+    "dep.ts": "export const = ;",
+  });
+  const hot = await registerHotswap(echo, running);
+  const announced: { path: string; at: string | undefined }[] = [];
+  hot.addEventListener(
+    "reject",
+    (event) => announced.push({ path: event.detail.path, at: event.detail.error.path }),
+  );
+  // The outgoing generation's handoff() throws: its file is at fault, the swap to next.ts is refused.
+  await rejects(hot.swap(next), (error: HotswapError) => error.code === "E_INIT");
+  // A dependency does not parse: dep.ts is at fault, broken.ts refused.
+  await rejects(hot.swap(broken, { handoff: false }), (error: HotswapError) => error.code === "E_IMPORT");
+  deepStrictEqual(announced, [{ path: next, at: running }, { path: broken, at: fixture.path("dep.ts") }]);
+  await hot.close();
+  // After close, the refusal still names the entry it was asked to load.
+  await rejects(hot.swap(next), (error: HotswapError) => error.code === "E_CLOSED" && error.path === next);
+});
+
 Deno.test("Hotswap.swap() rejects a malformed call with a TypeError, before the queue: no generation is refused", async () => {
   await using fixture = await Fixture.create();
   const entry = await fixture.write({ "gen.ts": echoModule("v1") });
