@@ -32,6 +32,8 @@ export interface SerializedError {
   readonly problems: readonly string[] | undefined;
   /** The error's `cause`, flattened the same way (a value that is not an Error becomes its text). */
   readonly cause?: SerializedError | undefined;
+  /** An `AggregateError`'s errors, flattened the same way: at most {@linkcode MAX_AGGREGATED}. */
+  readonly errors?: readonly SerializedError[] | undefined;
   /**
    * For a thrown value (or cause) that is no Error but that JSON carries (a
    * string, a finite number, a boolean, null, a plain object or array): its
@@ -72,8 +74,15 @@ function cut(text: string): string {
     : `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters cut)`;
 }
 
-/** How many links of a `cause` chain cross the boundary; deeper ones are cut. */
+/** How many links of a `cause` chain (or nested `AggregateError`s) cross the boundary; deeper ones are cut. */
 const CAUSE_DEPTH = 4;
+/** How many of an `AggregateError`'s errors cross the boundary; the rest are cut. */
+export const MAX_AGGREGATED = 16;
+/**
+ * Records one error may cross as, its causes and aggregated errors counted:
+ * aggregated errors make a tree, which must not grow with its depth.
+ */
+export const MAX_ERROR_RECORDS = 64;
 /** Problems of a contract error a record carries (the host keeps as many). */
 const MAX_PROBLEMS = 256;
 
@@ -170,7 +179,11 @@ export function serializeError(
   error: unknown,
   files: ReadonlyMap<string, string> = new Map(),
   depth = 0,
+  budget: { records: number } = { records: 0 },
 ): SerializedError {
+  budget.records++;
+  const deeper = (value: unknown) => serializeError(value, files, depth + 1, budget);
+  const room = () => depth < CAUSE_DEPTH && budget.records < MAX_ERROR_RECORDS;
   const unblob = (text: string): string => {
     for (const [url, path] of files) text = text.replaceAll(url, path);
     return text;
@@ -196,9 +209,8 @@ export function serializeError(
           ? problems.slice(0, MAX_PROBLEMS).map((problem) => cut(String(problem)))
           : undefined,
         props: ownProps(error, code, runtime),
-        cause: cause === undefined || depth >= CAUSE_DEPTH
-          ? undefined
-          : serializeError(cause, files, depth + 1),
+        cause: cause === undefined || !room() ? undefined : deeper(cause),
+        errors: aggregated(error, room, deeper),
       };
     }
     return {
@@ -223,6 +235,21 @@ export function serializeError(
       problems: undefined,
     };
   }
+}
+
+/** The errors of an `AggregateError`, flattened while the budget lasts. */
+function aggregated(
+  error: Error,
+  room: () => boolean,
+  deeper: (value: unknown) => SerializedError,
+): SerializedError[] | undefined {
+  if (!(error instanceof AggregateError) || !Array.isArray(error.errors)) return undefined;
+  const errors: SerializedError[] = [];
+  for (const each of error.errors.slice(0, MAX_AGGREGATED)) {
+    if (!room()) break;
+    errors.push(deeper(each));
+  }
+  return errors;
 }
 
 /** An error's own enumerable properties with primitive values, a code that is not a runtime's among them. */
@@ -375,7 +402,9 @@ export function rebuildError(fields: SerializedError, codes: CodeSet): Error {
       : Object.hasOwn(denoErrors, fields.name)
       ? denoErrors[fields.name] as ErrorClass
       : undefined;
-    error = new (named ?? Error)(fields.message, cause);
+    error = fields.name === "AggregateError"
+      ? new AggregateError((fields.errors ?? []).map((each) => rebuildThrown(each, codes)), fields.message, cause)
+      : new (named ?? Error)(fields.message, cause);
     if (error.name !== fields.name) error.name = fields.name;
   }
   const props = code === fields.code ? fields.props : { ...fields.props, code: fields.code };

@@ -12,6 +12,8 @@
 import { isHotswapErrorCode } from "./errors.ts";
 import { escapeControls } from "./_escape_controls.ts";
 import {
+  MAX_AGGREGATED,
+  MAX_ERROR_RECORDS,
   MAX_PROPS,
   MAX_WORKER_RESULT,
   type MemberDescriptor,
@@ -96,7 +98,7 @@ function check(data: unknown): WorkerMessage {
       }
       return { t: "result", id: id(message.id), encoded: message.encoded };
     case "error":
-      return { t: "error", id: id(message.id), error: serializedError(message.error, 0) };
+      return { t: "error", id: id(message.id), error: checkSerializedError(message.error) };
     case "exit":
       return { t: "exit", how: printable(message.how, MAX_TEXT, "the how of an exit message") };
     case "crash":
@@ -119,7 +121,7 @@ function check(data: unknown): WorkerMessage {
  * @throws {ProtocolViolation} When it is not a valid record (the message names why).
  */
 export function checkSerializedError(data: unknown): SerializedError {
-  return serializedError(data, 0);
+  return serializedError(data, 0, { records: 0 });
 }
 
 /** Files a loaded process may name; more are ignored (they only improve messages). */
@@ -167,8 +169,13 @@ export function checkLoadedPayload(data: unknown, id: number): CheckedLoadedPayl
   return { handle: message.handle, hooks: message.hooks, files };
 }
 
-function serializedError(data: unknown, depth: number): SerializedError {
+function serializedError(data: unknown, depth: number, budget: { records: number }): SerializedError {
   if (depth > MAX_DEPTH) throw new ProtocolViolation("an error whose causes nest too deep");
+  // Aggregated errors make a tree, and structured cloning may share one record
+  // among many places: counted, or a small message would take exponential time.
+  if (++budget.records > MAX_ERROR_RECORDS) {
+    throw new ProtocolViolation("an error record with too many causes or aggregated errors");
+  }
   const fields = record(data, "an error record");
   const code = fields.code;
   if (code !== undefined && !isHotswapErrorCode(code)) {
@@ -193,13 +200,22 @@ function serializedError(data: unknown, depth: number): SerializedError {
       : (problems as string[]).slice(0, MAX_PROBLEMS).map((problem) =>
         escapeControls(cut(problem, MAX_TEXT))
       ),
-    cause: fields.cause === undefined ? undefined : serializedError(fields.cause, depth + 1),
+    cause: fields.cause === undefined ? undefined : serializedError(fields.cause, depth + 1, budget),
+    errors: fields.errors === undefined ? undefined : aggregatedErrors(fields.errors, depth, budget),
     props: fields.props === undefined ? undefined : errorProps(fields.props),
     // Cut like every text: a cut one no longer parses, and the host falls back to the message.
     thrown: fields.thrown === undefined
       ? undefined
       : text(fields.thrown, MAX_TEXT, "the value of an error record"),
   };
+}
+
+/** The aggregated errors of an error record. */
+function aggregatedErrors(data: unknown, depth: number, budget: { records: number }): SerializedError[] {
+  if (!Array.isArray(data) || data.length > MAX_AGGREGATED) {
+    throw new ProtocolViolation(`an error record whose errors are not a list of at most ${MAX_AGGREGATED}`);
+  }
+  return data.map((each) => serializedError(each, depth + 1, budget));
 }
 
 /** The own properties of an error record: primitives under names that change nothing, texts cut. */

@@ -15,7 +15,7 @@ import {
   checkWorkerMessage,
   ProtocolViolation,
 } from "../core/_worker_messages.ts";
-import { serializeError } from "../core/_protocol.ts";
+import { MAX_ERROR_RECORDS, rebuildError, serializeError } from "../core/_protocol.ts";
 import { protocolShapedMessage } from "./_arbitraries.ts";
 
 const HOOKS = { handoff: false, dispose: true };
@@ -117,6 +117,40 @@ Deno.test("serializeError() cuts every text and counts the problems before anyth
   ok(record.name.length < 70_000 && (record.path?.length ?? 0) < 70_000);
   // What a worker would post: a few MiB at most, not the 1 GiB the references stood for.
   ok(JSON.stringify(record).length < 20 * 1024 * 1024);
+});
+
+Deno.test("an AggregateError crosses with its errors, within a budget of records however deep it nests", () => {
+  const inner = new AggregateError([new RangeError("deep")], "inner");
+  const back = rebuildError(
+    checkSerializedError(serializeError(new AggregateError([new TypeError("a"), inner, 7], "outer"))),
+    new Set(),
+  );
+  ok(back instanceof AggregateError);
+  ok(back.errors[0] instanceof TypeError && back.errors[1] instanceof AggregateError);
+  ok(back.errors[1].errors[0] instanceof RangeError);
+  strictEqual(back.errors[2], 7);
+  // A wide tree is cut on the way out, so an honest error never breaks the budget the host holds to.
+  let wide: unknown = new Error("leaf");
+  for (let level = 0; level < 6; level++) {
+    wide = new AggregateError(new Array(16).fill(wide), `level ${level}`);
+  }
+  ok(JSON.stringify(serializeError(wide)).split('"name"').length - 1 <= MAX_ERROR_RECORDS);
+  checkSerializedError(serializeError(wide));
+  // A forged record sharing one child 16 times per level would stand for 16^20 records: refused at once.
+  let forged: Record<string, unknown> = { name: "Error", message: "leaf" };
+  for (let level = 0; level < 20; level++) {
+    forged = { name: "AggregateError", message: "m", errors: new Array(16).fill(forged) };
+  }
+  throws(() => checkSerializedError(forged), ProtocolViolation);
+  throws(
+    () =>
+      checkSerializedError({
+        name: "E",
+        message: "m",
+        errors: new Array(17).fill({ name: "E", message: "m" }),
+      }),
+    ProtocolViolation,
+  );
 });
 
 Deno.test("checkSerializedError() keeps an error's primitive properties, and refuses others", () => {

@@ -93,6 +93,7 @@ export const hs_probe = {
   fail(kind: string) {
     if (kind === "type") throw new TypeError("bad type");
     if (kind === "custom") throw new CustomError("custom failure");
+    if (kind === "aggregate") throw new AggregateError([new TypeError("first"), "second"], "two failures");
     return Promise.reject(new RangeError("async range"));
   },
   hang: () => new Promise(() => {}),
@@ -304,6 +305,13 @@ Deno.test("worker mode: errors come back with their class, name and message", as
   });
   await rejects(hot.with((h) => h.fail("async")), RangeError);
   await rejects(hot.with((h) => h.fail("custom")), { name: "CustomError", message: "custom failure" });
+  await rejects(hot.with((h) => h.fail("aggregate")), (error: unknown) => {
+    ok(error instanceof AggregateError, String(error));
+    strictEqual(error.message, "two failures");
+    ok(error.errors[0] instanceof TypeError);
+    deepStrictEqual([error.errors[0].message, error.errors[1]], ["first", "second"]);
+    return true;
+  });
   await rejects(hot.with((h) => h.echo(() => 1)), { name: "DataCloneError" });
   // A `then` getter that throws: the value is plain, and cloning it meets the getter.
   await rejects(hot.with((h) => h.echo(undefined, "throwing then")), { message: "then getter" });
