@@ -403,7 +403,11 @@ export function rebuildError(fields: SerializedError, codes: CodeSet): Error {
       ? denoErrors[fields.name] as ErrorClass
       : undefined;
     error = fields.name === "AggregateError"
-      ? new AggregateError((fields.errors ?? []).map((each) => rebuildThrown(each, codes)), fields.message, cause)
+      ? new AggregateError(
+        (fields.errors ?? []).map((each) => rebuildThrown(each, codes)),
+        fields.message,
+        cause,
+      )
       : new (named ?? Error)(fields.message, cause);
     if (error.name !== fields.name) error.name = fields.name;
   }

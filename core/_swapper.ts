@@ -136,7 +136,8 @@ export class Swapper<T> {
     const plan: LoadPlan = { integrity: undefined, signal: undefined, handoff: true, via: "swap" };
     const swaps: SignalSwapper = new SignalSwapper(signal, target, {
       source: this.#loading.source,
-      swap: (take) => this.#enqueue(async () => this.#load(await take(), plan), target, undefined, () => target),
+      swap: (take) =>
+        this.#enqueue(async () => this.#load(await take(), plan), target, undefined, () => target),
       closed: () => this.#signalSwaps.delete(swaps),
     }, options);
     this.#signalSwaps.add(swaps);
@@ -218,7 +219,9 @@ export class Swapper<T> {
     entryOf: () => string | undefined,
   ): Promise<SwapResult> {
     return this.#queue.run(async () => {
-      if (this.closed) throw this.closedError(path === undefined ? "roll back" : `swap to "${path}"`, entryOf());
+      if (this.closed) {
+        throw this.closedError(path === undefined ? "roll back" : `swap to "${path}"`, entryOf());
+      }
       signal?.throwIfAborted();
       try {
         return await task();
