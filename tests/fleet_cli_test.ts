@@ -248,6 +248,49 @@ Deno.test("publish refuses an artifact whose files do not hash to its digest, or
   });
 });
 
+Deno.test("publish warns of an artifact packed for another contract than the channel serves; rollout refuses it", async () => {
+  await withArtifacts(async (dir, store, { v1 }) => {
+    strictEqual((await run(publish, [v1, "--store", store, "--channel", "app"])).code, 0);
+    await Deno.mkdir(`${dir}/so`);
+    await Deno.writeTextFile(`${dir}/so/g.ts`, 'export const hs_other = { run: () => "other" };');
+    const other = defineContract<{ run(): string }>({
+      name: "CliOther",
+      version: "1.0.0",
+      symbol: "hs_other",
+      shape: { run: "function" },
+    });
+    const packed = await packArtifact(`${dir}/so/g.ts`, {
+      contract: other,
+      key: await generateSigningKey(),
+      label: "so1",
+    });
+    await Deno.writeFile(`${dir}/so1.hsgen`, packed.bytes);
+    const published = await run(publish, [`${dir}/so1.hsgen`, "--store", store, "--channel", "app"]);
+    strictEqual(published.code, 0, published.err);
+    match(
+      published.err,
+      /packed for contract CliOther@1\.0\.0, and channel app serves CliGreeter@1\.0\.0: its hosts would refuse it/,
+    );
+    ok(!published.out.includes("roll it out with"), published.out);
+    const refused = await run(rollout, [
+      "app",
+      "--store",
+      store,
+      "--to",
+      "so1",
+      "--steps",
+      "100",
+      "--bake",
+      "0s",
+    ]);
+    strictEqual(refused.code, 1, refused.out);
+    match(
+      refused.err,
+      /E_CONTRACT|packed for contract CliOther@1\.0\.0, and the channel serves CliGreeter@1\.0\.0/,
+    );
+  });
+});
+
 Deno.test("rollout by label exits 0 once the candidate is stable", async () => {
   await withArtifacts(async (_dir, store, { v1, v2, d2 }) => {
     await run(publish, [v1, "--store", store, "--channel", "app"]);

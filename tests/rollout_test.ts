@@ -15,6 +15,9 @@ import { channelStatus } from "../core/fleet/status.ts";
 import { HotswapError } from "../core/errors.ts";
 import { type HostReport, openStore, type RolloutState, type Store } from "../core/store/store.ts";
 import { natsMissing, NatsServer, natsTest } from "./_nats.ts";
+import { describeArtifact } from "../core/_artifact_format.ts";
+import { Fixture } from "./_fixtures.ts";
+import { keyAndList, packEcho, type PackEchoOptions } from "./_signing.ts";
 
 const STABLE = `sha256-${"S".repeat(43)}=`;
 const GOOD = `sha256-${"G".repeat(43)}=`;
@@ -64,6 +67,40 @@ const REST = HOSTS.filter((host) => !inCanary(host, "r1", 50));
 function fleet(canary: Partial<HostReport> = {}, stable: Partial<HostReport> = {}): HostReport[] {
   return [...CANARY.map((h) => report(h, GOOD, canary)), ...REST.map((h) => report(h, STABLE, stable))];
 }
+
+Deno.test("beginRollout() refuses a candidate packed for another contract or major version than the stable one", async () => {
+  await using fixture = await Fixture.create();
+  const { key } = await keyAndList();
+  await using store = await openStore(`sqlite:${fixture.path("fleet.db")}`);
+  const published = async (label: string, options: PackEchoOptions = {}) => {
+    const bytes = await Deno.readFile(await packEcho(fixture, label, key, options));
+    const { digest } = describeArtifact(bytes, label).manifest;
+    await publish(store, "app", bytes, { digest, label });
+    return digest;
+  };
+  const stable = await published("v1");
+  const other = await published("other", {
+    contract: { name: "Other", version: "1.0.0", symbol: "hs_echo" },
+  });
+  const breaking = await published("v2", { contract: { name: "Echo", version: "2.0.0", symbol: "hs_echo" } });
+  const compatible = await published("v1.1", {
+    contract: { name: "Echo", version: "1.1.0", symbol: "hs_echo" },
+  });
+  for (const [candidate, packed] of [[other, "Other@1.0.0"], [breaking, "Echo@2.0.0"]]) {
+    await rejects(beginRollout(store, "app", candidate!), (error: HotswapError) => {
+      strictEqual(error.code, "E_CONTRACT");
+      ok(
+        error.message.includes(
+          `packed for contract ${packed}, and the channel serves Echo@1.0.0 (stable ${stable})`,
+        ),
+      );
+      return true;
+    });
+  }
+  // Nothing started: the hosts keep the stable generation, and a loadable candidate rolls out.
+  strictEqual((await store.getChannel("app"))?.state.rollout, undefined);
+  strictEqual((await beginRollout(store, "app", compatible)).state.rollout?.to, compatible);
+});
 
 Deno.test("inCanary() keeps a host in as the percentage grows, and splits hosts near the percentage", () => {
   const hosts = Array.from({ length: 2000 }, (_, i) => `h${i}`);

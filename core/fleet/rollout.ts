@@ -26,6 +26,7 @@ import {
 } from "../store/store.ts";
 import { type GateDecision, isLive, judge } from "./gate.ts";
 import { updateChannel, writeChannel } from "./_channel_update.ts";
+import { checkRolloutContract } from "./_contract_match.ts";
 import { pollMsOf, resolveSettings, type RolloutOptions } from "./rollout_options.ts";
 import {
   aborted,
@@ -222,7 +223,9 @@ const REPORTED_BEFORE_MS = 10_000;
  * @param options Steps, bake time, limits; `onProgress` hears "start" or "resume".
  * @returns The channel's entry holding the running rollout.
  * @throws {HotswapError} `E_NOT_FOUND` for a channel without a stable
- *   generation or an unknown artifact.
+ *   generation or an unknown artifact; `E_CONTRACT` for a candidate packed
+ *   for another contract than the stable artifact (its name, or its major
+ *   version), which no host of the channel could load.
  * @throws {RangeError} Steps or limits out of range, or a rollout to
  *   another candidate already running.
  *
@@ -262,6 +265,9 @@ export async function beginRollout(
       `Cannot roll out ${to} on "${channel}": the store has no such artifact; publish it first`,
     );
   }
+  // A state that cannot be read is left to updateChannel, which says how to reset it.
+  const stable = await store.getChannel(channel).then((entry) => entry?.state.stable, () => undefined);
+  if (stable !== undefined) await checkRolloutContract(store, channel, stable, to);
   let existing: ChannelEntry | undefined;
   const written = await updateChannel(store, channel, async (entry) => {
     existing = existingStart(entry, channel, to, settings);

@@ -9,6 +9,7 @@
 import { describeArtifact, openArtifactBytes } from "../../artifact.ts";
 import { DEFAULT_MAX_SNAPSHOT_BYTES } from "../../snapshot.ts";
 import { publish as publishArtifact } from "../publish.ts";
+import { packedFor, sameContract } from "../_contract_match.ts";
 import { EXIT_FAILURE, EXIT_OK, positionalsOf, required } from "../../cli/_common.ts";
 import { command, type FleetCommand, short, STORE_HELP, storeFrom } from "./_args.ts";
 
@@ -77,6 +78,16 @@ export const publish: FleetCommand = command(
     }
     const target = namesakes.length > 0 ? artifact.digest : manifest.label;
     const stable = madeStable ? artifact.digest : (await store.getChannel(channel))?.state.stable;
+    const serving = stable === undefined || stable === artifact.digest
+      ? undefined
+      : packedFor(await store.getArtifact(stable));
+    if (serving !== undefined && !sameContract(serving, manifest.contract)) {
+      // Stored all the same (another channel may roll it out), but said now rather than at the rollout.
+      io.err(
+        `hotswap publish: ${file} was packed for contract ${manifest.contract.name}@${manifest.contract.version}, and channel ${channel} serves ${serving.name}@${serving.version}: its hosts would refuse it, and a rollout to it there is refused; roll it out on a channel of its own`,
+      );
+      return EXIT_OK;
+    }
     io.out(
       madeStable
         ? `  ${channel}: stable is now ${short(artifact.digest)}`

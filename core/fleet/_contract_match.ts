@@ -1,0 +1,57 @@
+/**
+ * Whether a candidate can serve a channel at all: an artifact is packed for
+ * one contract, and a channel's hosts load one contract. A candidate packed
+ * for another (a different name, or a breaking version) is refused by every
+ * host, so a rollout to it is refused before it starts: with no host in the
+ * canary yet, the gate would have nothing to judge, promote it, and leave the
+ * channel with a stable generation no host can load.
+ *
+ * @module
+ */
+
+import { HotswapError } from "../errors.ts";
+import { type ContractIdentity, describeArtifact } from "../_artifact_format.ts";
+import type { Store } from "../store/store.ts";
+
+/** The contract an artifact was packed for; `undefined` for bytes that are no artifact (a bare store's). */
+export function packedFor(bytes: Uint8Array | undefined): ContractIdentity | undefined {
+  if (bytes === undefined) return undefined;
+  try {
+    return describeArtifact(bytes, "").manifest.contract;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether hosts of contract `serving` can load an artifact packed for `candidate`: same name and major version. */
+export function sameContract(serving: ContractIdentity, candidate: ContractIdentity): boolean {
+  return serving.name === candidate.name && major(serving.version) === major(candidate.version);
+}
+
+function major(version: string): string {
+  return version.split(".")[0] ?? version;
+}
+
+/**
+ * Refuses to roll out `candidate` on a channel whose stable artifact was
+ * packed for another contract. Bytes that are no artifact are not judged.
+ *
+ * @throws {HotswapError} `E_CONTRACT` naming both contracts.
+ */
+export async function checkRolloutContract(
+  store: Store,
+  channel: string,
+  stable: string,
+  candidate: string,
+): Promise<void> {
+  if (stable === candidate) return;
+  const [serving, packed] = await Promise.all([
+    store.getArtifact(stable).then(packedFor),
+    store.getArtifact(candidate).then(packedFor),
+  ]);
+  if (serving === undefined || packed === undefined || sameContract(serving, packed)) return;
+  throw new HotswapError(
+    "E_CONTRACT",
+    `Cannot roll out ${candidate} on "${channel}": it was packed for contract ${packed.name}@${packed.version}, and the channel serves ${serving.name}@${serving.version} (stable ${stable}), so every host would refuse it; roll it out on a channel of its own, or pack the generation for ${serving.name}`,
+  );
+}
