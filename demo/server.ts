@@ -16,6 +16,7 @@ import { HotswapError, type Isolation, type SignalSwaps } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
 import { type FleetArgs, ISOLATION_HELP } from "./_cli.ts";
+import { fleetHostCommand, missingFleetGrants } from "./_fleet_grants.ts";
 import { displayPath, type Output, shortDigest } from "./_output.ts";
 import { onSignals, Program } from "./_program.ts";
 
@@ -125,6 +126,20 @@ async function followOrExit(
     printed.set(key, now);
     out.failed(error, where);
   };
+  const missing = missingFleetGrants(fleet, options.trust);
+  if (missing.read.length + missing.write.length > 0) {
+    fatal.line(
+      "error",
+      "bad",
+      `E_PERMISSION  a fleet host needs ${
+        [...missing.read.map((path) => `read of ${path}`), ...missing.write.map((path) => `write of ${path}`)]
+          .join(", ")
+      } (its store, trust list and cache), which this run does not grant; run it as: ${
+        fleetHostCommand(missing, Deno.args)
+      } (and --allow-run=<deno> for --isolation process; see FLEET.md)`,
+    );
+    Deno.exit(1);
+  }
   try {
     if (fleet.cache !== undefined) await Deno.mkdir(fleet.cache, { recursive: true });
     return await followChannel(httpApp, {

@@ -332,6 +332,41 @@ Deno.test("server: HEAD answers with the headers of GET and no body", { ignore }
   });
 });
 
+Deno.test("server: `deno task serve --store …` without the grants a fleet host needs prints the command that has them", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
+  try {
+    const args = [
+      "--port",
+      "0",
+      "--store",
+      `sqlite:${dir}/fleet.db`,
+      "--channel",
+      "app/prod",
+      "--trust",
+      `${dir}/trust.json`,
+    ];
+    await using child = Child.spawn(["task", "-q", "serve", ...args, "--host", "web-1"], {
+      env: { NO_COLOR: "1" },
+    });
+    strictEqual((await child.status).code, 1);
+    const said = child.text("out").concat(child.text("err")).join("\n");
+    match(
+      said,
+      new RegExp(
+        `E_PERMISSION  a fleet host needs read of ${dir}, read of ${dir}/trust\\.json, write of ${dir} .*run it as: ` +
+          `deno run --no-prompt --allow-read=so,core,deno\\.json,${dir},${dir}/trust\\.json --allow-write=${dir} ` +
+          `--allow-net=127\\.0\\.0\\.1 demo/server\\.ts ${
+            args.join(" ").replaceAll(".", "\\.")
+          } --host web-1 --cache ${dir}/cache-web-1`,
+      ),
+    );
+    // Nothing was opened: no database made where it may not write.
+    strictEqual((await Array.fromAsync(Deno.readDir(dir))).length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("server: --help lists every flag; a bad port exits 2", async () => {
   {
     await using child = Child.spawn(["run", "demo/server.ts", "--help"]);
