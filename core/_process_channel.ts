@@ -89,6 +89,11 @@ export class ProcessChannel {
     this.#writer.frame(type, id, arg, payload);
   }
 
+  /** Closes stdin once the frames queued are written: the process sees the end of its channel. */
+  endInput(): void {
+    this.#stdin.close().catch(() => {});
+  }
+
   /** Reads no more frames: what a dead process still wrote is not the host's concern. */
   stop(): void {
     this.#stopped = true;

@@ -142,14 +142,15 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
   }
 
   /**
-   * Kills the process; calls still running reject `E_WORKER`. Idempotent.
-   * Resolves once the process has exited and its directory is removed.
+   * Ends the process, and with it the processes its generation spawned
+   * (see `GenerationProcess.end`); calls still running reject `E_WORKER`.
+   * Idempotent. Resolves once the process has exited and its directory is removed.
    */
   unload(): Promise<void> {
     if (!this.#unloaded) {
       this.#unloaded = true;
       this.#options.signal.removeEventListener("abort", this.#forwardAbort);
-      this.#process.kill(this.#unloadedError());
+      this.#process.end(this.#unloadedError());
     }
     return this.#process.closed;
   }

@@ -44,6 +44,12 @@ import { ProcessOutput } from "./_process_output.ts";
 const EOF_GRACE = 100;
 /** How long the host waits for a dead process's last stderr bytes, to quote them. */
 const STDERR_GRACE = 250;
+/**
+ * How long a process ended by an unload may take to exit by itself (ending
+ * what its generation spawned, see `_process_main.ts`) before it is
+ * SIGKILLed: one whose thread never yields needs the signal.
+ */
+const END_GRACE = 500;
 
 /** What `load` resolves to once the handle is verified in the process. */
 export interface ProcessLoaded {
@@ -70,6 +76,8 @@ export class GenerationProcess {
   readonly #callTimeout: number | undefined;
   #eof: ReturnType<typeof setTimeout> | undefined;
   #dead: HotswapError | undefined;
+  /** The SIGKILL of a process given time to end by itself (see `end`). */
+  #endTimer: ReturnType<typeof setTimeout> | undefined;
   #loaded = false;
   /** The entry of the generation it runs, for messages; empty while a standby. */
   #entry = "";
@@ -206,6 +214,18 @@ export class GenerationProcess {
     this.#die(reason);
   }
 
+  /**
+   * Ends the process as an unload does: pending calls reject with `reason`
+   * at once, and its stdin closes, so that it ends the processes its
+   * generation spawned and exits; SIGKILLed if it has not within
+   * {@linkcode END_GRACE} ms. Idempotent.
+   */
+  end(reason: HotswapError): void {
+    if (this.#dead !== undefined) return;
+    this.#channel.endInput();
+    this.#die(reason, END_GRACE);
+  }
+
   #request(type: typeof LOAD | typeof HOOK, arg: number, text: string): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const full = this.#full();
@@ -298,6 +318,7 @@ export class GenerationProcess {
   /** Follows the process to its end, then releases everything it held. */
   async #watch(): Promise<void> {
     const status = await this.#child.status;
+    clearTimeout(this.#endTimer);
     // The pipes close with the process, unless something it started still
     // holds them: wait a moment for the last bytes, not for that.
     const grace = Promise.withResolvers<void>();
@@ -338,17 +359,21 @@ export class GenerationProcess {
     );
   }
 
-  #die(reason: HotswapError): void {
+  #die(reason: HotswapError, grace = 0): void {
     if (this.#dead !== undefined) return;
     this.#dead = reason;
     this.#channel.stop();
     clearTimeout(this.#eof);
     this.#eof = undefined;
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // It has exited already.
-    }
+    const kill = () => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // It has exited already.
+      }
+    };
+    if (grace === 0) kill();
+    else this.#endTimer = setTimeout(kill, grace);
     this.#ready.reject(reason);
     this.#calls.rejectAll(reason);
     this.#died.resolve(reason);

@@ -63,7 +63,36 @@ const stdin = Deno.stdin;
 const stdout = Deno.stdout;
 const read = stdin.read.bind(stdin);
 const writeSync = stdout.writeSync.bind(stdout);
-const exit = Deno.exit.bind(Deno);
+const denoExit = Deno.exit.bind(Deno);
+/**
+ * The processes the generation spawned with `Deno.Command` and not yet
+ * reaped. Deno kills a child when its handle is dropped, but an exit drops
+ * nothing, and the host's SIGKILL neither: ended here before this process
+ * exits, or they would outlive the generation (reparented to init).
+ */
+const spawned = new Set<Deno.ChildProcess>();
+const exit = (code: number): never => {
+  for (const child of spawned) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return denoExit(code);
+};
+const spawn = Deno.Command.prototype.spawn;
+Object.defineProperty(Deno.Command.prototype, "spawn", {
+  value: function (this: Deno.Command): Deno.ChildProcess {
+    const child = spawn.call(this);
+    spawned.add(child);
+    const forget = () => void spawned.delete(child);
+    child.status.then(forget, forget);
+    return child;
+  },
+  writable: false,
+  configurable: false,
+});
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const utf8 = new TextEncoder();

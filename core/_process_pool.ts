@@ -105,7 +105,7 @@ export class ProcessPool {
     this.#standby = undefined;
     const closing = new HotswapError("E_CLOSED", "The generation process was stopped: its loader closed");
     const all = [...this.#all];
-    for (const process of all) process.kill(closing);
+    for (const process of all) process.end(closing);
     await Promise.all(all.map((process) => process.closed));
   }
 

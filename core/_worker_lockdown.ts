@@ -76,6 +76,10 @@ function trackChildren(deno: typeof Deno): void {
     const child = spawn.call(this);
     const pid = child.pid;
     children.add(pid);
+    // Deno kills a child when the worker that spawned it ends, unless it was
+    // unref()'d: then it outlived the generation, reparented to init. It
+    // keeps that kill; the worker's event loop staying alive costs nothing.
+    Object.defineProperty(child, "unref", { value: () => {}, writable: false, configurable: false });
     // Reaped when its status settles: only then could the pid name another process, or a thread.
     const forget = () => void children.delete(pid);
     child.status.then(forget, forget);

@@ -1,0 +1,90 @@
+/**
+ * Processes a worker or process generation spawns end with it: closing the
+ * reference leaves none behind, unref()'d ones included (they were
+ * reparented to init and ran on, found by an audit).
+ *
+ * @module
+ */
+
+import { ok } from "node:assert/strict";
+import { defineContract, type Isolation, registerHotswap } from "../mod.ts";
+import { Fixture } from "./_fixtures.ts";
+
+interface Spawner {
+  spawn(unref: boolean): number;
+}
+
+const spawner = defineContract<Spawner>({
+  name: "Spawner",
+  version: "1.0.0",
+  symbol: "hs_spawner",
+  shape: { spawn: "function" },
+});
+
+/** A program that waits a minute: coreutils' sleep. */
+const SLEEP = ["/usr/bin/sleep", "/bin/sleep"].find((path) => {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+});
+
+const SPAWNER = `export const hs_spawner = {
+  spawn(unref: boolean): number {
+    const child = new Deno.Command(${JSON.stringify(SLEEP)}, {
+      args: ["61"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    if (unref) child.unref();
+    return child.pid;
+  },
+};
+`;
+
+/** Whether `pid` names a live process (a zombie counts as gone); `ps`, as /proc needs --allow-all. */
+async function alive(pid: number): Promise<boolean> {
+  const { success, stdout } = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(pid)] })
+    .output();
+  return success && !new TextDecoder().decode(stdout).trim().startsWith("Z");
+}
+
+/** Waits until `pid` is gone, at most `ms`; says whether it went. */
+async function gone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (await alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+for (const isolation of ["worker", "process"] as const satisfies readonly Isolation[]) {
+  Deno.test({
+    name:
+      `${isolation} mode: processes the generation spawned, unref()'d ones too, end when the reference closes`,
+    ignore: Deno.build.os !== "linux" || SLEEP === undefined,
+    fn: async () => {
+      await using fixture = await Fixture.create();
+      const entry = await fixture.write({ "spawner.ts": SPAWNER });
+      const hot = await registerHotswap(spawner, entry, {
+        isolation,
+        permissions: { run: [SLEEP!] },
+      });
+      const pids: number[] = [];
+      try {
+        pids.push(await hot.with((h) => h.spawn(false)), await hot.with((h) => h.spawn(true)));
+        for (const pid of pids) ok(await alive(pid), `child ${pid} should run before close()`);
+      } finally {
+        await hot.close();
+      }
+      const survivors: number[] = [];
+      for (const pid of pids) if (!(await gone(pid, 5_000))) survivors.push(pid);
+      // Killed before failing: a failed run leaves nothing behind either.
+      for (const pid of survivors) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
+      ok(survivors.length === 0, `children ${survivors.join(", ")} still ran after close()`);
+    },
+  });
+}
