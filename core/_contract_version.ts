@@ -32,6 +32,13 @@ export interface Semver {
   readonly minor: number;
 }
 
+const NUMBER = "0|[1-9]\\d*";
+const PRE_RELEASE_PART = `(?:${NUMBER}|\\d*[a-zA-Z-][0-9a-zA-Z-]*)`;
+/** semver.org's grammar: no leading zeros in numbers, no empty identifiers. */
+const SEMVER = new RegExp(
+  `^(${NUMBER})\\.(${NUMBER})\\.(${NUMBER})(?:-${PRE_RELEASE_PART}(?:\\.${PRE_RELEASE_PART})*)?(?:\\+[0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*)?$`,
+);
+
 /**
  * Reads a `MAJOR.MINOR.PATCH` version, with optional pre-release and build.
  *
@@ -41,7 +48,7 @@ export interface Semver {
  */
 export function parseSemver(version: unknown, contractName: string): Semver {
   const match = typeof version === "string"
-    ? /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(version)
+    ? SEMVER.exec(version)
     : null;
   if (match === null) {
     throw new TypeError(

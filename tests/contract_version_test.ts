@@ -28,10 +28,26 @@ Deno.test("parseSemver() reads major and minor, with or without pre-release and 
   deepStrictEqual(parseSemver("1.2.3", "C"), { major: 1, minor: 2 });
   deepStrictEqual(parseSemver("10.20.30-rc.1+build.5", "C"), { major: 10, minor: 20 });
   deepStrictEqual(parseSemver("0.0.0+meta", "C"), { major: 0, minor: 0 });
+  deepStrictEqual(parseSemver("1.0.0-0.3.7", "C"), { major: 1, minor: 0 });
 });
 
 Deno.test("parseSemver() throws a TypeError naming the contract and the bad version", () => {
-  for (const version of ["1.0", "v1.0.0", " 1.0.0", "1.0.0.0", "1.0.0-", "a.b.c", ""]) {
+  // semver.org: numbers have no leading zeros, identifiers are never empty.
+  for (
+    const version of [
+      "1.0",
+      "v1.0.0",
+      " 1.0.0",
+      "1.0.0.0",
+      "1.0.0-",
+      "a.b.c",
+      "",
+      "01.02.03",
+      "1.0.0-01",
+      "1.0.0-a..b",
+      "1.0.0+",
+    ]
+  ) {
     throws(() => parseSemver(version, "Counter"), (error: unknown) => {
       strictEqual(error instanceof TypeError, true);
       const { message } = error as TypeError;
