@@ -52,7 +52,10 @@ export interface PackOptions {
   key: SigningKey;
   /** A name for people and rollouts (default: the entry's path in the artifact). */
   label?: string;
-  /** Hosts refuse a lower sequence than they accepted (default: seconds since the epoch). */
+  /**
+   * Hosts refuse a lower sequence than they accepted (default: milliseconds
+   * since the epoch, so that two artifacts packed in the same second differ).
+   */
   sequence?: number;
   /** When hosts start refusing it. */
   expiresAt?: Date;
@@ -138,7 +141,7 @@ export function isArtifactPath(path: string): boolean {
 export async function packArtifact(entry: PathLike, options: PackOptions): Promise<PackedArtifact> {
   const path = toAbsolutePath(entry);
   const now = options.now ?? new Date();
-  const sequence = options.sequence ?? Math.floor(now.getTime() / 1000);
+  const sequence = options.sequence ?? now.getTime();
   if (!Number.isSafeInteger(sequence) || sequence < 0) {
     throw new RangeError(`Cannot pack "${path}": sequence must be a whole number, got ${sequence}`);
   }

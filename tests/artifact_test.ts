@@ -14,6 +14,7 @@ import {
   generateSigningKey,
   type Hotswap,
   type Isolation,
+  packArtifact,
   registerHotswap,
   SignatureError,
   type SignatureReason,
@@ -21,7 +22,15 @@ import {
   type TrustList,
 } from "../mod.ts";
 import { type Echo, echo, Fixture } from "./_fixtures.ts";
-import { entryOf, keyAndList, listOf, offsetOf, packEcho, rewriteArtifact } from "./_signing.ts";
+import {
+  entryOf,
+  keyAndList,
+  listOf,
+  offsetOf,
+  packEcho,
+  rewriteArtifact,
+  writeEchoGeneration,
+} from "./_signing.ts";
 
 /** What `with()` hands over in either mode: the label is data, copied at load in a worker. */
 type EchoHot = Hotswap<Pick<Echo, "label">>;
@@ -232,6 +241,23 @@ for (const mode of MODES) {
     strictEqual((await hot.swap(fixture.path("src-v1/entry.ts"))).generation, 2);
   });
 }
+
+Deno.test("the default sequence is the pack time in milliseconds: an artifact packed a moment earlier, in the same second, is a replay", async () => {
+  await using fixture = await Fixture.create();
+  const { key, trust } = await keyAndList();
+  const at = new Date("2026-12-03T10:00:00.100Z");
+  const packedAt = async (label: string, now: Date) => {
+    const entry = await writeEchoGeneration(fixture, `src-${label}`, label);
+    const { bytes } = await packArtifact(entry, { contract: echo, key, label, now });
+    await Deno.writeFile(fixture.path(`${label}.hsgen`), bytes);
+    return fixture.path(`${label}.hsgen`);
+  };
+  const earlier = await packedAt("earlier", at);
+  const later = await packedAt("later", new Date(at.getTime() + 400));
+  await using hot = await register(later, "inline", trust);
+  strictEqual(hot.info().provenance?.manifest.sequence, at.getTime() + 400);
+  await expectRefused(hot, earlier, "replayed sequence");
+});
 
 Deno.test("a trust list file is read again at each swap; an unsigned change refuses swaps until signed", async () => {
   await using fixture = await Fixture.create();

@@ -37,7 +37,7 @@ their digest (the one a host computes from the same files) and a manifest
   --out <file>.hsgen            where to write the artifact
   --label <label>               a name for people and rollouts (default: the entry's file)
   --sequence <n>                hosts refuse a lower sequence than they accepted
-                                (default: the current time in seconds since 1970)
+                                (default: the current time in milliseconds since 1970)
   --expires <ISO date>          hosts refuse it after this instant
   --root <dir>                  a directory the graph may load from; repeatable
                                 (default: the entry's directory)`;
