@@ -47,9 +47,7 @@ const SEMVER = new RegExp(
  * @throws {TypeError} When `version` is not semver.
  */
 export function parseSemver(version: unknown, contractName: string): Semver {
-  const match = typeof version === "string"
-    ? SEMVER.exec(version)
-    : null;
+  const match = typeof version === "string" ? SEMVER.exec(version) : null;
   if (match === null) {
     throw new TypeError(
       `Cannot define contract "${contractName}": version ${

@@ -25,6 +25,7 @@ import {
   parseManifest,
 } from "./_artifact_format.ts";
 import { AGAIN, readArtifactFile, refusal, walkFiles, withPath, withPathAsync } from "./_artifact_reader.ts";
+import { declaredExports } from "./_declared_exports.ts";
 import { HotswapError } from "./errors.ts";
 import { isInside, type PathLike, Roots, toAbsolutePath } from "./roots.ts";
 import { type SigningKey, signPayload } from "./signature.ts";
@@ -118,6 +119,8 @@ export function isArtifactPath(path: string): boolean {
  * @returns The artifact's bytes and manifest.
  * @throws {HotswapError} As `registerHotswap` would for the path.
  * @throws {RangeError} An expiry not after the issue time, or a negative sequence.
+ * @throws {HotswapError} `E_SYMBOL` when the entry does not export the contract's symbol (as far as its
+ *   modules can be read without running them).
  *
  * @example Pack, verify, load
  * ```ts
@@ -152,6 +155,17 @@ export async function packArtifact(entry: PathLike, options: PackOptions): Promi
   }
   const maxBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
   const snapshot = await readSnapshot(path, { roots: Roots.resolve(options.roots, path), maxBytes });
+  const { contract } = options;
+  const exported = declaredExports(snapshot);
+  if (exported !== undefined && !exported.has(contract.symbol)) {
+    throw new HotswapError(
+      "E_SYMBOL",
+      `Cannot pack "${path}" for contract ${contract.name}@${contract.version}: it does not export "${contract.symbol}" (exports found: ${
+        [...exported].map((name) => JSON.stringify(name)).join(", ") || "none"
+      }), so every host would refuse it; export the handle, or a factory returning it, as "${contract.symbol}", or pack it with the contract it serves`,
+      { path },
+    );
+  }
   const root = commonDirectory(snapshot.files);
   // The snapshot keeps decoded text; the bytes (a BOM included) are what was hashed, so read them.
   const files: ArtifactFile[] = snapshot.modules.map((module) => ({
@@ -159,7 +173,6 @@ export async function packArtifact(entry: PathLike, options: PackOptions): Promi
     digest: module.digest,
     bytes: Deno.readFileSync(module.path),
   }));
-  const { contract } = options;
   const manifest: ArtifactManifest = {
     digest: snapshot.digest,
     entry: files.at(-1)!.path,

@@ -13,6 +13,7 @@ import {
   defineContract,
   generateSigningKey,
   type Hotswap,
+  HotswapError,
   type Isolation,
   packArtifact,
   registerHotswap,
@@ -257,6 +258,29 @@ Deno.test("the default sequence is the pack time in milliseconds: an artifact pa
   await using hot = await register(later, "inline", trust);
   strictEqual(hot.info().provenance?.manifest.sequence, at.getTime() + 400);
   await expectRefused(hot, earlier, "replayed sequence");
+});
+
+Deno.test("packArtifact() refuses an entry that does not export the contract's symbol, reading through re-exports", async () => {
+  await using fixture = await Fixture.create();
+  const { key } = await keyAndList();
+  await fixture.write({
+    "lib.ts": 'export const hs_echo = { label: "lib", run: (x: unknown) => x };\nexport default 1;',
+    "star.ts": 'export * from "./lib.ts";',
+    "named.ts": 'export { hs_echo as other, default } from "./lib.ts";',
+  });
+  for (const entry of ["lib.ts", "star.ts"]) {
+    ok((await packArtifact(fixture.path(entry), { contract: echo, key })).bytes.byteLength > 0, entry);
+  }
+  try {
+    await packArtifact(fixture.path("named.ts"), { contract: echo, key });
+    fail("packed an entry without hs_echo");
+  } catch (error) {
+    ok(error instanceof HotswapError && error.code === "E_SYMBOL", String(error));
+    ok(
+      error.message.includes('does not export "hs_echo" (exports found: "other", "default")'),
+      error.message,
+    );
+  }
 });
 
 Deno.test("a trust list file is read again at each swap; an unsigned change refuses swaps until signed", async () => {
