@@ -58,6 +58,34 @@ Deno.test("Follower waits for a channel's first generation, loads it, and report
   });
 });
 
+Deno.test("Follower says once that its channel has no generation yet, then loads the first one published", async () => {
+  await withStore(async (store) => {
+    const told: HotswapError[] = [];
+    await using follower = Follower.start({
+      store,
+      channel: "app/prdo",
+      host: "h1",
+      reportInterval: 20,
+      load: () => Promise.resolve(),
+      onError: (error) => told.push(error as HotswapError),
+    });
+    await eventually(() => told.length > 0, "a word on the empty channel");
+    strictEqual(told[0]?.code, "E_NOT_FOUND");
+    strictEqual(
+      told[0]?.message,
+      `Channel "app/prdo" in store "${store.url}" has no generation yet: waiting until one is published there (hotswap publish <file>.hsgen --store ${store.url} --channel app/prdo); check the channel's name if one was`,
+    );
+    // Ticks go on finding it empty: said once, not at every tick.
+    const reportAt = async () => (await store.listReports("app/prdo"))[0]?.at ?? 0;
+    await eventually(async () => (await reportAt()) > 0, "a report");
+    const first = await reportAt();
+    await eventually(async () => (await reportAt()) >= first + 40, "two more ticks");
+    strictEqual(told.length, 1);
+    await publish(store, "app/prdo", new Uint8Array([7]), { digest: A });
+    strictEqual(await follower.ready(), A);
+  });
+});
+
 Deno.test("Follower reports a refused artifact, keeps serving, and does not load it again", async () => {
   await withStore(async (store) => {
     await publish(store, "app", new Uint8Array([1]), { digest: A });

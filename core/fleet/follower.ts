@@ -82,6 +82,8 @@ export class Follower implements AsyncDisposable {
    */
   #startedBeside: string | undefined;
   #loading = false;
+  /** Whether onError was told the channel has no generation yet. */
+  #toldEmpty = false;
   /** Serialises convergence: one load at a time, each on the latest state. */
   #converging: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -306,6 +308,17 @@ export class Follower implements AsyncDisposable {
       // A refusal is kept only while the channel wants that digest: wanted again later (a new
       // rollout, perhaps of the same files published again, signed anew), it is tried again.
       for (const digest of this.#refused.keys()) if (digest !== wanted) this.#refused.delete(digest);
+      if (wanted === undefined && this.#serving === "" && !this.#toldEmpty) {
+        // Said once: a host waiting on a channel nothing was published to (a
+        // mistyped name, say) would otherwise wait in silence.
+        this.#toldEmpty = true;
+        this.#onError(
+          new HotswapError(
+            "E_NOT_FOUND",
+            `Channel "${this.channel}" in store "${this.#store.url}" has no generation yet: waiting until one is published there (hotswap publish <file>.hsgen --store ${this.#store.url} --channel ${this.channel}); check the channel's name if one was`,
+          ),
+        );
+      }
       if (wanted === undefined || wanted === this.#serving || this.#refused.has(wanted)) return;
       this.#loading = true;
       const rolloutAtStart = this.#entry?.state.rollout?.id;
