@@ -125,7 +125,21 @@ export function parseTrustList(input: unknown, source = "the trust list"): Trust
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw malformed(source, "it is not a JSON object");
   }
-  const { version, expiresAt, keys, revoked, signatures } = value as Record<string, unknown>;
+  const record = value as Record<string, unknown>;
+  // The files next to a trust list, given in its place: said as what they are (and never printed).
+  if ("privateKey" in record) {
+    throw malformed(
+      source,
+      "it is a signing key (the .key file hotswap keygen writes), not a trust list; give the trust list hotswap trust add writes",
+    );
+  }
+  if ("keyid" in record && "publicKey" in record && !("keys" in record)) {
+    throw malformed(
+      source,
+      "it is one key's public entry (a .pub.json file), not a trust list; add it to one with hotswap trust add <name>.pub.json --trust <trust.json>",
+    );
+  }
+  const { version, expiresAt, keys, revoked, signatures } = record;
   if (!Number.isSafeInteger(version) || (version as number) < 0) {
     throw malformed(source, "version is not a whole number");
   }

@@ -308,6 +308,68 @@ Deno.test("hotswap: --help exits 0, usage errors exit 2, failures exit 1 naming 
   );
 });
 
+Deno.test("hotswap: the files beside a trust list, a directory for a key's name, a missing directory and a past expiry are each said as such", async () => {
+  await using fixture = await Fixture.create();
+  const dir = fixture.dir;
+  strictEqual((await hotswap(dir, "keygen", "k")).code, 0);
+  // keygen "keys/" would write the hidden files keys/.key and keys/.pub.json.
+  const dirName = await hotswap(dir, "keygen", "keys/");
+  strictEqual(dirName.code, 2);
+  match(dirName.stderr, /<name> must name the key, as in keys\/release/);
+  for (const args of [["keygen", "nodir/k"], ["trust", "add", "k.pub.json", "--trust", "nodir/t.json"]]) {
+    const missing = await hotswap(dir, ...args);
+    strictEqual(missing.code, 1);
+    match(
+      missing.stderr,
+      /its directory "nodir" does not exist; create it \(mkdir -p nodir\) or write elsewhere/,
+    );
+  }
+  const past = await hotswap(
+    dir,
+    "trust",
+    "add",
+    "k.pub.json",
+    "--trust",
+    "t.json",
+    "--not-after",
+    "2001-01-01",
+  );
+  strictEqual(past.code, 0);
+  match(past.stdout, /for every contract, until 2001-01-01T00:00:00\.000Z in t\.json/);
+  match(past.stderr, /--not-after 2001-01-01T00:00:00\.000Z has passed: hosts refuse what this key signs/);
+  await fixture.write({
+    "one.ts": "export const hs_greeter = { greet: (n: string) => n };\n",
+    "contract.ts": CONTRACT_MODULE,
+  });
+  const packed = await hotswap(
+    dir,
+    "pack",
+    "one.ts",
+    "--contract",
+    "contract.ts#greeter",
+    "--key",
+    "k.key",
+    "--out",
+    "one.hsgen",
+  );
+  strictEqual(packed.code, 0, packed.stderr);
+  match(packed.stdout, /^Packed 1 file into one\.hsgen/);
+  // The key files given for the trust list: said as what they are, the secret never printed.
+  const secret =
+    (JSON.parse(await Deno.readTextFile(fixture.path("k.key"))) as { privateKey: string }).privateKey;
+  for (
+    const [file, said] of [["k.key", /it is a signing key \(the \.key file/], [
+      "k.pub.json",
+      /a \.pub\.json file\), not a trust list/,
+    ]] as const
+  ) {
+    const verified = await hotswap(dir, "verify", "one.hsgen", "--trust", file);
+    strictEqual(verified.code, 1);
+    match(verified.stderr, said);
+    ok(!verified.stdout.includes(secret) && !verified.stderr.includes(secret));
+  }
+});
+
 /** A different base64 character, so the flipped text still decodes. */
 function flip(char: string): string {
   return char === "A" ? "B" : "A";

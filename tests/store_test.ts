@@ -322,6 +322,20 @@ Deno.test("openStore() refuses a URL of no known kind", async () => {
   await rejects(openStore("sqlite:"), TypeError);
 });
 
+Deno.test("openStore() of a SQLite file in a directory that does not exist says to create it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await rejects(
+      openStore(`sqlite:${dir}/nodir/fleet.db`),
+      new RegExp(
+        `unable to open database file.*its directory "${dir}/nodir" does not exist: create it \\(mkdir -p`,
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("openStore() refuses a NATS connectTimeout a timer cannot wait, before connecting", async () => {
   await rejects(openStore("nats://127.0.0.1:1", { connectTimeout: 0 }), /connectTimeout must be above 0 ms/);
   await rejects(

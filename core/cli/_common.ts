@@ -6,6 +6,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { HotswapError, messageOf } from "../errors.ts";
 import { decodeBase64, keyIdOf, type SigningKey } from "../signature.ts";
@@ -202,8 +203,18 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   try {
     await Deno.writeTextFile(path, `${JSON.stringify(value, null, 2)}\n`);
   } catch (error) {
-    throw new CommandError(`Cannot write "${path}": ${describe(error)}`, { cause: error });
+    throw writeFailure(path, error);
   }
+}
+
+/** Why a file could not be written, and, for a directory that does not exist, what to do. */
+export function writeFailure(path: string, error: unknown, what = `"${path}"`): CommandError {
+  const fix = error instanceof Deno.errors.NotFound
+    ? `: its directory "${dirname(path)}" does not exist; create it (mkdir -p ${
+      dirname(path)
+    }) or write elsewhere`
+    : `: ${describe(error)}`;
+  return new CommandError(`Cannot write ${what}${fix}`, { cause: error });
 }
 
 /** The message of a failure, as the CLI prints it. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { basename, join } from "node:path";
 import { generateSigningKey } from "../signature.ts";
 import {
   type Command,
@@ -15,6 +16,8 @@ import {
   type KeyFile,
   parseFlags,
   positionalsOf,
+  UsageError,
+  writeFailure,
 } from "./_common.ts";
 
 const USAGE = `Usage: hotswap keygen <name>
@@ -37,6 +40,14 @@ export const keygen: Command = {
       return EXIT_OK;
     }
     const [name] = positionalsOf(parsed.positionals, ["name"]);
+    // "keys/" would write the hidden files keys/.key and keys/.pub.json.
+    if (/[\\/]$/.test(name!) || basename(name!) === "." || basename(name!) === "..") {
+      throw new UsageError(
+        `<name> must name the key, as in ${
+          join(name!, "release")
+        }: keygen writes <name>.key and <name>.pub.json, got "${name}"`,
+      );
+    }
     const base = name!.replace(/\.key$/, "");
     const keyPath = `${base}.key`;
     const publicPath = `${base}.pub.json`;
@@ -68,12 +79,7 @@ export const keygen: Command = {
         { createNew: true },
       );
     } catch (error) {
-      throw new CommandError(
-        `Cannot write the key files "${keyPath}" and "${publicPath}": ${describe(error)}`,
-        {
-          cause: error,
-        },
-      );
+      throw writeFailure(keyPath, error, `the key files "${keyPath}" and "${publicPath}"`);
     }
     io.out(`Wrote ${keyPath} (private key, mode 0600: keep it secret) and ${publicPath}`);
     io.out(`Key id ${key.keyid}`);

@@ -21,6 +21,7 @@ import {
   readKeyFile,
   required,
   UsageError,
+  writeFailure,
 } from "./_common.ts";
 
 const USAGE = `Usage: hotswap pack <entry> --contract <module>#<export> --key <name>.key --out <file>.hsgen
@@ -94,10 +95,11 @@ export const pack: Command = {
     try {
       await Deno.writeFile(out, packed.bytes);
     } catch (error) {
-      throw new CommandError(`Cannot write "${out}": ${describe(error)}`, { cause: error });
+      throw writeFailure(out, error);
     }
     const { manifest } = packed;
-    io.out(`Packed ${packed.files.length} files into ${out} (${formatSize(packed.bytes.byteLength)})`);
+    const files = packed.files.length === 1 ? "1 file" : `${packed.files.length} files`;
+    io.out(`Packed ${files} into ${out} (${formatSize(packed.bytes.byteLength)})`);
     io.out(`  digest    ${manifest.digest}`);
     io.out(
       `  contract  ${manifest.contract.name}@${manifest.contract.version} (${manifest.contract.symbol})`,

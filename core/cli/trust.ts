@@ -100,7 +100,13 @@ async function add(args: string[], io: Io): Promise<number> {
   const next = withTrustedKey(list, entry);
   await writeJson(listPath, next);
   const what = scopes.length === 0 ? "every contract" : `contract ${scopes.map((s) => `"${s}"`).join(", ")}`;
-  io.out(`Trusted key ${key.keyid} for ${what} in ${listPath} (version ${next.version})`);
+  const until = notAfter === undefined ? "" : `, until ${notAfter.toISOString()}`;
+  io.out(`Trusted key ${key.keyid} for ${what}${until} in ${listPath} (version ${next.version})`);
+  if (notAfter !== undefined && notAfter.getTime() <= Date.now()) {
+    io.err(
+      `hotswap trust: --not-after ${notAfter.toISOString()} has passed: hosts refuse what this key signs (expired); add it again with a later --not-after`,
+    );
+  }
   signNote(io, next, listPath);
   return EXIT_OK;
 }

@@ -16,6 +16,7 @@
  */
 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { dirname, resolve } from "node:path";
 import { HotswapError } from "../errors.ts";
 import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
 import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
@@ -91,7 +92,7 @@ export class SqliteStore implements Store {
       return store;
     } catch (error) {
       db?.close();
-      throw storeError(`sqlite:${file}`, "open the database", error);
+      throw storeError(`sqlite:${file}`, "open the database", error, missingDirectory(file));
     }
   }
 
@@ -339,5 +340,18 @@ export class SqliteStore implements Store {
 
   #all(sql: string, ...values: SQLInputValue[]): Record<string, unknown>[] {
     return this.#statement(sql).all(...values) as Record<string, unknown>[];
+  }
+}
+
+/** The fix for a database whose directory does not exist (SQLite says only "unable to open database file"). */
+function missingDirectory(file: string): string | undefined {
+  const directory = dirname(resolve(file));
+  try {
+    Deno.statSync(directory);
+    return undefined;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? `its directory "${directory}" does not exist: create it (mkdir -p ${directory}), or fix the path`
+      : undefined;
   }
 }
