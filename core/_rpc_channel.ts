@@ -114,6 +114,16 @@ export class RingWriter {
     this.#written = Atomics.load(this.#ring.control, this.#ring.head);
   }
 
+  /**
+   * Records written that the reader has not taken: from 0 to
+   * {@linkcode SLOT_COUNT} while the reader is honest. Any other value means
+   * the reader moved the shared tail where no reader can, and the caller
+   * should treat the ring as corrupt (waiting for room would wait for ever).
+   */
+  get unread(): number {
+    return (this.#written - Atomics.load(this.#ring.control, this.#ring.tail)) | 0;
+  }
+
   /** Whether a record can be written now. */
   get hasRoom(): boolean {
     const ring = this.#ring;

@@ -134,7 +134,16 @@ export class WorkerChannel {
     const calls = this.#host.calls;
     try {
       while (calls.size > 0 && !this.#closed) {
-        if (this.#overflow.length > 0) this.#flush();
+        if (this.#overflow.length > 0) {
+          const unread = this.#requests.unread;
+          if (unread < 0 || unread > SLOT_COUNT) {
+            this.#host.violation(
+              `moved its request ring's tail ${unread} records behind the host's head, which no honest reader can`,
+            );
+            return;
+          }
+          this.#flush();
+        }
         if (ring.available) {
           this.#drain(ring, calls);
           continue;

@@ -434,6 +434,15 @@ Deno.test("WorkerChannel ends the worker for a response head no honest writer co
   strictEqual(rig.calls.size, 1, "nothing was taken from a ring that cannot be trusted");
 });
 
+Deno.test("WorkerChannel ends the worker for a request tail no honest reader could publish, instead of queueing for ever", async () => {
+  using rig = channelRig();
+  // Forge the request ring's tail far behind the host's head: the ring would never have room again.
+  Atomics.store(new Int32Array(rig.buffer, 0, 16), 1, -1_000_000);
+  const calls = Array.from({ length: 3 }, () => rig.open("call"));
+  for (const call of calls) rig.channel.call(call.id, 0, []);
+  match(await rig.violation, /moved its request ring's tail 1000000 records behind the host's head/);
+});
+
 Deno.test("WorkerChannel ends the worker for an answer nobody is waiting for", async () => {
   using rig = channelRig();
   const call = rig.open("call");
