@@ -8,7 +8,7 @@
  * @module
  */
 
-import { strictEqual } from "node:assert/strict";
+import { rejects, strictEqual } from "node:assert/strict";
 import {
   defineContract,
   type HandleOf,
@@ -150,4 +150,53 @@ Deno.test("a Date, Map, Set, RegExp or binary data member is typed as itself in 
   strictEqual(matches, true);
   strictEqual(byte, 7);
   strictEqual(next.getTime(), 1);
+});
+
+Deno.test("Remote<T> types what crosses: results as copies without methods, no callback among the arguments", async () => {
+  /** A class instance, in the generation (its class is there). */
+  interface Point {
+    x: number;
+    norm(): number;
+  }
+  interface Geometry {
+    point(x: number): Point;
+    each(items: number[], visit: (item: number) => void): void;
+    maker(): { make: () => number; size: number };
+    when(): Date;
+    tagged(): Map<string, Point>;
+  }
+  const geometry = defineContract<Geometry>({
+    name: "Geometry",
+    version: "1.0.0",
+    symbol: "hs_geometry",
+    shape: { point: "function", each: "function", maker: "function", when: "function", tagged: "function" },
+  });
+  await using fixture = await Fixture.create();
+  const entry = await fixture.write({
+    "geometry.ts": `class Point { constructor(public x: number) {} norm() { return Math.abs(this.x); } }
+export const hs_geometry = {
+  point: (x: number) => new Point(x),
+  each: (items: number[], visit: (item: number) => void) => items.forEach(visit),
+  maker: () => ({ make: () => 1, size: 2 }),
+  when: () => new Date(5),
+  tagged: () => new Map([["p", new Point(-2)]]),
+};`,
+  });
+  await using hot = await registerHotswap(geometry, entry, { isolation: "worker" });
+  const point = await hot.with((h) => h.point(-3));
+  strictEqual(point.x, -3);
+  // @ts-expect-error a class instance arrives as its data: its methods stayed behind
+  strictEqual(typeof point.norm, "undefined");
+  // @ts-expect-error a callback cannot be copied to the generation
+  await rejects(hot.with((h) => h.each([1], (item) => console.log(item))), { name: "DataCloneError" });
+  // A result holding a function as its own property rejects; its type keeps no function either.
+  const maker = hot.with((h) => h.maker());
+  // @ts-expect-error the function member is not in the copy's type
+  const unread = (copy: Awaited<typeof maker>) => copy.make;
+  strictEqual(typeof unread, "function");
+  await rejects(maker, /could not be cloned/);
+  const when: Date = await hot.with((h) => h.when());
+  strictEqual(when.getTime(), 5);
+  const tagged = await hot.with((h) => h.tagged());
+  strictEqual(tagged.get("p")?.x, -2);
 });
