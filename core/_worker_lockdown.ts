@@ -70,7 +70,26 @@ const isInteger = Number.isInteger;
 const children = new Set<number>();
 
 function trackChildren(deno: typeof Deno): void {
-  const prototype = deno.Command.prototype;
+  // A detached child is not killed when the worker ends (Deno kills only
+  // the others): it would outlive the generation, reparented to init.
+  const Command = deno.Command;
+  lock(
+    deno,
+    "Command",
+    class extends Command {
+      constructor(command: string | URL, options?: Deno.CommandOptions) {
+        // Read once, into a copy Deno reads too: a getter cannot answer false here and true there.
+        const read = options === undefined || options === null ? options : { ...options };
+        if (read?.detached) {
+          throw new NotCapable(
+            `A detached process is not available to a generation in a worker: it would outlive the generation; ${USE_PROCESS}`,
+          );
+        }
+        super(command, read);
+      }
+    },
+  );
+  const prototype = Command.prototype;
   const spawn = prototype.spawn;
   lock(prototype, "spawn", function (this: Deno.Command): Deno.ChildProcess {
     const child = spawn.call(this);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ok } from "node:assert/strict";
+import { ok, rejects } from "node:assert/strict";
 import { defineContract, type Isolation, registerHotswap } from "../mod.ts";
 import { Fixture } from "./_fixtures.ts";
 
@@ -60,6 +60,25 @@ async function gone(pid: number, ms: number): Promise<boolean> {
   }
   return true;
 }
+
+Deno.test({
+  name: "worker mode: a detached process, which would outlive the generation, is refused",
+  ignore: Deno.build.os !== "linux" || SLEEP === undefined,
+  fn: async () => {
+    await using fixture = await Fixture.create();
+    const entry = await fixture.write({
+      "spawner.ts": SPAWNER.replace('stderr: "null",', 'stderr: "null",\n      detached: true,'),
+    });
+    await using hot = await registerHotswap(spawner, entry, {
+      isolation: "worker",
+      permissions: { run: [SLEEP!] },
+    });
+    await rejects(
+      hot.with((h) => h.spawn(false)),
+      /A detached process is not available to a generation in a worker: it would outlive the generation/,
+    );
+  },
+});
 
 for (const isolation of ["worker", "process"] as const satisfies readonly Isolation[]) {
   Deno.test({
