@@ -5,7 +5,7 @@
  * With `--store`, it is a fleet host instead: it serves what a channel of
  * the fleet's store wants for it, and reports back (SPEC 13, FLEET.md).
  *
- *     deno task serve        # = deno run --allow-read=so --allow-net=127.0.0.1 demo/server.ts so/app.ts
+ *     deno task serve        # = deno run --allow-read=so,core,deno.json --allow-net=127.0.0.1 demo/server.ts (so/app.ts)
  *     curl -i http://127.0.0.1:8000/
  *     kill -HUP <pid>        # after editing so/app_logic.ts
  *
@@ -16,7 +16,7 @@ import { HotswapError, type Isolation, type SignalSwaps } from "../mod.ts";
 import { type AppRequest, type AppResponse, type HttpApp, httpApp } from "../types/mod.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
 import { type FleetArgs, ISOLATION_HELP } from "./_cli.ts";
-import { fleetHostCommand, missingFleetGrants } from "./_fleet_grants.ts";
+import { fleetGrants, fleetHostCommand, lacking } from "./_fleet_grants.ts";
 import { displayPath, type Output, shortDigest } from "./_output.ts";
 import { onSignals, Program } from "./_program.ts";
 
@@ -126,17 +126,17 @@ async function followOrExit(
     printed.set(key, now);
     out.failed(error, where);
   };
-  const missing = missingFleetGrants(fleet, options.trust);
-  if (missing.read.length + missing.write.length > 0) {
+  const grants = fleetGrants(fleet, options.trust, options.isolation);
+  const lacks = lacking(grants);
+  if (lacks.length > 0) {
     fatal.line(
       "error",
       "bad",
       `E_PERMISSION  a fleet host needs ${
-        [...missing.read.map((path) => `read of ${path}`), ...missing.write.map((path) => `write of ${path}`)]
-          .join(", ")
+        lacks.join(", ")
       } (its store, trust list and cache), which this run does not grant; run it as: ${
-        fleetHostCommand(missing, Deno.args)
-      } (and --allow-run=<deno> for --isolation process; see FLEET.md)`,
+        fleetHostCommand(grants, Deno.args)
+      }`,
     );
     Deno.exit(1);
   }

@@ -286,7 +286,7 @@ Deno.test("publish warns of an artifact packed for another contract than the cha
     strictEqual(refused.code, 1, refused.out);
     match(
       refused.err,
-      /E_CONTRACT|packed for contract CliOther@1\.0\.0, and the channel serves CliGreeter@1\.0\.0/,
+      /E_CONTRACT: .*packed for contract CliOther \(hs_other\), and the channel serves CliGreeter \(hs_greeter\)/,
     );
   });
 });

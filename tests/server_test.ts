@@ -1,5 +1,11 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { Child, copyInto, replaceFile } from "./_child.ts";
+import { dirname, join } from "node:path";
+import { Child, copyInto, replaceFile, REPO } from "./_child.ts";
+import { packArtifact } from "../core/artifact.ts";
+import { generateSigningKey } from "../core/signature.ts";
+import { publish } from "../core/fleet/publish.ts";
+import { openStore } from "../core/store/store.ts";
+import { httpApp } from "../types/mod.ts";
 
 const APP = ["so/app.ts", "so/app_logic.ts"];
 const ignore = Deno.build.os === "windows"; // SIGHUP and SIGTERM cannot be sent there
@@ -332,36 +338,47 @@ Deno.test("server: HEAD answers with the headers of GET and no body", { ignore }
   });
 });
 
-Deno.test("server: `deno task serve --store …` without the grants a fleet host needs prints the command that has them", async () => {
-  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap_server_" }));
+Deno.test("server: `deno task serve --store …` without the grants a fleet host needs prints the whole command, which serves when pasted", async () => {
+  // A space in the path: the printed command quotes what the shell would split.
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hotswap server " }));
   try {
-    const args = [
-      "--port",
-      "0",
-      "--store",
-      `sqlite:${dir}/fleet.db`,
-      "--channel",
-      "app/prod",
+    const key = await generateSigningKey();
+    await Deno.writeTextFile(
+      `${dir}/trust.json`,
+      JSON.stringify({ version: 1, keys: [{ keyid: key.keyid, publicKey: key.publicKey }], revoked: [] }),
+    );
+    const packed = await packArtifact(join(REPO, "so/app.ts"), { contract: httpApp, key, label: "v1" });
+    {
+      await using store = await openStore(`sqlite:${dir}/fleet.db`);
+      await publish(store, "app/prod", packed.bytes, { digest: packed.manifest.digest });
+    }
+    const args = ["--port", "0", "--store", `sqlite:${dir}/fleet.db`, "--channel", "app/prod"];
+    await using task = Child.spawn([
+      "task",
+      "-q",
+      "serve",
+      ...args,
       "--trust",
       `${dir}/trust.json`,
-    ];
-    await using child = Child.spawn(["task", "-q", "serve", ...args, "--host", "web-1"], {
+      "--host",
+      "web-1",
+    ], {
       env: { NO_COLOR: "1" },
     });
-    strictEqual((await child.status).code, 1);
-    const said = child.text("out").concat(child.text("err")).join("\n");
-    match(
-      said,
-      new RegExp(
-        `E_PERMISSION  a fleet host needs read of ${dir}, read of ${dir}/trust\\.json, write of ${dir} .*run it as: ` +
-          `deno run --no-prompt --allow-read=so,core,deno\\.json,${dir},${dir}/trust\\.json --allow-write=${dir} ` +
-          `--allow-net=127\\.0\\.0\\.1 demo/server\\.ts ${
-            args.join(" ").replaceAll(".", "\\.")
-          } --host web-1 --cache ${dir}/cache-web-1`,
-      ),
-    );
-    // Nothing was opened: no database made where it may not write.
-    strictEqual((await Array.fromAsync(Deno.readDir(dir))).length, 0);
+    strictEqual((await task.status).code, 1);
+    const said = task.text("out").concat(task.text("err")).join("\n");
+    match(said, /E_PERMISSION {2}a fleet host needs read of .*write of .*run it as: deno run --no-prompt /);
+    const command = said.slice(said.indexOf("run it as: ") + "run it as: ".length).trim();
+    ok(command.includes(`--cache '${dir}/cache-web-1'`), command);
+    // exec: the signal below reaches the host, not a shell waiting for it.
+    await using host = Child.spawn(["-c", `exec ${command}`], {
+      program: "sh",
+      env: { NO_COLOR: "1", PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}` },
+    });
+    const [, base] = await host.waitFor(/^serve +(http:\/\/127\.0\.0\.1:\d+\/) +channel app\/prod +gen 1 /);
+    match((await get(base!)).body, /Hello from v1/);
+    host.kill("SIGTERM");
+    strictEqual((await host.status).code, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -23,19 +23,25 @@ export function packedFor(bytes: Uint8Array | undefined): ContractIdentity | und
   }
 }
 
-/** Whether hosts of contract `serving` can load an artifact packed for `candidate`: same name and major version. */
+/**
+ * Whether hosts that load an artifact packed for `serving` can load one
+ * packed for `candidate`: the same contract name (a host with a trust list
+ * refuses another, as out of its key's scope) and the same symbol (the
+ * export every host looks for). The version is the contract module's
+ * business: hosts check the handle's shape and brand, not the manifest's
+ * version.
+ */
 export function sameContract(serving: ContractIdentity, candidate: ContractIdentity): boolean {
-  return serving.name === candidate.name && major(serving.version) === major(candidate.version);
-}
-
-function major(version: string): string {
-  return version.split(".")[0] ?? version;
+  return serving.name === candidate.name && serving.symbol === candidate.symbol;
 }
 
 /**
  * Refuses to roll out `candidate` on a channel whose stable artifact was
- * packed for another contract. Bytes that are no artifact are not judged.
+ * packed for another contract, unless a host refused the stable one itself
+ * (then the stable is what is wrong, and a rollout is the way out). Bytes
+ * that are no artifact are not judged.
  *
+ * @param refusedStable Whether a live host reports refusing the stable artifact.
  * @throws {HotswapError} `E_CONTRACT` naming both contracts.
  */
 export async function checkRolloutContract(
@@ -43,8 +49,9 @@ export async function checkRolloutContract(
   channel: string,
   stable: string,
   candidate: string,
+  refusedStable: boolean,
 ): Promise<void> {
-  if (stable === candidate) return;
+  if (stable === candidate || refusedStable) return;
   const [serving, packed] = await Promise.all([
     store.getArtifact(stable).then(packedFor),
     store.getArtifact(candidate).then(packedFor),
@@ -52,6 +59,6 @@ export async function checkRolloutContract(
   if (serving === undefined || packed === undefined || sameContract(serving, packed)) return;
   throw new HotswapError(
     "E_CONTRACT",
-    `Cannot roll out ${candidate} on "${channel}": it was packed for contract ${packed.name}@${packed.version}, and the channel serves ${serving.name}@${serving.version} (stable ${stable}), so every host would refuse it; roll it out on a channel of its own, or pack the generation for ${serving.name}`,
+    `Cannot roll out ${candidate} on "${channel}": it was packed for contract ${packed.name} (${packed.symbol}), and the channel serves ${serving.name} (${serving.symbol}) (stable ${stable}), so its hosts would refuse it; roll it out on a channel of its own, or pack the generation for ${serving.name}`,
   );
 }

@@ -84,6 +84,8 @@ export class Follower implements AsyncDisposable {
   #loading = false;
   /** Whether onError was told the channel has no generation yet. */
   #toldEmpty = false;
+  /** Whether the last read of the channel succeeded: a failed one says nothing of what it holds. */
+  #readOk = false;
   /** Serialises convergence: one load at a time, each on the latest state. */
   #converging: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -267,6 +269,7 @@ export class Follower implements AsyncDisposable {
     try {
       for await (const entry of this.#store.watch(this.channel, { signal: this.#stop.signal })) {
         this.#entry = entry;
+        this.#readOk = true;
         await this.#converge();
       }
     } catch (error) {
@@ -287,7 +290,9 @@ export class Follower implements AsyncDisposable {
       try {
         const entry = await this.#store.getChannel(this.channel);
         if (entry === undefined || entry.revision !== this.#entry?.revision) this.#entry = entry;
+        this.#readOk = true;
       } catch (error) {
+        this.#readOk = false;
         this.#onError(error);
       }
       await this.#converge();
@@ -308,7 +313,7 @@ export class Follower implements AsyncDisposable {
       // A refusal is kept only while the channel wants that digest: wanted again later (a new
       // rollout, perhaps of the same files published again, signed anew), it is tried again.
       for (const digest of this.#refused.keys()) if (digest !== wanted) this.#refused.delete(digest);
-      if (wanted === undefined && this.#serving === "" && !this.#toldEmpty) {
+      if (wanted === undefined && this.#serving === "" && this.#readOk && !this.#toldEmpty) {
         // Said once: a host waiting on a channel nothing was published to (a
         // mistyped name, say) would otherwise wait in silence.
         this.#toldEmpty = true;

@@ -55,7 +55,10 @@ export interface FollowerOptions {
    * @default {1000}
    */
   readonly reportInterval?: number;
-  /** Told of failures the follower survives: the store unreachable, a refused artifact. */
+  /**
+   * Told of failures the follower survives: the store unreachable, a refused
+   * artifact; and once, `E_NOT_FOUND`, that the channel has no generation yet.
+   */
   readonly onError?: (error: unknown) => void;
 }
 

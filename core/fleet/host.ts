@@ -45,7 +45,10 @@ export interface FleetHostOptions extends HotswapOptions {
   reportInterval?: number;
   /** Where fetched artifacts are written to be loaded, created if missing (default: a new temporary directory, removed on close). */
   cacheDir?: string;
-  /** Told of failures the host survives: the store unreachable, an artifact refused. */
+  /**
+   * Told of failures the host survives: the store unreachable, an artifact
+   * refused; and once, `E_NOT_FOUND`, that the channel has no generation yet.
+   */
   onError?: (error: unknown) => void;
 }
 

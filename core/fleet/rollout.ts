@@ -224,8 +224,8 @@ const REPORTED_BEFORE_MS = 10_000;
  * @returns The channel's entry holding the running rollout.
  * @throws {HotswapError} `E_NOT_FOUND` for a channel without a stable
  *   generation or an unknown artifact; `E_CONTRACT` for a candidate packed
- *   for another contract than the stable artifact (its name, or its major
- *   version), which no host of the channel could load.
+ *   for another contract (name or symbol) than the stable artifact, which
+ *   the channel's hosts would refuse, unless a host refused the stable one.
  * @throws {RangeError} Steps or limits out of range, or a rollout to
  *   another candidate already running.
  *
@@ -265,15 +265,16 @@ export async function beginRollout(
       `Cannot roll out ${to} on "${channel}": the store has no such artifact; publish it first`,
     );
   }
-  // A state that cannot be read is left to updateChannel, which says how to reset it.
-  const stable = await store.getChannel(channel).then((entry) => entry?.state.stable, () => undefined);
-  if (stable !== undefined) await checkRolloutContract(store, channel, stable, to);
   let existing: ChannelEntry | undefined;
   const written = await updateChannel(store, channel, async (entry) => {
     existing = existingStart(entry, channel, to, settings);
     if (existing !== undefined) return undefined;
-    const hosts = (await store.listReports(channel)).filter((r) => isLive(r, Date.now())).map((r) => r.host);
+    const live = (await store.listReports(channel)).filter((r) => isLive(r, Date.now()));
+    const hosts = live.map((r) => r.host);
     const state = entry!.state;
+    // Only a new rollout: one already running resumes whatever it was started to.
+    const refusedStable = live.some((report) => report.refused?.digest === state.stable);
+    await checkRolloutContract(store, channel, state.stable!, to, refusedStable);
     return { ...state, rollout: newRollout(state.stable!, to, settings, pickId(hosts, settings.steps[0]!)) };
   });
   if (written === undefined) {
