@@ -16,9 +16,12 @@ import {
   isArray,
   MAX_BIGINT_DIGITS,
   MAX_DEPTH,
+  MAX_TEXT_DEPTH,
   overJsonBudget,
   stringify,
   VIEWS,
+  WIDE_KEYS_LIMIT,
+  wideKeysOf,
 } from "./_codec_format.ts";
 
 // Captured when the runtime loads, before any generation code can replace them.
@@ -62,7 +65,7 @@ export function decodeErrorRecord(text: string): unknown {
 function assertShallow(text: string): void {
   const counts = countJson(text);
   // One level per container, and a few for the tag of the top and the causes of an error.
-  if (counts.depth > MAX_DEPTH + 16) throw malformed("the nesting");
+  if (counts.depth > MAX_TEXT_DEPTH) throw malformed("the nesting");
   const over = overJsonBudget(counts);
   if (over !== undefined) throw malformed(`a text of more than ${over}`);
 }
@@ -72,6 +75,8 @@ class Decoder {
   readonly #refs: unknown[] = [];
   #entries = 0;
   #costly = 0;
+  /** Keys of wide tagged objects, counted before each is built (see `BUDGET.wideKeys`). */
+  #wideKeys = 0;
 
   decode(tree: unknown, depth: number): unknown {
     if (tree === null || typeof tree === "string" || typeof tree === "boolean" || typeof tree === "number") {
@@ -139,6 +144,8 @@ class Decoder {
         return list;
       }
       case "O": {
+        this.#wideKeys += wideKeysOf((tree.length - 1) >> 1);
+        if (this.#wideKeys > BUDGET.wideKeys) throw malformed(`more than ${WIDE_KEYS_LIMIT}`);
         const record: Record<string, unknown> = {};
         this.#refs[id] = record;
         for (let i = 1; i + 1 < tree.length; i += 2) {

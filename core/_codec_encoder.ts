@@ -19,6 +19,8 @@ import {
   stringify,
   type Tree,
   VIEWS,
+  WIDE_KEYS_LIMIT,
+  wideKeysOf,
 } from "./_codec_format.ts";
 
 // Captured when the runtime loads, before any generation code can replace them.
@@ -143,6 +145,8 @@ class Encoder {
   readonly #ids = new Map<object, number>();
   #entries = 0;
   #costly = 0;
+  /** Keys of wide objects, counted as they are written (see `BUDGET.wideKeys`). */
+  #wideKeys = 0;
 
   encode(value: unknown, depth: number): Tree {
     switch (typeof value) {
@@ -242,6 +246,8 @@ class Encoder {
     const tree: Tree[] = ["O"];
     const record = value as Record<string, unknown>;
     const names = keys(record);
+    this.#wideKeys += wideKeysOf(names.length);
+    if (this.#wideKeys > BUDGET.wideKeys) throw overBudget(WIDE_KEYS_LIMIT);
     for (let i = 0; i < names.length; i++) tree.push(names[i]!, this.encode(record[names[i]!], next));
     return tree;
   }

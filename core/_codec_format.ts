@@ -56,20 +56,23 @@ export const BUDGET = {
    */
   jsonContainers: 4_000_000,
   /**
-   * Strings of the text that are values, not keys: each distinct one is an
-   * allocation of `JSON.parse` (1 million short ones 155 ms here; 6 million
-   * in a 64 MiB text blocked a host 3.5 s).
+   * Keys past the 1,024th of their object, all objects together, in the
+   * JSON text or in a tagged object: V8 keeps such an object as a hash table,
+   * and its distinct keys cost more the more there are (1 million in one
+   * object parsed in 0.6 s; 5.7 million in 64 MiB blocked a host 10 s and
+   * kept 1 GiB). Rows of a few repeated keys are not counted: they parse
+   * fast (3 million in 0.3 s). Strings are not counted either: 64 MiB of
+   * them costs what it costs an honest result, a few seconds at most.
    */
-  jsonStrings: 2_000_000,
-  /**
-   * Keys past the 1,024th of their object, all objects together: V8 keeps
-   * such an object as a hash table, and its distinct keys are the costliest
-   * thing `JSON.parse` builds (1 million in one object 0.6 s; 5.7 million in
-   * 64 MiB blocked a host 10 s and kept 1 GiB). Rows of a few repeated keys
-   * are not counted: they parse fast (3 million in 0.3 s).
-   */
-  jsonWideKeys: 256_000,
+  wideKeys: 1_000_000,
 } as const;
+
+/**
+ * Nesting a text may have: a value's, a few levels for the tag of the top
+ * and the causes of an error. The count stops past it (an array per level
+ * would otherwise grow with a text of nothing but `[`).
+ */
+export const MAX_TEXT_DEPTH = MAX_DEPTH + 16;
 
 /** Keys an object may have before each further one counts as a wide key (see `BUDGET.jsonWideKeys`). */
 export const WIDE_OBJECT_KEYS = 1_024;
@@ -83,29 +86,26 @@ export interface JsonCounts {
   readonly depth: number;
   /** Its arrays and objects. */
   readonly containers: number;
-  /** Its strings that are values, not keys. */
-  readonly strings: number;
   /** Keys past the {@linkcode WIDE_OBJECT_KEYS}th of their object. */
   readonly wideKeys: number;
 }
 
 /**
- * Counts the nesting, the containers, the strings and the keys of wide
- * objects of a JSON text: linear, and far cheaper than parsing it (tens of
- * milliseconds for 64 MiB). A key is the string before a `:`, which outside
- * strings only follows a key. The encoder measures what it writes by it
- * and the decoder what it reads, so a value the encoder lets through is
- * never refused.
+ * Counts the nesting, the containers and the keys of wide objects of a JSON
+ * text: linear, and far cheaper than parsing it (tens of milliseconds for
+ * 64 MiB). A key is the string before a `:`, which outside strings only
+ * follows a key. The count stops once the nesting passes
+ * {@linkcode MAX_TEXT_DEPTH}, reporting that depth. The encoder measures
+ * what it writes by it and the decoder what it reads, so a value the
+ * encoder lets through is never refused.
  */
 export function countJson(text: string): JsonCounts {
   let depth = 0;
   let deepest = 0;
   let containers = 0;
-  let strings = 0;
-  let keys = 0;
   let wideKeys = 0;
   /** Keys of the open object at each depth. */
-  const keysAt: number[] = [0];
+  const keysAt = new Int32Array(MAX_TEXT_DEPTH + 2);
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
@@ -114,19 +114,20 @@ export function countJson(text: string): JsonCounts {
       else if (char === 0x22) inString = false;
     } else if (char === 0x22) {
       inString = true;
-      strings++;
     } else if (char === 0x3a) {
-      keys++;
       if (++keysAt[depth]! > WIDE_OBJECT_KEYS) wideKeys++;
     } else if (char === 0x5b || char === 0x7b) {
       containers++;
-      if (++depth > deepest) deepest = depth;
+      if (++depth > deepest) {
+        deepest = depth;
+        if (depth > MAX_TEXT_DEPTH) break;
+      }
       keysAt[depth] = 0;
     } else if (char === 0x5d || char === 0x7d) {
       depth--;
     }
   }
-  return { depth: deepest, containers, strings: strings - keys, wideKeys };
+  return { depth: deepest, containers, wideKeys };
 }
 
 /**
@@ -136,11 +137,20 @@ export function countJson(text: string): JsonCounts {
  */
 export function overJsonBudget(counts: JsonCounts): string | undefined {
   if (counts.containers > BUDGET.jsonContainers) return `${BUDGET.jsonContainers} arrays and objects`;
-  if (counts.strings > BUDGET.jsonStrings) return `${BUDGET.jsonStrings} strings`;
-  if (counts.wideKeys > BUDGET.jsonWideKeys) {
-    return `${BUDGET.jsonWideKeys} keys in objects of more than ${WIDE_OBJECT_KEYS} keys`;
-  }
+  if (counts.wideKeys > BUDGET.wideKeys) return WIDE_KEYS_LIMIT;
   return undefined;
+}
+
+/** The limit passed by a value of too many keys in wide objects, as `overJsonBudget` says it. */
+export const WIDE_KEYS_LIMIT = `${BUDGET.wideKeys} keys in objects of more than ${WIDE_OBJECT_KEYS} keys`;
+
+/**
+ * The keys of one object past {@linkcode WIDE_OBJECT_KEYS}: what a tagged
+ * object adds to the count of `BUDGET.wideKeys` (the JSON text's objects are
+ * counted by {@linkcode countJson}).
+ */
+export function wideKeysOf(keyCount: number): number {
+  return keyCount > WIDE_OBJECT_KEYS ? keyCount - WIDE_OBJECT_KEYS : 0;
 }
 
 /** The typed array kinds that may cross, by `Symbol.toStringTag`. */

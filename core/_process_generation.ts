@@ -223,7 +223,7 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
     for (;;) {
       const attempt = await this.#attempt(reason);
       if (this.#unloaded) {
-        attempt.process?.kill(this.#unloadedError());
+        attempt.process?.end(this.#unloadedError());
         throw this.#unloadedError();
       }
       if (attempt.process !== undefined) {
@@ -276,7 +276,7 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
       // The loader closed: no process will ever be started again.
       if (error instanceof HotswapError && error.code === "E_CLOSED") this.#broken = failure;
     }
-    next?.kill(failure);
+    next?.end(failure);
     return { failure };
   }
 

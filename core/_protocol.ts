@@ -402,9 +402,10 @@ export function rebuildError(fields: SerializedError, codes: CodeSet): Error {
       : Object.hasOwn(denoErrors, fields.name)
       ? denoErrors[fields.name] as ErrorClass
       : undefined;
-    error = fields.name === "AggregateError"
+    // Its errors say what it is, a subclass (class BatchError extends AggregateError) included.
+    error = fields.errors !== undefined
       ? new AggregateError(
-        (fields.errors ?? []).map((each) => rebuildThrown(each, codes)),
+        fields.errors.map((each) => rebuildThrown(each, codes)),
         fields.message,
         cause,
       )

@@ -89,16 +89,17 @@ function trackChildren(deno: typeof Deno): void {
       }
     },
   );
+  // Deno kills a child when the worker that spawned it ends, unless it was
+  // unref()'d: then it outlived the generation, reparented to init. Children
+  // keep that kill (on the prototype: calling the original through it would
+  // get round an own property); the worker's loop staying alive costs nothing.
+  lock(deno.ChildProcess.prototype, "unref", function unref(): void {});
   const prototype = Command.prototype;
   const spawn = prototype.spawn;
   lock(prototype, "spawn", function (this: Deno.Command): Deno.ChildProcess {
     const child = spawn.call(this);
     const pid = child.pid;
     children.add(pid);
-    // Deno kills a child when the worker that spawned it ends, unless it was
-    // unref()'d: then it outlived the generation, reparented to init. It
-    // keeps that kill; the worker's event loop staying alive costs nothing.
-    Object.defineProperty(child, "unref", { value: () => {}, writable: false, configurable: false });
     // Reaped when its status settles: only then could the pid name another process, or a thread.
     const forget = () => void children.delete(pid);
     child.status.then(forget, forget);

@@ -35,7 +35,7 @@ export type Isolation = "inline" | "worker" | "process";
  * ```
  */
 export type Remote<T> = T extends (...args: infer A) => infer R
-  ? (...args: Sendable<A>) => Promise<Cloned<Awaited<R>>>
+  ? (...args: { [I in keyof A]: Sendable<A[I]> }) => Promise<Cloned<Awaited<R>>>
   // Copied whole by structured cloning, arriving as themselves, methods and all.
   : T extends
     | readonly unknown[]
@@ -74,6 +74,8 @@ export type Remote<T> = T extends (...args: infer A) => infer R
  * ```
  */
 export type Cloned<T> = 0 extends 1 & T ? T
+  // Primitives first: a branded id (string & { __brand }) is an object type too.
+  : T extends string | number | bigint | boolean | symbol | null | undefined ? T
   : T extends (...args: never[]) => unknown ? never
   : T extends Date | RegExp | Error | ArrayBuffer | ArrayBufferView ? T
   : T extends ReadonlyMap<infer K, infer V> ? Map<Cloned<K>, Cloned<V>>
@@ -85,11 +87,12 @@ export type Cloned<T> = 0 extends 1 & T ? T
 
 /**
  * An argument of a remote call as it can be sent: a copy, so a function (a
- * callback), or an object's method, cannot go, and is typed `never`, which
- * no value but `never` meets: the call does not type-check where it would
- * fail to send.
+ * callback) cannot go and is typed `never`, which no value but `never`
+ * meets; an object literal with a function member does not type-check
+ * either. A class instance may go: it arrives as its data, its methods
+ * left behind.
  *
- * @typeParam T The parameter's type (or the tuple of them) in the generation.
+ * @typeParam T A parameter's type in the generation.
  *
  * @example A callback cannot cross
  * ```ts
@@ -102,11 +105,14 @@ export type Cloned<T> = 0 extends 1 & T ? T
  * ```
  */
 export type Sendable<T> = 0 extends 1 & T ? T
+  : T extends string | number | bigint | boolean | symbol | null | undefined ? T
   : T extends (...args: never[]) => unknown ? never
   : T extends Date | RegExp | Error | ArrayBuffer | ArrayBufferView ? T
   : T extends ReadonlyMap<infer K, infer V> ? ReadonlyMap<Sendable<K>, Sendable<V>>
   : T extends ReadonlySet<infer V> ? ReadonlySet<Sendable<V>>
-  : T extends object ? { [K in keyof T]: Sendable<T[K]> }
+  : T extends readonly unknown[] ? { [I in keyof T]: Sendable<T[I]> }
+  : T extends object
+    ? { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: Sendable<T[K]> }
   : T;
 
 /**

@@ -115,14 +115,15 @@ export class ProcessLoader implements Loader {
       previous: context.previous,
     };
     let process: GenerationProcess | undefined;
+    // Ended, not killed: the process ends what the generation spawned (see GenerationProcess.end).
     const refuse = (failure: HotswapError) => {
-      process?.kill(failure);
+      process?.end(failure);
       // The failed load used up the standby; the generation still serving may swap again.
       pool.refillSoon();
       return failure;
     };
     // Abandoned at the deadline: the process, whatever it is doing, must not live on.
-    const abandon = () => process?.kill(loadAbandoned(snapshot));
+    const abandon = () => process?.end(loadAbandoned(snapshot));
     signal.addEventListener("abort", abandon, { once: true });
     let loaded: ProcessLoaded;
     try {

@@ -200,3 +200,41 @@ export const hs_geometry = {
   const tagged = await hot.with((h) => h.tagged());
   strictEqual(tagged.get("p")?.x, -2);
 });
+
+/** Type-level only (checked by `deno check`, never run): what user code passes and gets back in a worker. */
+async function userTypeCases(h: Remote<TypeCases>): Promise<void> {
+  const ids: UserId[] = await h.get("u1" as UserId); // branded primitives stay themselves
+  await h.setStatus("custom"); // a `string & {}` union too
+  await h.move({ x: 3, y: 4, norm: () => 5 } as Point); // a class instance crosses as its data
+  // @ts-expect-error a callback cannot be copied to the generation
+  await h.each([1], (n) => console.log(n));
+  await h.optional(1); // an optional callback left out is fine
+  // @ts-expect-error but given, it cannot cross
+  await h.optional(1, () => {});
+  const pair: readonly [number, string] = await h.tuple([1, "a"]);
+  const anything: number = await h.any(1);
+  const record: Record<string, number> = await h.record({ a: 1 });
+  console.log(ids, pair, anything, record);
+}
+
+type UserId = string & { readonly __brand: "UserId" };
+interface Point {
+  x: number;
+  y: number;
+  norm(): number;
+}
+interface TypeCases {
+  get(id: UserId): UserId[];
+  setStatus(status: "active" | "banned" | (string & Record<never, never>)): void;
+  move(point: Point): number;
+  each(items: number[], visit: (item: number) => void): void;
+  optional(n: number, done?: () => void): number;
+  tuple(pair: readonly [number, string]): readonly [number, string];
+  // deno-lint-ignore no-explicit-any
+  any(x: any): any;
+  record(values: Record<string, number>): Record<string, number>;
+}
+
+Deno.test("Remote<T> keeps branded ids, tuples, any and records as they are, and lets a class instance go as an argument", () => {
+  strictEqual(typeof userTypeCases, "function");
+});

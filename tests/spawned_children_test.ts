@@ -38,7 +38,8 @@ const SPAWNER = `export const hs_spawner = {
       stdout: "null",
       stderr: "null",
     }).spawn();
-    if (unref) child.unref();
+    // Through the prototype: an own property locked on the child would not stop this call.
+    if (unref) Deno.ChildProcess.prototype.unref.call(child);
     return child.pid;
   },
 };
@@ -107,3 +108,42 @@ for (const isolation of ["worker", "process"] as const satisfies readonly Isolat
     },
   });
 }
+
+/** Pids of running processes whose command line is exactly `args` (`ps`). */
+async function pidsRunning(args: string): Promise<number[]> {
+  const { stdout } = await new Deno.Command("ps", { args: ["-eo", "pid=,stat=,args="] }).output();
+  return new TextDecoder().decode(stdout).split("\n").map((line) => line.trim().split(/\s+/))
+    .filter(([, stat, ...rest]) => stat !== undefined && !stat.startsWith("Z") && rest.join(" ") === args)
+    .map(([pid]) => Number(pid));
+}
+
+Deno.test({
+  name: "process mode: what a refused generation spawned at its top level ends with its process",
+  ignore: Deno.build.os !== "linux" || SLEEP === undefined,
+  fn: async () => {
+    await using fixture = await Fixture.create();
+    // A duration no other process runs with: how the test finds the child it cannot be told of.
+    const seconds = `61.${Math.floor(Math.random() * 1e6)}`;
+    const good = await fixture.write({ "spawner.ts": SPAWNER });
+    const refused = await fixture.write({
+      "refused.ts": `new Deno.Command(${
+        JSON.stringify(SLEEP)
+      }, { args: ["${seconds}"], stdin: "null", stdout: "null", stderr: "null" }).spawn();
+export const hs_spawner = { spawn: "not a function" };
+`,
+    });
+    await using hot = await registerHotswap(spawner, good, {
+      isolation: "process",
+      permissions: { run: [SLEEP!] },
+    });
+    await rejects(hot.swap(refused), (error: Error & { code?: string }) => error.code === "E_CONTRACT");
+    const deadline = Date.now() + 5_000;
+    let left = await pidsRunning(`${SLEEP} ${seconds}`);
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      left = await pidsRunning(`${SLEEP} ${seconds}`);
+    }
+    for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
+    ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
+  },
+});

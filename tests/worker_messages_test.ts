@@ -128,6 +128,15 @@ Deno.test("an AggregateError crosses with its errors, within a budget of records
   ok(back instanceof AggregateError);
   ok(back.errors[0] instanceof TypeError && back.errors[1] instanceof AggregateError);
   ok(back.errors[1].errors[0] instanceof RangeError);
+  // A subclass keeps its errors and its name.
+  class BatchError extends AggregateError {
+    override name = "BatchError";
+  }
+  const batch = rebuildError(
+    checkSerializedError(serializeError(new BatchError([new Error("one")], "batch"))),
+    new Set(),
+  );
+  ok(batch instanceof AggregateError && batch.name === "BatchError" && batch.errors[0].message === "one");
   strictEqual(back.errors[2], 7);
   // A wide tree is cut on the way out, so an honest error never breaks the budget the host holds to.
   let wide: unknown = new Error("leaf");
