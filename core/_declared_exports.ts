@@ -5,6 +5,10 @@
  * host could load is not signed. `undefined` when a module on the way has no
  * script form (a decorator, an enum, …): the load decides then.
  *
+ * As ESM resolves them: a module's own and named re-exports first; then
+ * each `export *` adds the names it does not shadow, but `default`; a name
+ * two stars bring from different bindings is ambiguous, and not exported.
+ *
  * @module
  */
 
@@ -16,26 +20,54 @@ import type { Snapshot, SnapshotModule } from "./snapshot.ts";
  * @param snapshot A snapshot read from disk (its modules in post-order: the entry last).
  */
 export function declaredExports(snapshot: Snapshot): ReadonlySet<string> | undefined {
-  return exportsOf(snapshot.modules, snapshot.modules.length - 1, new Set());
+  const exports = exportsOf(snapshot.modules, snapshot.modules.length - 1, new Set());
+  return exports === undefined ? undefined : new Set(exports.keys());
 }
 
+/** A module's export names, each with the binding it resolves to (`<module index>:<local name>`). */
 function exportsOf(
   modules: readonly SnapshotModule[],
   index: number,
   visiting: Set<number>,
-): Set<string> | undefined {
+): Map<string, string> | undefined {
   const module = modules[index];
   const script = module?.script;
   if (module === undefined || script === undefined || visiting.has(index)) return undefined;
   visiting.add(index);
-  const names = new Set([...script.exports, ...script.reexports.map((reexport) => reexport.name)]);
-  for (const specifier of script.stars) {
-    const starred = module.imports.find((local) => local.specifier === specifier)?.module;
-    const their = starred === undefined ? undefined : exportsOf(modules, starred, visiting);
-    if (their === undefined) return undefined;
-    // `export *` passes every name but `default`.
-    for (const name of their) if (name !== "default") names.add(name);
+  try {
+    const moduleOf = (specifier: string) =>
+      module.imports.find((local) => local.specifier === specifier)?.module;
+    const names = new Map<string, string>();
+    for (const name of script.exports) names.set(name, `${index}:${name}`);
+    for (const { name, from, imported } of script.reexports) {
+      const source = moduleOf(from);
+      if (source === undefined) return undefined;
+      if (imported === undefined) {
+        names.set(name, `${source}:*`); // export * as name: a namespace of its own
+        continue;
+      }
+      const theirs = exportsOf(modules, source, visiting);
+      if (theirs === undefined) return undefined;
+      const binding = theirs.get(imported);
+      // A name the source does not export: Deno refuses the module, so it exports nothing here.
+      if (binding !== undefined) names.set(name, binding);
+    }
+    const starred = new Map<string, string>();
+    const ambiguous = new Set<string>();
+    for (const specifier of script.stars) {
+      const source = moduleOf(specifier);
+      const theirs = source === undefined ? undefined : exportsOf(modules, source, visiting);
+      if (theirs === undefined) return undefined;
+      for (const [name, binding] of theirs) {
+        if (name === "default" || names.has(name)) continue;
+        const seen = starred.get(name);
+        if (seen === undefined) starred.set(name, binding);
+        else if (seen !== binding) ambiguous.add(name);
+      }
+    }
+    for (const [name, binding] of starred) if (!ambiguous.has(name)) names.set(name, binding);
+    return names;
+  } finally {
+    visiting.delete(index);
   }
-  visiting.delete(index);
-  return names;
 }

@@ -11,6 +11,7 @@
 import { dirname, resolve } from "node:path";
 import type { Isolation } from "../mod.ts";
 import type { FleetArgs } from "./_cli.ts";
+import { shellQuoted } from "../core/_shell_quote.ts";
 
 /** The grants a fleet host needs, and the `--cache` to add for a host given none. */
 export interface FleetGrants {
@@ -79,8 +80,4 @@ export function fleetHostCommand(grants: FleetGrants, args: readonly string[]): 
   ];
   const cache = grants.cache === undefined ? [] : ["--cache", grants.cache];
   return ["deno", "run", ...flags, "demo/server.ts", ...args, ...cache].map(shellQuoted).join(" ");
-}
-
-function shellQuoted(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

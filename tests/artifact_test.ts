@@ -267,8 +267,13 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
     "lib.ts": 'export const hs_echo = { label: "lib", run: (x: unknown) => x };\nexport default 1;',
     "star.ts": 'export * from "./lib.ts";',
     "named.ts": 'export { hs_echo as other, default } from "./lib.ts";',
+    "twin.ts": 'export const hs_echo = { label: "twin", run: (x: unknown) => x };',
+    // Two stars bringing the same name from different bindings: ESM exports neither.
+    "ambiguous.ts": 'export * from "./lib.ts";\nexport * from "./twin.ts";',
+    // Two stars bringing the same binding (a diamond): exported.
+    "diamond.ts": 'export * from "./lib.ts";\nexport * from "./star.ts";',
   });
-  for (const entry of ["lib.ts", "star.ts"]) {
+  for (const entry of ["lib.ts", "star.ts", "diamond.ts"]) {
     ok((await packArtifact(fixture.path(entry), { contract: echo, key })).bytes.byteLength > 0, entry);
   }
   try {
@@ -280,6 +285,12 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
       error.message.includes('does not export "hs_echo" (exports found: "other", "default")'),
       error.message,
     );
+  }
+  try {
+    await packArtifact(fixture.path("ambiguous.ts"), { contract: echo, key });
+    fail("packed an entry whose hs_echo is ambiguous");
+  } catch (error) {
+    ok(error instanceof HotswapError && error.code === "E_SYMBOL", String(error));
   }
 });
 

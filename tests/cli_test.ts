@@ -313,9 +313,11 @@ Deno.test("hotswap: the files beside a trust list, a directory for a key's name,
   const dir = fixture.dir;
   strictEqual((await hotswap(dir, "keygen", "k")).code, 0);
   // keygen "keys/" would write the hidden files keys/.key and keys/.pub.json.
-  const dirName = await hotswap(dir, "keygen", "keys/");
-  strictEqual(dirName.code, 2);
-  match(dirName.stderr, /<name> must name the key, as in keys\/release/);
+  for (const name of ["keys/", "keys/.key"]) {
+    const dirName = await hotswap(dir, "keygen", name);
+    strictEqual(dirName.code, 2, name);
+    match(dirName.stderr, /<name> must name the key, as in keys\/release/);
+  }
   for (const args of [["keygen", "nodir/k"], ["trust", "add", "k.pub.json", "--trust", "nodir/t.json"]]) {
     const missing = await hotswap(dir, ...args);
     strictEqual(missing.code, 1);

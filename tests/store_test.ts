@@ -339,6 +339,11 @@ Deno.test("openStore() of a SQLite file in a directory that does not exist says 
 Deno.test("openStore() refuses a NATS connectTimeout a timer cannot wait, before connecting", async () => {
   await rejects(openStore("nats://127.0.0.1:1", { connectTimeout: 0 }), /connectTimeout must be above 0 ms/);
   await rejects(
+    // @ts-expect-error: a string is not a number of milliseconds
+    openStore("nats://127.0.0.1:1", { connectTimeout: "5000" }),
+    /connectTimeout must be a number of milliseconds, got the string "5000"/,
+  );
+  await rejects(
     openStore("nats://127.0.0.1:1", { connectTimeout: 2 ** 31 }),
     /Cannot open store "nats:\/\/127.0.0.1:1": connectTimeout must be at most 2147483647 ms/,
   );

@@ -7,6 +7,7 @@
  */
 
 import { dirname } from "node:path";
+import { shellQuoted } from "../_shell_quote.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { HotswapError, messageOf } from "../errors.ts";
 import { decodeBase64, keyIdOf, type SigningKey } from "../signature.ts";
@@ -211,7 +212,7 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
 export function writeFailure(path: string, error: unknown, what = `"${path}"`): CommandError {
   const fix = error instanceof Deno.errors.NotFound
     ? `: its directory "${dirname(path)}" does not exist; create it (mkdir -p ${
-      dirname(path)
+      shellQuoted(dirname(path))
     }) or write elsewhere`
     : `: ${describe(error)}`;
   return new CommandError(`Cannot write ${what}${fix}`, { cause: error });

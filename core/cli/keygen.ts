@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { generateSigningKey } from "../signature.ts";
 import {
   type Command,
@@ -48,7 +48,15 @@ export const keygen: Command = {
         }: keygen writes <name>.key and <name>.pub.json, got "${name}"`,
       );
     }
-    const base = name!.replace(/\.key$/, "");
+    const base = name!.replace(/\.key$|\.pub\.json$/, "");
+    // "keys/.key" too: it names no key, only its extension.
+    if (basename(base) === "" || /[\\/]$/.test(base)) {
+      throw new UsageError(
+        `<name> must name the key, as in ${
+          join(dirname(name!), "release")
+        }: keygen writes <name>.key and <name>.pub.json, got "${name}"`,
+      );
+    }
     const keyPath = `${base}.key`;
     const publicPath = `${base}.pub.json`;
     for (const path of [keyPath, publicPath]) {

@@ -17,6 +17,7 @@
 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname, resolve } from "node:path";
+import { shellQuoted } from "../_shell_quote.ts";
 import { HotswapError } from "../errors.ts";
 import { type ArtifactInfo, type ChannelEntry, type ChannelState, checkDigest, checkName } from "./schema.ts";
 import type { HostReport, Store, WatchChannelOptions } from "./store.ts";
@@ -351,7 +352,9 @@ function missingDirectory(file: string): string | undefined {
     return undefined;
   } catch (error) {
     return error instanceof Deno.errors.NotFound
-      ? `its directory "${directory}" does not exist: create it (mkdir -p ${directory}), or fix the path`
+      ? `its directory "${directory}" does not exist: create it (mkdir -p ${
+        shellQuoted(directory)
+      }), or fix the path`
       : undefined;
   }
 }

@@ -258,7 +258,14 @@ export interface Store extends AsyncDisposable {
 /** The NATS connect timeout of `openStore`'s options, defaulted and checked. */
 function connectTimeoutOf(url: string, ms: number | undefined): number {
   if (ms === undefined) return 5_000;
-  if (typeof ms !== "number" || !(ms > 0 && Number.isFinite(ms))) {
+  if (typeof ms !== "number") {
+    throw new TypeError(
+      `Cannot open store "${url}": connectTimeout must be a number of milliseconds, got ${
+        typeof ms === "string" ? `the string ${JSON.stringify(ms)}` : String(ms)
+      }`,
+    );
+  }
+  if (!(ms > 0 && Number.isFinite(ms))) {
     throw new RangeError(`Cannot open store "${url}": connectTimeout must be above 0 ms, got ${String(ms)}`);
   }
   return withinTimerLimit(`Cannot open store "${url}": connectTimeout`, ms);
@@ -282,6 +289,7 @@ export interface OpenStoreOptions {
  * @param options Connection options.
  * @returns The open store; dispose it to close.
  * @throws {TypeError} A URL of neither form.
+ * @throws {TypeError} A `connectTimeout` that is not a number.
  * @throws {RangeError} A `connectTimeout` that is not above 0, or longer than a timer can wait.
  * @throws {HotswapError} `E_STORE` when it cannot be opened.
  *
