@@ -78,19 +78,22 @@ export type Cloned<T> = 0 extends 1 & T ? T
   : T extends string | number | bigint | boolean | symbol | null | undefined ? T
   : T extends (...args: never[]) => unknown ? never
   : T extends Date | RegExp | Error | ArrayBuffer | ArrayBufferView ? T
-  : T extends ReadonlyMap<infer K, infer V> ? Map<Cloned<K>, Cloned<V>>
-  : T extends ReadonlySet<infer V> ? Set<Cloned<V>>
+  // A copy is as mutable as what was declared: a Map as a Map, a ReadonlyMap as one.
+  : T extends Map<infer K, infer V> ? Map<Cloned<K>, Cloned<V>>
+  : T extends ReadonlyMap<infer K, infer V> ? ReadonlyMap<Cloned<K>, Cloned<V>>
+  : T extends Set<infer V> ? Set<Cloned<V>>
+  : T extends ReadonlySet<infer V> ? ReadonlySet<Cloned<V>>
   : T extends readonly unknown[] ? { [I in keyof T]: Cloned<T[I]> }
   : T extends object
     ? { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: Cloned<T[K]> }
   : T;
 
 /**
- * An argument of a remote call as it can be sent: a copy, so a function (a
- * callback) cannot go and is typed `never`, which no value but `never`
- * meets; an object literal with a function member does not type-check
- * either. A class instance may go: it arrives as its data, its methods
- * left behind.
+ * An argument of a remote call as it can be sent: a copy, as a result
+ * comes back ({@linkcode Cloned}), so a function (a callback) cannot go and
+ * is typed `never`, which no value but `never` meets; an object literal with
+ * a function member does not type-check either. A class instance may go:
+ * it arrives as its data, its methods left behind.
  *
  * @typeParam T A parameter's type in the generation.
  *
@@ -104,16 +107,7 @@ export type Cloned<T> = 0 extends 1 & T ? T
  * console.log(sent, callback);
  * ```
  */
-export type Sendable<T> = 0 extends 1 & T ? T
-  : T extends string | number | bigint | boolean | symbol | null | undefined ? T
-  : T extends (...args: never[]) => unknown ? never
-  : T extends Date | RegExp | Error | ArrayBuffer | ArrayBufferView ? T
-  : T extends ReadonlyMap<infer K, infer V> ? ReadonlyMap<Sendable<K>, Sendable<V>>
-  : T extends ReadonlySet<infer V> ? ReadonlySet<Sendable<V>>
-  : T extends readonly unknown[] ? { [I in keyof T]: Sendable<T[I]> }
-  : T extends object
-    ? { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: Sendable<T[K]> }
-  : T;
+export type Sendable<T> = Cloned<T>;
 
 /**
  * The handle `with()` receives for contract type `T` in isolation `I`:
