@@ -75,7 +75,7 @@ export {
   type SwapOptions,
   type SwapResult,
 } from "./core/hotswap.ts";
-export type { Cloned, HandleOf, Isolation, IsolationOf, Remote, Sendable } from "./core/isolation.ts";
+export type { HandleOf, Isolation, IsolationOf, Remote } from "./core/isolation.ts";
 export type { CheckedOptions, HotswapOptions, OptionsRefusedIn, WorkerPermissions } from "./core/options.ts";
 export { registerHotswap } from "./core/register.ts";
 export type { SignalSwapOptions, SignalSwapOutcome, SignalSwaps } from "./core/signal_swap.ts";
