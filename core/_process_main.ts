@@ -71,28 +71,39 @@ const denoExit = Deno.exit.bind(Deno);
  * exits, or they would outlive the generation (reparented to init).
  */
 const spawned = new Set<Deno.ChildProcess>();
+// Every method used on them captured: the generation shares this realm, and
+// a no-op ChildProcess.prototype.kill or Set.prototype.add would leave its
+// children running.
+const apply = Reflect.apply;
+const addSpawned = Set.prototype.add;
+const forgetSpawned = Set.prototype.delete;
+const eachSpawned = Set.prototype.forEach;
+const killChild = Deno.ChildProcess.prototype.kill;
+const then = Promise.prototype.then;
 const exit = (code: number): never => {
-  for (const child of spawned) {
+  apply(eachSpawned, spawned, [(child: Deno.ChildProcess) => {
     try {
-      child.kill("SIGKILL");
+      apply(killChild, child, ["SIGKILL"]);
     } catch {
       // Exited meanwhile.
     }
-  }
+  }]);
   return denoExit(code);
 };
 const spawn = Deno.Command.prototype.spawn;
 Object.defineProperty(Deno.Command.prototype, "spawn", {
   value: function (this: Deno.Command): Deno.ChildProcess {
-    const child = spawn.call(this);
-    spawned.add(child);
-    const forget = () => void spawned.delete(child);
-    child.status.then(forget, forget);
+    const child: Deno.ChildProcess = apply(spawn, this, []);
+    apply(addSpawned, spawned, [child]);
+    const forget = () => void apply(forgetSpawned, spawned, [child]);
+    apply(then, child.status, [forget, forget]);
     return child;
   },
   writable: false,
   configurable: false,
 });
+// A generation's own Deno.exit ends what it spawned too.
+Object.defineProperty(Deno, "exit", { value: exit, writable: false, configurable: false });
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const utf8 = new TextEncoder();

@@ -69,6 +69,9 @@ const isInteger = Number.isInteger;
  */
 const children = new Set<number>();
 
+/** Commands made through the locked `Deno.Command`, whose options were checked. */
+const checked = new WeakSet<object>();
+
 function trackChildren(deno: typeof Deno): void {
   // A detached child is not killed when the worker ends (Deno kills only
   // the others): it would outlive the generation, reparented to init.
@@ -86,9 +89,26 @@ function trackChildren(deno: typeof Deno): void {
           );
         }
         super(command, read);
+        checked.add(this);
       }
     },
   );
+  // The original constructor stays reachable (the subclass's prototype chain
+  // leads to it): a command it made, whose options nobody checked, runs nothing.
+  const unchecked = (command: object) => {
+    if (!checked.has(command)) {
+      throw new NotCapable(
+        `A Deno.Command made other than by new Deno.Command is not available to a generation in a worker; ${USE_PROCESS}`,
+      );
+    }
+  };
+  for (const method of ["output", "outputSync"] as const) {
+    const original = Command.prototype[method] as (this: Deno.Command) => unknown;
+    lock(Command.prototype, method, function (this: Deno.Command) {
+      unchecked(this);
+      return original.call(this);
+    });
+  }
   // Deno kills a child when the worker that spawned it ends, unless it was
   // unref()'d: then it outlived the generation, reparented to init. Children
   // keep that kill (on the prototype: calling the original through it would
@@ -97,6 +117,7 @@ function trackChildren(deno: typeof Deno): void {
   const prototype = Command.prototype;
   const spawn = prototype.spawn;
   lock(prototype, "spawn", function (this: Deno.Command): Deno.ChildProcess {
+    unchecked(this);
     const child = spawn.call(this);
     const pid = child.pid;
     children.add(pid);

@@ -40,6 +40,8 @@ const SPAWNER = `export const hs_spawner = {
     }).spawn();
     // Through the prototype: an own property locked on the child would not stop this call.
     if (unref) Deno.ChildProcess.prototype.unref.call(child);
+    // And the runtime's own kill of it made a no-op: it must hold its own copy.
+    Object.defineProperty(Deno.ChildProcess.prototype, "kill", { value: () => {}, configurable: true });
     return child.pid;
   },
 };
@@ -69,6 +71,9 @@ Deno.test({
     await using fixture = await Fixture.create();
     const entry = await fixture.write({
       "spawner.ts": SPAWNER.replace('stderr: "null",', 'stderr: "null",\n      detached: true,'),
+      // The original constructor, the locked one's prototype: its commands run nothing.
+      "original.ts": SPAWNER.replace("new Deno.Command(", "new (Object.getPrototypeOf(Deno.Command))(")
+        .replace('stderr: "null",', 'stderr: "null",\n      detached: true,'),
     });
     await using hot = await registerHotswap(spawner, entry, {
       isolation: "worker",
@@ -77,6 +82,11 @@ Deno.test({
     await rejects(
       hot.with((h) => h.spawn(false)),
       /A detached process is not available to a generation in a worker: it would outlive the generation/,
+    );
+    await hot.swap(fixture.path("original.ts"));
+    await rejects(
+      hot.with((h) => h.spawn(false)),
+      /A Deno.Command made other than by new Deno.Command is not available to a generation in a worker/,
     );
   },
 });
