@@ -249,8 +249,25 @@ Deno.test("publish refuses an artifact whose files do not hash to its digest, or
 });
 
 Deno.test("publish warns of an artifact packed for another contract than the channel serves; rollout refuses it", async () => {
-  await withArtifacts(async (dir, store, { v1 }) => {
+  await withArtifacts(async (dir, store, { v1, d1 }) => {
     strictEqual((await run(publish, [v1, "--store", store, "--channel", "app"])).code, 0);
+    {
+      // A host serving the stable generation: what the refusal protects.
+      await using opened = await openStore(store);
+      await opened.putReport("app", {
+        host: "h1",
+        generation: 1,
+        digest: d1,
+        desired: d1,
+        state: "serving",
+        calls: 0,
+        errors: 0,
+        p50: 0,
+        p99: 0,
+        at: Date.now(),
+        interval: 60_000,
+      });
+    }
     await Deno.mkdir(`${dir}/so`);
     await Deno.writeTextFile(`${dir}/so/g.ts`, 'export const hs_other = { run: () => "other" };');
     const other = defineContract<{ run(): string }>({

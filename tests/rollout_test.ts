@@ -68,7 +68,7 @@ function fleet(canary: Partial<HostReport> = {}, stable: Partial<HostReport> = {
   return [...CANARY.map((h) => report(h, GOOD, canary)), ...REST.map((h) => report(h, STABLE, stable))];
 }
 
-Deno.test("beginRollout() refuses a candidate packed for another contract than the stable one, unless hosts refuse the stable", async () => {
+Deno.test("beginRollout() refuses a candidate of another contract than the stable one live hosts serve, and only then", async () => {
   await using fixture = await Fixture.create();
   const { key } = await keyAndList();
   await using store = await openStore(`sqlite:${fixture.path("fleet.db")}`);
@@ -82,6 +82,21 @@ Deno.test("beginRollout() refuses a candidate packed for another contract than t
   const other = await published("other", {
     contract: { name: "Other", version: "1.0.0", symbol: "hs_echo" },
   });
+  const report = (state: "serving" | "refused"): HostReport => ({
+    host: "h1",
+    generation: state === "serving" ? 1 : 0,
+    digest: state === "serving" ? stable : "",
+    desired: stable,
+    state,
+    calls: 0,
+    errors: 0,
+    p50: 0,
+    p99: 0,
+    at: Date.now(),
+    interval: 60_000,
+    ...(state === "refused" ? { refused: { digest: stable, code: "E_SIGNATURE", message: "scope" } } : {}),
+  });
+  await store.putReport("app", report("serving"));
   for (const [candidate, packed] of [[other, "Other (hs_echo)"]]) {
     await rejects(beginRollout(store, "app", candidate!), (error: HotswapError) => {
       strictEqual(error.code, "E_CONTRACT");
@@ -98,22 +113,11 @@ Deno.test("beginRollout() refuses a candidate packed for another contract than t
   const major = await published("v2", { contract: { name: "Echo", version: "2.0.0", symbol: "hs_echo" } });
   strictEqual((await beginRollout(store, "app", major, { steps: [100] })).state.rollout?.to, major);
   await abort(store, "app");
-  // A stable that hosts refuse is what is wrong: a rollout away from it is the way out.
-  const now = Date.now();
-  await store.putReport("app", {
-    host: "h1",
-    generation: 0,
-    digest: "",
-    desired: stable,
-    state: "refused",
-    calls: 0,
-    errors: 0,
-    p50: 0,
-    p99: 0,
-    at: now,
-    interval: 60_000,
-    refused: { digest: stable, code: "E_SIGNATURE", message: "scope" },
-  });
+  // No host serving the stable (none up, or all refusing it: a wrong stable): nothing to protect.
+  await store.deleteReport("app", "h1");
+  strictEqual((await beginRollout(store, "app", other)).state.rollout?.to, other);
+  await abort(store, "app");
+  await store.putReport("app", report("refused"));
   strictEqual((await beginRollout(store, "app", other)).state.rollout?.to, other);
 });
 

@@ -36,12 +36,15 @@ export function sameContract(serving: ContractIdentity, candidate: ContractIdent
 }
 
 /**
- * Refuses to roll out `candidate` on a channel whose stable artifact was
- * packed for another contract, unless a host refused the stable one itself
- * (then the stable is what is wrong, and a rollout is the way out). Bytes
- * that are no artifact are not judged.
+ * Refuses to roll out `candidate` on a channel whose hosts serve a stable
+ * artifact packed for another contract: the rollout would take them from a
+ * generation that works to one they refuse. With no live host serving the
+ * stable artifact (none up, or all refusing it, and a host whose first
+ * generation is refused exits), there is nothing to protect, and a rollout
+ * may be the way out of a wrong stable. Bytes that are no artifact are not
+ * judged.
  *
- * @param refusedStable Whether a live host reports refusing the stable artifact.
+ * @param servingStable Whether a live host reports serving the stable artifact.
  * @throws {HotswapError} `E_CONTRACT` naming both contracts.
  */
 export async function checkRolloutContract(
@@ -49,9 +52,9 @@ export async function checkRolloutContract(
   channel: string,
   stable: string,
   candidate: string,
-  refusedStable: boolean,
+  servingStable: boolean,
 ): Promise<void> {
-  if (stable === candidate || refusedStable) return;
+  if (stable === candidate || !servingStable) return;
   const [serving, packed] = await Promise.all([
     store.getArtifact(stable).then(packedFor),
     store.getArtifact(candidate).then(packedFor),

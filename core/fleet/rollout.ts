@@ -224,8 +224,8 @@ const REPORTED_BEFORE_MS = 10_000;
  * @returns The channel's entry holding the running rollout.
  * @throws {HotswapError} `E_NOT_FOUND` for a channel without a stable
  *   generation or an unknown artifact; `E_CONTRACT` for a candidate packed
- *   for another contract (name or symbol) than the stable artifact, which
- *   the channel's hosts would refuse, unless a host refused the stable one.
+ *   for another contract (name or symbol) than the stable artifact that
+ *   live hosts serve, which they would refuse.
  * @throws {RangeError} Steps or limits out of range, or a rollout to
  *   another candidate already running.
  *
@@ -273,8 +273,8 @@ export async function beginRollout(
     const hosts = live.map((r) => r.host);
     const state = entry!.state;
     // Only a new rollout: one already running resumes whatever it was started to.
-    const refusedStable = live.some((report) => report.refused?.digest === state.stable);
-    await checkRolloutContract(store, channel, state.stable!, to, refusedStable);
+    const servingStable = live.some((report) => report.state === "serving" && report.digest === state.stable);
+    await checkRolloutContract(store, channel, state.stable!, to, servingStable);
     return { ...state, rollout: newRollout(state.stable!, to, settings, pickId(hosts, settings.steps[0]!)) };
   });
   if (written === undefined) {

@@ -84,7 +84,7 @@ export const publish: FleetCommand = command(
     if (serving !== undefined && !sameContract(serving, manifest.contract)) {
       // Stored all the same (another channel may roll it out), but said now rather than at the rollout.
       io.err(
-        `hotswap publish: ${file} was packed for contract ${manifest.contract.name}@${manifest.contract.version}, and channel ${channel} serves ${serving.name}@${serving.version}: its hosts would refuse it, and a rollout to it there is refused; roll it out on a channel of its own`,
+        `hotswap publish: ${file} was packed for contract ${manifest.contract.name}@${manifest.contract.version}, and channel ${channel} serves ${serving.name}@${serving.version}: its hosts would refuse it, and a rollout to it there is refused while they serve the stable one; roll it out on a channel of its own`,
       );
       return EXIT_OK;
     }
