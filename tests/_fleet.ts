@@ -11,6 +11,7 @@ import { packArtifact } from "../core/artifact.ts";
 import { generateSigningKey, type SigningKey } from "../core/signature.ts";
 import { httpApp } from "../types/mod.ts";
 import { Child } from "./_child.ts";
+import type { HostReport } from "../core/store/store.ts";
 
 const HOST_PROGRAM = new URL("./fixtures/fleet_host.ts", import.meta.url).pathname;
 const SERVER_PROGRAM = new URL("../demo/server.ts", import.meta.url).pathname;
@@ -415,4 +416,27 @@ export class HostProcess {
   async kill(): Promise<void> {
     await this.#child[Symbol.asyncDispose]();
   }
+}
+
+/**
+ * A host's report: serving `digest` with healthy figures, unless `overrides` says otherwise.
+ *
+ * @param host The host's id.
+ * @param digest What it serves (and the channel wants of it).
+ */
+export function report(host: string, digest: string, overrides: Partial<HostReport> = {}): HostReport {
+  return {
+    host,
+    generation: 1,
+    digest,
+    desired: digest,
+    state: "serving",
+    calls: 1000,
+    errors: 0,
+    p50: 1,
+    p99: 5,
+    at: 20_000,
+    interval: 1_000,
+    ...overrides,
+  };
 }

@@ -24,6 +24,7 @@ import { openStore } from "../core/store/store.ts";
 import { type FleetHost, followChannel } from "../core/fleet/host.ts";
 import type { TrustList } from "../core/trust.ts";
 import { DatabaseSync } from "node:sqlite";
+import { report } from "./_fleet.ts";
 
 const greeter = defineContract<{ greet(name: string): string }>({
   name: "CliGreeter",
@@ -254,19 +255,7 @@ Deno.test("publish warns of an artifact packed for another contract than the cha
     {
       // A host serving the stable generation: what the refusal protects.
       await using opened = await openStore(store);
-      await opened.putReport("app", {
-        host: "h1",
-        generation: 1,
-        digest: d1,
-        desired: d1,
-        state: "serving",
-        calls: 0,
-        errors: 0,
-        p50: 0,
-        p99: 0,
-        at: Date.now(),
-        interval: 60_000,
-      });
+      await opened.putReport("app", report("h1", d1, { at: Date.now(), interval: 60_000 }));
     }
     await Deno.mkdir(`${dir}/so`);
     await Deno.writeTextFile(`${dir}/so/g.ts`, 'export const hs_other = { run: () => "other" };');

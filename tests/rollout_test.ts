@@ -15,6 +15,7 @@ import { channelStatus } from "../core/fleet/status.ts";
 import { HotswapError } from "../core/errors.ts";
 import { type HostReport, openStore, type RolloutState, type Store } from "../core/store/store.ts";
 import { natsMissing, NatsServer, natsTest } from "./_nats.ts";
+import { report } from "./_fleet.ts";
 import { describeArtifact } from "../core/_artifact_format.ts";
 import { Fixture } from "./_fixtures.ts";
 import { keyAndList, packEcho, type PackEchoOptions } from "./_signing.ts";
@@ -42,23 +43,6 @@ function rollout(overrides: Partial<RolloutState> = {}): RolloutState {
   };
 }
 
-function report(host: string, digest: string, overrides: Partial<HostReport> = {}): HostReport {
-  return {
-    host,
-    generation: 1,
-    digest,
-    desired: digest,
-    state: "serving",
-    calls: 1000,
-    errors: 0,
-    p50: 1,
-    p99: 5,
-    at: 20_000,
-    interval: 1_000,
-    ...overrides,
-  };
-}
-
 /** 40 hosts split by rollout "r1" at 50 %. */
 const HOSTS = Array.from({ length: 40 }, (_, i) => `host-${i}`);
 const CANARY = HOSTS.filter((host) => inCanary(host, "r1", 50));
@@ -82,21 +66,8 @@ Deno.test("beginRollout() refuses a candidate of another contract than the stabl
   const other = await published("other", {
     contract: { name: "Other", version: "1.0.0", symbol: "hs_echo" },
   });
-  const report = (state: "serving" | "refused"): HostReport => ({
-    host: "h1",
-    generation: state === "serving" ? 1 : 0,
-    digest: state === "serving" ? stable : "",
-    desired: stable,
-    state,
-    calls: 0,
-    errors: 0,
-    p50: 0,
-    p99: 0,
-    at: Date.now(),
-    interval: 60_000,
-    ...(state === "refused" ? { refused: { digest: stable, code: "E_SIGNATURE", message: "scope" } } : {}),
-  });
-  await store.putReport("app", report("serving"));
+  const live = { at: Date.now(), interval: 60_000 };
+  await store.putReport("app", report("h1", stable, live));
   for (const [candidate, packed] of [[other, "Other (hs_echo)"]]) {
     await rejects(beginRollout(store, "app", candidate!), (error: HotswapError) => {
       strictEqual(error.code, "E_CONTRACT");
@@ -117,7 +88,16 @@ Deno.test("beginRollout() refuses a candidate of another contract than the stabl
   await store.deleteReport("app", "h1");
   strictEqual((await beginRollout(store, "app", other)).state.rollout?.to, other);
   await abort(store, "app");
-  await store.putReport("app", report("refused"));
+  await store.putReport(
+    "app",
+    report("h1", "", {
+      ...live,
+      generation: 0,
+      desired: stable,
+      state: "refused",
+      refused: { digest: stable, code: "E_SIGNATURE", message: "scope" },
+    }),
+  );
   strictEqual((await beginRollout(store, "app", other)).state.rollout?.to, other);
 });
 
