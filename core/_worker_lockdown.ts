@@ -71,6 +71,17 @@ const children = new Set<number>();
 
 /** Commands made through the locked `Deno.Command`, whose options were checked. */
 const checked = new WeakSet<object>();
+// Captured: the generation shares this realm, and a replaced
+// Function.prototype.call would hand it the original methods, a replaced
+// WeakSet.prototype.has would answer for it.
+const apply = Reflect.apply;
+const isChecked = WeakSet.prototype.has;
+const markChecked = WeakSet.prototype.add;
+// The pid set above all: a Set.prototype.has answering true let a generation signal its host.
+const isChild = Set.prototype.has;
+const addChild = Set.prototype.add;
+const forgetChild = Set.prototype.delete;
+const then = Promise.prototype.then;
 
 function trackChildren(deno: typeof Deno): void {
   // A detached child is not killed when the worker ends (Deno kills only
@@ -89,14 +100,14 @@ function trackChildren(deno: typeof Deno): void {
           );
         }
         super(command, read);
-        checked.add(this);
+        apply(markChecked, checked, [this]);
       }
     },
   );
   // The original constructor stays reachable (the subclass's prototype chain
   // leads to it): a command it made, whose options nobody checked, runs nothing.
   const unchecked = (command: object) => {
-    if (!checked.has(command)) {
+    if (!apply(isChecked, checked, [command])) {
       throw new NotCapable(
         `A Deno.Command made other than by new Deno.Command is not available to a generation in a worker; ${USE_PROCESS}`,
       );
@@ -106,7 +117,7 @@ function trackChildren(deno: typeof Deno): void {
     const original = Command.prototype[method] as (this: Deno.Command) => unknown;
     lock(Command.prototype, method, function (this: Deno.Command) {
       unchecked(this);
-      return original.call(this);
+      return apply(original, this, []);
     });
   }
   // Deno kills a child when the worker that spawned it ends, unless it was
@@ -118,12 +129,12 @@ function trackChildren(deno: typeof Deno): void {
   const spawn = prototype.spawn;
   lock(prototype, "spawn", function (this: Deno.Command): Deno.ChildProcess {
     unchecked(this);
-    const child = spawn.call(this);
+    const child: Deno.ChildProcess = apply(spawn, this, []);
     const pid = child.pid;
-    children.add(pid);
+    apply(addChild, children, [pid]);
     // Reaped when its status settles: only then could the pid name another process, or a thread.
-    const forget = () => void children.delete(pid);
-    child.status.then(forget, forget);
+    const forget = () => void apply(forgetChild, children, [pid]);
+    apply(then, child.status, [forget, forget]);
     return child;
   });
 }
@@ -143,7 +154,7 @@ function killable(pid: unknown, what: string): number {
       }`,
     );
   }
-  if (!children.has(pid)) {
+  if (!apply(isChild, children, [pid])) {
     throw new NotCapable(
       `${what}(${pid}) is not available to a generation in a worker: it may signal by pid only the processes it spawned with Deno.Command (the host's own threads have pids too, and a signal to one ends the host); call kill() on the child (a node:child_process one too), or ${USE_PROCESS}`,
     );

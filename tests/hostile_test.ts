@@ -263,6 +263,17 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
   {
+    name: "end the host by killing it after making Set.prototype.has answer true (the runtime's pid check)",
+    body: `Set.prototype.has = () => true;
+    Deno.kill(Deno.pid, "SIGKILL");
+    return "alive";`,
+    expect: {
+      inline: (run) => strictEqual(run.signal, "SIGKILL"),
+      worker: refusedWith("NotCapable"),
+      process: refusedWith("E_WORKER"),
+    },
+  },
+  {
     name:
       "end the host by killing its own process with a pid Deno converts (a fraction, 2^32 + pid, a bigint)",
     body: `for (const pid of [Deno.pid + 0.5, Deno.pid + 2 ** 32, BigInt(Deno.pid)]) {
