@@ -302,7 +302,10 @@ function lockNode(node: NodeProcess | undefined, closeThreads: boolean): void {
     const kill = nodeProcess.kill as (pid: number, signal?: string | number) => boolean;
     lock(nodeProcess, "kill", (pid: number, signal?: string | number) =>
       // Signal 0 only asks whether the process exists (node's `child.kill(0)` does).
-      kill.call(nodeProcess, signal === 0 || signal === "0" ? pid : killable(pid, "process.kill"), signal));
+      apply(kill, nodeProcess, [
+        signal === 0 || signal === "0" ? pid : killable(pid, "process.kill"),
+        signal,
+      ]));
     lockGetter(nodeProcess, "stdin", () => refuse("process.stdin (the host's standard input)", USE_PROCESS));
     escapeNodeOutput(nodeProcess);
   }

@@ -275,6 +275,28 @@ export const ATTACKS: readonly Attack[] = [
   },
   {
     name:
+      "end the host with Node's process.kill, taken from the runtime by replacing Function.prototype.call",
+    body: `const node = (globalThis as { process: { kill: (...a: unknown[]) => unknown } }).process;
+    let leaked: ((...a: unknown[]) => unknown) | undefined;
+    const call = Function.prototype.call;
+    Function.prototype.call = function (this: (...a: unknown[]) => unknown, ...a: unknown[]) {
+      leaked ??= this;
+      return Reflect.apply(this, a[0], a.slice(1));
+    };
+    try { node.kill(Deno.pid, 0); } catch { /* refused */ }
+    Function.prototype.call = call;
+    if (leaked !== undefined) Reflect.apply(leaked, node, [Deno.pid, "SIGKILL"]);
+    return "alive";`,
+    // Only a worker's runtime wraps process.kill (inline code needs no trick; a process has its own pid).
+    expect: {
+      worker: (run) => {
+        strictEqual(run.reports["attack"], "alive");
+        servedAndClosed(run);
+      },
+    },
+  },
+  {
+    name:
       "end the host by killing its own process with a pid Deno converts (a fraction, 2^32 + pid, a bigint)",
     body: `for (const pid of [Deno.pid + 0.5, Deno.pid + 2 ** 32, BigInt(Deno.pid)]) {
       try { Deno.kill(pid as number, "SIGKILL"); } catch { /* refused */ }
