@@ -68,17 +68,15 @@ Deno.test("beginRollout() refuses a candidate of another contract than the stabl
   });
   const live = { at: Date.now(), interval: 60_000 };
   await store.putReport("app", report("h1", stable, live));
-  for (const [candidate, packed] of [[other, "Other (hs_echo)"]]) {
-    await rejects(beginRollout(store, "app", candidate!), (error: HotswapError) => {
-      strictEqual(error.code, "E_CONTRACT");
-      ok(
-        error.message.includes(
-          `packed for contract ${packed}, and the channel serves Echo (hs_echo) (stable ${stable})`,
-        ),
-      );
-      return true;
-    });
-  }
+  await rejects(beginRollout(store, "app", other), (error: HotswapError) => {
+    strictEqual(error.code, "E_CONTRACT");
+    ok(
+      error.message.includes(
+        `packed for contract Other (hs_echo), and the channel serves Echo (hs_echo) (stable ${stable})`,
+      ),
+    );
+    return true;
+  });
   strictEqual((await store.getChannel("app"))?.state.rollout, undefined, "nothing started");
   // The version is the contract module's business: hosts check the handle, not the manifest's version.
   const major = await published("v2", { contract: { name: "Echo", version: "2.0.0", symbol: "hs_echo" } });

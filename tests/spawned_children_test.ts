@@ -54,10 +54,13 @@ async function alive(pid: number): Promise<boolean> {
   return success && !new TextDecoder().decode(stdout).trim().startsWith("Z");
 }
 
-/** Waits until `pid` is gone, at most `ms`; says whether it went. */
-async function gone(pid: number, ms: number): Promise<boolean> {
+/**
+ * Waits until `done()` holds, at most `ms`; says whether it did. Polled: the
+ * end of a process that is not the test's own child raises no event here.
+ */
+async function until(done: () => Promise<boolean>, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (await alive(pid)) {
+  while (!(await done())) {
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -111,7 +114,7 @@ for (const isolation of ["worker", "process"] as const satisfies readonly Isolat
         await hot.close();
       }
       const survivors: number[] = [];
-      for (const pid of pids) if (!(await gone(pid, 5_000))) survivors.push(pid);
+      for (const pid of pids) if (!(await until(async () => !(await alive(pid)), 5_000))) survivors.push(pid);
       // Killed before failing: a failed run leaves nothing behind either.
       for (const pid of survivors) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
       ok(survivors.length === 0, `children ${survivors.join(", ")} still ran after close()`);
@@ -147,12 +150,8 @@ export const hs_spawner = { spawn: "not a function" };
       permissions: { run: [SLEEP!] },
     });
     await rejects(hot.swap(refused), (error: Error & { code?: string }) => error.code === "E_CONTRACT");
-    const deadline = Date.now() + 5_000;
-    let left = await pidsRunning(`${SLEEP} ${seconds}`);
-    while (left.length > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      left = await pidsRunning(`${SLEEP} ${seconds}`);
-    }
+    let left: number[] = [];
+    await until(async () => (left = await pidsRunning(`${SLEEP} ${seconds}`)).length === 0, 5_000);
     for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
     ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
   },
