@@ -55,13 +55,15 @@ export class InlineLoader implements Loader {
     const { contract, snapshot, context } = request;
     setUpNodeGlobals();
     // The load holds the serving thread in two stretches, compiling then
-    // running and checking the generation. Requests that arrived before
-    // each are usually answered first (see `_yield_to_io.ts`), by the
-    // generation still serving, rather than waiting for the whole load:
-    // under `deno task bench:load` the p99 of requests after an edit came
-    // within 1.5x the steady p99 in 19 of 30 rounds instead of 8, for new
-    // code about 0.6 ms later.
-    await yieldToIo();
+    // running and checking the generation. Requests that arrived during
+    // the first are usually answered before the second (see
+    // `_yield_to_io.ts`), by the generation still serving, rather than
+    // waiting for the whole load: under `deno task bench:load` the p99 of
+    // requests after an edit came within 1.5x the steady p99 in 19 of 30
+    // rounds instead of 8, for new code about 0.6 ms later. A turn before
+    // the first stretch as well bought nothing measurable for that p99
+    // (1.86x against 1.80x, `deno task bench:ab`) and cost new code
+    // 0.2-0.5 ms: the message that starts a swap is itself a turn.
     // Only a graph importing a built-in that no graph imported before waits here.
     const builtinsLoading = importBuiltins(snapshot.modules);
     if (builtinsLoading !== undefined) await builtinsLoading;

@@ -54,19 +54,25 @@ export class Roots {
    */
   static resolve(roots: readonly PathLike[] | undefined, entry: string): Roots {
     const defaulted = roots === undefined || roots.length === 0;
-    // A directory given as the entry would make its parent the default root,
-    // and a host that may read only the directory be told to grant the parent.
-    if (defaulted && isReadableDirectory(entry)) {
-      throw new HotswapError(
-        "E_NOT_FOUND",
-        `Cannot load "${entry}": it is a directory, not a module file; ${nameAFileIn(entry)}`,
-        { path: entry },
-      );
-    }
     const lexical = defaulted ? [dirname(entry)] : roots.map(toAbsolutePath);
     const real: string[] = [];
     for (const root of lexical) {
-      assertReadable(root, lexical, root);
+      try {
+        assertReadable(root, lexical, root);
+      } catch (error) {
+        // A directory given as the entry makes its parent the default root: a
+        // host that may read only the directory must not be told to grant the
+        // parent. Asked only now, as every read passes here (a readable parent
+        // lets the read itself say that the entry is a directory).
+        if (defaulted && isReadableDirectory(entry)) {
+          throw new HotswapError(
+            "E_NOT_FOUND",
+            `Cannot load "${entry}": it is a directory, not a module file; ${nameAFileIn(entry)}`,
+            { path: entry },
+          );
+        }
+        throw error;
+      }
       try {
         real.push(Deno.realPathSync(root));
       } catch (error) {
