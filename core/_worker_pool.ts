@@ -16,6 +16,12 @@ import { WorkerHost } from "./_worker_host.ts";
  * takes a core. Measured under load (bench:load, a swap every 100 ms):
  * write to new code 26-32 ms median at 0 ms, 15.6-16.6 ms at 40 ms; at
  * 250 ms the next swap often found no standby (p90 65-80 ms).
+ *
+ * Starting workers from a worker of their own, so that the constructor
+ * blocks that thread instead, was tried: on Deno 2.9.6 a worker started by
+ * a worker runs its first line 0.5-1 s after its constructor returns (a
+ * one-line module, the starting thread otherwise idle), far longer than
+ * the block it would spare.
  */
 const REFILL_DELAY_MS = 40;
 
