@@ -227,6 +227,20 @@ export async function packArtifact(entry: PathLike, options: PackOptions): Promi
  * ```
  */
 export async function verifyArtifact(path: PathLike, options: VerifyArtifactOptions): Promise<Provenance> {
+  return (await openVerifiedArtifact(path, options)).provenance!;
+}
+
+/**
+ * {@linkcode verifyArtifact}'s checks, returning the snapshot they opened
+ * (the CLI's `verify` also reads the entry's exports from it).
+ *
+ * @throws {SignatureError} `E_SIGNATURE`, with the reason.
+ * @throws {HotswapError} `E_NOT_FOUND` or `E_PERMISSION` for the artifact or the trust list.
+ */
+export async function openVerifiedArtifact(
+  path: PathLike,
+  options: VerifyArtifactOptions,
+): Promise<Snapshot> {
   const file = toAbsolutePath(path);
   const trust = typeof options.trust === "string" || options.trust instanceof URL
     ? { list: await readTrustList(options.trust), name: `trust list "${toAbsolutePath(options.trust)}"` }
@@ -239,7 +253,7 @@ export async function verifyArtifact(path: PathLike, options: VerifyArtifactOpti
     roots: undefined,
     now: options.now ?? new Date(),
   });
-  return snapshot.provenance!;
+  return snapshot;
 }
 
 /**

@@ -11,6 +11,8 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { type Finished, REPO, runToEnd } from "./_child.ts";
 import { Fixture } from "./_fixtures.ts";
+import { decodeArtifact, encodeArtifact } from "../core/_artifact_format.ts";
+import { signPayload } from "../core/signature.ts";
 
 const CLI = join(REPO, "core/cli/main.ts");
 
@@ -156,6 +158,47 @@ Deno.test("hotswap: keygen, trust add, pack, verify, tamper, and a host that swa
       "refused gen/hi/entry.ts E_SIGNATURE unsigned gen 2 hi ada",
       "",
     ].join("\n"),
+  );
+});
+
+Deno.test("hotswap: verify refuses an artifact whose entry does not export its contract's symbol, as hosts would", async () => {
+  await using fixture = await Fixture.create();
+  const dir = fixture.dir;
+  await fixture.write({ ...generation("hello"), "contract.ts": CONTRACT_MODULE });
+  strictEqual((await hotswap(dir, "keygen", "a")).code, 0);
+  strictEqual((await hotswap(dir, "trust", "add", "a.pub.json", "--trust", "trust.json")).code, 0);
+  const packed = await hotswap(
+    dir,
+    "pack",
+    "gen/hello/entry.ts",
+    "--contract",
+    "contract.ts#greeter",
+    "--key",
+    "a.key",
+    "--out",
+    "a.hsgen",
+  );
+  strictEqual(packed.code, 0, packed.stderr);
+  // What a packer without pack's check signed: the same files, for a symbol the entry does not export.
+  const { envelope, payload, files } = decodeArtifact(
+    await Deno.readFile(fixture.path("a.hsgen")),
+    "a.hsgen",
+  );
+  const manifest = JSON.parse(new TextDecoder().decode(payload));
+  manifest.contract.symbol = "hs_other";
+  const resigned = new TextEncoder().encode(JSON.stringify(manifest));
+  const key = JSON.parse(await Deno.readTextFile(fixture.path("a.key")));
+  const signature = await signPayload(envelope.payloadType, resigned, key);
+  await Deno.writeFile(
+    fixture.path("other.hsgen"),
+    encodeArtifact({ ...envelope, payload: resigned.toBase64(), signatures: [signature] }, files),
+  );
+  strictEqual((await hotswap(dir, "verify", "a.hsgen", "--trust", "trust.json")).code, 0);
+  const refused = await hotswap(dir, "verify", "other.hsgen", "--trust", "trust.json");
+  strictEqual(refused.code, 1, refused.stdout);
+  match(
+    refused.stderr,
+    /^Refused \(symbol\): other\.hsgen's entry entry\.ts does not export "hs_other", the symbol of contract Greeter@1\.0\.0 \(exports found: "hs_greeter"\)/,
   );
 });
 

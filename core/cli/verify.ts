@@ -6,7 +6,8 @@
  * @module
  */
 
-import { verifyArtifact } from "../artifact.ts";
+import { openVerifiedArtifact } from "../artifact.ts";
+import { declaredExports } from "../_declared_exports.ts";
 import { HotswapError } from "../errors.ts";
 import { SignatureError } from "../signature.ts";
 import {
@@ -26,7 +27,8 @@ Checks an artifact as a host with this trust list would: its format, a
 signature by a trusted key that is neither revoked nor expired, the key's
 scope, the artifact's expiry, and its files against the signed digest.
 Exit 0 when it would load; exit 1 with the reason (unsigned, tampered,
-unknown key, revoked, expired, scope) on standard error.
+unknown key, revoked, expired, scope, or an entry that does not export
+the contract's symbol) on standard error.
 
   --trust <trust.json>  the trust list hosts use
   --contract <name>     the contract name the host loads (default: the manifest's)`;
@@ -45,11 +47,23 @@ export const verify: Command = {
     const trust = required(parsed.values, "trust", "<trust.json>: the trust list to verify against");
     const contract = parsed.values.contract as string | undefined;
     try {
-      const provenance = await verifyArtifact(file!, {
+      const snapshot = await openVerifiedArtifact(file!, {
         trust,
         ...(contract === undefined ? {} : { contract }),
       });
+      const provenance = snapshot.provenance!;
       const { manifest } = provenance;
+      // As pack checks: an artifact packed before it did, or by another tool, is caught here, not by every host.
+      const exported = declaredExports(snapshot);
+      const { symbol } = manifest.contract;
+      if (exported !== undefined && !exported.has(symbol)) {
+        io.err(
+          `Refused (symbol): ${file}'s entry ${manifest.entry} does not export "${symbol}", the symbol of contract ${manifest.contract.name}@${manifest.contract.version} (exports found: ${
+            [...exported].map((name) => JSON.stringify(name)).join(", ") || "none"
+          }); every host would refuse it with E_SYMBOL: pack the entry that exports it`,
+        );
+        return EXIT_FAILURE;
+      }
       io.out(
         `Verified ${file}: ${manifest.contract.name}@${manifest.contract.version}, label ${manifest.label}, sequence ${manifest.sequence}`,
       );
