@@ -161,23 +161,28 @@ Deno.test("hotswap: keygen, trust add, pack, verify, tamper, and a host that swa
   );
 });
 
-Deno.test("hotswap: verify refuses an artifact whose entry does not export its contract's symbol, as hosts would", async () => {
-  await using fixture = await Fixture.create();
-  const dir = fixture.dir;
-  await fixture.write({ ...generation("hello"), "contract.ts": CONTRACT_MODULE });
-  strictEqual((await hotswap(dir, "keygen", "a")).code, 0);
-  strictEqual((await hotswap(dir, "trust", "add", "a.pub.json", "--trust", "trust.json")).code, 0);
-  const packed = await hotswap(
+/** `hotswap pack` of the "hello" generation for the Greeter contract of `CONTRACT_MODULE`. */
+function packHello(dir: string, key: string, out: string): Promise<Finished> {
+  return hotswap(
     dir,
     "pack",
     "gen/hello/entry.ts",
     "--contract",
     "contract.ts#greeter",
     "--key",
-    "a.key",
+    key,
     "--out",
-    "a.hsgen",
+    out,
   );
+}
+
+Deno.test("hotswap: verify refuses an artifact whose entry does not export its contract's symbol, as hosts would", async () => {
+  await using fixture = await Fixture.create();
+  const dir = fixture.dir;
+  await fixture.write({ ...generation("hello"), "contract.ts": CONTRACT_MODULE });
+  strictEqual((await hotswap(dir, "keygen", "a")).code, 0);
+  strictEqual((await hotswap(dir, "trust", "add", "a.pub.json", "--trust", "trust.json")).code, 0);
+  const packed = await packHello(dir, "a.key", "a.hsgen");
   strictEqual(packed.code, 0, packed.stderr);
   // What a packer without pack's check signed: the same files, for a symbol the entry does not export.
   const { envelope, payload, files } = decodeArtifact(
@@ -208,20 +213,8 @@ Deno.test("hotswap: verify names each refusal; trust revoke takes effect", async
   await fixture.write({ ...generation("hello"), "contract.ts": CONTRACT_MODULE });
   for (const name of ["a", "b"]) strictEqual((await hotswap(dir, "keygen", name)).code, 0);
   strictEqual((await hotswap(dir, "trust", "add", "a.pub.json", "--trust", "trust.json")).code, 0);
-  const pack = (key: string, out: string) =>
-    hotswap(
-      dir,
-      "pack",
-      "gen/hello/entry.ts",
-      "--contract",
-      "contract.ts#greeter",
-      "--key",
-      key,
-      "--out",
-      out,
-    );
-  strictEqual((await pack("a.key", "a.hsgen")).code, 0);
-  strictEqual((await pack("b.key", "b.hsgen")).code, 0);
+  strictEqual((await packHello(dir, "a.key", "a.hsgen")).code, 0);
+  strictEqual((await packHello(dir, "b.key", "b.hsgen")).code, 0);
 
   const unknown = await hotswap(dir, "verify", "b.hsgen", "--trust", "trust.json");
   strictEqual(unknown.code, 1);

@@ -25,6 +25,7 @@
 
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
+import { type Answer, loadClient } from "./_load_client.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -46,23 +47,6 @@ interface Run {
   afterP99: number;
   ratio: number;
 }
-
-const CLIENT = `
-const [port, until] = Deno.args.map(Number);
-const seen = [];
-async function loop(path) {
-  while (Date.now() < until) {
-    const at = performance.timeOrigin + performance.now();
-    try {
-      const body = await (await fetch("http://127.0.0.1:" + port + path)).text();
-      const version = Number(/v(\\d+)/.exec(body)?.[1]);
-      if (path === "/") seen.push([at, performance.timeOrigin + performance.now(), version]);
-    } catch { /* the server is stopping */ }
-  }
-}
-await Promise.all([loop("/"), loop("/"), loop("/"), loop("/"), loop("/slow?ms=300"), loop("/slow?ms=300")]);
-console.log(JSON.stringify(seen));
-`;
 
 const quantile = (samples: number[], q: number): number =>
   samples.toSorted((a, b) => a - b)[Math.floor((samples.length - 1) * q)] ?? NaN;
@@ -95,11 +79,7 @@ async function measure(repo: string): Promise<Run> {
       },
     );
     const until = Date.now() + 1_500 + EDITS * 120 + 500;
-    const client = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--no-config", CLIENT, String(server.addr.port), String(until)],
-      stdout: "piped",
-    }).spawn();
-    const output = client.output();
+    const answers = loadClient(server.addr.port, until);
     const original = Deno.readTextFileSync(logic);
     let committed = Promise.withResolvers<number>();
     const commits: number[] = [];
@@ -121,14 +101,14 @@ async function measure(repo: string): Promise<Run> {
       commits.push((await committed.promise) - at);
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 20));
     }
-    const seen: [number, number, number][] = JSON.parse(new TextDecoder().decode((await output).stdout));
+    const seen = await answers;
     const first: number[] = [];
     for (const [at, version] of writes) {
       const answers = seen.filter(([, end, v]) => end >= at && v >= version).map(([, end]) => end);
       if (answers.length > 0) first.push(answers.reduce((a, b) => Math.min(a, b)) - at);
     }
     const during = seen.filter(([start]) => start >= writes[0]![0] && start <= writes.at(-1)![0]);
-    const latency = (samples: [number, number, number][]) => samples.map(([start, end]) => end - start);
+    const latency = (samples: Answer[]) => samples.map(([start, end]) => end - start);
     const after = latency(during.filter(([start]) => writes.some(([at]) => start >= at && start < at + 50)));
     const steady = latency(
       during.filter(([start]) => !writes.some(([at]) => start >= at - 5 && start < at + 100)),

@@ -37,6 +37,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { loadClient } from "./_load_client.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -60,22 +61,6 @@ const MODES: Mode[] = [
     env: { DENO_EMIT_CACHE_MODE: "disable" },
   },
 ];
-
-const CLIENT = `
-const [port, until] = Deno.args.map(Number);
-const seen = [];
-async function loop(path) {
-  while (Date.now() < until) {
-    try {
-      const body = await (await fetch("http://127.0.0.1:" + port + path)).text();
-      const version = Number(/v(\\d+)/.exec(body)?.[1]);
-      if (path === "/") seen.push([performance.timeOrigin + performance.now(), version]);
-    } catch { /* the server is stopping */ }
-  }
-}
-await Promise.all([loop("/"), loop("/"), loop("/"), loop("/"), loop("/slow?ms=300"), loop("/slow?ms=300")]);
-console.log(JSON.stringify(seen));
-`;
 
 type Phase = "signal" | "read" | "script" | "mint" | "import" | "swap" | "first" | "hup commit" | "hup first";
 const PHASES: Phase[] = [
@@ -109,11 +94,7 @@ async function child(dir: string): Promise<void> {
     return new Response(answer.body, { status: answer.status ?? 200 });
   });
   const until = Date.now() + 1_000 + EDITS * 2 * 200 + 1_000;
-  const client = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-config", CLIENT, String(server.addr.port), String(until)],
-    stdout: "piped",
-  }).spawn();
-  const output = client.output();
+  const answers = loadClient(server.addr.port, until);
   const original = Deno.readTextFileSync(logic);
   const phases = new Map<Phase, number[]>(PHASES.map((p) => [p, []]));
   const writes: [number, number][] = [];
@@ -170,11 +151,11 @@ async function child(dir: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
   swaps.close();
-  const seen: [number, number][] = JSON.parse(new TextDecoder().decode((await output).stdout));
+  const seen = await answers;
   const firstAnswers = (edits: [number, number][], phase: Phase) => {
     for (const [at, version] of edits) {
-      const first = seen.find(([end, v]) => end >= at && v >= version);
-      if (first !== undefined) phases.get(phase)!.push(first[0] - at);
+      const first = seen.find(([, end, v]) => end >= at && v >= version);
+      if (first !== undefined) phases.get(phase)!.push(first[1] - at);
     }
   };
   firstAnswers(writes, "first");
