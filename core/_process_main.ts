@@ -91,17 +91,19 @@ const exit = (code: number): never => {
   return denoExit(code);
 };
 const spawn = Deno.Command.prototype.spawn;
+function trackedSpawn(this: Deno.Command): Deno.ChildProcess {
+  const child: Deno.ChildProcess = apply(spawn, this, []);
+  apply(addSpawned, spawned, [child]);
+  const forget = () => void apply(forgetSpawned, spawned, [child]);
+  apply(then, child.status, [forget, forget]);
+  return child;
+}
 Object.defineProperty(Deno.Command.prototype, "spawn", {
-  value: function (this: Deno.Command): Deno.ChildProcess {
-    const child: Deno.ChildProcess = apply(spawn, this, []);
-    apply(addSpawned, spawned, [child]);
-    const forget = () => void apply(forgetSpawned, spawned, [child]);
-    apply(then, child.status, [forget, forget]);
-    return child;
-  },
+  value: trackedSpawn,
   writable: false,
   configurable: false,
 });
+trackOutputs();
 // A generation's own Deno.exit ends what it spawned too.
 Object.defineProperty(Deno, "exit", { value: exit, writable: false, configurable: false });
 const stringify = JSON.stringify;
@@ -423,3 +425,65 @@ for (;;) {
 }
 // The host closed stdin: it unloaded this generation or is gone.
 exit(0);
+
+/**
+ * `output()` starts its child without `spawn()`, so the child escaped the
+ * tracking above and outlived the generation (found by a test that starts
+ * one and lets its process end). `Deno.Command` becomes a subclass that
+ * keeps a copy of its options, and `output()` spawns, tracked, what Deno's
+ * would: the same options with stdin "null" and stdout and stderr "piped"
+ * by default (Deno's `output()` is that spawn, then the child's
+ * `output()`). A command made by the original constructor (Deno's own
+ * code, or a generation reaching it through the subclass's prototype) has
+ * no options to read: its `output()` runs untracked, as before.
+ * `outputSync()` blocks this process until its child ends, so only a
+ * SIGKILL meanwhile leaves that child behind (SECURITY.md).
+ */
+function trackOutputs(): void {
+  const Command = Deno.Command;
+  const made = new WeakMap<object, readonly [string | URL, Deno.CommandOptions | undefined]>();
+  const recall = WeakMap.prototype.get;
+  const remember = WeakMap.prototype.set;
+  const childOutput = Deno.ChildProcess.prototype.output;
+  const output = Command.prototype.output;
+  Object.defineProperty(Deno, "Command", {
+    value: class extends Command {
+      constructor(command: string | URL, options?: Deno.CommandOptions) {
+        // Read once, into a copy Deno reads too: a getter cannot answer one thing here and another there.
+        const read = options === undefined || options === null ? options : { ...options };
+        super(command, read);
+        apply(remember, made, [this, [command, read]]);
+      }
+    },
+    writable: false,
+    configurable: false,
+  });
+  Object.defineProperty(Command.prototype, "output", {
+    value: function (this: Deno.Command): Promise<Deno.CommandOutput> {
+      const known = apply(recall, made, [this]) as readonly [string | URL, Deno.CommandOptions | undefined];
+      // Not made through Deno.Command as replaced here (Deno's own code may
+      // make commands with the original): run as Deno would, untracked.
+      if (known === undefined) return apply(output, this, []);
+      const [command, options] = known;
+      // Thrown, not rejected, as Deno's output() throws before it starts anything.
+      if (options?.stdin === "piped") {
+        throw new TypeError(
+          "Piped stdin is not supported for this function, use 'Deno.Command.spawn()' instead",
+        );
+      }
+      const child: Deno.ChildProcess = apply(
+        trackedSpawn,
+        new Command(command, {
+          ...options,
+          stdin: options?.stdin ?? "null",
+          stdout: options?.stdout ?? "piped",
+          stderr: options?.stderr ?? "piped",
+        }),
+        [],
+      );
+      return apply(childOutput, child, []);
+    },
+    writable: false,
+    configurable: false,
+  });
+}

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ok, rejects } from "node:assert/strict";
+import { match, ok, rejects, strictEqual } from "node:assert/strict";
 import { defineContract, type Isolation, registerHotswap } from "../mod.ts";
 import { Fixture } from "./_fixtures.ts";
 
@@ -21,14 +21,22 @@ const spawner = defineContract<Spawner>({
   shape: { spawn: "function" },
 });
 
+/** The first of `paths` that is a file. */
+function program(...paths: string[]): string | undefined {
+  return paths.find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** coreutils' cat: with no arguments, copies its stdin. */
+const CAT = program("/usr/bin/cat", "/bin/cat");
+
 /** A program that waits a minute: coreutils' sleep. */
-const SLEEP = ["/usr/bin/sleep", "/bin/sleep"].find((path) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-});
+const SLEEP = program("/usr/bin/sleep", "/bin/sleep");
 
 const SPAWNER = `export const hs_spawner = {
   spawn(unref: boolean): number {
@@ -154,5 +162,71 @@ export const hs_spawner = { spawn: "not a function" };
     await until(async () => (left = await pidsRunning(`${SLEEP} ${seconds}`)).length === 0, 5_000);
     for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
     ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
+  },
+});
+
+Deno.test({
+  name: "process mode: a child started with output(), which spawn() never sees, ends with its process",
+  ignore: Deno.build.os !== "linux" || SLEEP === undefined,
+  fn: async () => {
+    await using fixture = await Fixture.create();
+    const seconds = `62.${Math.floor(Math.random() * 1e6)}`;
+    const good = await fixture.write({ "spawner.ts": SPAWNER });
+    // Not awaited: the output would come in a minute; the module refuses itself at once.
+    const refused = await fixture.write({
+      "refused.ts": `new Deno.Command(${JSON.stringify(SLEEP)}, { args: ["${seconds}"] }).output();
+export const hs_spawner = { spawn: "not a function" };
+`,
+    });
+    await using hot = await registerHotswap(spawner, good, {
+      isolation: "process",
+      permissions: { run: [SLEEP!] },
+    });
+    await rejects(hot.swap(refused), (error: Error & { code?: string }) => error.code === "E_CONTRACT");
+    let left: number[] = [];
+    await until(async () => (left = await pidsRunning(`${SLEEP} ${seconds}`)).length === 0, 5_000);
+    for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
+    ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
+  },
+});
+
+Deno.test({
+  name: "process mode: output() answers as Deno's does: piped output, null stdin, a refused piped stdin",
+  ignore: Deno.build.os !== "linux" || SLEEP === undefined || CAT === undefined,
+  fn: async () => {
+    await using fixture = await Fixture.create();
+    const entry = await fixture.write({
+      "runner.ts": `export const hs_runner = {
+  async run(program: string, args: string[], stdin: "piped" | undefined): Promise<string> {
+    try {
+      const { code, stdout, stderr } = await new Deno.Command(program, { args, ...(stdin ? { stdin } : {}) }).output();
+      return code + " " + stdout.length + " " + stderr.length;
+    } catch (error) {
+      return (error as Error).name + ": " + (error as Error).message;
+    }
+  },
+};
+`,
+    });
+    type Runner = { run(program: string, args: string[], stdin: "piped" | undefined): Promise<string> };
+    const runner = defineContract<Runner>({
+      name: "Runner",
+      version: "1.0.0",
+      symbol: "hs_runner",
+      shape: { run: "function" },
+    });
+    await using hot = await registerHotswap(runner, entry, {
+      isolation: "process",
+      permissions: { run: [SLEEP!, CAT!] },
+      // A cat reading the channel would wait for ever: the call fails instead.
+      callTimeout: 10_000,
+    });
+    match(await hot.with((h) => h.run(SLEEP!, ["--version"], undefined)), /^0 [1-9]\d* 0$/);
+    // stdin "null": cat reads nothing and ends. Inherited, it would read the generation's channel from the host.
+    strictEqual(await hot.with((h) => h.run(CAT!, [], undefined)), "0 0 0");
+    match(
+      await hot.with((h) => h.run(CAT!, [], "piped")),
+      /^TypeError: Piped stdin is not supported for this function/,
+    );
   },
 });
