@@ -446,18 +446,16 @@ function trackOutputs(): void {
   const remember = WeakMap.prototype.set;
   const childOutput = Deno.ChildProcess.prototype.output;
   const output = Command.prototype.output;
-  Object.defineProperty(Deno, "Command", {
-    value: class extends Command {
-      constructor(command: string | URL, options?: Deno.CommandOptions) {
-        // Read once, into a copy Deno reads too: a getter cannot answer one thing here and another there.
-        const read = options === undefined || options === null ? options : { ...options };
-        super(command, read);
-        apply(remember, made, [this, [command, read]]);
-      }
-    },
-    writable: false,
-    configurable: false,
-  });
+  // Named as Deno's is: a generation inspecting it or its commands sees "Command".
+  const Tracked = class Command extends Deno.Command {
+    constructor(command: string | URL, options?: Deno.CommandOptions) {
+      // Read once, into a copy Deno reads too: a getter cannot answer one thing here and another there.
+      const read = options === undefined || options === null ? options : { ...options };
+      super(command, read);
+      apply(remember, made, [this, [command, read]]);
+    }
+  };
+  Object.defineProperty(Deno, "Command", { value: Tracked, writable: false, configurable: false });
   Object.defineProperty(Command.prototype, "output", {
     value: function (this: Deno.Command): Promise<Deno.CommandOutput> {
       const known = apply(recall, made, [this]) as readonly [string | URL, Deno.CommandOptions | undefined];
