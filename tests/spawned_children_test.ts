@@ -138,57 +138,46 @@ async function pidsRunning(args: string): Promise<number[]> {
     .map(([pid]) => Number(pid));
 }
 
-Deno.test({
-  name: "process mode: what a refused generation spawned at its top level ends with its process",
-  ignore: Deno.build.os !== "linux" || SLEEP === undefined,
-  fn: async () => {
-    await using fixture = await Fixture.create();
-    // A duration no other process runs with: how the test finds the child it cannot be told of.
-    const seconds = `61.${Math.floor(Math.random() * 1e6)}`;
-    const good = await fixture.write({ "spawner.ts": SPAWNER });
-    const refused = await fixture.write({
-      "refused.ts": `new Deno.Command(${
+/** How a refused generation's top level starts a child running `SLEEP <seconds>`. */
+const STARTS: readonly { readonly how: string; readonly start: (seconds: string) => string }[] = [
+  {
+    how: "spawned",
+    start: (seconds) =>
+      `new Deno.Command(${
         JSON.stringify(SLEEP)
-      }, { args: ["${seconds}"], stdin: "null", stdout: "null", stderr: "null" }).spawn();
-export const hs_spawner = { spawn: "not a function" };
-`,
-    });
-    await using hot = await registerHotswap(spawner, good, {
-      isolation: "process",
-      permissions: { run: [SLEEP!] },
-    });
-    await rejects(hot.swap(refused), (error: Error & { code?: string }) => error.code === "E_CONTRACT");
-    let left: number[] = [];
-    await until(async () => (left = await pidsRunning(`${SLEEP} ${seconds}`)).length === 0, 5_000);
-    for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
-    ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
+      }, { args: ["${seconds}"], stdin: "null", stdout: "null", stderr: "null" }).spawn();`,
   },
-});
-
-Deno.test({
-  name: "process mode: a child started with output(), which spawn() never sees, ends with its process",
-  ignore: Deno.build.os !== "linux" || SLEEP === undefined,
-  fn: async () => {
-    await using fixture = await Fixture.create();
-    const seconds = `62.${Math.floor(Math.random() * 1e6)}`;
-    const good = await fixture.write({ "spawner.ts": SPAWNER });
+  {
     // Not awaited: the output would come in a minute; the module refuses itself at once.
-    const refused = await fixture.write({
-      "refused.ts": `new Deno.Command(${JSON.stringify(SLEEP)}, { args: ["${seconds}"] }).output();
-export const hs_spawner = { spawn: "not a function" };
-`,
-    });
-    await using hot = await registerHotswap(spawner, good, {
-      isolation: "process",
-      permissions: { run: [SLEEP!] },
-    });
-    await rejects(hot.swap(refused), (error: Error & { code?: string }) => error.code === "E_CONTRACT");
-    let left: number[] = [];
-    await until(async () => (left = await pidsRunning(`${SLEEP} ${seconds}`)).length === 0, 5_000);
-    for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
-    ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
+    how: "started with output(), which spawn() never sees,",
+    start: (seconds) => `new Deno.Command(${JSON.stringify(SLEEP)}, { args: ["${seconds}"] }).output();`,
   },
-});
+];
+
+for (const { how, start } of STARTS) {
+  Deno.test({
+    name: `process mode: what a refused generation ${how} at its top level ends with its process`,
+    ignore: Deno.build.os !== "linux" || SLEEP === undefined,
+    fn: async () => {
+      await using fixture = await Fixture.create();
+      // A duration no other process runs with: how the test finds the child it cannot be told of.
+      const seconds = `61.${Math.floor(Math.random() * 1e6)}`;
+      const good = await fixture.write({ "spawner.ts": SPAWNER });
+      const refused = await fixture.write({
+        "refused.ts": `${start(seconds)}\nexport const hs_spawner = { spawn: "not a function" };\n`,
+      });
+      await using hot = await registerHotswap(spawner, good, {
+        isolation: "process",
+        permissions: { run: [SLEEP!] },
+      });
+      await rejects(hot.swap(refused), (error: Error & { code?: string }) => error.code === "E_CONTRACT");
+      let left: number[] = [];
+      await until(async () => (left = await pidsRunning(`${SLEEP} ${seconds}`)).length === 0, 5_000);
+      for (const pid of left) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
+      ok(left.length === 0, `the refused generation's child ${left.join(", ")} still ran`);
+    },
+  });
+}
 
 Deno.test({
   name: "process mode: output() answers as Deno's does: piped output, null stdin, a refused piped stdin",
