@@ -63,7 +63,12 @@ export class InlineLoader implements Loader {
     // rounds instead of 8, for new code about 0.6 ms later. A turn before
     // the first stretch as well bought nothing measurable for that p99
     // (1.86x against 1.80x, `deno task bench:ab`) and cost new code
-    // 0.2-0.5 ms: the message that starts a swap is itself a turn.
+    // 0.2-0.5 ms: the message that starts a SIGHUP swap is itself a turn.
+    // A microtask still comes first: the caller arms the loadTimeout deadline
+    // once this returns its promise, so the compile counts against it (the
+    // timer can fire at the turn after the compile; whether it comes before
+    // the digest that ends that turn is up to the event loop, as it was).
+    await Promise.resolve();
     // Only a graph importing a built-in that no graph imported before waits here.
     const builtinsLoading = importBuiltins(snapshot.modules);
     if (builtinsLoading !== undefined) await builtinsLoading;
