@@ -9,7 +9,7 @@
  */
 
 import { HotswapError } from "./errors.ts";
-import { assertReadable, nameAFileIn, type Roots } from "./roots.ts";
+import { assertReadable, isReadableDirectory, nameAFileIn, type Roots } from "./roots.ts";
 
 /** Who imports a file: the importing module and the specifier as written. */
 export interface Importer {
@@ -79,6 +79,15 @@ export class DiskFiles implements FileAccess {
       throw unreadable(path, importer, error);
     }
     if (!roots.holdsReal(realPath)) {
+      // An entry linked to a directory (`current -> releases/v2`): what is
+      // wrong is that it is no module file, not where the directory lies.
+      if (importer === undefined && isReadableDirectory(realPath)) {
+        throw new HotswapError(
+          "E_NOT_FOUND",
+          `Cannot load "${path}": it is a directory, not a module file; ${nameAFileIn(path)}`,
+          { path },
+        );
+      }
       throw new HotswapError(
         "E_OUTSIDE_ROOTS",
         `Cannot load ${what}: it is a symlink to "${realPath}", outside the roots ${roots.describe()}; replace the link with the file or add "${realPath}"'s directory to roots`,

@@ -135,7 +135,7 @@ export function assertReadable(path: string, grant: readonly string[], subject: 
 }
 
 /** Whether `path` is a directory the host may read (asked without a prompt). */
-function isReadableDirectory(path: string): boolean {
+export function isReadableDirectory(path: string): boolean {
   if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return false;
   try {
     return Deno.statSync(path).isDirectory;

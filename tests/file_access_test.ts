@@ -318,3 +318,26 @@ Deno.test({
     );
   },
 });
+
+Deno.test("DiskFiles.locate() of an entry linked to a directory outside its root says it is a directory", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    // `current -> ../releases/v2`: the default root is current's directory, which v2 is not inside.
+    await Deno.mkdir(join(dir, "app"));
+    await Deno.mkdir(join(dir, "releases/v2"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "releases/v2/entry.ts"), "export const x = 1;\n");
+    const current = join(dir, "app/current");
+    await Deno.symlink(join(dir, "releases/v2"), current);
+    const files = new DiskFiles(Roots.resolve(undefined, current));
+    refuses(
+      () => files.locate(current, undefined),
+      "E_NOT_FOUND",
+      current,
+      `Cannot load "${current}": it is a directory, not a module file; name one of its module files, such as "${
+        join(current, "entry.ts")
+      }"`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
