@@ -203,7 +203,7 @@ Deno.test("hotswap: verify refuses an artifact whose entry does not export its c
   strictEqual(refused.code, 1, refused.stdout);
   match(
     refused.stderr,
-    /^Refused \(symbol\): other\.hsgen's entry entry\.ts does not export "hs_other", the symbol of contract Greeter@1\.0\.0 \(exports found: "hs_greeter"\)/,
+    /^Refused \(symbol\): other\.hsgen's manifest names "hs_other" as the symbol of contract Greeter@1\.0\.0, and its entry entry\.ts does not export it \(exports found: "hs_greeter"\)/,
   );
 });
 

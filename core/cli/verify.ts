@@ -58,9 +58,9 @@ export const verify: Command = {
       const { symbol } = manifest.contract;
       if (exported !== undefined && !exported.has(symbol)) {
         io.err(
-          `Refused (symbol): ${file}'s entry ${manifest.entry} does not export "${symbol}", the symbol of contract ${manifest.contract.name}@${manifest.contract.version} (exports found: ${
+          `Refused (symbol): ${file}'s manifest names "${symbol}" as the symbol of contract ${manifest.contract.name}@${manifest.contract.version}, and its entry ${manifest.entry} does not export it (exports found: ${
             [...exported].map((name) => JSON.stringify(name)).join(", ") || "none"
-          }); every host would refuse it with E_SYMBOL: pack the entry that exports it`,
+          }); a host whose contract uses that symbol refuses it with E_SYMBOL: pack the entry that exports it, or pack it for the contract it serves`,
         );
         return EXIT_FAILURE;
       }
