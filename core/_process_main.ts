@@ -91,11 +91,14 @@ const exit = (code: number): never => {
   return denoExit(code);
 };
 const spawn = Deno.Command.prototype.spawn;
+// A getter the generation could replace on the prototype: one answering at
+// once would make this forget a child still running.
+const statusOf = Object.getOwnPropertyDescriptor(Deno.ChildProcess.prototype, "status")!.get!;
 function trackedSpawn(this: Deno.Command): Deno.ChildProcess {
   const child: Deno.ChildProcess = apply(spawn, this, []);
   apply(addSpawned, spawned, [child]);
   const forget = () => void apply(forgetSpawned, spawned, [child]);
-  apply(then, child.status, [forget, forget]);
+  apply(then, apply(statusOf, child, []), [forget, forget]);
   return child;
 }
 Object.defineProperty(Deno.Command.prototype, "spawn", {
@@ -103,7 +106,7 @@ Object.defineProperty(Deno.Command.prototype, "spawn", {
   writable: false,
   configurable: false,
 });
-trackOutputs();
+trackCommands();
 // A generation's own Deno.exit ends what it spawned too.
 Object.defineProperty(Deno, "exit", { value: exit, writable: false, configurable: false });
 const stringify = JSON.stringify;
@@ -427,40 +430,90 @@ for (;;) {
 exit(0);
 
 /**
- * `output()` starts its child without `spawn()`, so the child escaped the
- * tracking above and outlived the generation (found by a test that starts
- * one and lets its process end). `Deno.Command` becomes a subclass that
- * keeps a copy of its options, and `output()` spawns, tracked, what Deno's
- * would: the same options with stdin "null" and stdout and stderr "piped"
- * by default (Deno's `output()` is that spawn, then the child's
- * `output()`). A command made by the original constructor (Deno's own
- * code, or a generation reaching it through the subclass's prototype) has
- * no options to read: its `output()` runs untracked, as before.
- * `outputSync()` blocks this process until its child ends, so only a
- * SIGKILL meanwhile leaves that child behind (SECURITY.md).
+ * Commands a generation makes, kept with their options:
+ *
+ * - `output()` (and `Deno.spawnAndWait()`, which is `output()`) starts its
+ *   child without `spawn()`, so the child escaped the tracking above and
+ *   outlived the generation. Here it spawns, tracked, what Deno's would.
+ * - This process's stdin and stdout carry the runtime's channel with the
+ *   host: a child that inherited them (Deno's default for `spawn()`) read
+ *   the host's frames and wrote into the replies, and the host ended the
+ *   generation for a broken protocol. They default to "null" here, and
+ *   "inherit" is refused with the reason; stderr may be inherited.
+ *
+ * Options are read when the command runs, as Deno reads them (inherited and
+ * getter options included). A command made by the original constructor
+ * (Deno's own, `node:child_process`'s, or one a generation reaches through
+ * the subclass's prototype) runs as Deno runs it: its `spawn()` tracked,
+ * its `output()` not. `outputSync()` blocks this process until its child
+ * ends, so only a SIGKILL meanwhile leaves that child behind (SECURITY.md).
  */
-function trackOutputs(): void {
+function trackCommands(): void {
   const Command = Deno.Command;
   const made = new WeakMap<object, readonly [string | URL, Deno.CommandOptions | undefined]>();
   const recall = WeakMap.prototype.get;
   const remember = WeakMap.prototype.set;
   const childOutput = Deno.ChildProcess.prototype.output;
   const output = Command.prototype.output;
+  const isArray = Array.isArray;
+  const recalled = (command: object) =>
+    apply(recall, made, [command]) as readonly [string | URL, Deno.CommandOptions | undefined] | undefined;
   // Named as Deno's is: a generation inspecting it or its commands sees "Command".
   const Tracked = class Command extends Deno.Command {
     constructor(command: string | URL, options?: Deno.CommandOptions) {
-      // Read once, into a copy Deno reads too: a getter cannot answer one thing here and another there.
-      const read = options === undefined || options === null ? options : { ...options };
-      super(command, read);
-      apply(remember, made, [this, [command, read]]);
+      super(command, options);
+      apply(remember, made, [this, [command, options]]);
     }
   };
+  /** The options Deno reads, read now, with the channel's streams never inherited. */
+  const spawnOptions = (
+    options: Deno.CommandOptions | undefined,
+    defaults: {
+      stdin: Deno.CommandOptions["stdin"];
+      stdout: Deno.CommandOptions["stdout"];
+      stderr: Deno.CommandOptions["stderr"];
+    },
+  ): Deno.CommandOptions => {
+    const stdin = options?.stdin ?? defaults.stdin;
+    const stdout = options?.stdout ?? defaults.stdout;
+    for (const [name, value] of [["stdin", stdin], ["stdout", stdout]] as const) {
+      if (value === "inherit") {
+        throw new Deno.errors.NotCapable(
+          `${name}: "inherit" is not available to a generation in a process: this process's ${name} carries the runtime's channel with the host; use "piped" or "null"`,
+        );
+      }
+    }
+    return {
+      args: options?.args,
+      cwd: options?.cwd,
+      clearEnv: options?.clearEnv,
+      env: options?.env,
+      uid: options?.uid,
+      gid: options?.gid,
+      signal: options?.signal,
+      windowsRawArguments: options?.windowsRawArguments,
+      detached: options?.detached,
+      stdin,
+      stdout,
+      stderr: options?.stderr ?? defaults.stderr,
+      // Left undefined when not given: Deno's own defaults apply, as they would to the caller's options.
+    } as Deno.CommandOptions;
+  };
   Object.defineProperty(Deno, "Command", { value: Tracked, writable: false, configurable: false });
+  Object.defineProperty(Tracked.prototype, "spawn", {
+    value: function (this: Deno.Command): Deno.ChildProcess {
+      const known = recalled(this);
+      if (known === undefined) return apply(trackedSpawn, this, []);
+      const [command, options] = known;
+      const defaults = { stdin: "null", stdout: "null", stderr: "inherit" } as const;
+      return apply(trackedSpawn, new Command(command, spawnOptions(options, defaults)), []);
+    },
+    writable: false,
+    configurable: false,
+  });
   Object.defineProperty(Command.prototype, "output", {
     value: function (this: Deno.Command): Promise<Deno.CommandOutput> {
-      const known = apply(recall, made, [this]) as readonly [string | URL, Deno.CommandOptions | undefined];
-      // Not made through Deno.Command as replaced here (Deno's own code may
-      // make commands with the original): run as Deno would, untracked.
+      const known = recalled(this);
       if (known === undefined) return apply(output, this, []);
       const [command, options] = known;
       // Thrown, not rejected, as Deno's output() throws before it starts anything.
@@ -469,14 +522,10 @@ function trackOutputs(): void {
           "Piped stdin is not supported for this function, use 'Deno.Command.spawn()' instead",
         );
       }
+      const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
       const child: Deno.ChildProcess = apply(
         trackedSpawn,
-        new Command(command, {
-          ...options,
-          stdin: options?.stdin ?? "null",
-          stdout: options?.stdout ?? "piped",
-          stderr: options?.stderr ?? "piped",
-        }),
+        new Command(command, spawnOptions(options, defaults)),
         [],
       );
       return apply(childOutput, child, []);
@@ -484,4 +533,31 @@ function trackOutputs(): void {
     writable: false,
     configurable: false,
   });
+  // Deno's shorthands make their commands with the original constructor: made here with the tracked one.
+  const shorthand = <R>(run: (command: Deno.Command) => R) =>
+  (
+    command: string | URL,
+    argsOrOptions?: string[] | Deno.CommandOptions,
+    options?: Deno.CommandOptions,
+  ): R => {
+    if (!isArray(argsOrOptions)) return run(new Tracked(command, argsOrOptions));
+    if (options?.args !== undefined) {
+      throw new TypeError(
+        "Passing 'args' in options is not allowed when args are passed as a separate argument",
+      );
+    }
+    return run(new Tracked(command, { ...options, args: argsOrOptions }));
+  };
+  for (
+    const [name, run] of [
+      ["spawn", (command: Deno.Command) => command.spawn()],
+      ["spawnAndWait", (command: Deno.Command) => command.output()],
+    ] as const
+  ) {
+    Object.defineProperty(Deno, name, {
+      value: shorthand<unknown>(run),
+      writable: false,
+      configurable: false,
+    });
+  }
 }

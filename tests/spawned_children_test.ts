@@ -152,6 +152,18 @@ const STARTS: readonly { readonly how: string; readonly start: (seconds: string)
     how: "started with output(), which spawn() never sees,",
     start: (seconds) => `new Deno.Command(${JSON.stringify(SLEEP)}, { args: ["${seconds}"] }).output();`,
   },
+  {
+    // Deno's shorthand, which makes its command with the original constructor.
+    how: "started with Deno.spawnAndWait()",
+    start: (seconds) => `Deno.spawnAndWait(${JSON.stringify(SLEEP)}, ["${seconds}"]);`,
+  },
+  {
+    // A status that settles at once would have the runtime forget the child.
+    how: "spawned with ChildProcess.prototype.status replaced",
+    start: (seconds) =>
+      `Object.defineProperty(Deno.ChildProcess.prototype, "status", { get: () => Promise.resolve({ success: true, code: 0, signal: null }), configurable: true });
+new Deno.Command(${JSON.stringify(SLEEP)}, { args: ["${seconds}"] }).spawn();`,
+  },
 ];
 
 for (const { how, start } of STARTS) {
@@ -180,12 +192,22 @@ for (const { how, start } of STARTS) {
 }
 
 Deno.test({
-  name: "process mode: output() answers as Deno's does: piped output, null stdin, a refused piped stdin",
+  name:
+    "process mode: output() answers as Deno's does (piped output, null stdin, a refused piped stdin); spawn() never inherits the channel",
   ignore: Deno.build.os !== "linux" || SLEEP === undefined || CAT === undefined,
   fn: async () => {
     await using fixture = await Fixture.create();
     const entry = await fixture.write({
       "runner.ts": `export const hs_runner = {
+  async spawn(program: string, stdout: "inherit" | undefined): Promise<string> {
+    try {
+      // With Deno's defaults, cat would read the host's frames and echo them into the replies.
+      const child = new Deno.Command(program, { ...(stdout ? { stdout } : {}), stderr: "null" }).spawn();
+      return String((await child.status).code);
+    } catch (error) {
+      return (error as Error).name + ": " + (error as Error).message;
+    }
+  },
   async run(program: string, args: string[], stdin: "piped" | undefined): Promise<string> {
     try {
       const { code, stdout, stderr } = await new Deno.Command(program, { args, ...(stdin ? { stdin } : {}) }).output();
@@ -197,12 +219,15 @@ Deno.test({
 };
 `,
     });
-    type Runner = { run(program: string, args: string[], stdin: "piped" | undefined): Promise<string> };
+    type Runner = {
+      run(program: string, args: string[], stdin: "piped" | undefined): Promise<string>;
+      spawn(program: string, stdout: "inherit" | undefined): Promise<string>;
+    };
     const runner = defineContract<Runner>({
       name: "Runner",
       version: "1.0.0",
       symbol: "hs_runner",
-      shape: { run: "function" },
+      shape: { run: "function", spawn: "function" },
     });
     await using hot = await registerHotswap(runner, entry, {
       isolation: "process",
@@ -216,6 +241,12 @@ Deno.test({
     match(
       await hot.with((h) => h.run(CAT!, [], "piped")),
       /^TypeError: Piped stdin is not supported for this function/,
+    );
+    // spawn(): stdin and stdout, this process's channel with the host, are never inherited.
+    strictEqual(await hot.with((h) => h.spawn(CAT!, undefined)), "0");
+    match(
+      await hot.with((h) => h.spawn(CAT!, "inherit")),
+      /^NotCapable: stdout: "inherit" is not available to a generation in a process: this process's stdout carries the runtime's channel/,
     );
   },
 });
