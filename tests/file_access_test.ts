@@ -302,20 +302,25 @@ Deno.test({
 
 const BENCH_DIR = join(HERE, "bench");
 
+/** Expects `fn` to refuse `directory` as an entry, naming `file` in it as one to give instead. */
+function refusesDirectory(fn: () => unknown, directory: string, file: string): void {
+  refuses(
+    fn,
+    "E_NOT_FOUND",
+    directory,
+    `Cannot load "${directory}": it is a directory, not a module file; name one of its module files, such as "${
+      join(directory, file)
+    }"`,
+  );
+}
+
 Deno.test({
   name:
     "Roots.resolve() of a directory given as the entry says so, when the host may read only that directory",
   permissions: { read: [BENCH_DIR] },
   fn() {
     // Its parent would be the default root: before, "grant --allow-read=<parent>", which only led here.
-    refuses(
-      () => Roots.resolve(undefined, BENCH_DIR),
-      "E_NOT_FOUND",
-      BENCH_DIR,
-      `Cannot load "${BENCH_DIR}": it is a directory, not a module file; name one of its module files, such as "${
-        join(BENCH_DIR, "_chart.ts")
-      }"`,
-    );
+    refusesDirectory(() => Roots.resolve(undefined, BENCH_DIR), BENCH_DIR, "_chart.ts");
   },
 });
 
@@ -329,14 +334,7 @@ Deno.test("DiskFiles.locate() of an entry linked to a directory outside its root
     const current = join(dir, "app/current");
     await Deno.symlink(join(dir, "releases/v2"), current);
     const files = new DiskFiles(Roots.resolve(undefined, current));
-    refuses(
-      () => files.locate(current, undefined),
-      "E_NOT_FOUND",
-      current,
-      `Cannot load "${current}": it is a directory, not a module file; name one of its module files, such as "${
-        join(current, "entry.ts")
-      }"`,
-    );
+    refusesDirectory(() => files.locate(current, undefined), current, "entry.ts");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
