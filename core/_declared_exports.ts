@@ -39,8 +39,15 @@ function exportsOf(
       module.imports.find((local) => local.specifier === specifier)?.module;
     const names = new Map<string, string>();
     for (const name of script.exports) names.set(name, `${index}:${name}`);
+    const external = (specifier: string) =>
+      module.externals?.some((one) => one.specifier === specifier) === true;
     for (const { name, from, imported } of script.reexports) {
       const source = moduleOf(from);
+      if (source === undefined && external(from)) {
+        // From outside the snapshot (`node:`, `npm:`, …): Deno refuses the module if it lacks the name.
+        names.set(name, `${from}:${imported ?? "*"}`);
+        continue;
+      }
       if (source === undefined) return undefined;
       if (imported === undefined) {
         names.set(name, `${source}:*`); // export * as name: a namespace of its own

@@ -220,6 +220,8 @@ class Rewriter {
   readonly #blanked = new Set<Node>();
   /** Top-level names declared only as types, which an `export { … }` list may name. */
   #typeOnly: ReadonlySet<string> = new Set();
+  /** The module's imported value bindings, by local name: an `export { … }` of one re-exports the binding. */
+  #imported: ReadonlyMap<string, ImportedBinding> = new Map();
   /** Names assigned anywhere after their declaration (by name, as the import scanner's use analysis goes). */
   readonly #assigned = new Set<string>();
 
@@ -229,6 +231,7 @@ class Rewriter {
 
   module(body: readonly Node[]): ScriptText {
     this.#typeOnly = typeOnlyNames(body);
+    this.#imported = importedBindings(body);
     for (const statement of body) this.#statement(statement);
     // An importer binds each name once, when it runs: an export that can
     // change afterwards would need a live binding.
@@ -335,7 +338,13 @@ class Rewriter {
         if (specifier.type === "ExportNamespaceSpecifier") this.#reexports.push({ name, from });
         else this.#reexports.push({ name, from, imported: nameOf(specifier.local as Node) });
       } else {
-        this.#locals.set(name, (specifier.local as Node).name as string);
+        const local = (specifier.local as Node).name as string;
+        // `import { x } from "m"; export { x }` exports m's binding, as
+        // `export { x } from "m"` does: two stars that reach it both ways
+        // bring one binding, not two (ESM's indirect export).
+        const binding = this.#imported.get(local);
+        if (binding === undefined) this.#locals.set(name, local);
+        else this.#reexports.push({ name, ...binding });
       }
     }
   }
@@ -592,6 +601,33 @@ function hasStatic(node: Node): boolean {
 }
 
 /** Top-level names declared only as types (interfaces, aliases, ambient declarations, type imports). */
+/** An imported binding: the specifier, and the name imported (none for a namespace). */
+interface ImportedBinding {
+  readonly from: string;
+  readonly imported?: string;
+}
+
+/** The value bindings a module's imports declare, by local name; type-only ones left out. */
+function importedBindings(body: readonly Node[]): Map<string, ImportedBinding> {
+  const bindings = new Map<string, ImportedBinding>();
+  for (const statement of body) {
+    if (statement.type !== "ImportDeclaration" || statement.importKind === "type") continue;
+    const from = (statement.source as Node).value as string;
+    for (const specifier of statement.specifiers as readonly Node[]) {
+      if (specifier.importKind === "type" || specifier.importKind === "typeof") continue;
+      const local = (specifier.local as Node).name as string;
+      if (specifier.type === "ImportNamespaceSpecifier") bindings.set(local, { from });
+      else {
+        const imported = specifier.type === "ImportDefaultSpecifier"
+          ? "default"
+          : nameOf(specifier.imported as Node);
+        bindings.set(local, { from, imported });
+      }
+    }
+  }
+  return bindings;
+}
+
 function typeOnlyNames(body: readonly Node[]): Set<string> {
   const types = new Set<string>();
   const values = new Set<string>();

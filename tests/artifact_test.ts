@@ -272,8 +272,14 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
     "ambiguous.ts": 'export * from "./lib.ts";\nexport * from "./twin.ts";',
     // Two stars bringing the same binding (a diamond): exported.
     "diamond.ts": 'export * from "./lib.ts";\nexport * from "./star.ts";',
+    // The same, one path importing the binding and exporting it by name (an indirect export).
+    "relay.ts": 'import { hs_echo } from "./lib.ts";\nexport { hs_echo };',
+    "relayed.ts": 'export * from "./lib.ts";\nexport * from "./relay.ts";',
+    // From outside the snapshot, by name: Deno refuses the module if the name is missing.
+    "outside.ts":
+      'import { hs_echo } from "./lib.ts";\nimport { sep } from "node:path";\nexport { hs_echo, sep };',
   });
-  for (const entry of ["lib.ts", "star.ts", "diamond.ts"]) {
+  for (const entry of ["lib.ts", "star.ts", "diamond.ts", "relayed.ts", "outside.ts"]) {
     ok((await packArtifact(fixture.path(entry), { contract: echo, key })).bytes.byteLength > 0, entry);
   }
   try {

@@ -859,6 +859,35 @@ Deno.test({
 
 Deno.test({
   name:
+    "script path: a name two `export *` reach from one binding, one of them through `import { x }` and `export { x }`, is exported, as Deno does",
+  fn: async () => {
+    const files = {
+      "m.ts": `export * from "./a.ts";\nexport * from "./relay.ts";\n`,
+      "a.ts": `export * from "./c.ts";\n`,
+      "relay.ts":
+        `import { x } from "./c.ts";\nimport * as all from "./c.ts";\nimport d from "./c.ts";\nexport { x, all, d };\n`,
+      "c.ts": `export const x = "c";\nexport default "c default";\n`,
+    };
+    const read = await outcome({
+      "gen.ts": probe(
+        "relay",
+        `[Object.keys(m), m.x, m.all.x, m.d, x]`,
+        `import * as m from "./m.ts";\nimport { x } from "./m.ts";`,
+      ),
+      ...files,
+    });
+    deepStrictEqual(resultOf(read), [["all", "d", "x"], "c", "c", "c default", "c"], show(read));
+    strictEqual((read as { path: string }).path, "script", "the graph runs as scripts");
+    // What Deno's own import of the same files says.
+    await using fixture = await Fixture.create();
+    await fixture.write(files);
+    const native = await import(pathToFileURL(fixture.path("m.ts")).href);
+    deepStrictEqual([Object.keys(native), native.x, native.d], [["all", "d", "x"], "c", "c default"]);
+  },
+});
+
+Deno.test({
+  name:
     'script path: `import * as p from "node:path"` is a module namespace, and holds only the module\'s exports',
   fn: async () => {
     const read = await outcome({
