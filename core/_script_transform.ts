@@ -600,7 +600,6 @@ function hasStatic(node: Node): boolean {
   return members.some((member) => member.static === true || member.type === "StaticBlock");
 }
 
-/** Top-level names declared only as types (interfaces, aliases, ambient declarations, type imports). */
 /** An imported binding: the specifier, and the name imported (none for a namespace). */
 interface ImportedBinding {
   readonly from: string;
@@ -628,6 +627,7 @@ function importedBindings(body: readonly Node[]): Map<string, ImportedBinding> {
   return bindings;
 }
 
+/** Top-level names declared only as types (interfaces, aliases, ambient declarations, type imports). */
 function typeOnlyNames(body: readonly Node[]): Set<string> {
   const types = new Set<string>();
   const values = new Set<string>();
