@@ -112,7 +112,6 @@ const TS_VALUE: Readonly<Record<string, string>> = {
 /** TypeScript nodes that compile to code, or cannot be blanked safely. */
 const TS_REFUSED: ReadonlySet<string> = new Set([
   "TSTypeAssertion",
-  "TSParameterProperty",
   "TSExportAssignment",
   "TSImportEqualsDeclaration",
 ]);
@@ -220,6 +219,10 @@ class Rewriter {
   readonly #blanked = new Set<Node>();
   /** Top-level names declared only as types, which an `export { … }` list may name. */
   #typeOnly: ReadonlySet<string> = new Set();
+  /** Names of the enums the module declares. */
+  readonly #enums = new Set<string>();
+  /** Parameter properties whose assignment `#class` placed. */
+  readonly #parameterProperties = new Set<Node>();
   /** The module's imported value bindings, by local name: an `export { … }` of one re-exports the binding. */
   #imported: ReadonlyMap<string, ImportedBinding> = new Map();
   /** Names assigned anywhere after their declaration (by name, as the import scanner's use analysis goes). */
@@ -392,6 +395,18 @@ class Rewriter {
       if (this.#blanked.has(node)) continue;
       const type = node.type;
       if (((node.decorators ?? []) as unknown[]).length > 0) throw new Refused();
+      if (type === "TSEnumDeclaration" && node.declare !== true) {
+        this.#enum(node);
+        continue;
+      }
+      if (type === "TSParameterProperty") {
+        // `private readonly x: T` goes but for `x: T`; its assignment was placed by `#class`.
+        const parameter = node.parameter as Node;
+        if (!this.#parameterProperties.has(node)) throw new Refused();
+        this.#blankRange(node.start, parameter.start);
+        stack.push([parameter, top, inFunction]);
+        continue;
+      }
       if (type.startsWith("TS")) {
         const key = TS_VALUE[type];
         if (key !== undefined) {
@@ -497,8 +512,9 @@ class Rewriter {
     }
   }
 
-  /** `abstract` before `class`, and `implements …`. */
+  /** `abstract` before `class`, `implements …`, and the constructor's parameter properties. */
   #class(node: Node): void {
+    this.#constructorParameters(node);
     if (node.abstract === true) {
       const at = this.#source.indexOf("abstract", node.start);
       if (at === -1 || at >= (node.body as Node).start) throw new Refused();
@@ -510,6 +526,92 @@ class Rewriter {
       if (at === -1) throw new Refused();
       this.#blankRange(at, implemented[implemented.length - 1]!.end);
     }
+  }
+
+  /**
+   * `constructor(private x: T)`: `this.x = x;` where Deno's transpiler puts
+   * it, first in the body, or right after a derived class's `super(…)`
+   * statement, with nothing after it on its line. A class with instance fields takes the module path instead:
+   * Deno runs their initialisers after these assignments, not where the
+   * class declares them.
+   */
+  #constructorParameters(node: Node): void {
+    const members = (node.body as Node).body as readonly Node[];
+    const constructor = members.find((member) =>
+      member.type === "ClassMethod" && member.kind === "constructor" && member.body != null
+    );
+    const properties = ((constructor?.params ?? []) as readonly Node[]).filter((parameter) =>
+      parameter.type === "TSParameterProperty"
+    );
+    if (constructor === undefined || properties.length === 0) return;
+    const fields = members.some((member) =>
+      member.static !== true && member.declare !== true && member.abstract !== true &&
+      (member.type === "ClassProperty" || member.type === "ClassPrivateProperty" ||
+        member.type === "ClassAccessorProperty")
+    );
+    if (fields) throw new Refused();
+    const body = constructor.body as Node;
+    let at = body.start + 1;
+    if (node.superClass != null) {
+      const call = ((body.body as readonly Node[]) ?? []).find((statement) => {
+        const expression = statement.expression as Node | undefined;
+        return statement.type === "ExpressionStatement" && expression?.type === "CallExpression" &&
+          (expression.callee as Node).type === "Super";
+      });
+      if (call === undefined) throw new Refused();
+      at = call.end;
+    }
+    // Placed where nothing but the body's closing `}` follows on its line, so
+    // that no code moves (frames keep their columns).
+    const rest = /^[ \t]*(\}?)[ \t]*(?:\r?\n|$)/.exec(this.#source.slice(at, at + 200));
+    if (rest === null || (rest[1] === "}" && at + rest[0].indexOf("}") !== body.end - 1)) throw new Refused();
+    let text = ";";
+    for (const property of properties) {
+      const parameter = property.parameter as Node;
+      const target = (parameter.type === "AssignmentPattern" ? parameter.left : parameter) as Node;
+      if (target.type !== "Identifier") throw new Refused();
+      const name = target.name as string;
+      text += `this.${name}=${name};`;
+      this.#parameterProperties.add(property);
+    }
+    this.#edits.push({ start: at, end: at, text });
+  }
+
+  /**
+   * `enum E { A, B = "b" }` as Deno's transpiler emits it, an object filled
+   * by a function (`E[E["A"] = 0] = "A"`), each member on its own line. Only
+   * members whose values are literals (or follow a number) are taken, and
+   * nothing may follow it on its last line; a `const enum` (whose uses Deno
+   * inlines) or one declared twice (merged) takes the module path.
+   */
+  #enum(node: Node): void {
+    if (node.const === true) throw new Refused();
+    const name = (node.id as Node).name as string;
+    if (this.#enums.has(name)) throw new Refused();
+    this.#enums.add(name);
+    const members = ((node.body as Node | undefined)?.members ?? node.members) as readonly Node[];
+    let text = `var ${name} = (function (${name}) {`;
+    let at = node.start;
+    let next: number | undefined = 0;
+    for (const member of members) {
+      const id = member.id as Node;
+      const key = id.type === "Identifier"
+        ? id.name as string
+        : id.type === "StringLiteral"
+        ? id.value
+        : undefined;
+      if (typeof key !== "string" || member.computed === true) throw new Refused();
+      const value = enumValue(member.initializer as Node | null | undefined, next);
+      next = typeof value === "number" ? value + 1 : undefined;
+      const assign = `${name}[${JSON.stringify(key)}] = ${JSON.stringify(value)}`;
+      text += lineBreaks(this.#source.slice(at, member.start)) +
+        (typeof value === "number" ? `${name}[${assign}] = ${JSON.stringify(key)};` : `${assign};`);
+      at = member.start;
+    }
+    text += `${lineBreaks(this.#source.slice(at, node.end))} return ${name}; })({});`;
+    // Its last line grows: code after it there would move (frames keep their columns).
+    if (!/^[ \t;]*(?:\r?\n|$)/.test(this.#source.slice(node.end, node.end + 200))) throw new Refused();
+    this.#edits.push({ start: node.start, end: node.end, text });
   }
 
   /** A class member's TypeScript-only modifiers, `?` and `!`. */
@@ -598,6 +700,32 @@ function erased(node: Node): boolean {
 function hasStatic(node: Node): boolean {
   const members = (node.body as Node).body as readonly Node[];
   return members.some((member) => member.static === true || member.type === "StaticBlock");
+}
+
+/**
+ * An enum member's value: its literal initialiser, else the number after
+ * the member before's.
+ *
+ * @param next The value after the member before's, when it was a number.
+ */
+function enumValue(initializer: Node | null | undefined, next: number | undefined): number | string {
+  if (initializer == null) {
+    if (next === undefined) throw new Refused(); // after a string: TypeScript requires an initialiser
+    return next;
+  }
+  if (initializer.type === "StringLiteral") return initializer.value as string;
+  const negative = initializer.type === "UnaryExpression" && initializer.operator === "-";
+  const literal = (negative ? initializer.argument : initializer) as Node;
+  if (literal.type !== "NumericLiteral") throw new Refused();
+  const value = negative ? -(literal.value as number) : literal.value as number;
+  // -0 would key its reverse mapping "0", as Deno's would, but print as 0: left to Deno.
+  if (!Number.isFinite(value) || Object.is(value, -0)) throw new Refused();
+  return value;
+}
+
+/** The line breaks of `text`, in order: what keeps each line where it was. */
+function lineBreaks(text: string): string {
+  return text.match(/\r\n|[\n\r\u2028\u2029]/g)?.join("") ?? "";
 }
 
 /** An imported binding: the specifier, and the name imported (none for a namespace). */

@@ -72,6 +72,11 @@ function moduleLines(code: string, source: string): string[] {
   return lines.slice(1, count + 1);
 }
 
+/** A line without the parameter properties' assignments placed at its end (nothing after them moves). */
+function withoutAssignments(line: string): string {
+  return line.replace(/;(?:this\.[\p{L}\p{N}_$]+=[\p{L}\p{N}_$]+;)+(?=\s*\}?\s*$)/u, "");
+}
+
 /**
  * Checks that each output line is its source line with some characters
  * blanked, but for `export default` rewritten in place; returns the
@@ -79,7 +84,7 @@ function moduleLines(code: string, source: string): string[] {
  */
 function positionProblems(source: string, code: string): string[] {
   const sourceLines = source.split("\n");
-  const lines = moduleLines(code, source);
+  const lines = moduleLines(code, source).map(withoutAssignments);
   const problems: string[] = [];
   lines.forEach((line, index) => {
     const original = sourceLines[index]!;
@@ -251,7 +256,7 @@ Deno.test("scriptText() keeps the positions of every core module it accepts, and
     const text = scriptText(source, parseProgram(source, "ts"));
     if (text === undefined) continue;
     taken++;
-    const lines = moduleLines(text.code, source);
+    const lines = moduleLines(text.code, source).map(withoutAssignments);
     deepStrictEqual(lines.map((line) => line.length), source.split("\n").map((line) => line.length), name);
     for (const problem of positionProblems(source, text.code)) failures.push(`${name}:${problem}`);
     try {
@@ -358,10 +363,21 @@ Deno.test("scriptText() says a module awaiting only inside functions needs no as
 Deno.test("scriptText() refuses syntax that compiles to code or cannot be a script faithfully", () => {
   for (
     const source of [
-      "export enum E { A }",
+      // Enums Deno compiles further: computed members, inlined const enums, merged declarations.
+      "export enum E { A = 1, B = A << 1 }",
       "const enum E { A }\nexport const a = E.A;",
+      "export enum E { A }\nexport enum E { B = 1 }",
+      'export enum E { A = "a", B }',
+      // Code after an enum on its last line would move.
+      "enum E { A } export const a = E.A;",
       "namespace N { export const x = 1; }",
-      "export class C { constructor(private a: number) {} }",
+      // Parameter properties beside instance fields: Deno runs the fields' initialisers after the assignments.
+      "export class C { b = 1; constructor(private a: number) {} }",
+      "export class C { #b = 1; constructor(public a: number) {} }",
+      // No `super(…)` statement to put the assignment after.
+      "class B {}\nexport class C extends B { constructor(private a: number) { if (a) super(); else super(); } }",
+      // Code after the place of the assignment, on its line, would move.
+      "export class C { constructor(private a: number) { f(); } }",
       "declare function dec(...args: unknown[]): void;\n@dec class C {}",
       "const x = 1;\nexport const y = <number>x;",
       "export function f() { return new.target; }",
@@ -377,6 +393,62 @@ Deno.test("scriptText() refuses syntax that compiles to code or cannot be a scri
   ) {
     strictEqual(transform(source), undefined, source);
   }
+});
+
+Deno.test("scriptText() assigns parameter properties where Deno's transpiler does, on the lines they were", async () => {
+  const source = [
+    "class Base {",
+    "  constructor(public base = 1) {}",
+    "}",
+    "export class Derived extends Base {",
+    "  static made = 0;",
+    "  constructor(private readonly x: number, protected y = 2, plain?: number, public override base = 3) {",
+    "    const before = 1;",
+    "    super(before)",
+    "    this.seen = [this.x, this.y, plain, this.base];",
+    "  }",
+    "  declare seen: unknown[];",
+    "}",
+    "export const keys = Object.keys(new Derived(7));",
+    "export const seen = new Derived(7, undefined, 9).seen;",
+  ].join("\n");
+  const text = accepted(source);
+  deepStrictEqual(positionProblems(source, text.code), []);
+  const { locals } = await run(text);
+  // As Deno's own import of the module answers: each own property in assignment order.
+  deepStrictEqual(locals.keys, ["base", "x", "y", "seen"]);
+  deepStrictEqual(locals.seen, [7, 2, 9, 3]);
+});
+
+Deno.test("scriptText() makes an enum of literal members the object Deno's transpiler makes, each member on its line", async () => {
+  const source = [
+    "export enum Color {",
+    "  Red,",
+    '  Green = "green",',
+    "  Blue = 0x10,",
+    "  Next,",
+    '  "with-dash" = -2,',
+    "}",
+    "enum Empty {}",
+    "export const keys = [Object.keys(Color), Object.keys(Empty)];",
+  ].join("\n");
+  const text = accepted(source);
+  const lines = moduleLines(text.code, source);
+  strictEqual(lines[2], 'Color["Green"] = "green";', "a member keeps its line");
+  const { locals } = await run(text);
+  // As Deno's own import of the module answers.
+  deepStrictEqual({ ...locals.Color as object }, {
+    0: "Red",
+    16: "Blue",
+    17: "Next",
+    Red: 0,
+    Green: "green",
+    Blue: 16,
+    Next: 17,
+    "with-dash": -2,
+    "-2": "with-dash",
+  });
+  deepStrictEqual(locals.keys, [["0", "16", "17", "Red", "Green", "Blue", "Next", "with-dash", "-2"], []]);
 });
 
 Deno.test("scriptText() refuses a module the parser flagged an error in", () => {
