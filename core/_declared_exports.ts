@@ -31,8 +31,10 @@ function exportsOf(
   visiting: Set<number>,
 ): Map<string, string> | undefined {
   const module = modules[index];
-  const script = module?.script;
-  if (module === undefined || script === undefined || visiting.has(index)) return undefined;
+  if (module === undefined || visiting.has(index)) return undefined;
+  if (module.mediaType === "application/json") return new Map([["default", `${index}:default`]]);
+  const script = module.script;
+  if (script === undefined) return undefined;
   visiting.add(index);
   try {
     const moduleOf = (specifier: string) =>
@@ -54,7 +56,12 @@ function exportsOf(
         continue;
       }
       const theirs = exportsOf(modules, source, visiting);
-      if (theirs === undefined) return undefined;
+      if (theirs === undefined) {
+        // A source read no further (no script form: JSX, a decorator; a cycle): the name is
+        // exported all the same, or Deno refuses the module. Its binding, as far as can be told.
+        names.set(name, `${source}:${imported}`);
+        continue;
+      }
       const binding = theirs.get(imported);
       // A name the source does not export: Deno refuses the module, so it exports nothing here.
       if (binding !== undefined) names.set(name, binding);

@@ -141,7 +141,14 @@ const LINE_BREAK = /[\n\r\u2028\u2029]/;
  * longer by `by`: the `;` after an `export default` expression), so that a
  * position in the module finds its place in the body; see {@linkcode spliceScript}.
  */
-const layouts = new WeakMap<ScriptText, readonly { readonly at: number; readonly by: number }[]>();
+const layouts = new WeakMap<ScriptText, readonly Growth[]>();
+
+/** Text of the module from `from` to `at` that the body holds `by` characters longer (an insertion when they are equal). */
+interface Growth {
+  readonly from: number;
+  readonly at: number;
+  readonly by: number;
+}
 
 /**
  * The body of the module after an edit that replaced the text of one token
@@ -165,7 +172,8 @@ export function spliceScript(
   let at = script.code.indexOf("\n") + 1 + start;
   for (const growth of growths) {
     if (growth.at <= start) at += growth.by;
-    else if (growth.at < end) return undefined;
+    // In text the body replaced (an enum): not where the offset says, and maybe not alone (an auto-increment).
+    else if (growth.from < end) return undefined;
   }
   if (script.code.slice(at, at + oldText.length) !== oldText) return undefined;
   const delta = newText.length - oldText.length;
@@ -175,7 +183,9 @@ export function spliceScript(
   };
   layouts.set(
     spliced,
-    growths.map((growth) => growth.at >= end ? { at: growth.at + delta, by: growth.by } : growth),
+    growths.map((growth) =>
+      growth.at >= end ? { from: growth.from + delta, at: growth.at + delta, by: growth.by } : growth
+    ),
   );
   return spliced;
 }
@@ -219,6 +229,8 @@ class Rewriter {
   readonly #blanked = new Set<Node>();
   /** Top-level names declared only as types, which an `export { … }` list may name. */
   #typeOnly: ReadonlySet<string> = new Set();
+  /** The module's statements, and the declarations its `export`s hold: what is at its top level. */
+  #topLevel: ReadonlySet<Node> = new Set();
   /** Names of the enums the module declares. */
   readonly #enums = new Set<string>();
   /** Parameter properties whose assignment `#class` placed. */
@@ -235,6 +247,11 @@ class Rewriter {
   module(body: readonly Node[]): ScriptText {
     this.#typeOnly = typeOnlyNames(body);
     this.#imported = importedBindings(body);
+    this.#topLevel = new Set(
+      body.map((statement) =>
+        (statement.type === "ExportNamedDeclaration" && statement.declaration) || statement
+      ) as Node[],
+    );
     for (const statement of body) this.#statement(statement);
     // An importer binds each name once, when it runs: an export that can
     // change afterwards would need a live binding.
@@ -256,7 +273,7 @@ class Rewriter {
       renameDefault: this.#renameDefault,
     };
     const growths = this.#edits.filter(({ start, end, text }) => text.length !== end - start)
-      .map(({ end, start, text }) => ({ at: end, by: text.length - (end - start) }));
+      .map(({ end, start, text }) => ({ from: start, at: end, by: text.length - (end - start) }));
     layouts.set(text, growths);
     return text;
   }
@@ -553,28 +570,46 @@ class Rewriter {
     const body = constructor.body as Node;
     let at = body.start + 1;
     if (node.superClass != null) {
+      // Deno assigns after each `super(…)`: taken when there is one, a statement of the body.
       const call = ((body.body as readonly Node[]) ?? []).find((statement) => {
         const expression = statement.expression as Node | undefined;
         return statement.type === "ExpressionStatement" && expression?.type === "CallExpression" &&
           (expression.callee as Node).type === "Super";
       });
-      if (call === undefined) throw new Refused();
+      if (call === undefined || superCalls(body) !== 1) throw new Refused();
       at = call.end;
     }
+    const classBody = node.body as Node;
     // Placed where nothing but the body's closing `}` follows on its line, so
     // that no code moves (frames keep their columns).
-    const rest = /^[ \t]*(\}?)[ \t]*(?:\r?\n|$)/.exec(this.#source.slice(at, at + 200));
-    if (rest === null || (rest[1] === "}" && at + rest[0].indexOf("}") !== body.end - 1)) throw new Refused();
+    if (!this.#endsLine(at, body.end - 1) || !this.#endsLine(classBody.start + 1, classBody.end - 1)) {
+      throw new Refused();
+    }
+    let fieldsText = "";
     let text = ";";
     for (const property of properties) {
       const parameter = property.parameter as Node;
       const target = (parameter.type === "AssignmentPattern" ? parameter.left : parameter) as Node;
-      if (target.type !== "Identifier") throw new Refused();
+      if (target.type !== "Identifier" || target.name === "constructor") throw new Refused();
       const name = target.name as string;
+      // Fields, as Deno declares them: defined before the defaults run (after `super()` in a derived
+      // class), so that they shadow a base class's accessor of the name rather than call it.
+      fieldsText += `${JSON.stringify(name)};`;
       text += `this.${name}=${name};`;
       this.#parameterProperties.add(property);
     }
+    this.#edits.push({ start: classBody.start + 1, end: classBody.start + 1, text: fieldsText });
     this.#edits.push({ start: at, end: at, text });
+  }
+
+  /**
+   * Whether nothing follows `at` on its line but spaces and, at `close`, a
+   * closing brace: text placed at `at` then moves no code.
+   */
+  #endsLine(at: number, close: number): boolean {
+    REST_OF_LINE.lastIndex = at;
+    const rest = REST_OF_LINE.exec(this.#source);
+    return rest !== null && (rest[1] === "" || at + rest[0].indexOf("}") === close);
   }
 
   /**
@@ -587,10 +622,12 @@ class Rewriter {
   #enum(node: Node): void {
     if (node.const === true) throw new Refused();
     const name = (node.id as Node).name as string;
+    // Deno's emit: `var` for a module's enum, `let` for one in a block or function.
+    const keyword = this.#topLevel.has(node) ? "var" : "let";
     if (this.#enums.has(name)) throw new Refused();
     this.#enums.add(name);
     const members = ((node.body as Node | undefined)?.members ?? node.members) as readonly Node[];
-    let text = `var ${name} = (function (${name}) {`;
+    let text = `${keyword} ${name} = (function (${name}) {`;
     let at = node.start;
     let next: number | undefined = 0;
     for (const member of members) {
@@ -603,14 +640,14 @@ class Rewriter {
       if (typeof key !== "string" || member.computed === true) throw new Refused();
       const value = enumValue(member.initializer as Node | null | undefined, next);
       next = typeof value === "number" ? value + 1 : undefined;
-      const assign = `${name}[${JSON.stringify(key)}] = ${JSON.stringify(value)}`;
+      const assign = `${name}[${quote(key)}] = ${quote(value)}`;
       text += lineBreaks(this.#source.slice(at, member.start)) +
-        (typeof value === "number" ? `${name}[${assign}] = ${JSON.stringify(key)};` : `${assign};`);
+        (typeof value === "number" ? `${name}[${assign}] = ${quote(key)};` : `${assign};`);
       at = member.start;
     }
     text += `${lineBreaks(this.#source.slice(at, node.end))} return ${name}; })({});`;
     // Its last line grows: code after it there would move (frames keep their columns).
-    if (!/^[ \t;]*(?:\r?\n|$)/.test(this.#source.slice(node.end, node.end + 200))) throw new Refused();
+    if (!this.#endsLine(this.#source[node.end] === ";" ? node.end + 1 : node.end, -1)) throw new Refused();
     this.#edits.push({ start: node.start, end: node.end, text });
   }
 
@@ -721,6 +758,44 @@ function enumValue(initializer: Node | null | undefined, next: number | undefine
   // -0 would key its reverse mapping "0", as Deno's would, but print as 0: left to Deno.
   if (!Number.isFinite(value) || Object.is(value, -0)) throw new Refused();
   return value;
+}
+
+/** A JSON string or number; U+2028 and U+2029 escaped, which V8 would count as line breaks in code. */
+function quote(value: string | number): string {
+  return JSON.stringify(value).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
+
+/** Spaces, then maybe a `}`, then the end of the line (see `#endsLine`). */
+const REST_OF_LINE = /[ \t]*(\}?)[ \t]*(?:\r?\n|[\r\u2028\u2029]|$)/y;
+
+/** Nodes whose `super` is their own, not the constructor's. */
+const OWN_SUPER: ReadonlySet<string> = new Set([
+  "ClassDeclaration",
+  "ClassExpression",
+  "FunctionDeclaration",
+  "FunctionExpression",
+  "ObjectMethod",
+]);
+
+/**
+ * How many `super(…)` calls a constructor's body makes, arrow functions in
+ * it included (they share its `super`), nested classes and functions not.
+ */
+function superCalls(body: Node): number {
+  let count = 0;
+  const stack: Node[] = [body];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.type === "CallExpression" && (node.callee as Node).type === "Super") count++;
+    for (const key in node) {
+      if (SKIPPED_KEYS.has(key)) continue;
+      const value = node[key];
+      for (const child of Array.isArray(value) ? value : [value]) {
+        if (isNode(child) && !OWN_SUPER.has(child.type)) stack.push(child);
+      }
+    }
+  }
+  return count;
 }
 
 /** The line breaks of `text`, in order: what keeps each line where it was. */

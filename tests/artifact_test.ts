@@ -275,6 +275,9 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
     // The same, one path importing the binding and exporting it by name (an indirect export).
     "relay.ts": 'import { hs_echo } from "./lib.ts";\nexport { hs_echo };',
     "relayed.ts": 'export * from "./lib.ts";\nexport * from "./relay.ts";',
+    // A JSON module's only export is its default: an entry re-exporting it still lacks hs_echo.
+    "data.json": '{ "hs_echo": 1 }',
+    "json.ts": 'import data from "./data.json" with { type: "json" };\nexport { data };',
     // From outside the snapshot, by name: Deno refuses the module if the name is missing.
     "outside.ts":
       'import { hs_echo } from "./lib.ts";\nimport { sep } from "node:path";\nexport { hs_echo, sep };',
@@ -291,6 +294,12 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
       error.message.includes('does not export "hs_echo" (exports found: "other", "default")'),
       error.message,
     );
+  }
+  try {
+    await packArtifact(fixture.path("json.ts"), { contract: echo, key });
+    fail("packed an entry that re-exports only a JSON module's default");
+  } catch (error) {
+    ok(error instanceof HotswapError && error.code === "E_SYMBOL", String(error));
   }
   try {
     await packArtifact(fixture.path("ambiguous.ts"), { contract: echo, key });

@@ -12,7 +12,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { runInThisContext } from "node:vm";
 import { parseProgram, type SourceSyntax } from "../core/_source_parser.ts";
-import { type ScriptText, scriptText } from "../core/_script_transform.ts";
+import { type ScriptText, scriptText, spliceScript } from "../core/_script_transform.ts";
 
 const FILE = "file:///virtual/m.ts";
 /** What `export default <expression>` is rewritten to, as long as the keywords it replaces. */
@@ -72,9 +72,10 @@ function moduleLines(code: string, source: string): string[] {
   return lines.slice(1, count + 1);
 }
 
-/** A line without the parameter properties' assignments placed at its end (nothing after them moves). */
+/** A line without the parameter properties' fields or assignments placed at its end (nothing after them moves). */
 function withoutAssignments(line: string): string {
-  return line.replace(/;(?:this\.[\p{L}\p{N}_$]+=[\p{L}\p{N}_$]+;)+(?=\s*\}?\s*$)/u, "");
+  return line.replace(/;(?:this\.[\p{L}\p{N}_$]+=[\p{L}\p{N}_$]+;)+(?=\s*\}?\s*$)/u, "")
+    .replace(/(?<=\{)(?:"[\p{L}\p{N}_$]+";)+(?=\s*$)/u, "");
 }
 
 /**
@@ -368,8 +369,12 @@ Deno.test("scriptText() refuses syntax that compiles to code or cannot be a scri
       "const enum E { A }\nexport const a = E.A;",
       "export enum E { A }\nexport enum E { B = 1 }",
       'export enum E { A = "a", B }',
-      // Code after an enum on its last line would move.
+      // Code after an enum on its last line would move, however far along the line.
       "enum E { A } export const a = E.A;",
+      `enum E { A }${" ".repeat(300)}export const a = E.A;`,
+      `export class C {\n  constructor(private a: number) {${" ".repeat(300)}f();\n  }\n}`,
+      // A derived constructor that calls super() twice: Deno assigns after each.
+      "class B {}\nexport class C extends B {\n  constructor(private a: number) {\n    if (a < 0) {\n      super();\n      return;\n    }\n    super();\n  }\n}",
       "namespace N { export const x = 1; }",
       // Parameter properties beside instance fields: Deno runs the fields' initialisers after the assignments.
       "export class C { b = 1; constructor(private a: number) {} }",
@@ -449,6 +454,66 @@ Deno.test("scriptText() makes an enum of literal members the object Deno's trans
     "-2": "with-dash",
   });
   deepStrictEqual(locals.keys, [["0", "16", "17", "Red", "Green", "Blue", "Next", "with-dash", "-2"], []]);
+});
+
+Deno.test("scriptText() declares parameter properties as fields, as Deno does: a base class's accessor is shadowed, and defaults see them", async () => {
+  const source = [
+    "class Base {",
+    "  set value(_: number) {",
+    '    throw new Error("the setter ran");',
+    "  }",
+    "}",
+    "class Shadowing extends Base {",
+    "  constructor(public value: number) {",
+    "    super();",
+    "  }",
+    "}",
+    "class Defaults {",
+    "  constructor(public a = 1, public b = Object.keys(this).join()) {}",
+    "}",
+    "export const own = Object.entries(new Shadowing(5));",
+    "export const defaults = Object.entries(new Defaults());",
+  ].join("\n");
+  const text = accepted(source);
+  deepStrictEqual(positionProblems(source, text.code), []);
+  const { locals } = await run(text);
+  // As Deno's own import of the module answers.
+  deepStrictEqual(locals.own, [["value", 5]]);
+  deepStrictEqual(locals.defaults, [["a", 1], ["b", "a,b"]]);
+});
+
+Deno.test("scriptText() makes an enum in a block or function a `let`, as Deno does, and keeps U+2028 in its strings off the lines", async () => {
+  const source = [
+    "export function early(): unknown[] {",
+    "  let seen: string;",
+    "  try {",
+    "    seen = typeof E;",
+    "  } catch (error) {",
+    "    seen = (error as Error).name;",
+    "  }",
+    "  enum E { A }",
+    "  return [seen, E.A];",
+    "}",
+    'export enum Separators { Line = "\\u2028", Paragraph = "\\u2029" }',
+    "export const result = [early(), Separators.Line.length, new Error().stack];",
+  ].join("\n");
+  const text = accepted(source);
+  ok(!/[\u2028\u2029]/.test(text.code), "no raw line separator in the body");
+  const { locals } = await run(text);
+  const [early, length, stack] = locals.result as [unknown, number, string];
+  deepStrictEqual([early, length], [["ReferenceError", 0], 1]);
+  ok(stack.includes(`${FILE}:12:`), stack);
+});
+
+Deno.test("spliceScript() takes no edit inside an enum the body rewrote: the values there are placed otherwise", () => {
+  const source = 'export enum E { Low = 1, High = 0, Down = -1 }\nexport const label = "v1";\n';
+  const text = accepted(source);
+  const digit = source.indexOf("1 }");
+  strictEqual(spliceScript(text, digit, "1", "2"), undefined);
+  // After the enum, an edit is spliced as the whole transform would write it.
+  const at = source.indexOf('"v1"');
+  const spliced = spliceScript(text, at, '"v1"', '"v22"');
+  strictEqual(spliced?.code, accepted(source.replace('"v1"', '"v22"')).code);
 });
 
 Deno.test("scriptText() refuses a module the parser flagged an error in", () => {
