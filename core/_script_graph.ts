@@ -344,20 +344,42 @@ function checkLink(
     const problem = target?.ambiguous.has(name)
       ? `The requested module '${specifier}' contains conflicting star exports for name '${name}'`
       : `The requested module '${specifier}' does not provide an export named '${name}'`;
-    throw new SyntaxError(`${problem} at ${locateSpecifier(module, specifier)}`);
+    throw new SyntaxError(`${problem} at ${locateImport(module, specifier, name)}`);
   }
 }
 
-/** `<file URL>:<line>:<column>` of the first quoted occurrence of `specifier` in the module (1-based), or of its start. */
-function locateSpecifier({ path, source }: CompiledModule, specifier: string): string {
+/**
+ * `<file URL>:<line>:<column>` (1-based) of the name a failed import asks
+ * for, as V8 reports it: the imported name in the braces of the first
+ * statement with the quoted `specifier` (the local name of a default
+ * import); that statement's specifier when the name is not found there.
+ */
+function locateImport({ path, source }: CompiledModule, specifier: string, name: string): string {
   const found = [`"${specifier}"`, `'${specifier}'`].map((quoted) => source.indexOf(quoted)).filter((at) =>
     at >= 0
   );
-  const at = found.length === 0 ? 0 : Math.min(...found) + 1;
-  const before = source.slice(0, at);
+  const quoted = found.length === 0 ? -1 : Math.min(...found);
+  let at = quoted + 1;
+  if (quoted > 0) {
+    const statement = Math.max(source.lastIndexOf("import", quoted), source.lastIndexOf("export", quoted));
+    const clause = source.slice(Math.max(0, statement), quoted);
+    const named = name === "default" ? DEFAULT_IMPORT.exec(clause) : nameIn(clause, name);
+    if (statement >= 0 && named?.indices?.[1] !== undefined) at = statement + named.indices[1][0];
+  }
+  const before = source.slice(0, Math.max(0, at));
   const line = before.split("\n").length;
   const column = at - (before.lastIndexOf("\n") + 1) + 1;
   return `${pathToFileURL(path).href}:${line}:${column}`;
+}
+
+/** `import d from` and `import d, { … }`: the local name of a default import. */
+const DEFAULT_IMPORT = /^import\s+([\p{L}\p{Nl}_$][\p{L}\p{N}_$\u200c\u200d]*)\s*(?:,|from\b)/du;
+
+/** The first occurrence of `name` in an import or export clause, as a whole name or quoted. */
+function nameIn(clause: string, name: string): RegExpExecArray | null {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`[{,\\s](${escaped}|"${escaped}"|'${escaped}')(?![\\p{L}\\p{N}_$\u200c\u200d])`, "du")
+    .exec(clause);
 }
 
 function resolveLink(module: CompiledModule, specifier: string, namespaces: readonly Namespace[]): Namespace {
