@@ -24,6 +24,9 @@ export function declaredExports(snapshot: Snapshot): ReadonlySet<string> | undef
   return exports === undefined ? undefined : new Set(exports.keys());
 }
 
+/** Marks a binding known only by the specifier and name it was imported by, not where it is declared. */
+const OPAQUE = "?";
+
 /** A module's export names, each with the binding it resolves to (`<module index>:<local name>`). */
 function exportsOf(
   modules: readonly SnapshotModule[],
@@ -47,7 +50,7 @@ function exportsOf(
       const source = moduleOf(from);
       if (source === undefined && external(from)) {
         // From outside the snapshot (`node:`, `npm:`, …): Deno refuses the module if it lacks the name.
-        names.set(name, `${from}:${imported ?? "*"}`);
+        names.set(name, `${OPAQUE}${from}:${imported ?? "*"}`);
         continue;
       }
       if (source === undefined) return undefined;
@@ -59,7 +62,7 @@ function exportsOf(
       if (theirs === undefined) {
         // A source read no further (no script form: JSX, a decorator; a cycle): the name is
         // exported all the same, or Deno refuses the module. Its binding, as far as can be told.
-        names.set(name, `${source}:${imported}`);
+        names.set(name, `${OPAQUE}${source}:${imported}`);
         continue;
       }
       const binding = theirs.get(imported);
@@ -76,7 +79,10 @@ function exportsOf(
         if (name === "default" || names.has(name)) continue;
         const seen = starred.get(name);
         if (seen === undefined) starred.set(name, binding);
-        else if (seen !== binding) ambiguous.add(name);
+        // Two bindings, one of them only as far as could be told: maybe one, maybe two.
+        else if (seen !== binding && (seen.startsWith(OPAQUE) || binding.startsWith(OPAQUE))) {
+          return undefined;
+        } else if (seen !== binding) ambiguous.add(name);
       }
     }
     for (const [name, binding] of starred) if (!ambiguous.has(name)) names.set(name, binding);

@@ -214,7 +214,8 @@ export function scriptText(source: string, program: Node): ScriptText | undefine
 class Rewriter {
   readonly #source: string;
   /** Ranges to replace, in any order; never overlapping. */
-  readonly #edits: { start: number; end: number; text: string }[] = [];
+  /** `range`: text whose parts the body holds elsewhere (an enum), whatever its length. */
+  readonly #edits: { start: number; end: number; text: string; range?: true }[] = [];
   readonly #bindings: string[] = [];
   /** Getters of the local exports: `name` → local. */
   readonly #locals = new Map<string, string>();
@@ -272,7 +273,7 @@ class Rewriter {
       meta: this.#meta,
       renameDefault: this.#renameDefault,
     };
-    const growths = this.#edits.filter(({ start, end, text }) => text.length !== end - start)
+    const growths = this.#edits.filter(({ start, end, text, range }) => range || text.length !== end - start)
       .map(({ end, start, text }) => ({ from: start, at: end, by: text.length - (end - start) }));
     layouts.set(text, growths);
     return text;
@@ -571,6 +572,7 @@ class Rewriter {
     let at = body.start + 1;
     if (node.superClass != null) {
       // Deno assigns after each `super(…)`: taken when there is one, a statement of the body.
+      // (Counted in the whole body, as it cannot always be told whose a call is.)
       const call = ((body.body as readonly Node[]) ?? []).find((statement) => {
         const expression = statement.expression as Node | undefined;
         return statement.type === "ExpressionStatement" && expression?.type === "CallExpression" &&
@@ -620,7 +622,10 @@ class Rewriter {
    * inlines) or one declared twice (merged) takes the module path.
    */
   #enum(node: Node): void {
-    if (node.const === true) throw new Refused();
+    // A raw U+2028 or U+2029 (in a string): V8 counts lines in it otherwise than Deno's map of the module.
+    if (node.const === true || /[\u2028\u2029]/.test(this.#source.slice(node.start, node.end))) {
+      throw new Refused();
+    }
     const name = (node.id as Node).name as string;
     // Deno's emit: `var` for a module's enum, `let` for one in a block or function.
     const keyword = this.#topLevel.has(node) ? "var" : "let";
@@ -645,10 +650,13 @@ class Rewriter {
         (typeof value === "number" ? `${name}[${assign}] = ${quote(key)};` : `${assign};`);
       at = member.start;
     }
-    text += `${lineBreaks(this.#source.slice(at, node.end))} return ${name}; })({});`;
+    // A module's enum starts from a value the name may have already, as Deno's does.
+    text += `${lineBreaks(this.#source.slice(at, node.end))} return ${name}; })(${
+      keyword === "var" ? `${name} || ` : ""
+    }{});`;
     // Its last line grows: code after it there would move (frames keep their columns).
     if (!this.#endsLine(this.#source[node.end] === ";" ? node.end + 1 : node.end, -1)) throw new Refused();
-    this.#edits.push({ start: node.start, end: node.end, text });
+    this.#edits.push({ start: node.start, end: node.end, text, range: true });
   }
 
   /** A class member's TypeScript-only modifiers, `?` and `!`. */
@@ -768,18 +776,12 @@ function quote(value: string | number): string {
 /** Spaces, then maybe a `}`, then the end of the line (see `#endsLine`). */
 const REST_OF_LINE = /[ \t]*(\}?)[ \t]*(?:\r?\n|[\r\u2028\u2029]|$)/y;
 
-/** Nodes whose `super` is their own, not the constructor's. */
-const OWN_SUPER: ReadonlySet<string> = new Set([
-  "ClassDeclaration",
-  "ClassExpression",
-  "FunctionDeclaration",
-  "FunctionExpression",
-  "ObjectMethod",
-]);
-
 /**
- * How many `super(…)` calls a constructor's body makes, arrow functions in
- * it included (they share its `super`), nested classes and functions not.
+ * How many `super(…)` calls a constructor's body holds, nested functions
+ * and classes included: a nested class's own constructor counts too, which
+ * only makes the class take the module path, where a call in a nested
+ * class's `extends (…)` or an object method's computed key, evaluated by
+ * this constructor, must count.
  */
 function superCalls(body: Node): number {
   let count = 0;
@@ -791,7 +793,7 @@ function superCalls(body: Node): number {
       if (SKIPPED_KEYS.has(key)) continue;
       const value = node[key];
       for (const child of Array.isArray(value) ? value : [value]) {
-        if (isNode(child) && !OWN_SUPER.has(child.type)) stack.push(child);
+        if (isNode(child)) stack.push(child);
       }
     }
   }

@@ -133,8 +133,19 @@ function plainContext(parent: Node | undefined, node: Node): boolean {
   if (parent === undefined || MEANINGFUL_PARENTS.has(parent.type)) return false;
   if (parent.type === "CallExpression" && (parent.callee as Node).type === "Import") return false;
   if (parent.type.startsWith("TS")) return TS_VALUES.has(parent.type) && parent.expression === node;
+  // A class member's name: `"constructor"` makes a constructor, which the transform rewrites.
+  if (CLASS_MEMBERS.has(parent.type) && parent.key === node) return false;
   return true;
 }
+
+/** Class members, whose literal key says what the member is. */
+const CLASS_MEMBERS: ReadonlySet<string> = new Set([
+  "ClassMethod",
+  "ClassPrivateMethod",
+  "ClassProperty",
+  "ClassAccessorProperty",
+  "TSDeclareMethod",
+]);
 
 /** The comment that holds the range `[from, to]`, found by its start. */
 function commentAround(

@@ -278,11 +278,16 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
     // A JSON module's only export is its default: an entry re-exporting it still lacks hs_echo.
     "data.json": '{ "hs_echo": 1 }',
     "json.ts": 'import data from "./data.json" with { type: "json" };\nexport { data };',
+    // The diamond again, one path through a module pack cannot read (a decorator): not judged ambiguous.
+    "unread.ts":
+      'export { hs_echo } from "./lib.ts";\nfunction dec(value: unknown) {\n  return value;\n}\n@dec class Z {}\nexport const z = Z;',
+    "through.ts": 'export { hs_echo } from "./unread.ts";',
+    "around.ts": 'export * from "./through.ts";\nexport * from "./lib.ts";',
     // From outside the snapshot, by name: Deno refuses the module if the name is missing.
     "outside.ts":
       'import { hs_echo } from "./lib.ts";\nimport { sep } from "node:path";\nexport { hs_echo, sep };',
   });
-  for (const entry of ["lib.ts", "star.ts", "diamond.ts", "relayed.ts", "outside.ts"]) {
+  for (const entry of ["lib.ts", "star.ts", "diamond.ts", "relayed.ts", "outside.ts", "around.ts"]) {
     ok((await packArtifact(fixture.path(entry), { contract: echo, key })).bytes.byteLength > 0, entry);
   }
   try {

@@ -373,6 +373,10 @@ Deno.test("scriptText() refuses syntax that compiles to code or cannot be a scri
       "enum E { A } export const a = E.A;",
       `enum E { A }${" ".repeat(300)}export const a = E.A;`,
       `export class C {\n  constructor(private a: number) {${" ".repeat(300)}f();\n  }\n}`,
+      // A raw U+2028 in an enum: V8 and Deno's map of the module count its lines otherwise.
+      'export enum E { A = "\u2028" }',
+      // super() in an object method's computed key, which the constructor evaluates: Deno assigns after it too.
+      "class B {}\nexport class C extends B {\n  constructor(public x: number) {\n    if (x < 0) {\n      void { [super()]() {} };\n      return;\n    }\n    super();\n  }\n}",
       // A derived constructor that calls super() twice: Deno assigns after each.
       "class B {}\nexport class C extends B {\n  constructor(private a: number) {\n    if (a < 0) {\n      super();\n      return;\n    }\n    super();\n  }\n}",
       "namespace N { export const x = 1; }",
@@ -440,6 +444,10 @@ Deno.test("scriptText() makes an enum of literal members the object Deno's trans
   const text = accepted(source);
   const lines = moduleLines(text.code, source);
   strictEqual(lines[2], 'Color["Green"] = "green";', "a member keeps its line");
+  ok(
+    lines[6]!.endsWith("})(Color || {});"),
+    `a module's enum starts from what the name holds, as Deno's: ${lines[6]}`,
+  );
   const { locals } = await run(text);
   // As Deno's own import of the module answers.
   deepStrictEqual({ ...locals.Color as object }, {

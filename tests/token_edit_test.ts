@@ -188,6 +188,11 @@ Deno.test("an edit the scan would read otherwise, or that is no longer one token
   equal(findTokenEdit(parsed(DYNAMIC, "ts"), DYNAMIC.replace("./template.ts", "./other.ts")), undefined);
   equal(findTokenEdit(parsed(JSX, "tsx"), JSX.replace('class="title"', 'class="heading"')), undefined);
   equal(findTokenEdit(parsed(JSX, "tsx"), JSX.replace("npm:preact", "npm:react")), undefined);
+  // A class member's literal name: `"constructor"` is what makes the constructor.
+  const KEYED =
+    'class K {\n  "constructor"(public x: number) {\n  }\n  "name" = 1;\n}\nexport const k = new K(5);\n';
+  equal(findTokenEdit(parsed(KEYED, "ts"), KEYED.replace('"constructor"', '"constructer"')), undefined);
+  equal(findTokenEdit(parsed(KEYED, "ts"), KEYED.replace('"name"', '"label"')), undefined);
 });
 
 Deno.test("random edits of tokens: every tree and every scan made from one is the whole text's", () => {
