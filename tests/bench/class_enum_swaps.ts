@@ -19,6 +19,7 @@
 
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
+import { measureInChild } from "./_checkout_child.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -107,22 +108,12 @@ if (values.child) {
     `${SWAPS} inline swaps of a class with parameter properties and an enum (Deno ${Deno.version.deno})`,
   );
   for (const checkout of checkouts) {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--no-code-cache",
-        "--v8-flags=--expose-gc",
-        import.meta.filename!,
-        "--child",
-        "--swaps",
-        String(SWAPS),
-        checkout,
-      ],
-      env: { DENO_EMIT_CACHE_MODE: "disable" },
-    }).output();
-    if (code !== 0) throw new Error(`${checkout}: ${new TextDecoder().decode(stderr)}`);
-    const run = JSON.parse(new TextDecoder().decode(stdout).trim().split("\n").at(-1)!);
+    const run = await measureInChild<Record<string, string>>(
+      import.meta.filename!,
+      checkout,
+      ["--swaps", String(SWAPS)],
+      ["--v8-flags=--expose-gc"],
+    );
     console.log(
       `${checkout}: ${run.path}; swap ${run.first} ms at first, ${run.last} ms in the last tenth; RSS +${run.kibPerSwap} KiB a swap`,
     );

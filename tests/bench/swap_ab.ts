@@ -26,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { type Answer, loadClient } from "./_load_client.ts";
+import { measureInChild } from "./_checkout_child.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -138,21 +139,7 @@ if (values.child) {
   );
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const checkout of checkouts) {
-      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--no-code-cache",
-          import.meta.filename!,
-          "--child",
-          "--edits",
-          String(EDITS),
-          checkout,
-        ],
-        env: { DENO_EMIT_CACHE_MODE: "disable" },
-      }).output();
-      if (code !== 0) throw new Error(`${checkout}: ${new TextDecoder().decode(stderr)}`);
-      const run: Run = JSON.parse(new TextDecoder().decode(stdout).trim().split("\n").at(-1)!);
+      const run = await measureInChild<Run>(import.meta.filename!, checkout, ["--edits", String(EDITS)]);
       runs.get(checkout)!.push(run);
       console.log(`round ${round} ${checkout}: ${format(run)}`);
     }
