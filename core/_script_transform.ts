@@ -213,8 +213,10 @@ export function scriptText(source: string, program: Node): ScriptText | undefine
 
 class Rewriter {
   readonly #source: string;
-  /** Ranges to replace, in any order; never overlapping. */
-  /** `range`: text whose parts the body holds elsewhere (an enum), whatever its length. */
+  /**
+   * Ranges to replace, in any order; never overlapping. `range` marks text
+   * whose parts the body holds elsewhere (an enum), whatever its length.
+   */
   readonly #edits: { start: number; end: number; text: string; range?: true }[] = [];
   readonly #bindings: string[] = [];
   /** Getters of the local exports: `name` → local. */
@@ -547,11 +549,13 @@ class Rewriter {
   }
 
   /**
-   * `constructor(private x: T)`: `this.x = x;` where Deno's transpiler puts
-   * it, first in the body, or right after a derived class's `super(…)`
-   * statement, with nothing after it on its line. A class with instance fields takes the module path instead:
-   * Deno runs their initialisers after these assignments, not where the
-   * class declares them.
+   * `constructor(private x: T)` as Deno's transpiler emits it: a field `x`
+   * declared first in the class body, and `this.x = x;` first in the
+   * constructor's body, or right after a derived class's `super(…)`
+   * statement; each placed where nothing follows on its line. A class with
+   * instance fields of its own takes the module path instead: Deno runs
+   * their initialisers after these assignments, not where the class
+   * declares them.
    */
   #constructorParameters(node: Node): void {
     const members = (node.body as Node).body as readonly Node[];
