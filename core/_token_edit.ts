@@ -14,7 +14,8 @@
  * Only an edit whose new text is the same kind of token, on one line, with
  * no quote, backslash, template substitution or comment end in it, is
  * taken, inside a token the scan gives no meaning to: no import, export or
- * attribute specifier, no `import()` argument, nothing of a type, and no
+ * attribute specifier, no `import()` argument, nothing of a type, no class
+ * member's name (`"constructor"` makes a constructor), and no
  * text that the scan reads from the whole source (`import`, a pragma, a
  * source map comment, the transform's reserved names). Any other gives
  * `undefined`, and the caller parses. `tests/token_edit_test.ts` compares
