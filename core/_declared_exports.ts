@@ -24,7 +24,7 @@ export function declaredExports(snapshot: Snapshot): ReadonlySet<string> | undef
   return exports === undefined ? undefined : new Set(exports.keys());
 }
 
-/** Marks a binding known only by the specifier and name it was imported by, not where it is declared. */
+/** Marks a binding of a module read no further, known only by the name it was imported by. */
 const OPAQUE = "?";
 
 /** A module's export names, each with the binding it resolves to (`<module index>:<local name>`). */
@@ -50,7 +50,8 @@ function exportsOf(
       const source = moduleOf(from);
       if (source === undefined && external(from)) {
         // From outside the snapshot (`node:`, `npm:`, …): Deno refuses the module if it lacks the name.
-        names.set(name, `${OPAQUE}${from}:${imported ?? "*"}`);
+        // Never one of the snapshot's own bindings, so not opaque: two stars may well make it ambiguous.
+        names.set(name, `${from}:${imported ?? "*"}`);
         continue;
       }
       if (source === undefined) return undefined;

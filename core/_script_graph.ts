@@ -31,6 +31,8 @@
 import { pathToFileURL } from "node:url";
 import { runInThisContext } from "node:vm";
 import type { SnapshotModule } from "./snapshot.ts";
+import { sourceSyntaxOf } from "./_graph_reader.ts";
+import { parseProgram, type SyntaxNode as Node } from "./_source_parser.ts";
 import { DEFAULT_LOCAL, IMPORT_PARAMETER, type ScriptText } from "./_script_transform.ts";
 import { importMeta, META_LOCAL, metaArguments } from "./_mint.ts";
 
@@ -350,36 +352,58 @@ function checkLink(
 
 /**
  * `<file URL>:<line>:<column>` (1-based) of the name a failed import asks
- * for, as V8 reports it: the imported name in the braces of the first
- * statement with the quoted `specifier` (the local name of a default
- * import); that statement's specifier when the name is not found there.
+ * for, where V8 reports it (see {@linkcode namePosition}); of the
+ * specifier when the name is not found.
  */
-function locateImport({ path, source }: CompiledModule, specifier: string, name: string): string {
-  const found = [`"${specifier}"`, `'${specifier}'`].map((quoted) => source.indexOf(quoted)).filter((at) =>
-    at >= 0
-  );
-  const quoted = found.length === 0 ? -1 : Math.min(...found);
-  let at = quoted + 1;
-  if (quoted > 0) {
-    const statement = Math.max(source.lastIndexOf("import", quoted), source.lastIndexOf("export", quoted));
-    const clause = source.slice(Math.max(0, statement), quoted);
-    const named = name === "default" ? DEFAULT_IMPORT.exec(clause) : nameIn(clause, name);
-    if (statement >= 0 && named?.indices?.[1] !== undefined) at = statement + named.indices[1][0];
-  }
-  const before = source.slice(0, Math.max(0, at));
+function locateImport(module: CompiledModule, specifier: string, name: string): string {
+  const { path, source } = module;
+  const at = Math.max(0, namePosition(module, specifier, name) ?? 0);
+  const before = source.slice(0, at);
   const line = before.split("\n").length;
   const column = at - (before.lastIndexOf("\n") + 1) + 1;
   return `${pathToFileURL(path).href}:${line}:${column}`;
 }
 
-/** `import d from` and `import d, { … }`: the local name of a default import. */
-const DEFAULT_IMPORT = /^import\s+([\p{L}\p{Nl}_$][\p{L}\p{N}_$\u200c\u200d]*)\s*(?:,|from\b)/du;
-
-/** The first occurrence of `name` in an import or export clause, as a whole name or quoted. */
-function nameIn(clause: string, name: string): RegExpExecArray | null {
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return new RegExp(`[{,\\s](${escaped}|"${escaped}"|'${escaped}')(?![\\p{L}\\p{N}_$\u200c\u200d])`, "du")
-    .exec(clause);
+/**
+ * Where V8 points at a missing `name` imported from `specifier`, read from
+ * the module's declarations (parsed again: this is a refusal's path only):
+ * the imported name in braces, the local name of a default import, the
+ * source's name in a re-export; else the first such declaration's specifier.
+ */
+function namePosition({ path, source }: CompiledModule, specifier: string, name: string): number | undefined {
+  const syntax = sourceSyntaxOf(path);
+  if (syntax === undefined) return undefined;
+  let body: readonly Node[];
+  try {
+    body = parseProgram(source, syntax).body as readonly Node[];
+  } catch {
+    return undefined;
+  }
+  let first: number | undefined;
+  for (const statement of body) {
+    const from = statement.source as Node | null | undefined;
+    if (from?.value !== specifier || statement.importKind === "type" || statement.exportKind === "type") {
+      continue;
+    }
+    first ??= from.start + 1;
+    for (const one of (statement.specifiers ?? []) as readonly Node[]) {
+      if (one.importKind === "type" || one.exportKind === "type") continue;
+      if (one.type === "ImportDefaultSpecifier") {
+        if (name === "default") return (one.local as Node).start;
+        continue;
+      }
+      const asked = one.type === "ImportSpecifier"
+        ? one.imported
+        : one.type === "ExportSpecifier"
+        ? one.local
+        : null;
+      const named = asked as Node | null;
+      if (named !== null && (named.type === "StringLiteral" ? named.value : named.name) === name) {
+        return named.start;
+      }
+    }
+  }
+  return first;
 }
 
 function resolveLink(module: CompiledModule, specifier: string, namespaces: readonly Namespace[]): Namespace {

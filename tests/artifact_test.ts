@@ -283,6 +283,9 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
       'export { hs_echo } from "./lib.ts";\nfunction dec(value: unknown) {\n  return value;\n}\n@dec class Z {}\nexport const z = Z;',
     "through.ts": 'export { hs_echo } from "./unread.ts";',
     "around.ts": 'export * from "./through.ts";\nexport * from "./lib.ts";',
+    // A name from outside the snapshot is another binding than the snapshot's own: two stars make it ambiguous.
+    "ext.ts": 'export { inspect as hs_echo } from "node:util";',
+    "external_twin.ts": 'export * from "./ext.ts";\nexport * from "./lib.ts";',
     // From outside the snapshot, by name: Deno refuses the module if the name is missing.
     "outside.ts":
       'import { hs_echo } from "./lib.ts";\nimport { sep } from "node:path";\nexport { hs_echo, sep };',
@@ -299,6 +302,12 @@ Deno.test("packArtifact() refuses an entry that does not export the contract's s
       error.message.includes('does not export "hs_echo" (exports found: "other", "default")'),
       error.message,
     );
+  }
+  try {
+    await packArtifact(fixture.path("external_twin.ts"), { contract: echo, key });
+    fail("packed an entry whose hs_echo two stars bring from node:util and from lib.ts");
+  } catch (error) {
+    ok(error instanceof HotswapError && error.code === "E_SYMBOL", String(error));
   }
   try {
     await packArtifact(fixture.path("json.ts"), { contract: echo, key });

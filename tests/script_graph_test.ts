@@ -590,15 +590,21 @@ Deno.test("script path: a named import's refusal names the importing file, and t
     "b.ts": `// b\nimport { yes, q } from "./c.ts";\nexport const b = [yes, q];\n`,
     "d.ts": `import d from "./c.ts";\nexport const b = d;\n`,
     "r.ts": `export {\n  yes,\n  zz as b,\n} from "./c.ts";\n`,
+    "t.ts": `import type { T } from "./c.ts";\nimport { q } from "./c.ts";\nexport const b = [q];\n`,
+    "k.ts": `import { /* q */ yes, q } from "./c.ts";\nexport const b = [yes, q];\n`,
+    "y.ts": `import { default as y } from "./c.ts";\nexport const b = y;\n`,
   });
   const hot = await register(await fixture.write({ "good.ts": echoModule("good") }));
   try {
     // Where Deno's own import of each module says the name is (checked with deno run, 2.9.6).
-    const cases: [string, string, string][] = [["b.ts", "q", "2:15"], ["d.ts", "default", "1:8"], [
-      "r.ts",
-      "zz",
-      "3:3",
-    ]];
+    const cases: [string, string, string][] = [
+      ["b.ts", "q", "2:15"],
+      ["d.ts", "default", "1:8"],
+      ["r.ts", "zz", "3:3"],
+      ["t.ts", "q", "2:10"],
+      ["k.ts", "q", "1:23"],
+      ["y.ts", "default", "1:10"],
+    ];
     for (const [file, name, at] of cases) {
       const entry = await fixture.write({
         [`main_${file}`]: probe("main", "[b]", `import { b } from "./${file}";`),
