@@ -87,6 +87,25 @@ const builtins = new Map<string, Namespace | undefined>();
 const compiled = new Map<string, { readonly text: ScriptText; readonly run: ModuleBody }>();
 const COMPILED_ENTRIES = 512;
 
+/** File URLs by path, as `fileUrlOf` made them. */
+const fileUrls = new Map<string, string>();
+
+/**
+ * The file URL of `path`, as `pathToFileURL` makes it. Remembered: it
+ * costs 40-50 µs a call on a swap's path (Deno's `node:url` resolves the
+ * path, reading the working directory), twice a swap, where the map costs
+ * none. Bounded as the compiled bodies are.
+ */
+function fileUrlOf(path: string): string {
+  let url = fileUrls.get(path);
+  if (url === undefined) {
+    if (fileUrls.size >= COMPILED_ENTRIES) fileUrls.clear();
+    url = pathToFileURL(path).href;
+    fileUrls.set(path, url);
+  }
+  return url;
+}
+
 /** A snapshot's modules compiled as scripts; {@linkcode ScriptGraph.run} evaluates a fresh instance. */
 export class ScriptGraph {
   readonly #modules: readonly CompiledModule[];
@@ -97,7 +116,7 @@ export class ScriptGraph {
     this.#modules = modules;
     const files = new Map<string, string>();
     for (const { path } of modules) {
-      const url = pathToFileURL(path).href;
+      const url = fileUrlOf(path);
       files.set(url, path);
       files.set(decodeURIComponent(url), path);
     }
@@ -262,7 +281,7 @@ function compileBody(path: string, script: ScriptText): ModuleBody | undefined {
     // The body's first line holds the import bindings: the module's own lines keep their numbers.
     run = runInThisContext(
       `(${script.awaits ? "async " : ""}function (${IMPORT_PARAMETER}, ${META_LOCAL}) {${script.code}\n})`,
-      { filename: pathToFileURL(path).href, lineOffset: -1 },
+      { filename: fileUrlOf(path), lineOffset: -1 },
     ) as ModuleBody;
   } catch {
     // Syntax the rewrite let through that V8 refuses in a function: Deno's import decides.
