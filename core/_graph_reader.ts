@@ -138,8 +138,9 @@ export class GraphReader {
       );
     }
     const { mediaType, syntax } = kind;
+    const resolved = recentReads.resolvedOf(realPath);
     const kept = recentReads.take(realPath, bytes);
-    const file = kept ?? this.#decode(realPath, bytes, syntax === "json");
+    const file = kept ?? this.#decode(realPath, bytes, syntax === "json", resolved);
     const { imports, computedImports, exportsThen, importMeta, externals, script } = syntax === "json"
       ? {
         imports: [],
@@ -174,7 +175,12 @@ export class GraphReader {
   }
 
   /** A file whose bytes are new: decoded (a JSON module parsed once, as Deno would refuse it) and hashed. */
-  #decode(realPath: string, bytes: Uint8Array, json: boolean): KeptFile {
+  #decode(
+    realPath: string,
+    bytes: Uint8Array,
+    json: boolean,
+    resolved = new Map<string, string>(),
+  ): KeptFile {
     let source: string;
     try {
       source = UTF8.decode(bytes);
@@ -194,7 +200,7 @@ export class GraphReader {
       source,
       bytesHash,
       bytesDigest: bytesHash.copy().digest("base64"),
-      resolved: new Map(),
+      resolved,
     };
   }
 

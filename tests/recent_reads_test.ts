@@ -101,6 +101,27 @@ Deno.test("a kept file whose import is gone is refused; one whose import failed 
   });
 });
 
+Deno.test("an edit that changes a file's imports is resolved anew, its earlier specifiers kept", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "recent_reads_test_" }));
+  try {
+    await Deno.mkdir(join(dir, "sub"));
+    await Deno.writeTextFile(join(dir, "b.ts"), "export const x = 'b';\n");
+    await Deno.writeTextFile(join(dir, "sub/b.ts"), "export const x = 'sub';\n");
+    const entry = join(dir, "main.ts");
+    const imports = async (specifier: string) => {
+      await Deno.writeTextFile(entry, `import { x } from "${specifier}";\nexport const hs_app = () => x;\n`);
+      const snapshot = await read(dir, entry);
+      return snapshot.modules.map((module) => module.path.slice(dir.length + 1));
+    };
+    deepStrictEqual(await imports("./b.ts"), ["b.ts", "main.ts"]);
+    deepStrictEqual(await imports("./sub/b.ts"), ["sub/b.ts", "main.ts"]);
+    deepStrictEqual(await imports("./sub/../b.ts"), ["b.ts", "main.ts"]);
+    deepStrictEqual(await imports("./sub/b.ts"), ["sub/b.ts", "main.ts"], "a specifier resolved before");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 function kept(bytes: number, fill = 0): KeptFile {
   return {
     bytes: new Uint8Array(bytes).fill(fill),
@@ -134,6 +155,20 @@ Deno.test("RecentReads gives a file back only for the same bytes, and keeps at m
   strictEqual(reads.bytes, 20 * 1024 * 1024 + 10);
   reads.keep("/a.ts", kept(5));
   strictEqual(reads.bytes, 20 * 1024 * 1024 + 5, "a file kept again replaces its earlier read");
+});
+
+Deno.test("RecentReads carries a file's resolved specifiers to its next version, up to 1,024", () => {
+  const reads = new RecentReads();
+  const a = kept(1);
+  a.resolved.set("./b.ts", "/b.ts");
+  reads.keep("/a.ts", a);
+  strictEqual(reads.take("/a.ts", new Uint8Array([9])), undefined, "other bytes");
+  strictEqual(reads.resolvedOf("/a.ts"), undefined, "dropped with the mismatch");
+  reads.keep("/a.ts", a);
+  strictEqual(reads.resolvedOf("/a.ts"), a.resolved, "asked before the bytes are compared");
+  for (let i = 0; i < 1024; i++) a.resolved.set(`./m${i}.ts`, `/m${i}.ts`);
+  strictEqual(reads.resolvedOf("/a.ts"), undefined, "too many: resolved afresh");
+  strictEqual(reads.resolvedOf("/none.ts"), undefined);
 });
 
 Deno.test("RecentReads keeps at most 4,096 files", () => {
