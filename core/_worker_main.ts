@@ -42,6 +42,10 @@ const scope = globalThis as unknown as WorkerScope;
 const post: WorkerScope["postMessage"] = scope.postMessage.bind(scope);
 /** Ends the worker; captured before `reportExits` makes `close()` announce itself. */
 const end: () => void = scope.close.bind(scope);
+/** A timer of the runtime's own: a generation may replace the global one. */
+const afterATurn = setTimeout;
+/** Whether an uncaught error or unhandled rejection is ending the worker. */
+let crashed = false;
 let requests: RingReader | undefined;
 let responses: RingWriter | undefined;
 /** Messages that arrived before their marker record; handled when the ring reaches it. */
@@ -180,6 +184,12 @@ async function load(message: Extract<HostMessage, { t: "load" }>): Promise<void>
   nameFrames(files, new Map(message.shifts));
   if (message.externals) lockNodeBuiltins();
   const loaded = await guest.load({ ...message, files });
+  // One turn of the event loop before the answer: a rejection the load left
+  // unhandled, or a 0 ms timer it set that throws, ends the worker now (see
+  // `reportCrashes`), and the swap is refused; answered at once, the host
+  // would commit a generation whose worker is about to end.
+  await new Promise((resolve) => afterATurn(resolve, 0));
+  if (crashed) return;
   post({
     t: "loaded",
     id: message.id,
@@ -199,6 +209,7 @@ const CRASH_TEXT = 16 * 1024;
  */
 function reportCrashes(): void {
   const crash = (what: string, where: string | undefined) => {
+    crashed = true;
     try {
       post({ t: "crash", what: what.slice(0, CRASH_TEXT), where: where?.slice(0, CRASH_TEXT) });
     } catch { /* the host learns it from the missing answers then */ }

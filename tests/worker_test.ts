@@ -524,6 +524,37 @@ Deno.test("worker mode: a crash during a call rejects every pending call with E_
   strictEqual(liveWorkers(), 0);
 });
 
+Deno.test("worker mode: a load that leaves a rejection unhandled, or a 0 ms timer that throws, is refused and changes nothing", async () => {
+  await using fixture = await Fixture.create();
+  await using hot = await workerHot(fixture, probeModule("v1"));
+  const cases: [string, string, RegExp][] = [
+    [
+      "top.ts",
+      `Promise.reject(new Error("rejected at load"));`,
+      /Uncaught \(in promise\) Error: rejected at load/,
+    ],
+    [
+      "timer.ts",
+      `setTimeout(() => { throw new Error("timer at load"); }, 0);`,
+      /Uncaught Error: timer at load/,
+    ],
+    [
+      "factory.ts",
+      `export function hs_probe() { Promise.reject(new Error("in the factory")); return probe; }`,
+      /Uncaught \(in promise\) Error: in the factory/,
+    ],
+  ];
+  for (const [name, extra, crash] of cases) {
+    // The factory case exports the probe through a factory instead.
+    const source = name === "factory.ts"
+      ? probeModule("bad", extra).replace("export const hs_probe =", "const probe =")
+      : probeModule("bad", extra);
+    await rejectsWith(hot.swap(await fixture.write({ [name]: source })), "E_WORKER", crash);
+    strictEqual(hot.info().generation, 1, `${name}: nothing committed`);
+    strictEqual(await hot.with((h) => h.label), "v1", `${name}: the serving generation still answers`);
+  }
+});
+
 Deno.test("worker mode: a generation that ends its own worker rejects its calls with E_WORKER", async () => {
   await using fixture = await Fixture.create();
   {
