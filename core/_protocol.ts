@@ -7,7 +7,7 @@
  */
 
 import { ContractError } from "./contract.ts";
-import { HotswapError, type HotswapErrorCode, isHotswapErrorCode, thrownText } from "./errors.ts";
+import { aKind, HotswapError, type HotswapErrorCode, isHotswapErrorCode, thrownText } from "./errors.ts";
 import type { ColumnShift } from "./_source_map.ts";
 
 /** The contract's serialisable fields; the worker rebuilds the `Contract` from them. */
@@ -228,7 +228,7 @@ export function serializeError(
   } catch {
     return {
       name: "Error",
-      message: `a ${typeof error} that cannot be printed was thrown`,
+      message: `${aKind(typeof error)} that cannot be printed was thrown`,
       stack: undefined,
       code: undefined,
       path: undefined,

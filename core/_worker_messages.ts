@@ -9,7 +9,7 @@
  * @module
  */
 
-import { isHotswapErrorCode } from "./errors.ts";
+import { aKind, isHotswapErrorCode } from "./errors.ts";
 import { escapeControls } from "./_escape_controls.ts";
 import {
   MAX_AGGREGATED,
@@ -275,7 +275,7 @@ function descriptor(data: unknown, depth: number, budget: { members: number }): 
 function record(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ProtocolViolation(
-      `${what} that is ${value === null ? "null" : `a ${Array.isArray(value) ? "array" : typeof value}`}`,
+      `${what} that is ${aKind(value === null ? "null" : Array.isArray(value) ? "array" : typeof value)}`,
     );
   }
   return value as Record<string, unknown>;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeThrown, HotswapError, type HotswapErrorOptions } from "./errors.ts";
+import { aKind, describeThrown, HotswapError, type HotswapErrorOptions } from "./errors.ts";
 import {
   checkBrand,
   CONTRACT_BRAND,
@@ -103,12 +103,15 @@ export class Contract<T> {
       typeof definition.symbol !== "string" || definition.symbol === "" ||
       !definition.symbol.isWellFormed()
     ) {
+      const advice = 'use an identifier such as "hs_handles", or a string export name';
       throw new TypeError(
-        `Cannot define contract "${definition.name}": symbol ${
-          typeof definition.symbol === "string"
-            ? JSON.stringify(definition.symbol)
-            : `(a ${typeof definition.symbol})`
-        } is not an export name (a non-empty string of well-formed Unicode, without lone surrogates); use an identifier such as "hs_handles", or a string export name`,
+        definition.symbol === undefined
+          ? `Cannot define contract "${definition.name}": symbol is missing; name the export that holds the handle: ${advice}`
+          : `Cannot define contract "${definition.name}": symbol ${
+            typeof definition.symbol === "string"
+              ? JSON.stringify(definition.symbol)
+              : `(${aKind(typeof definition.symbol)})`
+          } is not an export name (a non-empty string of well-formed Unicode, without lone surrogates); ${advice}`,
       );
     }
     validateShape(definition.shape as ShapeDefinition, "", definition.name);
@@ -263,7 +266,7 @@ export function defineContract<T>(definition: ContractDefinition<T>): Contract<T
 export function implement<T>(contract: Contract<T>, value: T): T {
   if (!isObjectLike(value)) {
     throw new TypeError(
-      `Cannot brand a ${typeof value} for contract "${contract.name}": pass the handle object`,
+      `Cannot brand ${aKind(typeof value)} for contract "${contract.name}": pass the handle object`,
     );
   }
   const brand: ContractBrand = Object.freeze({

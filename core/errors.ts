@@ -146,12 +146,18 @@ export function noteActiveGeneration(error: HotswapError, active: number): Hotsw
   return error;
 }
 
+/** A kind of value with its article, as a message says it: `an object`, `a function`; `undefined` and `null` bare. */
+export function aKind(kind: string): string {
+  if (kind === "undefined" || kind === "null") return kind;
+  return `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
+}
+
 /** The message of a thrown value: an Error's `message`, anything else as text. */
 export function messageOf(value: unknown): string {
   try {
     return value instanceof Error ? String(value.message) : String(value);
   } catch {
-    return `a ${typeof value} that cannot be printed`;
+    return `${aKind(typeof value)} that cannot be printed`;
   }
 }
 
@@ -164,7 +170,7 @@ export function describeThrown(value: unknown): string {
     }
     return `${typeof value} ${thrownText(value)}`;
   } catch {
-    return `a ${typeof value} that cannot be printed`;
+    return `${aKind(typeof value)} that cannot be printed`;
   }
 }
 

@@ -8,7 +8,7 @@
  */
 
 import { type Contract, ContractError } from "./contract.ts";
-import { describeThrown, HotswapError } from "./errors.ts";
+import { aKind, describeThrown, HotswapError } from "./errors.ts";
 import type { GenerationContext } from "./generation.ts";
 import { fileHref } from "./_stack_format.ts";
 
@@ -131,7 +131,9 @@ function readHook(
   if (typeof hook !== "function") {
     throw new HotswapError(
       "E_SYMBOL",
-      `Cannot use export "${name}" of "${path}": it is a ${typeof hook}, not a function; export "${name}" as a function or remove it`,
+      `Cannot use export "${name}" of "${path}": it is ${
+        aKind(typeof hook)
+      }, not a function; export "${name}" as a function or remove it`,
       { path },
     );
   }

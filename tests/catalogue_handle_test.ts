@@ -130,7 +130,7 @@ const CASES: readonly Case[] = [
           throw new Proxy({}, { get() { throw new Error("no"); }, getPrototypeOf() { throw new Error("no"); } });
         }`,
       }),
-    expect: { code: "E_INIT", message: /threw a object that cannot be printed/ },
+    expect: { code: "E_INIT", message: /threw an object that cannot be printed/ },
   },
 ];
 

@@ -158,6 +158,16 @@ Deno.test("defineContract() accepts any well-formed export name and refuses lone
     ok(thrown instanceof TypeError, `symbol ${JSON.stringify(symbol)} must be refused`);
     match(thrown.message, /is not an export name \(a non-empty string of well-formed Unicode/);
   }
+  const defineWith = (symbol: unknown) => () =>
+    defineContract(
+      { name: "A", version: "1.0.0", symbol, shape: {} } as unknown as Parameters<typeof defineContract>[0],
+    );
+  throws(defineWith(undefined), {
+    name: "TypeError",
+    message: /^Cannot define contract "A": symbol is missing; name the export that holds the handle/,
+  });
+  throws(defineWith(42), { name: "TypeError", message: /symbol \(a number\) is not an export name/ });
+  throws(defineWith({}), { name: "TypeError", message: /symbol \(an object\) is not an export name/ });
 });
 
 Deno.test("readSnapshot() follows neither type-only imports nor imports Deno's transpiler drops, and Deno agrees", async () => {

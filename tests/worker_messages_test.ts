@@ -28,7 +28,7 @@ Deno.test("checkWorkerMessage() passes protocol messages and names the problem o
   for (
     const [data, problem] of [
       [null, "a message that is null"],
-      [[1], "a message that is a array"],
+      [[1], "a message that is an array"],
       [{ t: "result", id: 0, encoded: "" }, "a reply without a valid call id"],
       [{ t: "result", id: 3, value: [1] }, "a result that is not encoded text"],
       [{ t: "nonsense" }, 'a message of unknown type "nonsense"'],
