@@ -147,9 +147,14 @@ async function handoff<T>(
   const outcome = await handoffOutcome(outgoing, loadTimeout);
   if (outcome.status === "fulfilled") return outcome.value;
   if (outcome.status === "timeout") {
+    // A sandbox stuck in a loop is dealt with as after a call past callTimeout, so that the generation,
+    // which stays active, answers its next call (a process: restarted); one only slow keeps its state.
+    const became = await outgoing.hung(`its handoff() did not settle within loadTimeout (${loadTimeout} ms)`);
     throw new HotswapError(
       "E_TIMEOUT",
-      `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" did not settle within loadTimeout (${loadTimeout} ms); make handoff() return its state promptly, and to replace this generation meanwhile, swap or roll back with { handoff: false }`,
+      `Cannot hand state from generation ${outgoing.number} to "${snapshot.entry}": handoff() of "${outgoing.snapshot.entry}" did not settle within loadTimeout (${loadTimeout} ms)${
+        became === undefined ? "" : `, so ${became}`
+      }; make handoff() return its state promptly, and to replace this generation meanwhile, swap or roll back with { handoff: false }`,
       { path: outgoing.snapshot.entry },
     );
   }

@@ -22,6 +22,8 @@ import { buildRemoteHandle, RemoteCalls } from "./_remote_handle.ts";
 
 /** The window over which `maxRestarts` counts restarts. */
 const RESTART_WINDOW = 60_000;
+/** How long a process whose `handoff()` ran past `loadTimeout` has to answer a probe before it counts as hung. */
+const PROBE_WAIT = 500;
 
 /** What a {@linkcode ProcessGeneration} needs besides its first process. */
 export interface ProcessGenerationOptions {
@@ -118,6 +120,40 @@ export class ProcessGeneration<T> implements GenerationRuntime<T> {
       return Promise.resolve(undefined);
     }
     return this.#process.hook("handoff");
+  }
+
+  /**
+   * The generation kept the host waiting past a deadline (its `handoff()`
+   * past `loadTimeout`). A process that then does not answer a probe within
+   * {@linkcode PROBE_WAIT} ms is stuck in synchronous code: it is treated as
+   * one with a call past `callTimeout` is, SIGKILLed and, since it still
+   * serves, restarted from its snapshot, so that its next call is answered
+   * rather than left to `callTimeout`. One that answers is only slow (an
+   * `await` that takes long), and keeps its state and its calls.
+   *
+   * @param why What kept the host waiting, as "its handoff() did not settle within …".
+   * @returns What became of the process, for the message; `undefined` when nothing was done.
+   */
+  async hung(why: string): Promise<string | undefined> {
+    const process = this.#process;
+    if (this.#unloaded || process.dead) return undefined;
+    if (await process.answers(PROBE_WAIT)) return undefined;
+    // Replaced or ended while the probe waited: nothing of this process is left to deal with.
+    if (this.#unloaded || process.dead || process !== this.#process) return undefined;
+    const { payload } = this.#options;
+    process.kill(
+      new HotswapError(
+        "E_WORKER",
+        `The process of "${payload.entry}" was killed because ${why}: it may be stuck in a loop, and was dealt with as after a call past callTimeout; calls running there were lost`,
+        { path: payload.entry },
+      ),
+    );
+    // Now rather than when `died` is observed, to say whether a restart started.
+    this.#onDeath(process);
+    if (this.#restarting !== undefined) {
+      return "its process was killed and restarted from its snapshot, as after a call past callTimeout (the state it held since is lost)";
+    }
+    return `its process was killed, and is not restarted (${this.#broken?.message ?? "it no longer serves"})`;
   }
 
   /** Calls the module's `dispose()` in the process, if it has one and still runs. */

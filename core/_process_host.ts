@@ -32,6 +32,7 @@ import {
   LOG,
   LOG_ERR,
   MAX_LOG_LINE,
+  PROBE,
   READY,
   RESULT,
 } from "./_process_protocol.ts";
@@ -204,6 +205,21 @@ export class GenerationProcess {
     return this.#request(HOOK, name === "dispose" ? HOOK_DISPOSE : HOOK_HANDOFF, "");
   }
 
+  /**
+   * Whether the process answers a probe within `ms`: its event loop is free,
+   * so it is not stuck in synchronous code (an `await` that takes long is no
+   * hang). `false` for a dead process.
+   */
+  async answers(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+    try {
+      return await Promise.race([this.#request(PROBE, 0, "").then(() => true, () => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Aborts the generation's signal in the process. */
   abort(reason: string): void {
     if (this.#dead === undefined) this.#channel.send(ABORT, 0, 0, reason);
@@ -226,7 +242,7 @@ export class GenerationProcess {
     this.#die(reason, END_GRACE);
   }
 
-  #request(type: typeof LOAD | typeof HOOK, arg: number, text: string): Promise<unknown> {
+  #request(type: typeof LOAD | typeof HOOK | typeof PROBE, arg: number, text: string): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const full = this.#full();
     if (full !== undefined) return Promise.reject(full);

@@ -45,6 +45,7 @@ import {
   MAX_HOST_FRAME,
   MAX_LOG_LINE,
   MAX_PROCESS_FRAME,
+  PROBE,
   READY,
   RESULT,
 } from "./_process_protocol.ts";
@@ -194,6 +195,9 @@ const frames = new FrameReader(MAX_HOST_FRAME, (type, id, arg, payload) => {
       return;
     case ABORT:
       guest.abort(payloadText(payload));
+      return;
+    case PROBE:
+      writer.frame(RESULT, id, 0, "");
       return;
   }
 });

@@ -4,7 +4,7 @@
  * `_codec.ts`. Imported on both sides, so it imports nothing host-only.
  *
  * Host to process: `INIT` once, then `LOAD` once, then any number of `CALL`,
- * `HOOK` and `ABORT`. Process to host: `READY` once, then one `LOADED`,
+ * `HOOK`, `ABORT` and `PROBE`. Process to host: `READY` once, then one `LOADED`,
  * `RESULT` or `ERROR` per `LOAD`, `CALL` or `HOOK` (same id), and `LOG`
  * whenever the generation writes to its console.
  *
@@ -24,6 +24,12 @@ export const CALL = 3;
 export const HOOK = 4;
 /** Payload: the reason, as text. Aborts the factory's signal; not answered. */
 export const ABORT = 5;
+/**
+ * No payload. Answered at once by an empty `RESULT` (same id) from the
+ * process's event loop: a process that does not answer is stuck in
+ * synchronous code.
+ */
+export const PROBE = 6;
 
 /** The process listens. No payload. */
 export const READY = 16;

@@ -62,6 +62,18 @@ export interface GenerationRuntime<T> {
   /** Told once the generation no longer serves and starts to drain (a process is then not restarted). */
   retiring?(): void;
   /**
+   * Told that the generation's code kept the host waiting past a deadline
+   * other than `callTimeout` (its `handoff()` did not settle within
+   * `loadTimeout`): a sandbox stuck in synchronous code is treated as hung,
+   * as after a call past `callTimeout` (a process is killed and, while it
+   * serves, restarted from its snapshot). Absent where nothing can be done
+   * (inline).
+   *
+   * @param why What kept the host waiting, as "its handoff() did not settle within …".
+   * @returns What became of the sandbox, for the message that reports it; `undefined` if nothing.
+   */
+  hung?(why: string): Promise<string | undefined>;
+  /**
    * Resolves once no call the handle made is pending (a worker's or a
    * process's: remote calls their caller did not await included); the drain
    * waits for it too.
@@ -289,6 +301,15 @@ export class Generation<T> {
   /** Asks the runtime for the state to hand to the next generation: the state, or a promise of it. */
   handoff(): unknown {
     return this.#runtime.handoff();
+  }
+
+  /**
+   * Treats the generation's sandbox as hung (see `GenerationRuntime.hung`).
+   *
+   * @returns What became of it, for the message that reports it; `undefined` if nothing was done.
+   */
+  async hung(why: string): Promise<string | undefined> {
+    return await this.#runtime.hung?.(why);
   }
 
   /**

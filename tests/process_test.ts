@@ -10,7 +10,7 @@
  * @module
  */
 
-import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, doesNotMatch, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import {
   defineContract,
@@ -288,6 +288,68 @@ Deno.test("process mode: a call past callTimeout rejects E_TIMEOUT and a restart
     strictEqual(detail.restarts, 1);
     match(detail.reason, /callTimeout/);
     strictEqual(hot.generation, 1);
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a handoff() stuck in a synchronous loop fails the swap E_TIMEOUT, and a restarted process serves the next call at once", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write(probeFiles("v1"));
+  const entry = await fixture.write({
+    "spin.ts":
+      'export { hs_probe } from "./probe.ts";\nexport function handoff() { for (;;) { /* never returns */ } }\n',
+  });
+  const callTimeout = 20_000;
+  const hot = await registerHotswap(probe, entry, { isolation: "process", loadTimeout: 500, callTimeout });
+  try {
+    const before = await hot.with((h) => h.info());
+    const restarted = nextRestart(hot);
+    const refused: unknown = await hot.swap(fixture.path("probe.ts")).then(() => undefined, (error) => error);
+    ok(refused instanceof HotswapError, String(refused));
+    strictEqual(refused.code, "E_TIMEOUT");
+    strictEqual(hot.generation, 1);
+    // Generation 1 stays active: its next call is answered by a restarted process, not after callTimeout.
+    const started = performance.now();
+    const after = await hot.with((h) => h.info());
+    const waited = performance.now() - started;
+    ok(waited < callTimeout / 4, `answered after ${waited} ms`);
+    ok(after.pid !== before.pid, "a new process serves");
+    strictEqual(after.generation, 1);
+    strictEqual(after.digest, before.digest);
+    match(refused.message, /handoff\(\) of .*spin\.ts" did not settle within loadTimeout \(500 ms\)/);
+    match(refused.message, /process was killed and restarted from its snapshot/);
+    match(refused.message, /\{ handoff: false \}/);
+    const detail = await restarted;
+    strictEqual(detail.generation, 1);
+    match(detail.reason, /handoff\(\) did not settle within loadTimeout/);
+    // The way out the message names still works.
+    strictEqual((await hot.swap(fixture.path("probe.ts"), { handoff: false })).generation, 2);
+    strictEqual(hot.with((h) => h.label), "v1");
+  } finally {
+    await closeAll(hot);
+  }
+});
+
+Deno.test("process mode: a handoff() that only awaits past loadTimeout fails the swap, and its process serves on unharmed", async () => {
+  await using fixture = await Fixture.create();
+  await fixture.write(probeFiles("v1"));
+  const entry = await fixture.write({
+    "slow.ts": 'export { hs_probe } from "./probe.ts";\n' +
+      "export function handoff() { return new Promise((resolve) => setTimeout(() => resolve(1), 3_000)); }\n",
+  });
+  const hot = await registerHotswap(probe, entry, { isolation: "process", loadTimeout: 300 });
+  let restarts = 0;
+  hot.addEventListener("restart", () => restarts++);
+  try {
+    const before = await hot.with((h) => h.info());
+    const refused: unknown = await hot.swap(fixture.path("probe.ts")).then(() => undefined, (error) => error);
+    ok(refused instanceof HotswapError, String(refused));
+    strictEqual(refused.code, "E_TIMEOUT");
+    doesNotMatch(refused.message, /killed/, "a process that answers its probe is not treated as hung");
+    const after = await hot.with((h) => h.info());
+    strictEqual(after.pid, before.pid, "the same process serves");
+    strictEqual(restarts, 0);
   } finally {
     await closeAll(hot);
   }
