@@ -25,9 +25,9 @@
  * @module
  */
 
-import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HotswapError } from "./errors.ts";
+import { absoluteGrant, grantFlag, hostHolds } from "./_host_grants.ts";
 import type { WorkerPermissions } from "./options.ts";
 import type { ProcessCommand } from "./_process_host.ts";
 
@@ -42,8 +42,6 @@ const processMain = (): URL => new URL("./_process_main.ts", import.meta.url);
 /** Permission kinds, each denied unless `permissions` grants it. */
 const KINDS = ["env", "ffi", "import", "net", "read", "run", "sys", "write"] as const;
 type Kind = typeof KINDS[number];
-/** Kinds whose values are paths, resolved against the host's working directory. */
-const PATH_KINDS: ReadonlySet<Kind> = new Set(["ffi", "read", "write"]);
 /** Where npm packages come from: naming it in `import` allows `npm:` specifiers. */
 const NPM_REGISTRY = "registry.npmjs.org";
 
@@ -110,7 +108,7 @@ export function permissionFlags(permissions: WorkerPermissions | undefined, entr
       );
     }
     if (value.length === 0) continue;
-    const items = (value as string[]).map((item) => absolute(kind, item));
+    const items = (value as string[]).map((item) => absoluteGrant(kind, item));
     for (const item of items) assertHostHolds(kind, item, entry);
     flags.push(`--allow-${kind}=${items.join(",")}`);
     if (kind === "import") {
@@ -215,39 +213,13 @@ function temporaryRoot(): string {
   return windows ? "C:\\Windows\\Temp" : "/tmp";
 }
 
-function absolute(kind: Kind, item: string): string {
-  const pathLike = PATH_KINDS.has(kind) || (kind === "run" && /[\\/]/.test(item));
-  return pathLike && !isAbsolute(item) ? resolve(item) : item;
-}
-
 /** Refuses a grant the host itself does not hold (import excepted: the host's own state is not queryable as granted). */
 function assertHostHolds(kind: Kind, item: string | undefined, entry: string): void {
-  if (kind === "import") return;
-  const descriptor = describe(kind, item);
-  if (Deno.permissions.querySync(descriptor).state === "granted") return;
-  const flag = item === undefined ? `--allow-${kind}` : `--allow-${kind}=${item}`;
+  if (hostHolds(kind, item)) return;
+  const flag = grantFlag(kind, item);
   throw new HotswapError(
     "E_PERMISSION",
     `Cannot grant ${flag} to the process of "${entry}": the host does not hold it itself; add ${flag} to the host, or narrow "permissions"`,
     { path: entry },
   );
-}
-
-function describe(kind: Exclude<Kind, "import">, item: string | undefined): Deno.PermissionDescriptor {
-  switch (kind) {
-    case "env":
-      return item === undefined ? { name: "env" } : { name: "env", variable: item };
-    case "net":
-      return item === undefined ? { name: "net" } : { name: "net", host: item };
-    case "run":
-      return item === undefined ? { name: "run" } : { name: "run", command: item };
-    case "sys":
-      return item === undefined
-        ? { name: "sys" }
-        : { name: "sys", kind: item as NonNullable<Deno.SysPermissionDescriptor["kind"]> };
-    case "read":
-    case "write":
-    case "ffi":
-      return item === undefined ? { name: kind } : { name: kind, path: item };
-  }
 }

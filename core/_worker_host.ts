@@ -15,6 +15,7 @@
 import { fileURLToPath } from "node:url";
 import type { Contract } from "./contract.ts";
 import { describeThrown, HotswapError } from "./errors.ts";
+import { missingGrants } from "./_host_grants.ts";
 import { decodeValue } from "./_codec.ts";
 import type { LoadRequest } from "./loader.ts";
 import type { MintedSnapshot } from "./snapshot.ts";
@@ -110,11 +111,19 @@ export class WorkerHost {
         deno: { permissions },
       });
     } catch (error) {
+      // The flags to add, as process isolation names them; the whole set only when none is found missing.
+      const missing = missingGrants(permissions);
       throw new HotswapError(
         "E_PERMISSION",
-        `Cannot start a worker for "${entry}" with permissions ${JSON.stringify(permissions)}: ${
-          describeThrown(error)
-        }; a worker can only receive permissions the host has: grant them to the host or narrow "permissions"`,
+        missing.length > 0
+          ? `Cannot start a worker for "${entry}": it is to be granted ${
+            missing.join(" ")
+          }, which the host does not hold itself, and a worker can only receive permissions the host has; add ${
+            missing.join(" ")
+          } to the host, or narrow "permissions"`
+          : `Cannot start a worker for "${entry}" with permissions ${JSON.stringify(permissions)}: ${
+            describeThrown(error)
+          }; a worker can only receive permissions the host has: grant them to the host or narrow "permissions"`,
         { path: entry, cause: error },
       );
     }

@@ -270,6 +270,71 @@ Deno.test("worker mode: a result that would grow past the channel's limit in tra
   strictEqual(await hot.with((h) => h.label), "v1");
 });
 
+Deno.test("worker mode: a result of hundreds of MiB of binary data or text is refused by size before it is encoded, the host serves on", async () => {
+  // Run as a subprocess: encoding it first (as base64 text, then as JSON) ended the whole host
+  // process with V8's "Fatal process out of memory: Zone" once a string passed about 2^28 bytes.
+  await using fixture = await Fixture.create();
+  const big = "200 * 1024 * 1024";
+  await fixture.write({
+    "gen.ts": `export const hs_big = {
+  view: () => new Uint8Array(${big}),
+  nested: () => ({ parts: [1, new DataView(new ArrayBuffer(${big}))] }),
+  buffer: () => new ArrayBuffer(600 * 1024 * 1024),
+  text: () => new TextDecoder().decode(new Uint8Array(300_000_000).fill(120)),
+  ok: () => 2,
+};
+export function handoff() { return { state: new Float64Array(${big} / 8) }; }
+`,
+    "data.ts":
+      `export const hs_big = { ok: () => 3, view: () => 0, nested: () => 0, buffer: () => 0, text: () => 0, data: new Uint8Array(${big}) };`,
+    "next.ts":
+      `export const hs_big = { ok: () => 4, view: () => 0, nested: () => 0, buffer: () => 0, text: () => 0 };`,
+    "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
+type Big = { view(): unknown; nested(): unknown; buffer(): unknown; text(): unknown; ok(): number };
+const c = defineContract<Big>({
+  name: "Big", version: "1.0.0", symbol: "hs_big",
+  shape: { view: "function", nested: "function", buffer: "function", text: "function", ok: "function" },
+});
+const hot = await registerHotswap(c, new URL("./gen.ts", import.meta.url), { isolation: "worker" });
+const outcome = (error: any) => [error?.name, error?.code ?? "-", error?.message].join(" ");
+for (const member of ["view", "nested", "buffer", "text"] as const) {
+  const error = await hot.with((h) => h[member]()).then(() => undefined, (e) => e);
+  console.log(member, outcome(error));
+  console.log("then ok", await hot.with((h) => h.ok()));
+}
+for (const [file, options] of [["data.ts", { handoff: false }], ["next.ts", {}]] as const) {
+  const error = await hot.swap(new URL("./" + file, import.meta.url), options).then(() => undefined, (e) => e);
+  console.log(file, outcome(error));
+  console.log("then ok", await hot.with((h) => h.ok()));
+}
+await hot.close();
+`,
+  });
+  const { code, stdout, stderr } = await runToEnd([
+    "run",
+    "--unstable-worker-options",
+    "--no-prompt",
+    "--allow-read",
+    `--allow-run=${Deno.execPath()}`,
+    "host.ts",
+  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
+  strictEqual(code, 0, stdout + stderr);
+  strictEqual(stderr, "");
+  const limit = "over the worker channel's limit of 64 MiB; return less";
+  for (const member of ["view", "nested", "buffer", "text"]) {
+    match(
+      stdout,
+      new RegExp(`^${member} RangeError - The call's result is at least \\d+ MiB encoded, ${limit}`, "m"),
+    );
+  }
+  match(stdout, new RegExp(`^data\\.ts ContractError E_CONTRACT Cannot copy member "data".* ${limit}`, "m"));
+  match(
+    stdout,
+    new RegExp(`^next\\.ts HotswapError E_INIT Cannot hand state .*threw RangeError: .* ${limit}`, "m"),
+  );
+  strictEqual(stdout.match(/^then ok 2$/gm)?.length, 6, stdout);
+});
+
 Deno.test("worker mode: calls run in call order whichever way their arguments travel", async () => {
   await using fixture = await Fixture.create();
   await using hot = await workerHot(fixture, probeModule("v1"));
@@ -394,7 +459,13 @@ Deno.test("worker mode: permissions the host lacks are refused with E_PERMISSION
   await rejectsWith(
     workerHot(fixture, probeModule("v1"), { permissions: { net: true } }),
     "E_PERMISSION",
-    /host has/,
+    /granted --allow-net, which the host does not hold itself.*; add --allow-net to the host, or narrow "permissions"$/,
+  );
+  // Each missing item is named as the flag to add, and only those: 127.0.0.1 is the host's.
+  await rejectsWith(
+    workerHot(fixture, probeModule("v1"), { permissions: { net: ["127.0.0.1", "example.com"] } }),
+    "E_PERMISSION",
+    /granted --allow-net=example\.com, which the host does not hold itself.*; add --allow-net=example\.com to the host/,
   );
   strictEqual(liveWorkers(), 0);
 });
