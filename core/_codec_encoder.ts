@@ -36,15 +36,61 @@ const ARRAY_PROTOTYPE = Array.prototype;
 const PLAIN_DEPTH = 100;
 
 /**
+ * The longest string (or key) the plain check lets through, in characters:
+ * a longer one goes to the tagged encoder, which measures it against the
+ * caller's limit before anything stringifies it. 64 Mi characters: what a
+ * worker or process channel carries, and at two bytes each well under
+ * {@linkcode MAX_STRING_BYTES}.
+ */
+const PLAIN_STRING = 64 * 1024 * 1024;
+
+/**
+ * The most bytes one string may hold when `JSON.stringify` writes it. On
+ * Deno 2.9.6 (measured), stringifying one flat string of about 2^28 bytes
+ * (2^28 one-byte characters, 2^27 two-byte ones; the base64 of a 192 MiB
+ * buffer) is no exception but "Fatal process out of memory: Zone": the
+ * whole process ends, the host's with a worker's. Kept 1 MiB below that.
+ */
+const MAX_STRING_BYTES = 2 ** 28 - 2 ** 20;
+
+/** A string with a character past U+00FF: V8 keeps it at two bytes a character. */
+const TWO_BYTE = /[\u0100-\uffff]/;
+
+/**
  * Encodes a value as JSON text when JSON carries it faithfully, else as `~`
  * and the tagged tree. `undefined` is left to the caller.
  *
  * @throws {DOMException} `DataCloneError` for a value that cannot cross.
+ * @throws {RangeError} For a value past the budget, or holding a string or
+ *   buffer too long to encode.
  */
 export function encodeDefined(value: unknown): string {
-  const text = isPlain(value, 0, undefined)
-    ? stringify(value)
-    : "~" + stringify(new Encoder().encode(value, 0));
+  return encodeWithin(value, Infinity) as string;
+}
+
+/**
+ * {@linkcode encodeDefined}, for a channel that carries at most `limit`
+ * characters: the strings and buffers of a tagged value are counted as the
+ * encoder meets them, before any is encoded, and once they alone pass
+ * `limit` it stops, returning their count (so a buffer of hundreds of MiB is
+ * never turned into text). The text is returned otherwise, which may still
+ * be longer than `limit`: the caller checks its length.
+ *
+ * @throws {DOMException} `DataCloneError` for a value that cannot cross.
+ * @throws {RangeError} As {@linkcode encodeDefined}.
+ */
+export function encodeWithin(value: unknown, limit: number): string | number {
+  let text: string;
+  if (isPlain(value, 0, undefined)) {
+    text = stringify(value);
+  } else {
+    try {
+      text = "~" + stringify(new Encoder(limit).encode(value, 0));
+    } catch (error) {
+      if (error instanceof OverLimit) return error.chars;
+      throw error;
+    }
+  }
   // What the decoder counts before it parses, counted here the same way: a
   // value within the budget always crosses, one past it fails here, as a
   // clone error would, rather than be refused by the host as malformed.
@@ -84,6 +130,7 @@ const UNCLONEABLE_KIND = /Generator|Iterator|^Intl\./;
 function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): boolean {
   switch (typeof value) {
     case "string":
+      return value.length <= PLAIN_STRING;
     case "boolean":
       return true;
     case "number":
@@ -118,7 +165,9 @@ function isPlain(value: unknown, depth: number, seen: Set<object> | undefined): 
       const record = value as Record<string, unknown>;
       const names = keys(record);
       for (let i = 0; i < names.length; i++) {
-        const item = record[names[i]!];
+        const name = names[i]!;
+        if (name.length > PLAIN_STRING) return false;
+        const item = record[name];
         if (seen === undefined && typeof item === "object" && item !== null) seen = new Set();
         if (!isPlain(item, depth + 1, seen)) return false;
       }
@@ -140,6 +189,11 @@ function cloneError(what: string): DOMException {
   return new DOMException(`${what} could not be cloned`, "DataCloneError");
 }
 
+/** Thrown by the encoder once the text it counted passes its limit; never leaves this module. */
+class OverLimit {
+  constructor(readonly chars: number) {}
+}
+
 /** Writes the tagged tree; containers are numbered in the order they are first met. */
 class Encoder {
   readonly #ids = new Map<object, number>();
@@ -147,10 +201,38 @@ class Encoder {
   #costly = 0;
   /** Keys of wide objects, counted as they are written (see `BUDGET.wideKeys`). */
   #wideKeys = 0;
+  /** Characters of strings and base64 counted so far: less than the text will have. */
+  #chars = 0;
+  readonly #limit: number;
+
+  /** @param limit The characters past which encoding stops (see {@linkcode encodeWithin}). */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /**
+   * Counts a string of `length` characters (its quotes too), before anything
+   * writes it, and refuses one `JSON.stringify` cannot write: base64 is
+   * one-byte text, `text` (when given) is looked at only when long.
+   */
+  #text(length: number, text?: string): void {
+    this.#chars += length + 2;
+    if (this.#chars > this.#limit) throw new OverLimit(this.#chars);
+    if (length <= MAX_STRING_BYTES / 2) return;
+    if (length > MAX_STRING_BYTES || (text !== undefined && TWO_BYTE.test(text))) {
+      throw overBudget(
+        text === undefined
+          ? `${Math.floor(MAX_STRING_BYTES * 3 / 4 / 2 ** 20)} MiB in one buffer`
+          : `${MAX_STRING_BYTES / 2 ** 20} MiB in one string`,
+      );
+    }
+  }
 
   encode(value: unknown, depth: number): Tree {
     switch (typeof value) {
       case "string":
+        this.#text(value.length, value);
+        return value;
       case "boolean":
         return value;
       case "number":
@@ -167,6 +249,7 @@ class Encoder {
         if (digits.length > MAX_BIGINT_DIGITS) {
           throw overBudget(`${MAX_BIGINT_DIGITS * 4} bits in one bigint`);
         }
+        this.#text(digits.length + 1);
         return ["I", value < 0n ? `-${digits}` : digits];
       }
       case "object":
@@ -199,15 +282,23 @@ class Encoder {
       return ["T", kind, buffer, value.byteOffset, (value as unknown as { length: number }).length];
     }
     switch (kind) {
-      case "ArrayBuffer":
-        return ["B", new Uint8Array(value as ArrayBuffer).toBase64()];
+      case "ArrayBuffer": {
+        const bytes = new Uint8Array(value as ArrayBuffer);
+        // Measured before it is made: base64 of a large buffer could be too long to stringify.
+        this.#text(Math.ceil(bytes.length / 3) * 4);
+        return ["B", bytes.toBase64()];
+      }
       case "Date":
         return ["D", this.encode(Date.prototype.getTime.call(value), next)];
-      case "RegExp":
+      case "RegExp": {
         if (++this.#costly > BUDGET.costly) {
           throw overBudget(`${BUDGET.costly} errors and regular expressions`);
         }
-        return ["X", (value as RegExp).source, (value as RegExp).flags];
+        const { source, flags } = value as RegExp;
+        if (typeof source === "string") this.#text(source.length, source);
+        if (typeof flags === "string") this.#text(flags.length, flags);
+        return ["X", source, flags];
+      }
       case "Map": {
         this.#count((value as Map<unknown, unknown>).size);
         const tree: Tree[] = ["M"];
@@ -248,7 +339,11 @@ class Encoder {
     const names = keys(record);
     this.#wideKeys += wideKeysOf(names.length);
     if (this.#wideKeys > BUDGET.wideKeys) throw overBudget(WIDE_KEYS_LIMIT);
-    for (let i = 0; i < names.length; i++) tree.push(names[i]!, this.encode(record[names[i]!], next));
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      this.#text(name.length, name);
+      tree.push(name, this.encode(record[name], next));
+    }
     return tree;
   }
 
@@ -272,6 +367,7 @@ class Encoder {
     const tree: Tree[] = ["H", list.length];
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
+      this.#text(name.length, name);
       tree.push(
         ARRAY_INDEX.test(name) ? Number(name) : name,
         this.encode(list[name as unknown as number], depth),

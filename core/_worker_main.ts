@@ -12,7 +12,7 @@
  */
 
 import { Guest, uncopiedResult } from "./_guest.ts";
-import { encodeDefined } from "./_codec_encoder.ts";
+import { encodeWithin } from "./_codec_encoder.ts";
 import { type HostMessage, MAX_WORKER_RESULT, type PostedWorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
 import { lockDown, lockNodeBuiltins } from "./_worker_lockdown.ts";
@@ -165,13 +165,17 @@ function succeed(id: number, value: unknown): void {
  * `value` as the codec's text (as `encodeValue` in `_codec.ts` writes it,
  * without importing the decoder, which only the host needs).
  *
- * @throws {RangeError} When it is longer than the channel carries, naming `what`.
+ * @throws {RangeError} When it is longer than the channel carries, naming `what`:
+ *   measured before it is encoded when its strings and buffers alone are.
  */
 function encodeWithinChannel(value: unknown, what: string): string {
-  const encoded = value === undefined ? "" : encodeDefined(value);
-  if (encoded.length <= MAX_WORKER_RESULT) return encoded;
+  const encoded = value === undefined ? "" : encodeWithin(value, MAX_WORKER_RESULT);
+  if (typeof encoded === "string" && encoded.length <= MAX_WORKER_RESULT) return encoded;
+  const size = typeof encoded === "string"
+    ? `${Math.ceil(encoded.length / 1024 / 1024)} MiB`
+    : `at least ${Math.floor(encoded / 1024 / 1024)} MiB`;
   throw new RangeError(
-    `${what} is ${Math.ceil(encoded.length / 1024 / 1024)} MiB encoded, over the worker channel's limit of ${
+    `${what} is ${size} encoded, over the worker channel's limit of ${
       MAX_WORKER_RESULT / 1024 / 1024
     } MiB; return less, or return it in parts over several calls`,
   );
