@@ -81,7 +81,7 @@ const forgetSpawned = Set.prototype.delete;
 const eachSpawned = Set.prototype.forEach;
 const killChild = Deno.ChildProcess.prototype.kill;
 const then = Promise.prototype.then;
-const exit = (code: number): never => {
+const killSpawned = (): void => {
   apply(eachSpawned, spawned, [(child: Deno.ChildProcess) => {
     try {
       apply(killChild, child, ["SIGKILL"]);
@@ -89,8 +89,12 @@ const exit = (code: number): never => {
       // Exited meanwhile.
     }
   }]);
+};
+const exit = (code: number): never => {
+  killSpawned();
   return denoExit(code);
 };
+const exitSoon = setTimeout;
 const spawn = Deno.Command.prototype.spawn;
 // A getter the generation could replace on the prototype: one answering at
 // once would make this forget a child still running.
@@ -108,8 +112,20 @@ Object.defineProperty(Deno.Command.prototype, "spawn", {
   configurable: false,
 });
 trackCommands();
-// A generation's own Deno.exit ends what it spawned too.
+// A generation's own Deno.exit ends what it spawned too, and so does `close()`,
+// which Deno's own version turns into an exit that passes by `Deno.exit`
+// (on a timer: the call returns first, as a window's close does).
 Object.defineProperty(Deno, "exit", { value: exit, writable: false, configurable: false });
+let closing = false;
+Object.defineProperty(globalThis, "close", {
+  value: function close(): void {
+    if (closing) return;
+    closing = true;
+    exitSoon(() => exit(0), 0);
+  },
+  writable: false,
+  configurable: false,
+});
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const utf8 = new TextEncoder();
@@ -375,6 +391,18 @@ function keepChannelAndCache(): void {
   // stdout and stderr write to the channel's file descriptors otherwise; and Node's Worker.
   setUpNodeProcess = whenNodeProcessReached((node) => {
     if (node === undefined) return;
+    // Node's abort() ends the process by SIGABRT, past `Deno.exit`: what the generation spawned first.
+    const abort = (node as { abort?: () => never }).abort;
+    if (typeof abort === "function") {
+      Object.defineProperty(node, "abort", {
+        value: function abortProcess(): never {
+          killSpawned();
+          return apply(abort, node, []);
+        },
+        writable: false,
+        configurable: false,
+      });
+    }
     for (const [name, level] of [["stdout", LOG_OUT], ["stderr", LOG_ERR]] as const) {
       Object.defineProperty(node, name, {
         value: frameStream(node, level),

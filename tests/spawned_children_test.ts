@@ -250,3 +250,38 @@ Deno.test({
     );
   },
 });
+
+for (
+  const [how, ending, said] of [
+    ["close()", "close();", /exited with code 0/],
+    ["process.abort()", '(await import("node:process")).default.abort();', /killed by SIGABRT/],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `process mode: a generation that ends its process with ${how} ends what it spawned, and is restarted`,
+    ignore: Deno.build.os !== "linux" || SLEEP === undefined,
+    fn: async () => {
+      await using fixture = await Fixture.create();
+      const entry = await fixture.write({
+        "spawner.ts": SPAWNER.replace(
+          "    return child.pid;",
+          `    setTimeout(async () => { ${ending} }, 0);\n    return child.pid;`,
+        ),
+      });
+      await using hot = await registerHotswap(spawner, entry, {
+        isolation: "process",
+        permissions: { run: [SLEEP!] },
+      });
+      const restarted = new Promise<string>((resolve) =>
+        hot.addEventListener("restart", ({ detail }) => resolve(detail.reason), { once: true })
+      );
+      const pid = await hot.with((h) => h.spawn(false));
+      match(await restarted, said, "the host names how the process ended, not a broken protocol");
+      const gone = await until(async () => !(await alive(pid)), 5_000);
+      if (!gone) await new Deno.Command("kill", { args: ["-9", String(pid)] }).output();
+      ok(gone, `child ${pid} still ran after its generation's process ended by ${how}`);
+      strictEqual(typeof await hot.with((h) => h.spawn(false)), "number", "the restarted process serves");
+    },
+  });
+}
