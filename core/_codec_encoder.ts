@@ -124,6 +124,8 @@ const UNCLONEABLE_KINDS: ReadonlySet<string> = new Set([
   "ReadableStream",
   "WritableStream",
   "TransformStream",
+  // Transferable only (found by a review): a result, which transfers nothing, cannot carry one.
+  "MessagePort",
 ]);
 const UNCLONEABLE_KIND = /Generator|Iterator|^Intl\./;
 

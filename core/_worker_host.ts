@@ -225,7 +225,7 @@ export class WorkerHost {
     call.reject(
       new HotswapError(
         "E_TIMEOUT",
-        `${this.#what()} did not answer a call within callTimeout (${this.#callTimeout} ms); the worker goes on (Deno cannot stop a synchronous loop in it); make the call return sooner, or raise callTimeout`,
+        `${this.#what()} did not answer a call within callTimeout (${this.#callTimeout} ms); the call may still be running there, and the worker goes on serving (the call is not stopped: a promise that never settles stays pending, and Deno cannot stop a synchronous loop); make the call return sooner, or raise callTimeout`,
         { path: this.#entry || undefined },
       ),
     );

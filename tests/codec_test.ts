@@ -66,7 +66,7 @@ Deno.test("encodeValue refuses what cannot be cloned with a DataCloneError", () 
     throws(() => encodeValue(value), (error: Error) => error.name === "DataCloneError");
   }
   // Objects whose state is internal, which structured cloning refuses too, rather than `{}`.
-  const internal = [
+  const internal: object[] = [
     (function* () {})(),
     (async function* () {})(),
     [1].values(),
@@ -77,10 +77,14 @@ Deno.test("encodeValue refuses what cannot be cloned with a DataCloneError", () 
     new ReadableStream(),
     new Request("http://127.0.0.1/"),
   ];
+  const { port1, port2 } = new MessageChannel();
+  internal.push(port1);
   for (const value of internal) {
     throws(() => structuredClone(value), (error: Error) => error.name === "DataCloneError");
     throws(() => encodeValue(value), (error: Error) => error.name === "DataCloneError", String(value));
   }
+  port1.close();
+  port2.close();
   // A class instance crosses as its own data, as structured cloning copies it.
   class Point {
     x = 1;
