@@ -72,9 +72,19 @@ scope.addEventListener("message", (event) => {
     lockDown();
     post({ t: "ready" });
     serve().catch((error) => {
-      // Only a bug of this program lands here: say so, then die like a crash.
-      console.error("hotswap worker: the call loop failed:", error);
-      scope.close();
+      // A generation that wrote over the shared ring (it lives in this realm) lands here, as would a bug of
+      // this program: reported as a crash, which the host names, then ended, not as the generation's close().
+      crashed = true;
+      try {
+        post({
+          t: "crash",
+          what: `the runtime's call loop failed (the generation may have written over its call channel): ${
+            String(error).slice(0, CRASH_TEXT)
+          }`,
+          where: undefined,
+        });
+      } catch { /* the host learns it from the missing answers then */ }
+      end();
     });
     return;
   }

@@ -626,6 +626,36 @@ Deno.test("worker mode: a load that leaves a rejection unhandled, or a 0 ms time
   }
 });
 
+Deno.test("worker mode: a generation that writes over its call channel is reported as a crash of the call loop, not as its close()", async () => {
+  await using fixture = await Fixture.create();
+  // The generation shares its realm's Atomics with the runtime's ring code: patched, they hand it the
+  // ring's control words, and it moves the request ring's head (word 0) past what the host wrote.
+  const source = probeModule("v1").replace(
+    "export const hs_probe = {",
+    `let control: Int32Array | undefined;
+for (const name of ["load", "store", "notify", "waitAsync"] as const) {
+  const original = Atomics[name] as (...args: unknown[]) => unknown;
+  (Atomics as unknown as Record<string, unknown>)[name] = (array: Int32Array, ...rest: unknown[]) => {
+    if (array?.buffer instanceof SharedArrayBuffer) control ??= array;
+    return original.call(Atomics, array, ...rest);
+  };
+}
+export function corrupt() {
+  control![0]! += 5;
+  Atomics.notify(control!, 0);
+}
+export const hs_probe = {`,
+  ).replace("label: ", "corrupt, label: ");
+  await using hot = await workerHot(fixture, source);
+  strictEqual(await hot.with((h) => h.nested.twice(2)), 4);
+  await hot.with((h) => (h as unknown as { corrupt(): Promise<void> }).corrupt()).catch(() => {});
+  await rejectsWith(
+    hot.with((h) => h.nested.twice(3)),
+    "E_WORKER",
+    /crashed: the runtime's call loop failed \(the generation may have written over its call channel\): RangeError/,
+  );
+});
+
 Deno.test("worker mode: a generation that ends its own worker rejects its calls with E_WORKER", async () => {
   await using fixture = await Fixture.create();
   {
