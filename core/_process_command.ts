@@ -28,6 +28,7 @@
 import { fileURLToPath } from "node:url";
 import { HotswapError } from "./errors.ts";
 import { absoluteGrant, grantFlag, hostHolds } from "./_host_grants.ts";
+import { privateDirectory } from "./_private_directory.ts";
 import type { WorkerPermissions } from "./options.ts";
 import type { ProcessCommand } from "./_process_host.ts";
 
@@ -150,67 +151,6 @@ export function processCommand(flags: readonly string[], memoryLimitMiB: number)
     cwd: directory.path,
     cleanup: directory.remove,
   };
-}
-
-/**
- * A fresh empty directory under the system's temporary directory, removed
- * once the process ends. Making it needs write permission there; a host
- * without it runs the process in the temporary directory itself, never in
- * the host's own working directory. Relative grants were already made
- * absolute, so the choice changes no permission.
- */
-function privateDirectory(): { path: string; remove: () => Promise<void> } {
-  const root = temporaryRoot();
-  if (Deno.permissions.querySync({ name: "write", path: root }).state === "granted") {
-    try {
-      const path = Deno.makeTempDirSync({ dir: root, prefix: "hotswap_generation_" });
-      removeAtExit(path);
-      return {
-        path,
-        remove: () => {
-          LIVE_DIRECTORIES.delete(path);
-          return Deno.remove(path, { recursive: true }).catch(() => {});
-        },
-      };
-    } catch {
-      // Full, or gone: fall back as if the host could not write there.
-    }
-  }
-  return { path: root, remove: () => Promise.resolve() };
-}
-
-/** Private directories whose process has not ended yet, removed if the host exits first. */
-const LIVE_DIRECTORIES = new Set<string>();
-let exitHook = false;
-
-/**
- * A host that exits without closing its references (a script's end, a
- * benchmark) never runs a process's cleanup: its directory would be left in
- * the temporary directory. Removed synchronously at the `unload` event.
- */
-function removeAtExit(path: string): void {
-  LIVE_DIRECTORIES.add(path);
-  if (exitHook) return;
-  exitHook = true;
-  globalThis.addEventListener("unload", () => {
-    for (const directory of LIVE_DIRECTORIES) {
-      try {
-        Deno.removeSync(directory, { recursive: true });
-      } catch {
-        // Gone already, or no longer ours to remove: nothing to do at exit.
-      }
-    }
-  });
-}
-
-function temporaryRoot(): string {
-  const windows = Deno.build.os === "windows";
-  const variable = windows ? "TEMP" : "TMPDIR";
-  if (Deno.permissions.querySync({ name: "env", variable }).state === "granted") {
-    const value = Deno.env.get(variable);
-    if (value !== undefined && value !== "") return value;
-  }
-  return windows ? "C:\\Windows\\Temp" : "/tmp";
 }
 
 /** Refuses a grant the host itself does not hold (import excepted: the host's own state is not queryable as granted). */
