@@ -136,9 +136,11 @@ function sweep(root: string): void {
 }
 
 /**
- * A host that exits without closing its references (a script's end, a
- * benchmark) never runs a process's cleanup: its directories would be left
- * in the temporary directory. Removed synchronously at the `unload` event.
+ * A host that exits without closing its references (`Deno.exit()`, as a
+ * benchmark ends) never runs a process's cleanup: its directories would be
+ * left in the temporary directory. Removed synchronously at the `unload`
+ * event, which Deno fires then (not at an uncaught error or a signal: the
+ * next host removes those, see {@linkcode sweep}).
  */
 function removeAtExit(path: string): void {
   live.add(path);
