@@ -22,8 +22,12 @@ import { buildRemoteHandle, RemoteCalls } from "./_remote_handle.ts";
 
 /** The window over which `maxRestarts` counts restarts. */
 const RESTART_WINDOW = 60_000;
-/** How long a process whose `handoff()` ran past `loadTimeout` has to answer a probe before it counts as hung. */
-const PROBE_WAIT = 500;
+/**
+ * How long a process whose `handoff()` ran past `loadTimeout` has to answer a
+ * probe before it counts as hung: long enough for a healthy one on a starved
+ * machine, and what a hung one adds to the refusal.
+ */
+const PROBE_WAIT = 2_000;
 
 /** What a {@linkcode ProcessGeneration} needs besides its first process. */
 export interface ProcessGenerationOptions {
