@@ -8,6 +8,7 @@
  */
 
 import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** Permission kinds a sandbox may be granted. */
 export type GrantKind = "env" | "ffi" | "import" | "net" | "read" | "run" | "sys" | "write";
@@ -52,7 +53,10 @@ export function missingGrants(permissions: Deno.PermissionOptionsObject): string
     } else if (Array.isArray(value)) {
       for (const item of value) {
         if (typeof item !== "string" && !(item instanceof URL)) continue;
-        const name = absoluteGrant(kind, String(item instanceof URL ? item.pathname : item));
+        const text = item instanceof URL
+          ? (item.protocol === "file:" ? fileURLToPath(item) : item.href)
+          : item;
+        const name = absoluteGrant(kind, text);
         if (!hostHolds(kind, name)) missing.push(grantFlag(kind, name));
       }
     }

@@ -3,13 +3,15 @@
  * directory under the system's temporary directory, removed once the
  * process ends, at the host's exit, or, when the host could not remove it
  * (killed, ended by Ctrl-C or by an uncaught error), by the next host that
- * starts a process.
+ * starts a process and may list the temporary directory.
  *
  * A host holds an exclusive lock on a file of its own beside them
  * (`hotswap_host_<id>.lock`) while it has any, and names them after it
  * (`hotswap_generation_<id>_…`). The lock ends with the process that holds
  * it, however that process ends; a host that can take the lock of another
- * knows that host is gone, and removes what it left.
+ * knows that host is gone, and removes what it left. Where the file system
+ * has no locks, a host's directories carry no id, and are never swept: a
+ * name anyone could give a lock file must not lead to a live host's.
  *
  * @module
  */
@@ -24,6 +26,8 @@ const DIRECTORY_PREFIX = "hotswap_generation_";
  * and not yet locked it.
  */
 const LOCK_SETTLE_MS = 10_000;
+/** A host's id, as {@linkcode hostLock} makes it. */
+const HOST_ID = /^[0-9a-f]{8}$/;
 
 /** What a generation process runs in, and how to remove it. */
 export interface PrivateDirectory {
@@ -50,9 +54,15 @@ export function privateDirectory(): PrivateDirectory {
     try {
       if (!swept) {
         swept = true;
-        sweep(root);
+        try {
+          sweep(root);
+        } catch {
+          // A directory the system will not list (written to, not read): nothing to sweep.
+        }
       }
-      const prefix = `${DIRECTORY_PREFIX}${hostLock(root)?.id ?? "unlocked"}_`;
+      // Without a lock (no locks on this file system), no id: such directories are never swept.
+      const lock = hostLock(root);
+      const prefix = lock === undefined ? DIRECTORY_PREFIX : `${DIRECTORY_PREFIX}${lock.id}_`;
       const path = Deno.makeTempDirSync({ dir: root, prefix });
       removeAtExit(path);
       return {
@@ -76,7 +86,8 @@ function hostLock(root: string): typeof held {
   const path = join(root, `${HOST_PREFIX}${id}${LOCK_SUFFIX}`);
   let file: Deno.FsFile;
   try {
-    file = Deno.openSync(path, { read: true, write: true, createNew: true });
+    // Written, not read: a host may write the temporary directory without reading it.
+    file = Deno.openSync(path, { write: true, createNew: true });
   } catch {
     return undefined;
   }
@@ -114,11 +125,12 @@ function sweep(root: string): void {
   for (const entry of entries) {
     if (!entry.isFile || !entry.name.startsWith(HOST_PREFIX) || !entry.name.endsWith(LOCK_SUFFIX)) continue;
     const id = entry.name.slice(HOST_PREFIX.length, -LOCK_SUFFIX.length);
+    if (!HOST_ID.test(id)) continue; // not a name this module makes
     const lockPath = join(root, entry.name);
     let file: Deno.FsFile | undefined;
     try {
       if (now - (Deno.statSync(lockPath).mtime?.getTime() ?? now) < LOCK_SETTLE_MS) continue;
-      file = Deno.openSync(lockPath, { read: true, write: true });
+      file = Deno.openSync(lockPath, { write: true });
       if (!file.tryLockSync(true)) continue; // its host runs
       const prefix = `${DIRECTORY_PREFIX}${id}_`;
       for (const other of entries) {

@@ -28,7 +28,7 @@ console.log("closed");
 /** The names in `dir` that a host made: its lock and its processes' directories. */
 function hostEntries(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((entry) => entry.name)
-    .filter((name) => name.startsWith("hotswap_")).sort();
+    .filter((name) => name.startsWith("hotswap_") && !name.includes("unlocked")).sort();
 }
 
 function startHost(fixture: Fixture, tmp: string, entry: string, script: string): Child {
@@ -53,6 +53,12 @@ Deno.test({
     try {
       const entry = await fixture.write({ "n.ts": "export const hs_n = { n: 1 };\n" });
       const script = await fixture.write({ "host.ts": HOST });
+      // A lock anyone could make, under a name no host takes, and a directory named after it: never swept.
+      const foreign = ["hotswap_host_unlocked.lock", "hotswap_generation_unlocked_x"];
+      Deno.writeTextFileSync(join(tmp, foreign[0]!), "");
+      Deno.mkdirSync(join(tmp, foreign[1]!));
+      const past = new Date(Date.now() - 3_600_000);
+      Deno.utimeSync(join(tmp, foreign[0]!), past, past);
 
       // The first host: its serving process and its standby each run in a directory of their own.
       await using first = startHost(fixture, tmp, entry, script);
@@ -97,6 +103,7 @@ Deno.test({
         strictEqual((await host.status).code, 0);
       }
       deepStrictEqual(hostEntries(tmp), [], "hosts that close remove their directories and their lock");
+      for (const name of foreign) ok(Deno.statSync(join(tmp, name)), `${name}, not a host's, is left`);
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

@@ -467,6 +467,12 @@ Deno.test("worker mode: permissions the host lacks are refused with E_PERMISSION
     "E_PERMISSION",
     /granted --allow-net=example\.com, which the host does not hold itself.*; add --allow-net=example\.com to the host/,
   );
+  // A path given as a file URL is named as a path, not percent-encoded.
+  await rejectsWith(
+    workerHot(fixture, probeModule("v1"), { permissions: { ffi: [new URL("file:///srv/a%20b/%C3%A9.so")] } }),
+    "E_PERMISSION",
+    /add --allow-ffi=\/srv\/a b\/é\.so to the host/,
+  );
   strictEqual(liveWorkers(), 0);
 });
 
