@@ -137,6 +137,21 @@ async function workerHot(
   return hot;
 }
 
+/** Runs the fixture's `host.ts` as a worker-mode host does; it must exit 0 with nothing on stderr. */
+async function runCleanHost(fixture: Fixture): Promise<string> {
+  const { code, stdout, stderr } = await runToEnd([
+    "run",
+    "--unstable-worker-options",
+    "--no-prompt",
+    "--allow-read",
+    `--allow-run=${Deno.execPath()}`,
+    "host.ts",
+  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
+  strictEqual(code, 0, stdout + stderr);
+  strictEqual(stderr, "");
+  return stdout;
+}
+
 /** Asserts a rejection is a HotswapError with `code`. */
 async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
   await rejects(promise, (error: unknown) => {
@@ -310,16 +325,7 @@ for (const [file, options] of [["data.ts", { handoff: false }], ["next.ts", {}]]
 await hot.close();
 `,
   });
-  const { code, stdout, stderr } = await runToEnd([
-    "run",
-    "--unstable-worker-options",
-    "--no-prompt",
-    "--allow-read",
-    `--allow-run=${Deno.execPath()}`,
-    "host.ts",
-  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
-  strictEqual(code, 0, stdout + stderr);
-  strictEqual(stderr, "");
+  const stdout = await runCleanHost(fixture);
   const limit = "over the worker channel's limit of 64 MiB; return less";
   for (const member of ["view", "nested", "buffer", "text"]) {
     match(
@@ -874,16 +880,7 @@ for (const member of ["throwLater", "rejectLater"] as const) {
 }
 `,
   });
-  const { code, stdout, stderr } = await runToEnd([
-    "run",
-    "--unstable-worker-options",
-    "--no-prompt",
-    "--allow-read",
-    `--allow-run=${Deno.execPath()}`,
-    "host.ts",
-  ], { cwd: fixture.dir, env: { NO_COLOR: "1" } });
-  strictEqual(code, 0, stdout + stderr);
-  strictEqual(stderr, "");
+  const stdout = await runCleanHost(fixture);
   match(
     stdout,
     /^throwLater E_WORKER .*crashed: Uncaught Error: timer threw at file:\/\/\/\S+gen\.ts:2:\d+;/m,
