@@ -12,6 +12,7 @@
  */
 
 import { Guest, uncopiedResult } from "./_guest.ts";
+import { guardErrorListeners } from "./_error_listeners.ts";
 import { encodeWithin } from "./_codec_encoder.ts";
 import { type HostMessage, MAX_WORKER_RESULT, type PostedWorkerMessage } from "./_protocol.ts";
 import { OP_MESSAGE, OP_RESULT, RingReader, RingWriter } from "./_rpc_channel.ts";
@@ -223,6 +224,8 @@ const CRASH_TEXT = 16 * 1024;
  */
 function reportCrashes(): void {
   const crash = (what: string, where: string | undefined) => {
+    // One report: a listener's throw while an error is dispatched would make a second.
+    if (crashed) return;
     crashed = true;
     try {
       post({ t: "crash", what: what.slice(0, CRASH_TEXT), where: where?.slice(0, CRASH_TEXT) });
@@ -247,6 +250,8 @@ function reportCrashes(): void {
       if (!generationHandled.has(event)) crash(what, where);
     });
   });
+  // Listened first, guarded after: the generation's own listeners that throw are crashes too (see `_error_listeners.ts`).
+  guardErrorListeners((thrown) => crash(`Uncaught ${uncaughtText(thrown, undefined)}`, thrownAt(thrown)));
 }
 
 /** Events a listener of the generation's cancelled: it handled the error itself, as Deno lets it. */

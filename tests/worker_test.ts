@@ -854,14 +854,27 @@ Deno.test("worker mode: an uncaught error or unhandled rejection in a generation
     "gen.ts": `export const hs_w = {
   throwLater: () => { setTimeout(() => { throw new Error("timer threw"); }, 1); return 1; },
   rejectLater: () => { Promise.reject(new RangeError("nobody handled")); return 1; },
+  // Deno prints a throw from an error listener on the process's stderr, control characters and all.
+  listenerThrows: () => {
+    addEventListener("error", () => { throw new Error("listener threw \\x1b[2J"); });
+    setTimeout(() => { throw new Error("timer threw"); }, 1);
+    return 1;
+  },
+  handlerThrows: () => {
+    globalThis.onerror = () => { throw new Error("handler threw"); };
+    setTimeout(() => { throw new Error("timer threw"); }, 1);
+    return 1;
+  },
   ok: () => 2,
 };
 `,
     "host.ts": `import { defineContract, registerHotswap } from ${JSON.stringify(join(REPO, "mod.ts"))};
-const c = defineContract<{ throwLater(): number; rejectLater(): number; ok(): number }>({
-  name: "W", version: "1.0.0", symbol: "hs_w", shape: { throwLater: "function", rejectLater: "function", ok: "function" },
+type W = { throwLater(): number; rejectLater(): number; listenerThrows(): number; handlerThrows(): number; ok(): number };
+const c = defineContract<W>({
+  name: "W", version: "1.0.0", symbol: "hs_w",
+  shape: { throwLater: "function", rejectLater: "function", listenerThrows: "function", handlerThrows: "function", ok: "function" },
 });
-for (const member of ["throwLater", "rejectLater"] as const) {
+for (const member of ["throwLater", "rejectLater", "listenerThrows", "handlerThrows"] as const) {
   const hot = await registerHotswap(c, new URL("./gen.ts", import.meta.url), { isolation: "worker" });
   const crashed = Promise.withResolvers<void>();
   await hot.with((h) => h[member]());
@@ -889,6 +902,9 @@ for (const member of ["throwLater", "rejectLater"] as const) {
     stdout,
     /^rejectLater E_WORKER .*crashed: Uncaught \(in promise\) RangeError: nobody handled at file:\/\/\/\S+gen\.ts:3:\d+;/m,
   );
+  // The listener's own throw is what ended the worker, as in Deno; nothing of it reached the host's stderr.
+  match(stdout, /^listenerThrows E_WORKER .*crashed: Uncaught Error: listener threw/m);
+  match(stdout, /^handlerThrows E_WORKER .*crashed: Uncaught Error: handler threw/m);
 });
 
 Deno.test("worker mode: a generation that handles its own uncaught errors and rejections keeps its worker", async () => {
@@ -944,6 +960,7 @@ Deno.test("worker mode: the worker's own code imports nothing host-only", async 
       "_codec_encoder.ts",
       "_codec_format.ts",
       "_contract_version.ts",
+      "_error_listeners.ts",
       "_escape_controls.ts",
       "_guest.ts",
       "_namespace_import.ts",
