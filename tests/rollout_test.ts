@@ -178,6 +178,24 @@ Deno.test("judge() waits for the bake time, then passes a healthy canary", () =>
   deepStrictEqual(decision.stable.hosts, REST);
 });
 
+Deno.test("judge() passes a canary only on reports made after the bake: one that died on its first call is not passed", () => {
+  // It reported once on loading the candidate, with no calls, then died: within a short bake it still counts as live.
+  const reports = fleet();
+  reports[0] = report(CANARY[0]!, GOOD, { at: 100, calls: 0, interval: 1_000 });
+  const short = rollout({ bakeMs: 5_000 });
+  const waiting = judge(short, reports, 5_000);
+  ok(
+    waiting.verdict === "wait" &&
+      waiting.reason.includes(`host "${CANARY[0]}" to report since the bake ended`),
+    JSON.stringify(waiting),
+  );
+  const dead = judge(short, reports, 5_200);
+  ok(dead.verdict === "abort" && dead.reason.includes("stopped reporting"), JSON.stringify(dead));
+  // Its next report, after the bake, is the one judged.
+  reports[0] = report(CANARY[0]!, GOOD, { at: 5_100, interval: 1_000 });
+  strictEqual(judge(short, reports, 5_200).verdict, "pass");
+});
+
 Deno.test("judge() aborts on a canary error rate above the limit and above stable's", () => {
   const failing = judge(rollout(), fleet({ errors: 200 }), 20_000);
   strictEqual(failing.verdict, "abort");

@@ -10,7 +10,8 @@
  * candidate (a bad signature, a broken module) fails it at once, bake or not,
  * and so does a host that went silent during the rollout while in the canary
  * or on the candidate (it crashed, hung, or lost the store): a canary that
- * kills its hosts must not pass for want of their reports.
+ * kills its hosts must not pass for want of their reports, so the canary is
+ * judged only on reports its hosts made after the bake ended.
  * Canary hosts that have not loaded it make the gate wait, up to the
  * progress deadline (Kubernetes' `progressDeadlineSeconds`).
  *
@@ -175,9 +176,25 @@ export function judge(rollout: RolloutState, reports: readonly HostReport[], now
     return { verdict: "wait", reason: `waiting for ${names} to load the candidate`, canary, stable };
   }
 
-  const bakeLeft = rollout.stepStartedAt + rollout.bakeMs - now;
+  const bakeEnd = rollout.stepStartedAt + rollout.bakeMs;
+  const bakeLeft = bakeEnd - now;
   if (bakeLeft > 0) {
     return { verdict: "wait", reason: `baking: ${Math.ceil(bakeLeft / 1000)} s left`, canary, stable };
+  }
+  // Judged on what each canary host did through the whole bake: a report made
+  // after it. A host that died on its first call has only the report it made
+  // on loading the candidate (no calls yet), and may not count as silent yet
+  // when a short bake ends; waiting for a report it never sends lets it.
+  const behind = onCandidate.filter((report) => report.at < bakeEnd).map((report) => report.host);
+  if (behind.length > 0) {
+    return {
+      verdict: "wait",
+      reason: `waiting for ${
+        list(behind)
+      } to report since the bake ended: the canary is judged on a whole bake`,
+      canary,
+      stable,
+    };
   }
 
   if (canary.calls > 0 && canary.errorRate > rollout.maxErrorRate && canary.errorRate > stable.errorRate) {
