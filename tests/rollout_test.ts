@@ -572,3 +572,44 @@ Deno.test("runRollout() rides out a store that fails for a while, says so, and g
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runRollout() counts a step's bake from when its write reached the store, not from before a slow write", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hotswap_rollout_store_" });
+  try {
+    await using store = await openStore(`sqlite:${dir}/fleet.db`);
+    const v1 = "sha256-" + "A".repeat(43) + "=", v2 = "sha256-" + "B".repeat(43) + "=";
+    await publish(store, "app", new Uint8Array([1]), { digest: v1 });
+    await publish(store, "app", new Uint8Array([2]), { digest: v2 });
+    // Once the rollout has begun, each write of the channel waits 600 ms, as behind a locked database.
+    let slow = false;
+    const busy = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== "setChannel") return typeof value === "function" ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          if (slow) await new Promise((resolve) => setTimeout(resolve, 600));
+          return await (value as (...args: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    }) as Store;
+    const bakeMs = 400;
+    const steps: number[] = [];
+    const outcome = await runRollout(busy, "app", v2, {
+      steps: [50, 100],
+      bakeMs,
+      pollMs: 20,
+      onProgress: (event) => {
+        if (event.type === "start") slow = true;
+        if (event.type === "step") steps.push(performance.now());
+      },
+    });
+    const ended = performance.now();
+    strictEqual(outcome.status, "promoted");
+    strictEqual(steps.length, 1, "the second step");
+    // From the second step's landing: its whole bake, then the final write (600 ms) that promotes.
+    const took = ended - steps[0]!;
+    ok(took >= bakeMs + 600 - 5, `promoted ${took.toFixed(0)} ms after the second step reached the store`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -108,6 +108,13 @@ export async function runRollout(
    */
   let graceFrom = Date.now();
   let graceSince = rollout.startedAt;
+  /**
+   * When this command's write of the current step reached the store. The
+   * step's start is stamped before the write, which a busy store (a locked
+   * SQLite file) can hold for seconds while no host sees the step: its bake
+   * is counted from the later of the two.
+   */
+  let stepLandedAt = 0;
   let storeDownAt = 0;
   let storeFailing = false;
   // Each turn either ends the rollout, takes a step, or waits pollMs: the
@@ -127,7 +134,10 @@ export async function runRollout(
       const seen = reports.map((report) =>
         report.at < graceFrom && report.at >= graceSince ? { ...report, at: graceFrom } : report
       );
-      const decision = provisional(judge(rollout, seen, now), reports, seen, now);
+      const judged = stepLandedAt > rollout.stepStartedAt
+        ? { ...rollout, stepStartedAt: stepLandedAt }
+        : rollout;
+      const decision = provisional(judge(judged, seen, now), reports, seen, now);
       const reason = decision.verdict === "pass" ? "pass" : decision.reason;
       if (reason !== lastReason) onProgress?.({ type: "gate", rollout, decision });
       lastReason = reason;
@@ -139,6 +149,7 @@ export async function runRollout(
           afterGate(entry.state, rollout, decision, Date.now()),
         );
         if (next !== undefined) {
+          stepLandedAt = Date.now();
           entry = next;
           rollout = next.state.rollout!;
           if (rollout.status === "running") onProgress?.({ type: "step", rollout });
