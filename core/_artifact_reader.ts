@@ -90,6 +90,22 @@ export function readArtifactFile(
     );
   }
   assertReadable(path, [path], path);
+  if (roots !== undefined) {
+    // Where it really is: a link inside a root to a file outside it is outside, as a module's is.
+    let realPath: string | undefined;
+    try {
+      realPath = Deno.realPathSync(path);
+    } catch {
+      // Missing or a loop: the stat below says so.
+    }
+    if (realPath !== undefined && !roots.holdsReal(realPath)) {
+      throw new HotswapError(
+        "E_OUTSIDE_ROOTS",
+        `Cannot load "${path}": it is a symlink to "${realPath}", outside the roots ${roots.describe()}; replace the link with the file or add "${realPath}"'s directory to roots`,
+        { path },
+      );
+    }
+  }
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(path);

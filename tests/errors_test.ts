@@ -10,6 +10,7 @@ import { ContractError, type Hotswap, HotswapError, type HotswapErrorCode } from
 import { registerHotswap } from "../mod.ts";
 import { describeThrown } from "../core/errors.ts";
 import { type Echo, echo, echoModule, Fixture } from "./_fixtures.ts";
+import { keyAndList, packEcho } from "./_signing.ts";
 
 /** Swaps to a bad generation and checks the failure and that nothing changed. */
 async function expectRefused(
@@ -73,6 +74,14 @@ Deno.test("E_OUTSIDE_ROOTS: a ../ import and a symlink that leave roots", async 
     fix: /is a symlink to/,
   });
   await expectRefused(hot, fixture.path("outside.ts"), "E_OUTSIDE_ROOTS", { fix: /outside the roots/ });
+  // A signed artifact linked into a root from outside it is outside too, as a module is.
+  const { key } = await keyAndList();
+  const artifact = await packEcho(fixture, "linked", key);
+  await Deno.symlink(artifact, fixture.path("gens/linked.hsgen"));
+  await expectRefused(hot, fixture.path("gens/linked.hsgen"), "E_OUTSIDE_ROOTS", {
+    names: artifact,
+    fix: /is a symlink to .*outside the roots/,
+  });
 });
 
 Deno.test("E_INTEGRITY: a pin that does not match the digest", async () => {
