@@ -256,6 +256,43 @@ Deno.test("hotswap: verify names each refusal; trust revoke takes effect", async
     refused.stderr,
     /trusts it only for Greeter, and hosts accept a trust list update only when signed by a key trusted for every contract/,
   );
+
+  // Re-added without a scope, c looks fit to this list; hosts judge it by the list they run, which scopes it.
+  await Deno.copyFile(fixture.path("trust.json"), fixture.path("in-force.json"));
+  strictEqual((await hotswap(dir, "trust", "add", "c.pub.json", "--trust", "trust.json")).code, 0);
+  const before = await Deno.readTextFile(fixture.path("trust.json"));
+  const rescoped = await hotswap(
+    dir,
+    "trust",
+    "sign",
+    "--trust",
+    "trust.json",
+    "--key",
+    "c.key",
+    "--in-force",
+    "in-force.json",
+  );
+  strictEqual(rescoped.code, 1, rescoped.stdout);
+  match(rescoped.stderr, /hosts running in-force\.json would refuse it: .*scope/);
+  strictEqual(await Deno.readTextFile(fixture.path("trust.json")), before, "nothing written");
+  // b, trusted for every contract by the list in force, signs it.
+  const good = await hotswap(
+    dir,
+    "trust",
+    "sign",
+    "--trust",
+    "trust.json",
+    "--key",
+    "b.key",
+    "--in-force",
+    "in-force.json",
+  );
+  strictEqual(good.code, 0, good.stderr);
+  // A key the list itself revokes is refused without asking the hosts' list.
+  strictEqual((await hotswap(dir, "trust", "revoke", keyid, "--trust", "trust.json")).code, 0);
+  const byRevoked = await hotswap(dir, "trust", "sign", "--trust", "trust.json", "--key", "a.key");
+  strictEqual(byRevoked.code, 1);
+  match(byRevoked.stderr, /the list itself revokes it/);
 });
 
 Deno.test("hotswap: --help exits 0, usage errors exit 2, failures exit 1 naming the file and the fix", async () => {

@@ -9,6 +9,7 @@
 
 import { decodeBase64, KEY_ID, keyIdOf, SignatureError } from "../signature.ts";
 import {
+  acceptTrustUpdate,
   emptyTrustList,
   parseTrustList,
   signTrustList,
@@ -40,9 +41,10 @@ const USAGE = `Usage: hotswap trust <add|revoke|sign> … --trust <trust.json>
       contract and for signing trust list updates
   hotswap trust revoke <keyid> --trust <trust.json>
       refuse a key from now on, whatever else the list says
-  hotswap trust sign --trust <trust.json> --key <name>.key
+  hotswap trust sign --trust <trust.json> --key <name>.key [--in-force <trust.json>]
       sign the list, so hosts running an earlier version accept it (the key
-      must be trusted for every contract by the version they run)
+      must be trusted for every contract by the version they run); with
+      --in-force, the list those hosts run, check the update as they will
 
 Each add or revoke raises the list's version and removes its signatures.`;
 
@@ -131,12 +133,17 @@ async function revoke(args: string[], io: Io): Promise<number> {
 }
 
 async function sign(args: string[], io: Io): Promise<number> {
-  const parsed = parseFlags(args, { ...TRUST_FLAG, key: { type: "string" } });
+  const parsed = parseFlags(args, { ...TRUST_FLAG, key: { type: "string" }, "in-force": { type: "string" } });
   if (parsed === undefined) return help(io);
   positionalsOf(parsed.positionals, []);
   const listPath = trustPath(parsed.values);
   const key = await readKeyFile(required(parsed.values, "key", "<name>.key: the key to sign with"), io);
   const list = await readList(listPath, false);
+  if (list.revoked.includes(key.keyid)) {
+    throw new CommandError(
+      `Cannot sign ${listPath} with key ${key.keyid}: the list itself revokes it, and hosts refuse what a revoked key signs; sign with another key trusted for every contract`,
+    );
+  }
   const entry = list.keys.find((trusted) => trusted.keyid === key.keyid);
   if (entry?.scopes !== undefined) {
     // Hosts would refuse the update (reason "scope"), and keep the list in force: say so now.
@@ -147,6 +154,18 @@ async function sign(args: string[], io: Io): Promise<number> {
     );
   }
   const signed = await signTrustList(list, key);
+  const inForcePath = parsed.values["in-force"];
+  if (typeof inForcePath === "string") {
+    // The hosts judge the signer by the list they run, not by this one (which may have just rescoped it).
+    try {
+      await acceptTrustUpdate(await readList(inForcePath, false), signed);
+    } catch (error) {
+      if (!(error instanceof SignatureError)) throw error;
+      throw new CommandError(
+        `Cannot sign ${listPath} with key ${key.keyid}: hosts running ${inForcePath} would refuse it: ${error.message}`,
+      );
+    }
+  }
   await writeJson(listPath, signed);
   io.out(`Signed ${listPath} (version ${signed.version}) with key ${key.keyid}`);
   return EXIT_OK;
