@@ -28,7 +28,7 @@ import { AGAIN, readArtifactFile, refusal, walkFiles, withPath, withPathAsync } 
 import { declaredExports } from "./_declared_exports.ts";
 import { HotswapError } from "./errors.ts";
 import { isInside, type PathLike, Roots, toAbsolutePath } from "./roots.ts";
-import { type SigningKey, signPayload } from "./signature.ts";
+import { SignatureError, type SigningKey, signPayload } from "./signature.ts";
 import { DEFAULT_MAX_SNAPSHOT_BYTES, readSnapshot, Snapshot } from "./snapshot.ts";
 import { readTrustList, type TrustList, verifiedSigners } from "./trust.ts";
 
@@ -189,7 +189,21 @@ export async function packArtifact(entry: PathLike, options: PackOptions): Promi
     payload: payload.toBase64(),
     signatures: [signature],
   };
-  const repacked = await walkFiles(`${path}.hsgen`, manifest.entry, files, maxBytes, `Cannot pack "${path}"`);
+  let repacked: Snapshot;
+  try {
+    repacked = await walkFiles(`${path}.hsgen`, manifest.entry, files, maxBytes, `Cannot pack "${path}"`);
+  } catch (error) {
+    // The artifact keeps each file once, under its own path: an import that reaches a file by
+    // another (a symlink) finds nothing in it. Said as the packer's problem, not as tampering.
+    if (!(error instanceof SignatureError) || error.reason !== "tampered") throw error;
+    throw new HotswapError(
+      "E_IMPORT",
+      `Cannot pack "${path}": its graph cannot be read back from the artifact (${
+        /graph that was signed \((.*)\); /s.exec(error.message)?.[1] ?? error.message
+      }): an artifact holds each file once, under the file's own path, so an import that reaches a file through a symlink (or any other path) finds nothing in it; import each file by its own path, or replace the link with the file`,
+      { path, cause: error },
+    );
+  }
   if (repacked.digest !== snapshot.digest) {
     throw new HotswapError(
       "E_INTEGRITY",

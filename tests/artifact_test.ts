@@ -260,6 +260,27 @@ Deno.test("the default sequence is the pack time in milliseconds: an artifact pa
   await expectRefused(hot, earlier, "replayed sequence");
 });
 
+Deno.test("packArtifact() refuses a graph that imports a file through a symlink, as the packer's problem, not tampering", async () => {
+  await using fixture = await Fixture.create();
+  const { key } = await keyAndList();
+  await fixture.write({
+    "real.ts": 'export const hs_echo = { label: "real", run: (x: unknown) => x };',
+    "entry.ts": 'export { hs_echo } from "./link.ts";',
+  });
+  await Deno.symlink(fixture.path("real.ts"), fixture.path("link.ts"));
+  const error = await packArtifact(fixture.path("entry.ts"), { key, contract: echo, sequence: 1 }).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  ok(error instanceof HotswapError && error.code === "E_IMPORT", String(error));
+  ok(
+    error.message.includes(`Cannot pack "${fixture.path("entry.ts")}"`) &&
+      error.message.includes('Cannot load "./link.ts"') &&
+      error.message.endsWith("import each file by its own path, or replace the link with the file"),
+    error.message,
+  );
+});
+
 Deno.test("packArtifact() refuses an entry that does not export the contract's symbol, reading through re-exports", async () => {
   await using fixture = await Fixture.create();
   const { key } = await keyAndList();
