@@ -261,32 +261,14 @@ Deno.test("hotswap: verify names each refusal; trust revoke takes effect", async
   await Deno.copyFile(fixture.path("trust.json"), fixture.path("in-force.json"));
   strictEqual((await hotswap(dir, "trust", "add", "c.pub.json", "--trust", "trust.json")).code, 0);
   const before = await Deno.readTextFile(fixture.path("trust.json"));
-  const rescoped = await hotswap(
-    dir,
-    "trust",
-    "sign",
-    "--trust",
-    "trust.json",
-    "--key",
-    "c.key",
-    "--in-force",
-    "in-force.json",
-  );
+  const signFor = (key: string) =>
+    hotswap(dir, "trust", "sign", "--trust", "trust.json", "--key", key, "--in-force", "in-force.json");
+  const rescoped = await signFor("c.key");
   strictEqual(rescoped.code, 1, rescoped.stdout);
   match(rescoped.stderr, /hosts running in-force\.json would refuse it: .*scope/);
   strictEqual(await Deno.readTextFile(fixture.path("trust.json")), before, "nothing written");
   // b, trusted for every contract by the list in force, signs it.
-  const good = await hotswap(
-    dir,
-    "trust",
-    "sign",
-    "--trust",
-    "trust.json",
-    "--key",
-    "b.key",
-    "--in-force",
-    "in-force.json",
-  );
+  const good = await signFor("b.key");
   strictEqual(good.code, 0, good.stderr);
   // A key the list itself revokes is refused without asking the hosts' list.
   strictEqual((await hotswap(dir, "trust", "revoke", keyid, "--trust", "trust.json")).code, 0);

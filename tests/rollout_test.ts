@@ -530,13 +530,22 @@ natsTest("followers keep serving while the NATS server is down, and catch up onc
   });
 }, missing);
 
-Deno.test("runRollout() rides out a store that fails for a while, says so, and goes on where the store says", async () => {
+/** A SQLite store in a temporary directory, with two artifacts published on channel "app"; the second's digest. */
+async function withPublished(body: (store: Store, v2: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hotswap_rollout_store_" });
   try {
     await using store = await openStore(`sqlite:${dir}/fleet.db`);
     const v1 = "sha256-" + "A".repeat(43) + "=", v2 = "sha256-" + "B".repeat(43) + "=";
     await publish(store, "app", new Uint8Array([1]), { digest: v1 });
     await publish(store, "app", new Uint8Array([2]), { digest: v2 });
+    await body(store, v2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("runRollout() rides out a store that fails for a while, says so, and goes on where the store says", async () => {
+  await withPublished(async (store, v2) => {
     // Once the rollout has begun, its reads fail three times, then answer.
     let failures = 0;
     const down = () => {
@@ -568,18 +577,11 @@ Deno.test("runRollout() rides out a store that fails for a while, says so, and g
     strictEqual(outcome.status, "promoted");
     deepStrictEqual(events, ["store: E_STORE", "store back"]);
     strictEqual((await store.getChannel("app"))?.state.stable, v2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("runRollout() counts a step's bake from when its write reached the store, not from before a slow write", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hotswap_rollout_store_" });
-  try {
-    await using store = await openStore(`sqlite:${dir}/fleet.db`);
-    const v1 = "sha256-" + "A".repeat(43) + "=", v2 = "sha256-" + "B".repeat(43) + "=";
-    await publish(store, "app", new Uint8Array([1]), { digest: v1 });
-    await publish(store, "app", new Uint8Array([2]), { digest: v2 });
+  await withPublished(async (store, v2) => {
     // Once the rollout has begun, each write of the channel waits 600 ms, as behind a locked database.
     let slow = false;
     const busy = new Proxy(store, {
@@ -609,7 +611,5 @@ Deno.test("runRollout() counts a step's bake from when its write reached the sto
     // From the second step's landing: its whole bake, then the final write (600 ms) that promotes.
     const took = ended - steps[0]!;
     ok(took >= bakeMs + 600 - 5, `promoted ${took.toFixed(0)} ms after the second step reached the store`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
